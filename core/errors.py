@@ -1,0 +1,30 @@
+"""The error tree. Every message is user-facing and says what to do next."""
+
+from __future__ import annotations
+
+
+class CuaError(Exception):
+    """Base of every error cua raises on purpose."""
+
+
+class ConfigError(CuaError):
+    """A bad flag, environment variable or config-file value."""
+
+
+class DesktopError(CuaError):
+    """No display, capture or input failed, or the environment is not usable."""
+
+
+class ModelError(CuaError):
+    """The API failed in a way retries could not fix."""
+
+
+class ActionError(Exception):
+    """A mistake Claude can fix (off-screen point, unknown key): sent back as an is_error tool result.
+
+    Deliberately not a CuaError: it never ends a run.
+    """
+
+
+class FailSafeTriggered(CuaError):
+    """Someone pushed the mouse into a screen corner: pyautogui's fail-safe, honoured as an abort."""
