@@ -1,0 +1,143 @@
+"""Run records on disk: run.json, steps.jsonl (appended as each step ends) and step PNGs."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import ConfigError
+from .events import Event, RunFinished, RunStarted, StepFinished
+
+
+def new_run_id(now: datetime) -> str:
+    """Sortable and unique: time to the second plus a short random suffix."""
+    return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+def prepare_run_dir(path: Path) -> Path:
+    """Create the run folder; refuse one that already holds a record, so nothing is overwritten."""
+    if (path / "run.json").exists():
+        raise ConfigError(f"{path} already holds a run record; choose an empty or new --run-dir")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the run folder {path}: {exc.strerror}") from exc
+    return path
+
+
+def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class RunRecorder:
+    """Writes what a run did as it happens, so a crash or kill leaves a readable record."""
+
+    def __init__(self, run_dir: Path, *, meta: dict[str, Any], clock: Any = None) -> None:
+        self.run_dir = run_dir
+        self._now = clock or (lambda: datetime.now(UTC))
+        self._meta: dict[str, Any] = {**meta, "status": "running", "started_at": self._stamp()}
+        self._steps: IO[str] | None = None
+
+    def _stamp(self) -> str:
+        return self._now().isoformat(timespec="milliseconds")
+
+    def __call__(self, event: Event) -> None:
+        match event:
+            case RunStarted():
+                self._meta.update(
+                    run_id=event.run_id, task=event.task, model=event.model,
+                    tool_version=event.tool_version, screen_size=list(event.screen_size),
+                    model_size=list(event.model_size), max_steps=event.max_steps,
+                )
+                _write_json_atomically(self.run_dir / "run.json", self._meta)
+                self._steps = open(self.run_dir / "steps.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+            case StepFinished():
+                self._record_step(event)
+            case RunFinished():
+                self.finish(event.status, summary=event.summary, steps=event.steps,
+                            usage=event.usage.as_dict(), duration_s=round(event.duration_s, 3))
+            case _:
+                pass
+
+    def _record_step(self, event: StepFinished) -> None:
+        record = dict(event.record)
+        if event.screenshot_png is not None:
+            name = f"step-{event.step:03d}.png"
+            (self.run_dir / name).write_bytes(event.screenshot_png)
+            record["screenshot"] = name
+        if self._steps is not None:
+            self._steps.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self._steps.flush()
+
+    def finish(self, status: str, **fields: Any) -> None:
+        """Write the final status into run.json (idempotent: the last call wins)."""
+        self._meta.update(fields, status=status, finished_at=self._stamp())
+        _write_json_atomically(self.run_dir / "run.json", self._meta)
+
+    def close(self) -> None:
+        if self._steps is not None:
+            self._steps.close()
+            self._steps = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    run_id: str
+    path: Path
+    meta: dict[str, Any]
+
+
+def list_runs(runs_root: Path) -> list[RunInfo]:
+    """Every readable run under the root, newest first."""
+    if not runs_root.is_dir():
+        return []
+    found = []
+    for child in runs_root.iterdir():
+        meta = _read_meta(child)
+        if meta is not None:
+            found.append(RunInfo(child.name, child, meta))
+    return sorted(found, key=lambda r: str(r.meta.get("started_at", "")), reverse=True)
+
+
+def load_run(runs_root: Path, run_id: str) -> tuple[RunInfo, list[dict[str, Any]]]:
+    """One run and its steps. `run_id` may be a unique prefix or a path to a run folder."""
+    path = Path(run_id)
+    if not (path / "run.json").is_file():
+        matches = [r.path for r in list_runs(runs_root) if r.run_id.startswith(run_id)]
+        if len(matches) != 1:
+            what = "no run" if not matches else f"{len(matches)} runs"
+            raise ConfigError(f"{what} matching {run_id!r} in {runs_root}; see `cua runs list`")
+        path = matches[0]
+    meta = _read_meta(path)
+    if meta is None:
+        raise ConfigError(f"{path}/run.json is missing or unreadable")
+    return RunInfo(path.name, path, meta), read_steps(path)
+
+
+def read_steps(run_dir: Path) -> list[dict[str, Any]]:
+    """Parsed steps.jsonl; a torn last line (a killed run) is skipped."""
+    steps_file = run_dir / "steps.jsonl"
+    if not steps_file.is_file():
+        return []
+    steps = []
+    for line in steps_file.read_text(encoding="utf-8").splitlines():
+        try:
+            steps.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return steps
+
+
+def _read_meta(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None

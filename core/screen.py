@@ -1,0 +1,152 @@
+"""Screen geometry, scaling between screen and model space, PNG encoding and settle detection.
+
+Everything here is pure except `wait_for_settle`, which polls a capture function it is given.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PIL import Image
+
+from .desktop import Frame
+from .errors import ActionError
+
+# Anthropic's guidance for computer-use screenshots on most models: the long edge at most 1568 px
+# and about 1.15 megapixels; larger images are downscaled server-side, which would silently break
+# the coordinate mapping, so cua downscales first and declares exactly the size it sends.
+DEFAULT_MAX_LONG_EDGE = 1568
+DEFAULT_MAX_PIXELS = 1_150_000
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenSpace:
+    """The real screen size and the (smaller or equal) size Claude sees and answers in."""
+
+    screen_w: int
+    screen_h: int
+    model_w: int
+    model_h: int
+
+    @property
+    def is_scaled(self) -> bool:
+        return (self.screen_w, self.screen_h) != (self.model_w, self.model_h)
+
+    def to_screen(self, x: int, y: int) -> tuple[int, int]:
+        """Map a model-space point to the screen pixel whose area contains it."""
+        if not (0 <= x < self.model_w and 0 <= y < self.model_h):
+            raise ActionError(
+                f"coordinate ({x}, {y}) is outside the screen; x must be 0..{self.model_w - 1} "
+                f"and y 0..{self.model_h - 1}"
+            )
+        sx = min(self.screen_w - 1, math.floor((x + 0.5) * self.screen_w / self.model_w))
+        sy = min(self.screen_h - 1, math.floor((y + 0.5) * self.screen_h / self.model_h))
+        return sx, sy
+
+    def to_model(self, sx: int, sy: int) -> tuple[int, int]:
+        """Map a screen pixel to model space (used for cursor_position)."""
+        x = min(self.model_w - 1, max(0, math.floor((sx + 0.5) * self.model_w / self.screen_w)))
+        y = min(self.model_h - 1, max(0, math.floor((sy + 0.5) * self.model_h / self.screen_h)))
+        return x, y
+
+
+def fit_size(
+    width: int,
+    height: int,
+    *,
+    max_long_edge: int = DEFAULT_MAX_LONG_EDGE,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> tuple[int, int]:
+    """The largest size with (nearly) the same aspect ratio that fits both image limits."""
+    scale = min(1.0, max_long_edge / max(width, height), math.sqrt(max_pixels / (width * height)))
+    w = max(1, math.floor(width * scale))
+    h = max(1, math.floor(height * scale))
+    while w * h > max_pixels:  # floor rounding can leave a few pixels over the budget
+        w, h = w - 1, max(1, round((w - 1) * height / width))
+    return w, h
+
+
+def space_for(
+    width: int, height: int, *, max_long_edge: int, max_pixels: int
+) -> ScreenSpace:
+    """The ScreenSpace for a screen of this size under these image limits."""
+    w, h = fit_size(width, height, max_long_edge=max_long_edge, max_pixels=max_pixels)
+    return ScreenSpace(width, height, w, h)
+
+
+def frame_to_image(frame: Frame) -> Image.Image:
+    """An RGB Pillow image from a raw BGRA capture (no copy beyond the decode)."""
+    return Image.frombuffer("RGB", (frame.width, frame.height), frame.bgra, "raw", "BGRX", 0, 1)
+
+
+def scale_image(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Downscale (or upscale, for zoom) to exactly `size`."""
+    if image.size == size:
+        return image
+    # BILINEAR with reducing_gap is several times faster than LANCZOS on 1920x1080 and reads
+    # just as well for UI text at a 0.75 scale.
+    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+
+
+def encode_png(image: Image.Image) -> bytes:
+    """PNG bytes, tuned for speed: screenshots are re-encoded every step."""
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def zoom_region(
+    frame: Frame, space: ScreenSpace, region: tuple[int, int, int, int]
+) -> Image.Image:
+    """Crop a model-space region from the full-resolution capture and fit it to the image budget."""
+    x0, y0, x1, y1 = region
+    if not (x0 < x1 and y0 < y1):
+        raise ActionError(f"zoom region {list(region)} must have x0 < x1 and y0 < y1")
+    sx0, sy0 = space.to_screen(x0, y0)
+    sx1, sy1 = space.to_screen(min(x1, space.model_w - 1), min(y1, space.model_h - 1))
+    crop = frame_to_image(frame).crop((sx0, sy0, sx1 + 1, sy1 + 1))
+    scale = min(space.model_w / crop.width, space.model_h / crop.height)
+    size = (max(1, round(crop.width * scale)), max(1, round(crop.height * scale)))
+    return crop.resize(size, Image.Resampling.LANCZOS)
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """The frame the screen settled on, how long that took, and whether it really settled."""
+
+    frame: Frame
+    waited_s: float
+    captures: int
+    is_stable: bool
+
+
+def wait_for_settle(
+    capture: Callable[[], Frame],
+    *,
+    interval_s: float = 0.02,
+    ceiling_s: float = 2.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Settled:
+    """Capture until two consecutive frames are identical, or until the ceiling.
+
+    No fixed wait: a static screen costs two captures and one interval. Comparing raw bytes is
+    a memcmp, about a millisecond for 1920x1080; screens that never settle (animations) stop at
+    the ceiling and the last frame is used.
+    """
+    start = clock()
+    previous = capture()
+    captures = 1
+    while True:
+        sleep(interval_s)
+        current = capture()
+        captures += 1
+        if current.bgra == previous.bgra:
+            return Settled(current, clock() - start, captures, True)
+        if clock() - start >= ceiling_s:
+            return Settled(current, clock() - start, captures, False)
+        previous = current
