@@ -1,2 +1,97 @@
-def main() -> None:
-    pass
+"""The `cua` command: Typer app, global wiring, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import typer
+
+from ..core.errors import ConfigError, CuaError, DesktopError, FailSafeTriggered, ModelError
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 success; 1 task reported failed or unknown; 2 usage or configuration error; "
+    "3 budget exhausted; 4 an action was refused; 5 environment error (display, X11, "
+    "permissions); 6 API error that retries could not fix; 70 a bug in cua; 130 interrupted."
+)
+
+# Run status → exit code. Errors map through `exit_code_for` below; nothing else decides codes.
+STATUS_EXIT = {
+    "success": 0,
+    "failure": 1,
+    "unknown": 1,
+    "budget_exhausted": 3,
+    "needs_approval": 4,
+    "interrupted": 130,
+}
+ERROR_EXIT: tuple[tuple[type[BaseException], int], ...] = (
+    (ConfigError, 2),
+    (DesktopError, 5),
+    (ModelError, 6),
+    (FailSafeTriggered, 130),
+)
+BUG_EXIT = 70
+
+
+def exit_code_for(error: BaseException) -> int:
+    for kind, code in ERROR_EXIT:
+        if isinstance(error, kind):
+            return code
+    return 130 if isinstance(error, KeyboardInterrupt) else BUG_EXIT
+
+
+class InternalError(Exception):
+    """A bug in cua, wrapped with the run folder so the user can send it along."""
+
+    def __init__(self, run_dir: str, cause: BaseException) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.run_dir = run_dir
+
+
+app = typer.Typer(
+    name="cua",
+    help="cua drives an X11 desktop with Claude: it sends screenshots, carries out the clicks "
+    "and keystrokes Claude asks for, and repeats until the task is done.\n\n"
+    'Example: cua run "fill the vendor form in the open browser"\n\n' + EXIT_CODES_HELP,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    add_completion=False,
+)
+runs_app = typer.Typer(help="List and show recorded runs.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+
+def _register() -> None:
+    # Command modules import only what --help needs; heavy imports happen inside the commands.
+    from . import demo, run, runs
+
+    app.command("run", help=run.HELP, epilog=EXIT_CODES_HELP)(run.run)
+    app.command("demo", help=demo.HELP)(demo.demo)
+    runs_app.command("list", help="List recorded runs, newest first.")(runs.list_runs_command)
+    runs_app.command("show", help="Show one run's steps. ID may be a prefix or a folder.")(
+        runs.show_run_command)
+
+
+def main() -> NoReturn:
+    import click
+
+    _register()
+    try:
+        code = app(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        code = 2 if isinstance(exc, click.UsageError) else exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        sys.stderr.write("cua: interrupted\n")
+        code = 130
+    except CuaError as exc:
+        sys.stderr.write(f"cua: {exc}\n")
+        code = exit_code_for(exc)
+    except InternalError as exc:
+        sys.stderr.write(f"cua: internal error: {exc}\nThis is a bug in cua; the run record is in "
+                         f"{exc.run_dir} (crash.txt has the traceback). Please report it.\n")
+        code = BUG_EXIT
+    sys.exit(code if isinstance(code, int) else 0)

@@ -150,3 +150,26 @@ def wait_for_settle(
         if clock() - start >= ceiling_s:
             return Settled(current, clock() - start, captures, False)
         previous = current
+
+
+def wait_for_change(
+    capture: Callable[[], Frame],
+    baseline: Frame,
+    *,
+    timeout_s: float,
+    interval_s: float = 0.05,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Settled:
+    """Wait until the screen differs from `baseline` (a program has drawn), then until it settles.
+
+    Gives up quietly at the timeout: an app that draws nothing is still a valid start.
+    """
+    start = clock()
+    while clock() - start < timeout_s:
+        if capture().bgra != baseline.bgra:
+            remaining = max(0.0, timeout_s - (clock() - start))
+            return wait_for_settle(capture, interval_s=interval_s,
+                                   ceiling_s=min(remaining, 3.0), clock=clock, sleep=sleep)
+        sleep(interval_s)
+    return Settled(baseline, clock() - start, 0, False)

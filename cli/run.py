@@ -1,0 +1,96 @@
+"""`cua run TASK`: resolve settings, then hand the run to cli.session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+HELP = """\
+Carry out TASK on the desktop with Claude, step by step, until Claude reports the outcome or a budget runs out.
+
+Uses $DISPLAY, or a private Xvfb with --virtual-display. Needs ANTHROPIC_API_KEY (and honours ANTHROPIC_BASE_URL). Every run is recorded; see `cua runs list`.
+
+Examples:
+
+  cua run "open the settings and turn on dark mode"
+
+  cua run --virtual-display 1280x800 --app "xterm" --json "print the date in the terminal"
+
+  cua run --max-steps 20 --model claude-sonnet-4-6 "fill the vendor form" | tee result.txt
+"""
+
+
+def _settings_flags(**flags: object) -> dict[str, object]:
+    from ..core.settings import UNSET
+
+    return {name: UNSET if value is None else value for name, value in flags.items()}
+
+
+def run(
+    task: Annotated[str, typer.Argument(help="What Claude should do, in plain words.",
+                                        show_default=False)],
+    model: Annotated[str | None, typer.Option(
+        help="Claude model (env CUA_MODEL). Example: --model claude-sonnet-4-6",
+        show_default="claude-opus-5-5")] = None,
+    tool_version: Annotated[str | None, typer.Option(
+        help="Computer tool version, instead of the one the model table picks: "
+        "computer_20241022, computer_20250124, computer_20251124, computer_toolset_20260801.")] = None,
+    max_steps: Annotated[int | None, typer.Option(
+        help="Stop (exit 3) after this many Claude replies (env CUA_MAX_STEPS).",
+        show_default="50", min=1)] = None,
+    max_tokens: Annotated[int | None, typer.Option(
+        help="Output-token limit of each Claude reply.", show_default="4096", min=1)] = None,
+    monitor: Annotated[int | None, typer.Option(
+        help="Which monitor to capture and drive (1 = primary).", show_default="1", min=1)] = None,
+    keep_images: Annotated[int | None, typer.Option(
+        help="Screenshots kept in the conversation; older ones become a short placeholder.",
+        show_default="3", min=0)] = None,
+    virtual_display: Annotated[str | None, typer.Option(
+        help="Run on a private Xvfb of this size, started and stopped by cua. "
+        "Example: --virtual-display 1920x1080", metavar="WxH")] = None,
+    app: Annotated[str | None, typer.Option(
+        help='Start this program before the first screenshot. Example: --app "xterm"',
+        metavar="CMD")] = None,
+    run_dir: Annotated[Path | None, typer.Option(
+        help="Write this run's record into DIR instead of the user data directory.",
+        metavar="DIR")] = None,
+    config: Annotated[Path | None, typer.Option(
+        help="Config file (TOML) instead of ~/.config/cua/config.toml (env CUA_CONFIG).",
+        metavar="FILE")] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print exactly one JSON object (the run summary) on stdout at the end; "
+        "progress stays on stderr.")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No progress output.")] = False,
+) -> int:
+    from .session import RunPlan, execute, parse_app
+
+    env = dict(os.environ)
+    settings = load_settings(env, config, _settings_flags(
+        model=model, tool_version=tool_version, max_steps=max_steps, max_tokens=max_tokens,
+        monitor=monitor, keep_images=keep_images))
+    plan = RunPlan(
+        task=task, settings=settings, env=env, virtual_display=virtual_display,
+        app=parse_app(app), run_dir=run_dir, as_json=as_json, quiet=quiet,
+        base_url=env.get("ANTHROPIC_BASE_URL") or None, api_key=env.get("ANTHROPIC_API_KEY"),
+    )
+    return execute(plan)
+
+
+def load_settings(env: dict[str, str], config: Path | None, flags: dict[str, object]):  # type: ignore[no-untyped-def]
+    """Settings from defaults, the config file, CUA_* variables and flags, in that order."""
+    from ..core.settings import Settings, read_config_file, resolve_settings
+
+    explicit = config or (Path(env["CUA_CONFIG"]) if env.get("CUA_CONFIG") else None)
+    if explicit is not None:
+        path = explicit
+    else:
+        import platformdirs
+
+        path = Path(platformdirs.user_config_dir("cua", appauthor=False)) / "config.toml"
+    file = read_config_file(path, is_explicit=explicit is not None)
+    settings, _ = resolve_settings(Settings(), file=file, file_path=path, env=env, flags=flags)
+    return settings

@@ -1,0 +1,208 @@
+"""Builds what a run needs (display, desktop, client, recorder, view), runs it, reports it.
+
+Shared by `cua run` and `cua demo`, which differ only in where Claude and the app come from.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import traceback
+from collections.abc import Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from ..core.errors import ConfigError, CuaError
+from ..core.events import Event, Usage
+from ..core.settings import Settings
+from .main import STATUS_EXIT, InternalError, exit_code_for
+from .view import make_view
+
+
+@dataclass(frozen=True, slots=True)
+class RunPlan:
+    task: str
+    settings: Settings
+    env: Mapping[str, str]
+    virtual_display: str | None = None
+    app: list[str] | None = None
+    run_dir: Path | None = None
+    as_json: bool = False
+    quiet: bool = False
+    base_url: str | None = None
+    api_key: str | None = None
+    app_wait_s: float = 15.0
+
+
+def data_dir(env: Mapping[str, str]) -> Path:
+    """Where run records live: $CUA_DATA_DIR, else the platform's user data directory."""
+    if env.get("CUA_DATA_DIR"):
+        return Path(env["CUA_DATA_DIR"])
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("cua", appauthor=False))
+
+
+def parse_app(command: str | None) -> list[str] | None:
+    if not command:
+        return None
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise ConfigError(f"--app {command!r} is not a valid command line: {exc}") from exc
+    return argv or None
+
+
+def execute(plan: RunPlan) -> int:
+    """Run the plan to the end; returns the exit code. CuaErrors propagate to cli.main."""
+    stderr = Console(stderr=True)
+    view = make_view(stderr, quiet=plan.quiet)
+    summary: dict[str, Any] = {}
+    try:
+        code = _execute(plan, view, summary)
+    except BaseException as exc:
+        close = getattr(view, "close", None)
+        if close:
+            close()
+        if summary and plan.as_json:
+            summary.update(status=summary.get("status") or _status_for(exc),
+                           exit_code=exit_code_for(exc))
+            if not isinstance(exc, KeyboardInterrupt):
+                summary["error"] = str(exc)
+            _print_json(summary)
+        if isinstance(exc, CuaError | KeyboardInterrupt):
+            raise
+        run_dir = summary.get("run_dir", "(no run folder yet)")
+        _write_crash(run_dir, exc)
+        raise InternalError(run_dir, exc) from exc
+    return code
+
+
+def _status_for(exc: BaseException) -> str:
+    return "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
+
+
+def _print_json(summary: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _write_crash(run_dir: str, exc: BaseException) -> None:
+    path = Path(run_dir)
+    if path.is_dir():
+        text = "".join(traceback.format_exception(exc))
+        (path / "crash.txt").write_text(text, encoding="utf-8")
+
+
+def _execute(plan: RunPlan, view: Any, summary: dict[str, Any]) -> int:
+    from ..core.claude import ClaudeClient
+    from ..core.flavours import flavour_for, image_limits_for
+    from ..core.loop import LoopConfig, run_task
+    from ..core.runs import RunRecorder, new_run_id, prepare_run_dir
+
+    s = plan.settings
+    flavour = flavour_for(s.model, s.tool_version)
+    client = ClaudeClient(api_key=plan.api_key, base_url=plan.base_url, max_retries=s.max_retries)
+    now = datetime.now(UTC)
+    run_id = new_run_id(now)
+    run_dir = prepare_run_dir(plan.run_dir or data_dir(plan.env) / "runs" / run_id)
+    summary.update(status=None, summary="", steps=0, exit_code=None, model=s.model,
+                   tool_version=flavour.version, run_id=run_id, run_dir=str(run_dir),
+                   duration_s=0.0, usage=Usage().as_dict())
+    with ExitStack() as stack:
+        stack.callback(client.close)
+        desktop = _open_desktop(plan, stack)
+        recorder = RunRecorder(run_dir, meta=_versions(plan))
+        stack.callback(recorder.close)
+
+        def on_event(event: Event) -> None:
+            recorder(event)
+            view(event)
+
+        config = LoopConfig(model=s.model, flavour=flavour, max_steps=s.max_steps,
+                            max_tokens=s.max_tokens, keep_images=s.keep_images,
+                            settle_ceiling_s=s.settle_ceiling_s, limits=image_limits_for(s.model))
+        result = run_task(plan.task, desktop=desktop, client=client, config=config,
+                          on_event=on_event, run_id=run_id, run_dir=str(run_dir))
+    code = STATUS_EXIT[result.status]
+    summary.update(status=result.status, summary=result.summary, steps=result.steps,
+                   exit_code=code, duration_s=round(result.duration_s, 3),
+                   usage=result.usage.as_dict())
+    if plan.as_json:
+        _print_json(summary)
+    elif not plan.quiet or result.status != "success":
+        sys.stdout.write(f"{result.status}: {result.summary}\n")
+    return code
+
+
+def _open_desktop(plan: RunPlan, stack: ExitStack) -> Any:
+    """The desktop to drive: a private Xvfb when asked, else $DISPLAY; starts --app on it."""
+    from ..core.xdesktop import XDesktop
+    from ..core.xserver import VirtualDisplay, check_display, ensure_xauthority, parse_size
+
+    if plan.virtual_display:
+        try:
+            width, height = parse_size(plan.virtual_display)
+        except ValueError as exc:
+            raise ConfigError(f"--virtual-display: {exc}") from exc
+        display = stack.enter_context(VirtualDisplay(width, height))
+        env = {**plan.env, **display.env}
+        desktop = XDesktop(display=display.display, xauthority=ensure_xauthority(env),
+                           monitor=plan.settings.monitor)
+    else:
+        display = None
+        desktop = XDesktop(display=check_display(plan.env), xauthority=ensure_xauthority(plan.env),
+                           monitor=plan.settings.monitor)
+    stack.callback(desktop.close)
+    if plan.app:
+        from ..core.screen import wait_for_change
+
+        before = desktop.capture()
+        if display is not None:
+            display.start_app(plan.app)
+        else:
+            _start_app_on_display(plan.app, plan.env, stack)
+        wait_for_change(desktop.capture, before, timeout_s=plan.app_wait_s)
+    return desktop
+
+
+def _start_app_on_display(argv: list[str], env: Mapping[str, str], stack: ExitStack) -> None:
+    import subprocess
+
+    from ..core.errors import DesktopError
+
+    try:
+        proc = subprocess.Popen(argv, env=dict(env), stdin=subprocess.DEVNULL)
+    except OSError as exc:
+        raise DesktopError(f"cannot start --app {argv[0]!r}: {exc.strerror}") from exc
+    stack.callback(_stop_process, proc)
+
+
+def _stop_process(proc: Any) -> None:
+    import subprocess
+
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _versions(plan: RunPlan) -> dict[str, Any]:
+    try:
+        cua_version = metadata.version("claude-cua")
+        sdk_version = metadata.version("anthropic")
+    except metadata.PackageNotFoundError:
+        cua_version = sdk_version = "unknown"
+    return {"cua_version": cua_version, "anthropic_version": sdk_version,
+            "python": sys.version.split()[0], "virtual_display": plan.virtual_display,
+            "app": plan.app}

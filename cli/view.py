@@ -1,0 +1,137 @@
+"""Renders core events on stderr: a Rich live view on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.markup import escape
+from rich.text import Text
+
+from ..core.events import (
+    ActionPerformed,
+    Event,
+    ModelReplied,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepStarted,
+    TextStreamed,
+    Usage,
+)
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def _action_line(event: ActionPerformed) -> str:
+    """`left_click (512, 300) → screen (686, 402)`, with the fields that matter for the kind."""
+    parts = [event.name]
+    for key, value in event.action.items():
+        if key == "kind":
+            continue
+        if isinstance(value, dict) and "api" in value:
+            api, screen = value["api"], value["screen"]
+            parts.append(f"{key} ({api[0]}, {api[1]}) → screen ({screen[0]}, {screen[1]})")
+        else:
+            parts.append(f"{key}={value!r}")
+    line = " ".join(parts) + f"  [{_ms(event.action_s)}]"
+    return line + (f"  error: {event.error}" if event.error else "")
+
+
+class PlainView:
+    """One line per thing that happened; for logs, pipes and cron mail."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def __call__(self, event: Event) -> None:
+        line = self.render(event)
+        if line is not None:
+            self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    def render(self, event: Event) -> str | None:
+        match event:
+            case RunStarted():
+                return (f"cua: {event.task!r} with {event.model} ({event.tool_version}); screen "
+                        f"{event.screen_size[0]}x{event.screen_size[1]} seen as "
+                        f"{event.model_size[0]}x{event.model_size[1]}; run {event.run_dir}")
+            case ModelReplied():
+                text = f" {event.text.strip()}" if event.text.strip() else ""
+                return (f"step {event.step}: model {_ms(event.model_s)}, "
+                        f"{event.total_usage.total} tokens so far.{text}")
+            case ActionPerformed():
+                return f"  {_action_line(event)}"
+            case StepFinished():
+                rec = event.record
+                if "settle_s" not in rec:
+                    return None
+                return (f"  settle {_ms(rec['settle_s'])} ({rec['settle_captures']} captures), "
+                        f"overhead {_ms(rec['overhead_s'])}")
+            case RunFinished():
+                return (f"finished: {event.status} after {event.steps} steps in "
+                        f"{event.duration_s:.1f} s, {event.usage.total} tokens")
+            case _:
+                return None
+
+
+class LiveView:
+    """A Rich live status on a terminal: task, model, step k/N, elapsed, tokens, streamed text."""
+
+    def __init__(self, console: Console, *, clock: Any = time.monotonic) -> None:
+        self.console = console
+        self.clock = clock
+        self.plain = PlainView(console)
+        self.started = clock()
+        self.task = self.model = ""
+        self.step, self.max_steps = 0, 0
+        self.usage = Usage()
+        self.streaming = ""
+        self.live = Live(console=console, refresh_per_second=8, transient=True,
+                         get_renderable=self._renderable)
+
+    def _renderable(self) -> Group:
+        elapsed = self.clock() - self.started
+        status = Text.from_markup(
+            f"[bold]{escape(self.task)}[/]  [dim]{escape(self.model)}[/]  "
+            f"step [bold]{self.step}[/]/{self.max_steps}  {elapsed:.1f} s  "
+            f"{self.usage.total} tokens"
+        )
+        parts: list[Any] = [status]
+        if self.streaming:
+            parts.append(Text(self.streaming[-400:], style="italic"))
+        return Group(*parts)
+
+    def __call__(self, event: Event) -> None:
+        match event:
+            case RunStarted():
+                self.task, self.model, self.max_steps = event.task, event.model, event.max_steps
+                self.live.start()
+            case StepStarted():
+                self.step, self.streaming = event.step, ""
+            case TextStreamed():
+                self.streaming += event.text
+                return
+            case ModelReplied():
+                self.usage, self.streaming = event.total_usage, ""
+            case RunFinished():
+                self.live.stop()
+        line = self.plain.render(event)
+        if line is not None:
+            style = "bold" if isinstance(event, RunFinished | RunStarted) else None
+            self.console.print(line, markup=False, highlight=False, style=style, soft_wrap=True)
+
+    def close(self) -> None:
+        self.live.stop()
+
+
+def make_view(console: Console, *, quiet: bool) -> Any:
+    """The event renderer for this console: nothing, plain lines, or the live view."""
+    if quiet:
+        return lambda event: None
+    if console.is_terminal:
+        return LiveView(console)
+    return PlainView(console)

@@ -1,0 +1,113 @@
+"""Settings and their precedence: flags > environment (CUA_*) > config file > defaults."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .flavours import DEFAULT_MODEL, FLAVOURS
+
+
+class _Unset:
+    """A flag the user did not pass (None can be a real value)."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    model: str = DEFAULT_MODEL
+    tool_version: str | None = None
+    max_steps: int = 50
+    max_tokens: int = 4096
+    monitor: int = 1
+    keep_images: int = 3
+    settle_ceiling_s: float = 2.0
+    max_retries: int = 4
+
+
+# Environment variable → setting. ANTHROPIC_API_KEY is deliberately not a setting: it comes
+# only from the environment and is never stored or shown.
+ENV_NAMES = {f"CUA_{f.name.upper()}": f.name for f in fields(Settings)}
+_TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def _coerce(name: str, value: Any, where: str) -> Any:
+    kind = _TYPES[name]
+    try:
+        if kind == "int":
+            if isinstance(value, bool):
+                raise ValueError
+            result: Any = int(value)
+        elif kind == "float":
+            result = float(value)
+        else:
+            result = None if value in ("", None) else str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: {name} must be a {kind}, not {value!r}") from None
+    _check(name, result, where)
+    return result
+
+
+def _check(name: str, value: Any, where: str) -> None:
+    if name == "tool_version" and value is not None and value not in FLAVOURS:
+        raise ConfigError(f"{where}: tool_version must be one of {', '.join(FLAVOURS)}, "
+                          f"not {value!r}")
+    if name in ("max_steps", "max_tokens", "monitor") and value < 1:
+        raise ConfigError(f"{where}: {name} must be at least 1, not {value}")
+    if name in ("keep_images", "max_retries", "settle_ceiling_s") and value < 0:
+        raise ConfigError(f"{where}: {name} must not be negative, not {value}")
+
+
+def read_config_file(path: Path, *, is_explicit: bool) -> dict[str, Any]:
+    """The [cua] settings from a TOML file; a missing default file is simply empty."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if is_explicit:
+            raise ConfigError(f"config file {path} does not exist") from None
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    unknown = sorted(set(data) - set(_TYPES))
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}; "
+                          f"known: {', '.join(_TYPES)}")
+    return data
+
+
+def resolve_settings(
+    defaults: Settings,
+    *,
+    file: Mapping[str, Any],
+    file_path: Path | None,
+    env: Mapping[str, str],
+    flags: Mapping[str, Any],
+) -> tuple[Settings, dict[str, str]]:
+    """Merge the layers; returns the settings and where each value came from."""
+    values: dict[str, Any] = {}
+    sources = {name: "default" for name in _TYPES}
+    for name, value in file.items():
+        values[name] = _coerce(name, value, f"config file {file_path}")
+        sources[name] = f"config {file_path}"
+    for var, name in ENV_NAMES.items():
+        if var in env:
+            values[name] = _coerce(name, env[var], f"environment variable {var}")
+            sources[name] = f"env {var}"
+    for name, value in flags.items():
+        if value is not UNSET:
+            values[name] = _coerce(name, value, f"--{name.replace('_', '-')}")
+            sources[name] = "flag"
+    return replace(defaults, **values), sources
