@@ -52,7 +52,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         else:
             result = None if value in ("", None) else str(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{where}: {name} must be a {kind}, not {value!r}") from None
+        noun = {"int": "a whole number", "float": "a number"}.get(kind, "text")
+        raise ConfigError(f"{where}: {name} must be {noun}, not {value!r}") from None
     _check(name, result, where)
     return result
 

@@ -1,0 +1,122 @@
+import pytest
+
+from claude_cua.core.actions import (
+    Click,
+    CursorPosition,
+    Drag,
+    HoldKey,
+    Key,
+    MouseButton,
+    MouseMove,
+    Screenshot,
+    Scroll,
+    Target,
+    TypeText,
+    Wait,
+    Zoom,
+    describe,
+    parse_action,
+    perform,
+)
+from claude_cua.core.desktop import FakeDesktop
+from claude_cua.core.errors import ActionError
+from claude_cua.core.flavours import FLAVOURS
+from claude_cua.core.screen import ScreenSpace
+
+SPACE = ScreenSpace(1920, 1080, 1429, 804)
+ALL = FLAVOURS["computer_toolset_20260801"].actions
+
+
+def parse(name, **inp):
+    return parse_action(name, inp, allowed=ALL, space=SPACE)
+
+
+@pytest.mark.parametrize(
+    ("name", "inp", "expected"),
+    [
+        ("key", {"text": "ctrl+shift+t"}, Key("ctrl+shift+t")),
+        ("key", {"text": "Page_Down", "repeat": 3}, Key("Page_Down", 3)),
+        ("hold_key", {"text": "shift", "duration": 1}, HoldKey("shift", 1.0)),
+        ("type", {"text": "héllo <wörld> 日本"}, TypeText("héllo <wörld> 日本")),
+        ("mouse_move", {"coordinate": [714, 402]}, MouseMove(Target((714, 402), (960, 540)))),
+        ("left_click", {"coordinate": [0, 0]}, Click(Target((0, 0), (0, 0)))),
+        ("left_click", {}, Click(None)),
+        ("right_click", {"coordinate": [714, 402]}, Click(Target((714, 402), (960, 540)), "right")),
+        ("middle_click", {"coordinate": [714, 402]}, Click(Target((714, 402), (960, 540)), "middle")),
+        ("double_click", {"coordinate": [714, 402]}, Click(Target((714, 402), (960, 540)), count=2)),
+        ("triple_click", {"coordinate": [714, 402], "text": "shift"},
+         Click(Target((714, 402), (960, 540)), count=3, modifiers="shift")),
+        ("left_click_drag", {"start_coordinate": [0, 0], "coordinate": [714, 402]},
+         Drag(Target((0, 0), (0, 0)), Target((714, 402), (960, 540)))),
+        ("left_mouse_down", {}, MouseButton(None, is_down=True)),
+        ("left_mouse_up", {"coordinate": [0, 0]}, MouseButton(Target((0, 0), (0, 0)), is_down=False)),
+        ("scroll", {"coordinate": [714, 402], "scroll_direction": "down", "scroll_amount": 5},
+         Scroll(Target((714, 402), (960, 540)), "down", 5)),
+        ("scroll", {"scroll_direction": "left", "scroll_amount": 2, "text": "ctrl"},
+         Scroll(None, "left", 2, "ctrl")),
+        ("wait", {"duration": 0.5}, Wait(0.5)),
+        ("screenshot", {}, Screenshot()),
+        ("cursor_position", {}, CursorPosition()),
+        ("zoom", {"region": [0, 0, 100, 50]}, Zoom((0, 0, 100, 50))),
+    ],
+)
+def test_every_action_parses_to_screen_pixels(name, inp, expected):
+    assert parse(name, **inp) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "inp", "message"),
+    [
+        ("left_click", {"coordinate": [1429, 10]}, "outside the screen"),
+        ("left_click", {"coordinate": [10]}, r"must be \[x, y\]"),
+        ("left_click", {"coordinate": "10,10"}, r"must be \[x, y\]"),
+        ("left_click", {"coordinate": [1.5, 2]}, "whole number"),
+        ("mouse_move", {}, "needs coordinate"),
+        ("key", {}, "non-empty string"),
+        ("key", {"text": "a", "repeat": 0}, "between 1 and 100"),
+        ("scroll", {"scroll_direction": "sideways", "scroll_amount": 1}, "scroll_direction"),
+        ("wait", {"duration": 600}, "seconds from 0 to 60"),
+        ("zoom", {"region": [10, 10, 5, 5]}, "x0 < x1"),
+        ("zoom", {"region": [0, 0, 2000, 10]}, "between|x1 <="),
+        ("fly", {}, "unknown action 'fly'"),
+    ],
+)
+def test_wrong_input_is_an_action_error_claude_can_read(name, inp, message):
+    with pytest.raises(ActionError, match=message):
+        parse(name, **inp)
+
+
+def test_older_flavours_refuse_actions_they_do_not_have():
+    v2024 = FLAVOURS["computer_20241022"]
+    with pytest.raises(ActionError, match="unknown action 'scroll'"):
+        parse_action("scroll", {"scroll_direction": "up", "scroll_amount": 1},
+                     allowed=v2024.actions, space=SPACE)
+    with pytest.raises(ActionError, match="unknown action 'zoom'"):
+        parse_action("zoom", {"region": [0, 0, 9, 9]}, allowed=FLAVOURS["computer_20250124"].actions,
+                     space=SPACE)
+
+
+def test_2024_clicks_happen_at_the_pointer():
+    v2024 = FLAVOURS["computer_20241022"]
+    action = parse_action("left_click", {"coordinate": [5, 5]}, allowed=v2024.actions,
+                          space=SPACE, clicks_take_coordinate=False)
+    assert action == Click(None)
+
+
+def test_perform_drives_the_desktop_in_screen_pixels():
+    desktop = FakeDesktop()
+    perform(parse("left_click", coordinate=[714, 402], text="ctrl"), desktop)
+    perform(parse("left_click_drag", coordinate=[714, 402]), desktop)
+    perform(parse("scroll", scroll_direction="up", scroll_amount=3), desktop)
+    assert desktop.calls == [
+        ("click", (960, 540), "left", 1, "ctrl"),
+        ("drag", (960, 540), (960, 540), None),
+        ("scroll", (960, 540), "up", 3, None),
+    ]
+
+
+def test_describe_shows_api_and_screen_coordinates():
+    assert describe(parse("left_click", coordinate=[714, 402])) == {
+        "kind": "Click", "at": {"api": [714, 402], "screen": [960, 540]}, "button": "left",
+        "count": 1,
+    }
