@@ -63,8 +63,10 @@ class ClaudeClient:
                 "(or try `cua demo`, which needs no key)"
             )
         import anthropic  # lazy: importing the SDK takes about a second
+        import httpx2  # the SDK's HTTP client; a stream cut mid-body surfaces as its error
 
         self._anthropic = anthropic
+        self._transport_errors = (httpx2.HTTPError,)
         self._client = anthropic.Anthropic(
             api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout_s
         )
@@ -85,12 +87,18 @@ class ClaudeClient:
             messages = self._client.beta.messages
         try:
             with messages.stream(**kwargs) as stream:
+                has_message = False
                 for event in stream:
                     if event.type == "text":
                         on_text(event.text)
+                    has_message = has_message or event.type == "message_start"
+                if not has_message:
+                    raise ModelError("the API's reply stream ended before it started a message")
                 message = stream.get_final_message()
         except self._anthropic.APIError as exc:
             raise _model_error(exc, self._anthropic, request.model) from exc
+        except self._transport_errors as exc:
+            raise ModelError(f"the connection to the API broke mid-reply: {exc}") from exc
         except ValueError as exc:  # a body the SDK could not decode (JSON or SSE)
             raise ModelError(f"the API sent a reply cua could not read: {exc}") from exc
         return _reply_from(message)

@@ -1,0 +1,157 @@
+"""The loop with the real SDK over HTTP against the fake Messages API, on a FakeDesktop."""
+
+import base64
+import io
+
+import pytest
+from PIL import Image
+
+from claude_cua.core.claude import ClaudeClient
+from claude_cua.core.demo.fakeapi import Error, FakeMessagesAPI, Malformed, Reply
+from claude_cua.core.demo.policies import computer_call, report, text
+from claude_cua.core.desktop import FakeDesktop
+from claude_cua.core.errors import ConfigError, ModelError
+from claude_cua.core.events import RunFinished, StepFinished
+from claude_cua.core.flavours import FLAVOURS, flavour_for
+from claude_cua.core.loop import LoopConfig, run_task
+
+
+@pytest.fixture
+def api():
+    with FakeMessagesAPI() as fake:
+        yield fake
+
+
+def run(api, *, model="claude-sonnet-5-5", tool_version=None, max_steps=10, retries=0,
+        desktop=None, key="test-key"):
+    desktop = desktop or FakeDesktop(1920, 1080)
+    events = []
+    client = ClaudeClient(api_key=key, base_url=api.url, max_retries=retries)
+    config = LoopConfig(model=model, flavour=flavour_for(model, tool_version), max_steps=max_steps)
+    try:
+        result = run_task("do the thing", desktop=desktop, client=client, config=config,
+                          on_event=events.append, sleep=lambda s: None)
+    finally:
+        client.close()
+    return result, desktop, events
+
+
+def _png_size(block):
+    image = Image.open(io.BytesIO(base64.b64decode(block["source"]["data"])))
+    return image.size
+
+
+def test_toolset_click_maps_to_screen_and_result_echoes_toolset(api):
+    api.queue(lambda req: Reply([text("clicking"), computer_call(req, "left_click",
+                                                                 coordinate=[714, 402])]),
+              Reply([report("success", "clicked it")]))
+    result, desktop, _ = run(api)
+    assert (result.status, result.summary, result.steps) == ("success", "clicked it", 2)
+    assert desktop.calls == [("click", (960, 540), "left", 1, None)]
+    first, second = (r.json for r in api.requests)
+    assert api.requests[0].path == "/v1/messages"  # the toolset is GA: standard client
+    assert "anthropic-beta" not in api.requests[0].headers
+    assert first["tools"][0] == {"type": "computer_toolset_20260801"}
+    assert _png_size(first["messages"][0]["content"][1]) == (1429, 804)
+    tool_result = second["messages"][-1]["content"][0]
+    assert tool_result["toolset_name"] == "computer"
+    assert tool_result["content"][-1]["type"] == "image"
+    assert _png_size(tool_result["content"][-1]) == (1429, 804)
+
+
+@pytest.mark.parametrize("version", ["computer_20241022", "computer_20250124", "computer_20251124"])
+def test_single_tool_flavours_declare_size_and_beta(api, version):
+    api.queue(lambda req: Reply([computer_call(req, "mouse_move", coordinate=[100, 50])]),
+              Reply([report("success", "ok")]))
+    result, desktop, _ = run(api, model="claude-sonnet-4-6", tool_version=version)
+    assert result.status == "success"
+    assert desktop.calls == [("move", (135, 67))]
+    request = api.requests[0]
+    assert request.headers["anthropic-beta"] == FLAVOURS[version].beta
+    tool = request.json["tools"][0]
+    assert (tool["type"], tool["name"]) == (version, "computer")
+    assert (tool["display_width_px"], tool["display_height_px"]) == (1429, 804)
+    assert tool.get("enable_zoom", False) == (version == "computer_20251124")
+    assert "toolset_name" not in api.requests[1].json["messages"][-1]["content"][0]
+
+
+def test_wrong_input_is_answered_with_is_error_and_the_run_goes_on(api):
+    api.queue(
+        lambda req: Reply([computer_call(req, "left_click", coordinate=[5000, 10]),
+                           computer_call(req, "key", text="Return")]),
+        lambda req: Reply([computer_call(req, "key", text="ctrl+s")]),
+        Reply([report("failure", "could not")]),
+    )
+    result, desktop, _ = run(api)
+    assert result.status == "failure"
+    results = api.requests[1].json["messages"][-1]["content"]
+    assert results[0]["is_error"] is True
+    assert "outside the screen" in results[0]["content"][0]["text"]
+    assert results[1]["is_error"] is True
+    assert results[1]["content"][0]["text"].startswith("Not executed")
+    assert desktop.calls == [("key", "ctrl+s", 1)]
+
+
+def test_a_turn_without_tool_calls_is_nudged_once_then_unknown(api):
+    api.queue(Reply([text("I think I am done.")]), Reply([text("Really done.")]))
+    result, _, _ = run(api)
+    assert result.status == "unknown"
+    nudge = api.requests[1].json["messages"][-1]
+    assert "report_outcome" in nudge["content"][-1]["text"]
+
+
+def test_nudge_then_report_succeeds(api):
+    api.queue(Reply([text("done")]), Reply([report("success", "all good")]))
+    assert run(api)[0].status == "success"
+
+
+def test_budget_exhaustion_stops_with_its_own_status(api):
+    api.queue(*[lambda req: Reply([computer_call(req, "screenshot")])] * 3)
+    result, _, events = run(api, max_steps=3)
+    assert (result.status, result.steps) == ("budget_exhausted", 3)
+    assert isinstance(events[-1], RunFinished) and events[-1].status == "budget_exhausted"
+    assert len(api.requests) == 3
+
+
+def test_steps_record_overhead_and_usage(api):
+    api.queue(lambda req: Reply([computer_call(req, "left_click", coordinate=[1, 1])]),
+              Reply([report("success", "ok")]))
+    result, _, events = run(api)
+    steps = [e for e in events if isinstance(e, StepFinished)]
+    assert steps[0].record["overhead_s"] >= 0
+    assert steps[0].screenshot_png.startswith(b"\x89PNG")
+    assert result.usage.total > 0
+    for field, total in result.usage.as_dict().items():
+        assert total == sum(e.record["usage"][field] for e in steps)
+
+
+def test_rate_limit_is_retried_by_the_sdk(api):
+    api.queue(Error(429, headers={"retry-after": "0"}), Error(529, headers={"retry-after": "0"}),
+              Reply([report("success", "ok")]))
+    result, _, _ = run(api, retries=2)
+    assert result.status == "success"
+    assert len(api.requests) == 3
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (Error(401), "ANTHROPIC_API_KEY"),
+        (Error(400), "400"),
+        (Error(529), "529"),
+        (Malformed(), "could not read|broke mid-reply"),
+        (Malformed(body=b"{not json"), "could not read|broke mid-reply"),
+    ],
+)
+def test_api_errors_become_model_errors_and_release_input(api, answer, message):
+    api.queue(answer)
+    desktop = FakeDesktop()
+    with pytest.raises(ModelError, match=message) as info:
+        run(api, desktop=desktop)
+    assert "test-key" not in str(info.value)
+    assert desktop.released_all == 1
+
+
+def test_missing_key_is_a_configuration_error(api):
+    with pytest.raises(ConfigError, match="ANTHROPIC_API_KEY"):
+        run(api, key="")
