@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 
-def _root():  # type: ignore[no-untyped-def]
-    from .session import data_dir
+def _root() -> Path:
+    from ..core.runs import runs_root
 
-    return data_dir(os.environ) / "runs"
+    return runs_root(os.environ)
 
 
 def list_runs_command(
@@ -25,8 +27,8 @@ def list_runs_command(
 
     runs = list_runs(_root())
     if as_json:
-        print(json.dumps([{"run_id": r.run_id, "path": str(r.path), **r.meta} for r in runs],  # noqa: T201
-                         ensure_ascii=False))
+        rows = [{"run_id": r.run_id, "path": str(r.path), **r.meta} for r in runs]
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
         return 0
     console = Console()
     if not runs:
@@ -52,8 +54,8 @@ def show_run_command(
 
     info, steps = load_run(_root(), run_id)
     if as_json:
-        print(json.dumps({"run": info.meta, "path": str(info.path), "steps": steps},  # noqa: T201
-                         ensure_ascii=False))
+        record = {"run": info.meta, "path": str(info.path), "steps": steps}
+        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
         return 0
     console = Console()
     m = info.meta

@@ -41,15 +41,6 @@ class RunPlan:
     app_wait_s: float = 15.0
 
 
-def data_dir(env: Mapping[str, str]) -> Path:
-    """Where run records live: $CUA_DATA_DIR, else the platform's user data directory."""
-    if env.get("CUA_DATA_DIR"):
-        return Path(env["CUA_DATA_DIR"])
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("cua", appauthor=False))
-
-
 def parse_app(command: str | None) -> list[str] | None:
     if not command:
         return None
@@ -105,14 +96,14 @@ def _execute(plan: RunPlan, view: Any, summary: dict[str, Any]) -> int:
     from ..core.claude import ClaudeClient
     from ..core.flavours import flavour_for, image_limits_for
     from ..core.loop import LoopConfig, run_task
-    from ..core.runs import RunRecorder, new_run_id, prepare_run_dir
+    from ..core.runs import RunRecorder, new_run_id, prepare_run_dir, runs_root
 
     s = plan.settings
     flavour = flavour_for(s.model, s.tool_version)
     client = ClaudeClient(api_key=plan.api_key, base_url=plan.base_url, max_retries=s.max_retries)
     now = datetime.now(UTC)
     run_id = new_run_id(now)
-    run_dir = prepare_run_dir(plan.run_dir or data_dir(plan.env) / "runs" / run_id)
+    run_dir = prepare_run_dir(plan.run_dir or runs_root(plan.env) / run_id)
     summary.update(status=None, summary="", steps=0, exit_code=None, model=s.model,
                    tool_version=flavour.version, run_id=run_id, run_dir=str(run_dir),
                    duration_s=0.0, usage=Usage().as_dict())

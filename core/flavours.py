@@ -8,10 +8,18 @@ Claude's computer tool has four versions with different action sets and shapes. 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .claude import ToolCall
-from .screen import DEFAULT_MAX_LONG_EDGE, DEFAULT_MAX_PIXELS, ScreenSpace
+
+if TYPE_CHECKING:
+    from .screen import ScreenSpace
+
+# Anthropic's guidance for computer-use screenshots on most models: the long edge at most 1568 px
+# and about 1.15 megapixels. Larger images are rejected or downscaled server-side, which would
+# break the coordinate mapping, so cua downscales first and declares exactly the size it sends.
+DEFAULT_MAX_LONG_EDGE = 1568
+DEFAULT_MAX_PIXELS = 1_150_000
 
 _BASE_2024 = frozenset({
     "key", "type", "mouse_move", "left_click", "left_click_drag", "right_click",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 import os
 import secrets
 from dataclasses import dataclass
@@ -12,6 +13,15 @@ from typing import IO, Any
 
 from .errors import ConfigError
 from .events import Event, RunFinished, RunStarted, StepFinished
+
+
+def runs_root(env: Mapping[str, str]) -> Path:
+    """Where run records live: $CUA_DATA_DIR/runs, else the platform's user data directory."""
+    if env.get("CUA_DATA_DIR"):
+        return Path(env["CUA_DATA_DIR"]) / "runs"
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("cua", appauthor=False)) / "runs"
 
 
 def new_run_id(now: datetime) -> str:

@@ -15,12 +15,8 @@ from PIL import Image
 
 from .desktop import Frame
 from .errors import ActionError
+from .flavours import DEFAULT_MAX_LONG_EDGE, DEFAULT_MAX_PIXELS
 
-# Anthropic's guidance for computer-use screenshots on most models: the long edge at most 1568 px
-# and about 1.15 megapixels; larger images are downscaled server-side, which would silently break
-# the coordinate mapping, so cua downscales first and declares exactly the size it sends.
-DEFAULT_MAX_LONG_EDGE = 1568
-DEFAULT_MAX_PIXELS = 1_150_000
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,37 @@
+"""`cua --help` must stay fast: no SDK, no X libraries at start-up."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+PROBE = """
+import sys
+sys.argv = ["cua", *{args!r}]
+from claude_cua.cli.main import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+heavy = sorted(m for m in ("anthropic", "pyautogui", "mss", "Xlib", "httpx2", "PIL")
+               if m in sys.modules)
+sys.stderr.write("MODULES=" + repr(heavy) + "\\n")
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["runs", "list", "--json"]])
+def test_help_and_runs_list_do_not_import_heavy_modules(args, tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CUA_DATA_DIR": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", PROBE.format(args=args)], capture_output=True,
+                          text=True, env=env, timeout=60)
+    line = [x for x in proc.stderr.splitlines() if x.startswith("MODULES=")][-1]
+    assert line == "MODULES=[]", proc.stderr
+
+
+def test_runs_list_json_on_an_empty_data_dir(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CUA_DATA_DIR": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "claude_cua.cli", "runs", "list", "--json"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == []
