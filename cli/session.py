@@ -143,7 +143,7 @@ def _open_desktop(plan: RunPlan, stack: ExitStack) -> Any:
             width, height = parse_size(plan.virtual_display)
         except ValueError as exc:
             raise ConfigError(f"--virtual-display: {exc}") from exc
-        display = stack.enter_context(VirtualDisplay(width, height))
+        display = stack.enter_context(VirtualDisplay(size=(width, height)))
         env = {**plan.env, **display.env}
         desktop = XDesktop(display=display.display, xauthority=ensure_xauthority(env),
                            monitor=plan.settings.monitor)
