@@ -316,15 +316,7 @@ def _error_bytes(error: Error) -> bytes:
     return json.dumps(error.body, ensure_ascii=False).encode()
 
 
-_CUT_REPLY = Reply(
-    [
-        {
-            "type": "text",
-            "text": "This reply stops in the middle because the connection"
-            " drops before the message is complete.",
-        }
-    ]
-)
+_CUT_REPLY = Reply([{"type": "text", "text": "This reply stops before the connection drops"}])
 
 
 # --- the server ----------------------------------------------------------------------------------
@@ -338,6 +330,7 @@ class FakeMessagesAPI:
             without one, such requests get a 500 "fake API script exhausted".
         reply_delay_s: wait this long before each answer, to look like a slow model.
         event_delay_s: wait this long between SSE events, so a demo's streaming is visible.
+        stream_parts: how many deltas each streamed text or tool input is cut into.
         cache_min_tokens: the shortest prompt prefix the usage estimate treats as cacheable.
     """
 
@@ -375,7 +368,7 @@ class FakeMessagesAPI:
         self._server = _Server(self._address, fake=self)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.02},
             name="fake-messages-api",
             daemon=True,
         )
@@ -477,7 +470,9 @@ class FakeMessagesAPI:
             handler.send_body(200, json.dumps({"input_tokens": estimate_tokens(prompt)}).encode())
             return
         answer = self._next_answer(body)
-        self._stopping.wait(self._reply_delay_s)
+        if self._stopping.wait(self._reply_delay_s):
+            handler.drop()  # stopped while "thinking": no answer, as when a server goes away
+            return
         self._send_answer(handler, answer, body)
 
     def _send_answer(self, handler: _Handler, answer: Answer, body: dict[str, Any]) -> None:
@@ -563,6 +558,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Headers, body and each SSE event are separate small writes; with Nagle's algorithm
+        # against the client's delayed ACKs each would wait ~40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.track(self.connection)
 
     def finish(self) -> None:
@@ -596,9 +594,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _start(self, status: int, content_type: str, headers: Mapping[str, str] | None) -> None:
         self.send_response(status)
-        self.send_header("content-type", content_type)
-        self.send_header("request-id", new_id("req_"))
-        for name, value in (headers or {}).items():
+        merged = {"content-type": content_type, "request-id": new_id("req_")}
+        merged |= {name.lower(): value for name, value in (headers or {}).items()}
+        for name, value in merged.items():
             self.send_header(name, value)
 
     def send_body(
@@ -617,6 +615,10 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             self.close_connection = True  # the client went away; nothing left to tell it
 
+    def drop(self) -> None:
+        self.close_connection = True
+        _shut(self.connection)
+
     def send_stream(
         self, events: Iterable[bytes], *, delay: float, stopping: threading.Event, cut: bool = False
     ) -> None:
@@ -629,8 +631,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 stopping.wait(delay)
             if cut:  # no closing chunk: the client sees the body end early
-                self.close_connection = True
-                _shut(self.connection)
+                self.drop()
             else:
                 self.wfile.write(b"0\r\n\r\n")
         except OSError:
