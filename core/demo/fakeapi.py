@@ -48,6 +48,9 @@ _ERROR_KINDS: dict[int, tuple[str, str]] = {
 _TOOL_INPUT_BLOCKS = ("tool_use", "server_tool_use", "mcp_tool_use")
 _UNKNOWN_IMAGE_TOKENS = 1600  # what the API charges for an image at its largest size
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# The API bills a few tokens after the last breakpoint (the assistant turn's start), so even a
+# fully cached prompt reports a small, non-zero input_tokens.
+_TURN_TOKENS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +198,7 @@ class PromptCache:
             digest.update(json.dumps(value, sort_keys=True).encode())
             running += _raw_tokens(value)
             marks.append((digest.hexdigest(), math.ceil(running), is_breakpoint))
-        total = math.ceil(running)
+        total = math.ceil(running) + _TURN_TOKENS
         breakpoints = [
             i for i, (_, tokens, is_bp) in enumerate(marks) if is_bp and tokens >= self._min_tokens
         ]
