@@ -126,7 +126,7 @@ def test_steps_record_overhead_and_usage(api):
 
 
 def test_rate_limit_is_retried_by_the_sdk(api):
-    api.queue(Error(429, headers={"retry-after": "0"}), Error(529, headers={"retry-after": "0"}),
+    api.queue(Error(429, headers={"retry-after-ms": "1"}), Error(529, headers={"retry-after-ms": "1"}),
               Reply([report("success", "ok")]))
     result, _, _ = run(api, retries=2)
     assert result.status == "success"

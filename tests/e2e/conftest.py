@@ -1,0 +1,71 @@
+"""End-to-end helpers: `cua` as a subprocess, on its own Xvfb, against the fake Messages API."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from claude_cua.core.demo.fakeapi import FakeMessagesAPI
+
+FORM = [sys.executable, "-m", "claude_cua.core.demo.supplier_form"]
+
+pytestmark = pytest.mark.display
+
+
+def pytest_collection_modifyitems(items):
+    if shutil.which("Xvfb") is None:
+        skip = pytest.mark.skip(reason="Xvfb is not installed (apt-get install xvfb)")
+        for item in items:
+            if "e2e" in str(item.fspath):
+                item.add_marker(skip)
+
+
+@dataclass
+class Cua:
+    """Runs `cua` in a clean environment whose data dir and HOME are the test's tmp_path."""
+
+    home: Path
+    api: FakeMessagesAPI
+
+    def env(self, **extra):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("ANTHROPIC_", "CUA_")) and k not in ("DISPLAY", "XAUTHORITY")}
+        env.update(HOME=str(self.home), CUA_DATA_DIR=str(self.home / "data"),
+                   ANTHROPIC_API_KEY="test-key-e2e", ANTHROPIC_BASE_URL=self.api.url,
+                   CUA_MAX_RETRIES="0")
+        env.update(extra)
+        return {k: v for k, v in env.items() if v is not None}
+
+    def argv(self, *args):
+        return [sys.executable, "-m", "claude_cua.cli", *args]
+
+    def run(self, *args, timeout=120, **extra_env):
+        return subprocess.run(self.argv(*args), capture_output=True, text=True,
+                              env=self.env(**extra_env), timeout=timeout, stdin=subprocess.DEVNULL)
+
+    def popen(self, *args, **extra_env):
+        return subprocess.Popen(self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=self.env(**extra_env), stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def api():
+    with FakeMessagesAPI() as fake:
+        yield fake
+
+
+@pytest.fixture
+def cua(tmp_path, api):
+    return Cua(tmp_path, api)
+
+
+def summary_of(proc):
+    """The single JSON object `--json` prints on stdout."""
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, f"stdout: {proc.stdout!r}\nstderr: {proc.stderr}"
+    return json.loads(lines[0])
