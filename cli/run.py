@@ -48,6 +48,9 @@ def run(
     keep_images: Annotated[int | None, typer.Option(
         help="Screenshots kept in the conversation; older ones become a short placeholder.",
         show_default="3", min=0)] = None,
+    max_cost: Annotated[float | None, typer.Option(
+        help="Stop (exit 3) before a step once the run has cost this many US dollars, by the price table (env CUA_MAX_COST_USD).",
+        metavar="USD", min=0)] = None,
     virtual_display: Annotated[str | None, typer.Option(
         help="Run on a private Xvfb of this size, started and stopped by cua. "
         "Example: --virtual-display 1920x1080", metavar="WxH")] = None,
@@ -69,19 +72,22 @@ def run(
     from .session import RunPlan, execute, parse_app
 
     env = dict(os.environ)
-    settings = load_settings(env, config, _settings_flags(
+    settings, prices = load_settings(env, config, _settings_flags(
         model=model, tool_version=tool_version, max_steps=max_steps, max_tokens=max_tokens,
-        monitor=monitor, keep_images=keep_images))
+        monitor=monitor, keep_images=keep_images, max_cost_usd=max_cost))
     plan = RunPlan(
         task=task, settings=settings, env=env, virtual_display=virtual_display,
         app=parse_app(app), run_dir=run_dir, as_json=as_json, quiet=quiet,
         base_url=env.get("ANTHROPIC_BASE_URL") or None, api_key=env.get("ANTHROPIC_API_KEY"),
+        price_overrides=prices,
     )
     return execute(plan)
 
 
 def load_settings(env: dict[str, str], config: Path | None, flags: dict[str, object]):  # type: ignore[no-untyped-def]
-    """Settings from defaults, the config file, CUA_* variables and flags, in that order."""
+    """Settings from defaults, the config file, CUA_* variables and flags, in that order;
+    plus the config file's price overrides."""
+    from ..core.prices import parse_price_overrides
     from ..core.settings import Settings, read_config_file, resolve_settings
 
     explicit = config or (Path(env["CUA_CONFIG"]) if env.get("CUA_CONFIG") else None)
@@ -93,4 +99,5 @@ def load_settings(env: dict[str, str], config: Path | None, flags: dict[str, obj
         path = Path(platformdirs.user_config_dir("cua", appauthor=False)) / "config.toml"
     file = read_config_file(path, is_explicit=explicit is not None)
     settings, _ = resolve_settings(Settings(), file=file, file_path=path, env=env, flags=flags)
-    return settings
+    prices = parse_price_overrides(file.get("prices", {}), where=f"config file {path}")
+    return settings, prices

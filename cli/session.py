@@ -39,6 +39,7 @@ class RunPlan:
     base_url: str | None = None
     api_key: str | None = None
     app_wait_s: float = 15.0
+    price_overrides: Mapping[str, Any] | None = None
 
 
 def parse_app(command: str | None) -> list[str] | None:
@@ -96,6 +97,7 @@ def _execute(plan: RunPlan, view: Any, summary: dict[str, Any]) -> int:
     from ..core.claude import ClaudeClient
     from ..core.flavours import flavour_for, image_limits_for
     from ..core.loop import LoopConfig, run_task
+    from ..core.prices import price_for
     from ..core.runs import RunRecorder, new_run_id, prepare_run_dir, runs_root
 
     s = plan.settings
@@ -106,7 +108,7 @@ def _execute(plan: RunPlan, view: Any, summary: dict[str, Any]) -> int:
     run_dir = prepare_run_dir(plan.run_dir or runs_root(plan.env) / run_id)
     summary.update(status=None, summary="", steps=0, exit_code=None, model=s.model,
                    tool_version=flavour.version, run_id=run_id, run_dir=str(run_dir),
-                   duration_s=0.0, usage=Usage().as_dict())
+                   duration_s=0.0, usage=Usage().as_dict(), cost_usd=None)
     with ExitStack() as stack:
         stack.callback(client.close)
         desktop = _open_desktop(plan, stack)
@@ -119,13 +121,15 @@ def _execute(plan: RunPlan, view: Any, summary: dict[str, Any]) -> int:
 
         config = LoopConfig(model=s.model, flavour=flavour, max_steps=s.max_steps,
                             max_tokens=s.max_tokens, keep_images=s.keep_images,
-                            settle_ceiling_s=s.settle_ceiling_s, limits=image_limits_for(s.model))
+                            settle_ceiling_s=s.settle_ceiling_s, limits=image_limits_for(s.model),
+                            price=price_for(s.model, plan.price_overrides),
+                            max_cost_usd=s.max_cost_usd)
         result = run_task(plan.task, desktop=desktop, client=client, config=config,
                           on_event=on_event, run_id=run_id, run_dir=str(run_dir))
     code = STATUS_EXIT[result.status]
     summary.update(status=result.status, summary=result.summary, steps=result.steps,
                    exit_code=code, duration_s=round(result.duration_s, 3),
-                   usage=result.usage.as_dict())
+                   usage=result.usage.as_dict(), cost_usd=result.cost_usd)
     if plan.as_json:
         _print_json(summary)
     elif not plan.quiet or result.status != "success":

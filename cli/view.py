@@ -61,8 +61,9 @@ class PlainView:
                         f"{event.model_size[0]}x{event.model_size[1]}; run {event.run_dir}")
             case ModelReplied():
                 text = f" {event.text.strip()}" if event.text.strip() else ""
+                cost = f", ${event.total_cost_usd:.4f}" if event.total_cost_usd is not None else ""
                 return (f"step {event.step}: model {_ms(event.model_s)}, "
-                        f"{event.total_usage.total} tokens so far.{text}")
+                        f"{event.total_usage.total} tokens so far{cost}.{text}")
             case ActionPerformed():
                 return f"  {_action_line(event)}"
             case StepFinished():
@@ -72,8 +73,9 @@ class PlainView:
                 return (f"  settle {_ms(rec['settle_s'])} ({rec['settle_captures']} captures), "
                         f"overhead {_ms(rec['overhead_s'])}")
             case RunFinished():
+                cost = f", ${event.cost_usd:.4f}" if event.cost_usd is not None else ""
                 return (f"finished: {event.status} after {event.steps} steps in "
-                        f"{event.duration_s:.1f} s, {event.usage.total} tokens")
+                        f"{event.duration_s:.1f} s, {event.usage.total} tokens{cost}")
             case _:
                 return None
 
@@ -89,6 +91,7 @@ class LiveView:
         self.task = self.model = ""
         self.step, self.max_steps = 0, 0
         self.usage = Usage()
+        self.cost: float | None = None
         self.streaming = ""
         self.live = Live(console=console, refresh_per_second=8, transient=True,
                          get_renderable=self._renderable)
@@ -99,6 +102,7 @@ class LiveView:
             f"[bold]{escape(self.task)}[/]  [dim]{escape(self.model)}[/]  "
             f"step [bold]{self.step}[/]/{self.max_steps}  {elapsed:.1f} s  "
             f"{self.usage.total} tokens"
+            + (f"  ${self.cost:.4f}" if self.cost is not None else "")
         )
         parts: list[Any] = [status]
         if self.streaming:
@@ -116,7 +120,7 @@ class LiveView:
                 self.streaming += event.text
                 return
             case ModelReplied():
-                self.usage, self.streaming = event.total_usage, ""
+                self.usage, self.cost, self.streaming = event.total_usage, event.total_cost_usd, ""
             case RunFinished():
                 self.live.stop()
         line = self.plain.render(event)

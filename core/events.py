@@ -73,6 +73,8 @@ class ModelReplied:
     usage: Usage
     total_usage: Usage
     model_s: float
+    cost_usd: float | None = None
+    total_cost_usd: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,7 @@ class RunFinished:
     steps: int
     usage: Usage
     duration_s: float
+    cost_usd: float | None = None
 
 
 Event = (

@@ -24,6 +24,7 @@ from .events import (
     Usage,
 )
 from .flavours import Flavour, ImageLimits
+from .prices import Price
 from .screen import (
     ScreenSpace,
     encode_png,
@@ -46,6 +47,8 @@ class LoopConfig:
     settle_interval_s: float = 0.02
     settle_ceiling_s: float = 2.0
     limits: ImageLimits = field(default_factory=ImageLimits)
+    price: Price | None = None
+    max_cost_usd: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,7 @@ class RunResult:
     steps: int
     usage: Usage
     duration_s: float
+    cost_usd: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,7 @@ class _Run:
 
     messages: list[dict[str, Any]]
     usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
     step: int = 0
     nudged: bool = False
 
@@ -114,8 +119,14 @@ def run_task(
         try:
             desktop.release_all()
         finally:
-            on_event(RunFinished(status, summary, state.step, state.usage, clock() - started))
-    return RunResult(status, summary, state.step, state.usage, clock() - started)
+            on_event(RunFinished(status, summary, state.step, state.usage, clock() - started,
+                                 _cost(config, state)))
+    return RunResult(status, summary, state.step, state.usage, clock() - started,
+                     _cost(config, state))
+
+
+def _cost(config: LoopConfig, state: _Run) -> float | None:
+    return round(state.cost_usd, 6) if config.price is not None else None
 
 
 class _StepRunner:
@@ -128,7 +139,11 @@ class _StepRunner:
         self.system = context.system_blocks()
 
     def run_steps(self, state: _Run) -> tuple[str, str]:
+        limit = self.config.max_cost_usd
         while state.step < self.config.max_steps:
+            if limit is not None and state.cost_usd >= limit:
+                return "budget_exhausted", (f"stopped at ${state.cost_usd:.4f}, over the "
+                                            f"--max-cost budget of ${limit:.4f}")
             state.step += 1
             outcome = self.one_step(state)
             if outcome is not None:
@@ -140,9 +155,11 @@ class _StepRunner:
         self.emit(StepStarted(step, self.config.max_steps))
         reply, model_s = self.ask(state)
         replied_at = self.clock()
+        price = self.config.price
         record: dict[str, Any] = {
             "step": step, "model_s": round(model_s, 4), "stop_reason": reply.stop_reason,
             "text": reply.text, "usage": reply.usage.as_dict(),
+            "cost_usd": round(price.cost(reply.usage), 6) if price else None,
             "tool_calls": [{"id": c.id, "name": c.name, "input": c.input} for c in reply.tool_calls],
         }
         outcome, results, shot = self.handle(reply, state, record)
@@ -167,8 +184,11 @@ class _StepRunner:
         reply = self.client.send(request, on_text=lambda text: self.emit(TextStreamed(step, text)))
         model_s = self.clock() - t0
         state.usage = state.usage + reply.usage
+        step_cost = self.config.price.cost(reply.usage) if self.config.price else None
+        state.cost_usd += step_cost or 0.0
         self.emit(ModelReplied(step, reply.text, len(reply.tool_calls), reply.stop_reason,
-                               reply.usage, state.usage, model_s))
+                               reply.usage, state.usage, model_s, step_cost,
+                               _cost(self.config, state)))
         state.messages.append({"role": "assistant", "content": reply.content})
         return reply, model_s
 

@@ -72,7 +72,8 @@ class RunRecorder:
                 self._record_step(event)
             case RunFinished():
                 self.finish(event.status, summary=event.summary, steps=event.steps,
-                            usage=event.usage.as_dict(), duration_s=round(event.duration_s, 3))
+                            usage=event.usage.as_dict(), duration_s=round(event.duration_s, 3),
+                            cost_usd=event.cost_usd)
             case _:
                 pass
 

@@ -32,6 +32,7 @@ class Settings:
     keep_images: int = 3
     settle_ceiling_s: float = 2.0
     max_retries: int = 4
+    max_cost_usd: float | None = None
 
 
 # Environment variable → setting. ANTHROPIC_API_KEY is deliberately not a setting: it comes
@@ -47,8 +48,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             if isinstance(value, bool):
                 raise ValueError
             result: Any = int(value)
-        elif kind == "float":
-            result = float(value)
+        elif kind in ("float", "float | None"):
+            result = None if value in ("", None) and kind != "float" else float(value)
         else:
             result = None if value in ("", None) else str(value)
     except (TypeError, ValueError):
@@ -64,7 +65,8 @@ def _check(name: str, value: Any, where: str) -> None:
                           f"not {value!r}")
     if name in ("max_steps", "max_tokens", "monitor") and value < 1:
         raise ConfigError(f"{where}: {name} must be at least 1, not {value}")
-    if name in ("keep_images", "max_retries", "settle_ceiling_s") and value < 0:
+    if name in ("keep_images", "max_retries", "settle_ceiling_s", "max_cost_usd") and (
+            value is not None and value < 0):
         raise ConfigError(f"{where}: {name} must not be negative, not {value}")
 
 
@@ -82,7 +84,7 @@ def read_config_file(path: Path, *, is_explicit: bool) -> dict[str, Any]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
-    unknown = sorted(set(data) - set(_TYPES))
+    unknown = sorted(set(data) - set(_TYPES) - {"prices"})
     if unknown:
         raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}; "
                           f"known: {', '.join(_TYPES)}")
@@ -101,6 +103,8 @@ def resolve_settings(
     values: dict[str, Any] = {}
     sources = {name: "default" for name in _TYPES}
     for name, value in file.items():
+        if name == "prices":  # a table of its own, read by prices.parse_price_overrides
+            continue
         values[name] = _coerce(name, value, f"config file {file_path}")
         sources[name] = f"config {file_path}"
     for var, name in ENV_NAMES.items():

@@ -14,6 +14,7 @@ from claude_cua.core.errors import ConfigError, ModelError
 from claude_cua.core.events import RunFinished, StepFinished
 from claude_cua.core.flavours import FLAVOURS, flavour_for
 from claude_cua.core.loop import LoopConfig, run_task
+from claude_cua.core.prices import price_for
 
 
 @pytest.fixture
@@ -155,3 +156,36 @@ def test_api_errors_become_model_errors_and_release_input(api, answer, message):
 def test_missing_key_is_a_configuration_error(api):
     with pytest.raises(ConfigError, match="ANTHROPIC_API_KEY"):
         run(api, key="")
+
+
+def run_priced(api, *, max_cost=None, steps=4):
+    desktop = FakeDesktop(1920, 1080)
+    events = []
+    client = ClaudeClient(api_key="k", base_url=api.url, max_retries=0)
+    model = "claude-sonnet-4-6"
+    config = LoopConfig(model=model, flavour=flavour_for(model), max_steps=steps,
+                        price=price_for(model), max_cost_usd=max_cost)
+    try:
+        result = run_task("t", desktop=desktop, client=client, config=config,
+                          on_event=events.append, sleep=lambda s: None)
+    finally:
+        client.close()
+    return result, events
+
+
+def test_cost_in_the_summary_is_the_sum_of_step_costs(api):
+    api.queue(*[lambda req: Reply([computer_call(req, "screenshot")])] * 3,
+              Reply([report("success", "ok")]))
+    result, events = run_priced(api)
+    step_costs = [e.record["cost_usd"] for e in events if isinstance(e, StepFinished)]
+    assert len(step_costs) == 4 and all(c > 0 for c in step_costs)
+    assert result.cost_usd == pytest.approx(sum(step_costs), abs=1e-6)
+    assert events[-1].cost_usd == result.cost_usd
+
+
+def test_max_cost_stops_before_the_step_that_would_start_over_budget(api):
+    api.queue(*[lambda req: Reply([computer_call(req, "screenshot")])] * 10)
+    result, events = run_priced(api, max_cost=0.000001, steps=10)
+    assert result.status == "budget_exhausted"
+    assert result.steps == 1 and len(api.requests) == 1
+    assert "--max-cost" in result.summary
