@@ -1,0 +1,256 @@
+"""Key names as Claude sends them (xdotool style) → X keysyms, and the plan for typing them.
+
+Pure: nothing here talks to an X server. `Keymap` is a snapshot of the server's keyboard mapping
+that xdesktop.py fetches, so every decision about which keycode to press (and when a character
+has to be mapped onto a spare keycode first) is testable without a display.
+
+Chords are X keysym names or common aliases joined with '+' ('ctrl+shift+t', 'KP_Enter',
+'pagedown'); a literal plus is '+', 'ctrl++' or 'ctrl+plus'. Like xdotool, key() also accepts
+a space-separated sequence ('ctrl+a Delete'), and a keysym on the shifted level ('A', 'ctrl+T',
+'exclam') gets Shift added, so 'ctrl+T' is ctrl+shift+t.
+
+Xlib is imported lazily, inside functions: no core module may import it at import time.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .errors import ActionError, DesktopError
+
+KEY_HINT = "use X keysym names such as Return, Tab, Page_Down, ctrl+shift+t"
+
+# Lower-case names Claude (or a person) commonly uses, mapped to X keysym names. Exact keysym names
+# ("Return", "KP_Enter", "Page_Down") need no entry; they are looked up in Xlib's tables.
+_ALIASES: dict[str, str] = {
+    "ctrl": "Control_L", "control": "Control_L", "lctrl": "Control_L", "rctrl": "Control_R",
+    "shift": "Shift_L", "lshift": "Shift_L", "rshift": "Shift_R",
+    "alt": "Alt_L", "lalt": "Alt_L", "ralt": "Alt_R", "option": "Alt_L",
+    "altgr": "ISO_Level3_Shift", "meta": "Meta_L",
+    "super": "Super_L", "win": "Super_L", "windows": "Super_L", "cmd": "Super_L",
+    "command": "Super_L",
+    "enter": "Return", "return": "Return", "esc": "Escape", "escape": "Escape", "tab": "Tab",
+    "pagedown": "Page_Down", "page_down": "Page_Down", "pgdn": "Page_Down", "next": "Page_Down",
+    "pageup": "Page_Up", "page_up": "Page_Up", "pgup": "Page_Up", "prior": "Page_Up",
+    "del": "Delete", "delete": "Delete", "backspace": "BackSpace", "back_space": "BackSpace",
+    "up": "Up", "down": "Down", "left": "Left", "right": "Right",
+    "home": "Home", "end": "End", "insert": "Insert", "ins": "Insert",
+    "space": "space", "spacebar": "space", "minus": "minus", "plus": "plus",
+    "capslock": "Caps_Lock", "caps_lock": "Caps_Lock", "numlock": "Num_Lock",
+    "printscreen": "Print", "print": "Print", "prtsc": "Print", "menu": "Menu",
+    "pause": "Pause", "break": "Break", "scrolllock": "Scroll_Lock",
+}
+
+_MODIFIER_NAMES = (
+    "Shift_L", "Shift_R", "Control_L", "Control_R", "Alt_L", "Alt_R", "Meta_L", "Meta_R",
+    "Super_L", "Super_R", "Hyper_L", "Hyper_R", "ISO_Level3_Shift", "Mode_switch",
+)
+_KEYSYM_GROUPS = ("miscellany", "latin1", "latin2", "latin3", "latin4", "greek", "xkb", "xf86")
+
+SHIFT_L = 0xFFE1
+RETURN = 0xFF0D
+TAB = 0xFF09
+NO_SYMBOL = 0
+_UNICODE_KEYSYM_BASE = 0x0100_0000
+
+
+@functools.cache
+def _keysym_names() -> tuple[dict[str, int], dict[str, int]]:
+    """Every keysym name python-xlib knows: exact, and lower-cased where that is unambiguous."""
+    import Xlib.XK
+
+    for group in _KEYSYM_GROUPS:
+        Xlib.XK.load_keysym_group(group)
+    exact: dict[str, int] = {}
+    for attr, value in vars(Xlib.XK).items():
+        if attr.startswith("XK_") and isinstance(value, int):
+            exact[attr[3:]] = value
+            # python-xlib spells them XF86_AudioMute; X (and xdotool) spell XF86AudioMute.
+            if attr.startswith("XK_XF86_"):
+                exact["XF86" + attr[8:]] = value
+    folded: dict[str, int] = {}
+    clashes: set[str] = set()
+    for name, value in exact.items():
+        key = name.lower()
+        if key in folded and folded[key] != value:
+            clashes.add(key)
+        folded[key] = value
+    for key in clashes:
+        del folded[key]
+    return exact, folded
+
+
+@functools.cache
+def modifier_keysyms() -> frozenset[int]:
+    """Keysyms of modifier keys: pressed without Shift, and released last."""
+    exact, _ = _keysym_names()
+    return frozenset(exact[name] for name in _MODIFIER_NAMES)
+
+
+def keysym_for_char(ch: str) -> int:
+    """The keysym that types one character: Latin-1 keysyms below 0x100, Unicode keysyms above."""
+    code = ord(ch)
+    if code in (0x0A, 0x0D):
+        return RETURN
+    if code == 0x09:
+        return TAB
+    if code < 0x20 or 0x7F <= code < 0xA0:
+        raise ActionError(
+            f"cannot type control character U+{code:04X}; use the key action for special keys"
+        )
+    if 0xD800 <= code <= 0xDFFF:
+        raise ActionError(f"cannot type a lone surrogate U+{code:04X}; send valid Unicode text")
+    if code < 0x100:
+        return code
+    return _UNICODE_KEYSYM_BASE + code
+
+
+def keysyms_for_text(text: str) -> list[int]:
+    """One keysym per character; newlines become Return (a CRLF pair becomes one) and tabs Tab."""
+    return [keysym_for_char(ch) for ch in text.replace("\r\n", "\n")]
+
+
+def _keysym_for_name(name: str, chord: str) -> int:
+    alias = _ALIASES.get(name.lower())
+    exact, folded = _keysym_names()
+    if alias is not None:
+        return exact[alias]
+    if len(name) == 1:
+        return keysym_for_char(name)
+    keysym = exact.get(name) or folded.get(name.lower())
+    if keysym is None:
+        raise ActionError(f"unknown key {name!r} in {chord!r}; {KEY_HINT}")
+    return keysym
+
+
+def _split_chord(chord: str) -> list[str]:
+    """Split on '+', keeping a literal '+' key: '+', 'ctrl++' and 'ctrl+plus' all name it."""
+    if chord == "+":
+        return ["+"]
+    if chord.endswith("++"):
+        return [*_split_chord(chord[:-2]), "+"]
+    names = chord.split("+")
+    if any(not name for name in names):
+        raise ActionError(f"malformed key chord {chord!r}; {KEY_HINT}")
+    return names
+
+
+def parse_chord(chord: str) -> list[int]:
+    """Keysyms of one chord such as 'ctrl+shift+t', in the order they are pressed."""
+    stripped = chord.strip()
+    if not stripped:
+        raise ActionError(f"empty key name {chord!r}; {KEY_HINT}")
+    return [_keysym_for_name(name, stripped) for name in _split_chord(stripped)]
+
+
+def parse_chords(keys: str) -> list[list[int]]:
+    """A whitespace-separated sequence of chords, as xdotool accepts: 'ctrl+a Delete'."""
+    chords = keys.split()
+    if not chords:
+        raise ActionError(f"empty key name {keys!r}; {KEY_HINT}")
+    return [parse_chord(chord) for chord in chords]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyStroke:
+    """Which keycode to press for a keysym, and whether Shift must be held for it."""
+
+    keycode: int
+    shift: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Keymap:
+    """A snapshot of the server's core keyboard mapping (one row of keysyms per keycode).
+
+    `borrowed` are spare keycodes we mapped a keysym onto earlier: reusable, and free to
+    overwrite, but not part of the layout.
+    """
+
+    min_keycode: int
+    rows: tuple[tuple[int, ...], ...]
+    modifier_keycodes: frozenset[int] = frozenset()
+    borrowed: frozenset[int] = frozenset()
+
+    def row(self, keycode: int) -> tuple[int, ...]:
+        """The keysyms on one keycode (empty tuple for a keycode outside the map)."""
+        offset = keycode - self.min_keycode
+        return self.rows[offset] if 0 <= offset < len(self.rows) else ()
+
+    def find(self, keysym: int) -> KeyStroke | None:
+        """The layout keycode typing `keysym` on group 1: unshifted level first, then shifted."""
+        return self.strokes().get(keysym)
+
+    def strokes(self) -> dict[int, KeyStroke]:
+        """Every keysym the layout reaches on group 1 → the keystroke producing it, in one pass."""
+        found: dict[int, KeyStroke] = {}
+        modifiers = modifier_keysyms()
+        for level in (0, 1):
+            for offset, row in enumerate(self.rows):
+                keycode = self.min_keycode + offset
+                keysym = row[level] if len(row) > level else NO_SYMBOL
+                if keysym == NO_SYMBOL or keysym in found or keycode in self.borrowed:
+                    continue
+                # A modifier works from any level (Meta_L sits on Shift+Alt_L): never add Shift.
+                shift = level == 1 and keysym not in modifiers
+                found[keysym] = KeyStroke(keycode, shift=shift)
+        return found
+
+    def spare_keycodes(self) -> list[int]:
+        """Keycodes we may map keysyms onto: empty ones (highest first), then borrowed ones."""
+        empty = [
+            self.min_keycode + offset
+            for offset, row in enumerate(self.rows)
+            if not any(row) and self.min_keycode + offset not in self.modifier_keycodes
+        ]
+        return sorted(set(empty) - self.borrowed, reverse=True) + sorted(self.borrowed)
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Keystrokes to send after mapping `remap` (keycode, keysym) pairs onto spare keycodes."""
+
+    remap: tuple[tuple[int, int], ...]
+    strokes: tuple[KeyStroke, ...]
+
+
+def plan_typing(keysyms: Sequence[int], keymap: Keymap) -> list[Batch]:
+    """Split keysyms into batches whose missing keysyms fit on the spare keycodes at once.
+
+    Keysyms in the layout use their own keycode, and keysyms still sitting on a borrowed keycode
+    reuse it: every mapping change makes window managers regrab their keys (openbox: ~75 ms,
+    with the pointer frozen), so each batch changes as few keycodes as it can, all at once.
+    """
+    layout = keymap.strokes()
+    spare = keymap.spare_keycodes()
+    holder = {keymap.row(code)[0]: code for code in keymap.borrowed if keymap.row(code)}
+    batches: list[Batch] = []
+    remap: dict[int, int] = {}
+    pinned: set[int] = set()  # spare keycodes the current batch types with
+    strokes: list[KeyStroke] = []
+    for keysym in keysyms:
+        stroke = layout.get(keysym)
+        if stroke is None:
+            keycode = holder.get(keysym)
+            if keycode is None:
+                keycode = next((code for code in spare if code not in pinned), None)
+                if keycode is None:
+                    if not spare:
+                        raise DesktopError(
+                            "the keyboard mapping has no free keycode to type characters "
+                            "missing from the layout; free one with xmodmap"
+                        )
+                    batches.append(Batch(tuple(remap.items()), tuple(strokes)))
+                    remap, pinned, strokes = {}, set(), []
+                    keycode = spare[0]
+                holder = {ks: code for ks, code in holder.items() if code != keycode}
+                holder[keysym] = keycode
+                remap[keycode] = keysym
+            pinned.add(keycode)
+            stroke = KeyStroke(keycode)
+        strokes.append(stroke)
+    if strokes:
+        batches.append(Batch(tuple(remap.items()), tuple(strokes)))
+    return batches

@@ -1,0 +1,596 @@
+"""XDesktop: the Desktop protocol on a real X server (mss capture, pyautogui mouse, XTest keys).
+
+The keyboard bypasses pyautogui on purpose: on X11 it types '>' for '<' and silently drops every
+non-ASCII character. Keys go through XTest on our own python-xlib connection instead, and
+characters missing from the keyboard layout are mapped onto spare keycodes (keys.plan_typing),
+where they stay for reuse until release_all() or close() restores the mapping.
+
+pyautogui, mss and Xlib are imported inside XDesktop.__init__: pyautogui opens the display named
+by $DISPLAY at import time, so the environment must be set first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import math
+import os
+import time
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from .desktop import Button, Frame, ScrollDirection
+from .errors import ActionError, CuaError, DesktopError, FailSafeTriggered
+from .keys import (
+    NO_SYMBOL,
+    SHIFT_L,
+    Keymap,
+    KeyStroke,
+    keysyms_for_text,
+    parse_chord,
+    parse_chords,
+    plan_typing,
+)
+from .xserver import stdout_to_log
+
+log = logging.getLogger(__name__)
+
+_BUTTONS: dict[str, int] = {"left": 1, "middle": 2, "right": 3}
+_BUTTON_NAMES = {number: name for name, number in _BUTTONS.items()}
+_BUTTON_MASKS = {1: 1 << 8, 2: 1 << 9, 3: 1 << 10}
+_ALL_BUTTON_MASKS = 0x1F << 8  # buttons 1-5
+_CAPS_LOCK = 0xFFE5
+_LOCK_MASK = 1 << 1
+_MAX_REPEAT = 100
+_MAX_CLICKS = 10
+_MAX_SCROLL = 200
+_MAX_HOLD_S = 60.0
+_FAILSAFE_MESSAGE = (
+    "the mouse was pushed into a screen corner, so pyautogui's fail-safe stopped the run; "
+    "move it away from the corner before starting again"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Monitor:
+    """One monitor's rectangle in X root-window pixels."""
+
+    left: int
+    top: int
+    width: int
+    height: int
+
+
+def select_monitor(monitors: Sequence[Mapping[str, Any]], index: int) -> Monitor:
+    """Pick mss's monitor `index` (1 is the primary, 0 all monitors as one rectangle)."""
+    if not 0 <= index < len(monitors):
+        available = ", ".join(
+            f"{number}: {m['width']}x{m['height']}+{m['left']}+{m['top']}"
+            for number, m in enumerate(monitors)
+        )
+        raise DesktopError(
+            f"monitor {index} does not exist; available monitors are {available} "
+            "(0 is all monitors together)"
+        )
+    chosen = monitors[index]
+    return Monitor(chosen["left"], chosen["top"], chosen["width"], chosen["height"])
+
+
+class XDesktop:
+    """Drives one X display in screen pixels relative to the chosen monitor's top-left corner."""
+
+    def __init__(self, *, display: str, xauthority: Path, monitor: int = 1,
+                 remap_settle_s: float = 0.05, pointer_timeout_s: float = 5.0) -> None:
+        """Connect to `display`, setting DISPLAY and XAUTHORITY in os.environ for pyautogui.
+
+        Args:
+            remap_settle_s: how long to give clients to catch up with a keyboard mapping
+                change (before typing with it, and before changing a keycode typed recently).
+                X offers no way to know when another client has, so this is a bounded wait,
+                paid only when characters missing from the layout need a mapping change.
+            pointer_timeout_s: the longest to wait for the server to apply a pointer event.
+        """
+        os.environ["DISPLAY"] = display
+        os.environ["XAUTHORITY"] = str(xauthority)
+        self._closed = True
+        self._settle_s = remap_settle_s
+        self._pointer_timeout_s = pointer_timeout_s
+        self._keys_down: list[int] = []
+        self._buttons_down: set[int] = set()
+        # Spare (empty) keycode → the keysym we put there; and when we last typed it.
+        self._borrowed: dict[int, int] = {}
+        self._used_at: dict[int, float] = {}
+        self._unsynced: set[int] = set()
+        self._x_errors: list[Exception] = []
+        try:
+            with stdout_to_log():
+                self._connect(display, monitor)
+        except CuaError:
+            raise
+        except Exception as exc:
+            raise DesktopError(f"cannot use X display {display!r}: {exc}") from exc
+        self._closed = False
+
+    def _connect(self, display: str, monitor: int) -> None:
+        import mss
+        import Xlib.display
+        import Xlib.error
+        from Xlib.ext import xtest
+
+        pyautogui = _import_pyautogui()
+        self._gui: ModuleType = pyautogui
+        self._fake_input = xtest.fake_input
+        self._transport_errors: tuple[type[Exception], ...] = (
+            Xlib.error.ConnectionClosedError, Xlib.error.DisplayError, Xlib.error.XError,
+            mss.exception.ScreenShotError, pyautogui.PyAutoGUIException, OSError,
+        )
+        _point_pyautogui_at(pyautogui, display)
+        self._x = Xlib.display.Display(display)
+        try:
+            self._x.set_error_handler(self._x_errors.append)
+            if not self._x.has_extension("XTEST"):
+                raise DesktopError(f"the X server on {display} lacks the XTEST extension")
+            self._root = self._x.screen().root
+            self._mss = mss.MSS(display=display)
+            try:
+                self._monitor = select_monitor(self._mss.monitors, monitor)
+            except BaseException:
+                self._mss.close()
+                raise
+        except BaseException:
+            self._x.close()
+            raise
+
+    # -- screen ---------------------------------------------------------------------------------
+
+    def size(self) -> tuple[int, int]:
+        """The monitor's size in pixels."""
+        return self._monitor.width, self._monitor.height
+
+    def capture(self) -> Frame:
+        """Grab the monitor as raw BGRA."""
+        m = self._monitor
+        with self._device_errors("capture the screen"):
+            shot = self._mss.grab({"left": m.left, "top": m.top, "width": m.width,
+                                   "height": m.height})
+            return Frame(width=shot.width, height=shot.height, bgra=bytes(shot.raw))
+
+    def cursor_position(self) -> tuple[int, int]:
+        """Pointer position relative to the monitor (outside its bounds when on another one)."""
+        with self._device_errors("read the pointer position"):
+            pointer = self._root.query_pointer()
+        return pointer.root_x - self._monitor.left, pointer.root_y - self._monitor.top
+
+    # -- mouse ----------------------------------------------------------------------------------
+
+    def move(self, x: int, y: int) -> None:
+        """Move the pointer instantly."""
+        target = self._to_screen(x, y)
+        with self._device_errors("move the pointer"):
+            self._move_to(target)
+
+    def click(self, x: int | None, y: int | None, *, button: Button = "left", count: int = 1,
+              modifiers: str | None = None) -> None:
+        """Click `count` times (2 and 3 are double and triple clicks) at a point or in place."""
+        target = self._optional_point(x, y)
+        number = _button_number(button)
+        _check_range("click count", count, 1, _MAX_CLICKS)
+        with self._device_errors(f"{button}-click"), self._holding(modifiers):
+            if target is not None:
+                self._move_to(target)
+            for _ in range(count):
+                self._button(number, down=True)
+                self._button(number, down=False)
+
+    def drag(self, start: tuple[int, int], end: tuple[int, int], *,
+             modifiers: str | None = None) -> None:
+        """Press the left button at start, move to end (via the midpoint), release there."""
+        begin, finish = self._to_screen(*start), self._to_screen(*end)
+        middle = ((begin[0] + finish[0]) // 2, (begin[1] + finish[1]) // 2)
+        with self._device_errors("drag"), self._holding(modifiers):
+            self._move_to(begin)
+            self._button(1, down=True)
+            try:
+                # Some toolkits start a drag only after seeing motion while the button is down.
+                self._move_to(middle)
+                self._move_to(finish)
+                self._button(1, down=False)
+            finally:
+                self._release_buttons([1])
+
+    def mouse_down(self, x: int | None, y: int | None, *, button: Button = "left") -> None:
+        """Press and keep holding a button."""
+        target = self._optional_point(x, y)
+        number = _button_number(button)
+        with self._device_errors("press the mouse button"):
+            if target is not None:
+                self._move_to(target)
+            self._button(number, down=True)
+
+    def mouse_up(self, x: int | None, y: int | None, *, button: Button = "left") -> None:
+        """Release a button (pressed by mouse_down)."""
+        target = self._optional_point(x, y)
+        number = _button_number(button)
+        with self._device_errors("release the mouse button"):
+            if target is not None:
+                self._move_to(target)
+            self._button(number, down=False)
+
+    def scroll(self, x: int | None, y: int | None, *, direction: ScrollDirection, amount: int,
+               modifiers: str | None = None) -> None:
+        """Scroll `amount` wheel clicks (X buttons 4/5 vertically, 6/7 horizontally)."""
+        target = self._optional_point(x, y)
+        _check_range("scroll amount", amount, 1, _MAX_SCROLL)
+        if direction not in ("up", "down", "left", "right"):
+            raise ActionError(f"unknown scroll direction {direction!r}; use up, down, left, right")
+        with self._device_errors("scroll"), self._holding(modifiers):
+            if target is not None:
+                self._move_to(target)
+            if direction in ("up", "down"):
+                self._gui.scroll(amount if direction == "up" else -amount)
+            else:
+                self._gui.hscroll(amount if direction == "right" else -amount)
+            self._settle_pointer()
+
+    def _move_to(self, point: tuple[int, int]) -> None:
+        self._gui.moveTo(*point, duration=0)
+        self._settle_pointer(point)
+
+    def _button(self, number: int, *, down: bool) -> None:
+        name = _BUTTON_NAMES[number]
+        if down:
+            self._gui.mouseDown(button=name)
+            self._buttons_down.add(number)
+        else:
+            self._gui.mouseUp(button=name)
+            self._buttons_down.discard(number)
+        self._settle_pointer()
+
+    def _settle_pointer(self, point: tuple[int, int] | None = None) -> None:
+        """Wait until the server has applied our pointer events (bounded; polls, no fixed sleep).
+
+        A window manager's passive button grab (openbox: click to focus) freezes the pointer
+        until it replays the press; events sent meanwhile can be reordered or lost, so the next
+        event waits until the button state (and position) we expect is visible.
+        """
+        expected = sum(_BUTTON_MASKS[n] for n in self._buttons_down)
+        deadline = time.monotonic() + self._pointer_timeout_s
+        while True:
+            pointer = self._root.query_pointer()
+            buttons_match = pointer.mask & _ALL_BUTTON_MASKS == expected
+            if buttons_match and (point is None or (pointer.root_x, pointer.root_y) == point):
+                return
+            if time.monotonic() > deadline:
+                log.warning("pointer state did not settle: mask %#x, at (%d, %d), wanted %s",
+                            pointer.mask, pointer.root_x, pointer.root_y, point)
+                return
+            time.sleep(0.001)
+
+    def _release_buttons(self, numbers: Sequence[int] = (1, 2, 3)) -> None:
+        """Release held buttons through XTest directly: pyautogui's fail-safe must not block it."""
+        from Xlib import X
+
+        for number in sorted(self._buttons_down.intersection(numbers)):
+            self._fake_input(self._x, X.ButtonRelease, number)
+            self._buttons_down.discard(number)
+        self._sync()
+
+    def _optional_point(self, x: int | None, y: int | None) -> tuple[int, int] | None:
+        if x is None and y is None:
+            return None
+        if x is None or y is None:
+            raise ActionError("give both x and y, or neither to act at the pointer position")
+        return self._to_screen(x, y)
+
+    def _to_screen(self, x: int, y: int) -> tuple[int, int]:
+        """Monitor-relative point → root-window point, refusing off-screen and fail-safe points."""
+        width, height = self.size()
+        if not (0 <= x < width and 0 <= y < height):
+            raise ActionError(
+                f"({x}, {y}) is outside the screen; x must be 0-{width - 1} and y 0-{height - 1}"
+            )
+        point = (x + self._monitor.left, y + self._monitor.top)
+        if self._gui.FAILSAFE and point in self._gui.FAILSAFE_POINTS:
+            raise ActionError(
+                f"({x}, {y}) is a screen corner, where pyautogui's fail-safe would stop the run; "
+                "pick a point at least 1 px inside the screen"
+            )
+        return point
+
+    # -- keyboard -------------------------------------------------------------------------------
+
+    def key(self, chord: str, *, repeat: int = 1) -> None:
+        """Press and release a chord ('ctrl+shift+t') or a space-separated sequence of chords."""
+        chords = parse_chords(chord)
+        _check_range("repeat", repeat, 1, _MAX_REPEAT)
+        with self._device_errors(f"press {chord!r}"):
+            self._check_failsafe()
+            for _ in range(repeat):
+                for keysyms in chords:
+                    self._tap_chord(keysyms, chord)
+
+    def hold_key(self, chord: str, *, seconds: float) -> None:
+        """Hold one chord down for `seconds`, then release it."""
+        keysyms = parse_chord(chord)
+        if not 0 <= seconds <= _MAX_HOLD_S:
+            raise ActionError(f"hold duration must be 0-{_MAX_HOLD_S:.0f} s, got {seconds}")
+        with self._device_errors(f"hold {chord!r}"):
+            self._check_failsafe()
+            with self._chord_held(keysyms, chord):
+                time.sleep(seconds)  # the requested hold itself, not a wait for anything
+
+    def type_text(self, text: str) -> None:
+        """Type any Unicode text exactly; newlines become Return and tabs Tab."""
+        keysyms = keysyms_for_text(text)
+        if not keysyms:
+            return
+        with self._device_errors("type text"):
+            self._check_failsafe()
+            keymap = self._keymap()
+            with self._caps_lock_off(keymap):
+                for batch in plan_typing(keysyms, keymap):
+                    self._borrow(batch.remap)
+                    self._type_strokes(batch.strokes, keymap)
+
+    def _tap_chord(self, keysyms: list[int], chord: str) -> None:
+        with self._chord_held(keysyms, chord):
+            pass
+
+    @contextlib.contextmanager
+    def _chord_held(self, keysyms: list[int], chord: str) -> Iterator[None]:
+        """Press a chord's keys in order (adding Shift where a level needs it); release reversed."""
+        keymap = self._keymap()
+        batches = plan_typing(keysyms, keymap)
+        if len(batches) != 1:
+            raise ActionError(f"too many keys missing from the keyboard layout in {chord!r}")
+        self._borrow(batches[0].remap)
+        shift = _shift_keycode(keymap)
+        pressed: list[int] = []
+        try:
+            for stroke in batches[0].strokes:
+                if stroke.shift and shift not in pressed:
+                    self._press_key(shift)
+                    pressed.append(shift)
+                self._press_key(stroke.keycode)
+                pressed.append(stroke.keycode)
+            self._sync()
+            yield
+        finally:
+            for keycode in reversed(pressed):
+                self._release_key(keycode)
+            self._sync()
+
+    def _type_strokes(self, strokes: Sequence[KeyStroke], keymap: Keymap) -> None:
+        """Tap each stroke, holding Shift across runs of shifted characters; one sync at the end."""
+        shift = _shift_keycode(keymap)
+        try:
+            for stroke in strokes:
+                if stroke.shift != (shift in self._keys_down):
+                    (self._press_key if stroke.shift else self._release_key)(shift)
+                self._press_key(stroke.keycode)
+                self._release_key(stroke.keycode)
+        finally:
+            if shift in self._keys_down:
+                self._release_key(shift)
+            self._sync()
+
+    def _borrow(self, remap: Sequence[tuple[int, int]]) -> None:
+        """Map keysyms onto spare keycodes; they stay there for reuse until release_all/close.
+
+        Both levels carry the keysym: given a lone keysym, X treats an upper-case letter as the
+        shifted level of its lower-case form, so É would type é.
+
+        After the change, clients get a moment to handle the MappingNotify before keys arrive:
+        Tk (and XIM-style clients) translate a KeyPress as soon as they read it from the socket,
+        with whatever mapping they hold then, so a press read together with the notification
+        would type the old symbol (seen in tests: the press typed nothing, the release was right).
+        """
+        if not remap:
+            return
+        self._await_clients([keycode for keycode, _ in remap])
+        for keycode, keysym in remap:
+            self._x.change_keyboard_mapping(keycode, [(keysym, keysym)])
+            self._borrowed[keycode] = keysym
+        self._sync()
+        time.sleep(self._settle_s)
+
+    def _unborrow(self) -> None:
+        """Empty the borrowed keycodes again, as they were before we mapped anything there."""
+        if not self._borrowed:
+            return
+        self._await_clients(list(self._borrowed))
+        for keycode in self._borrowed:
+            self._x.change_keyboard_mapping(keycode, [(NO_SYMBOL,)])
+        self._borrowed.clear()
+        self._sync()
+
+    def _await_clients(self, keycodes: Sequence[int]) -> None:
+        """Before a borrowed keycode changes, give clients time to translate its last events.
+
+        Clients look a keycode up when they handle its event, fetching the mapping again after
+        a MappingNotify; if it changed meanwhile, they type the new symbol. X cannot tell us when
+        another client is done, so this is a bounded wait, and only for recently used keycodes.
+        """
+        last_use = max((self._used_at.get(keycode, -math.inf) for keycode in keycodes),
+                       default=-math.inf)
+        remaining = last_use + self._settle_s - time.monotonic()
+        if remaining > 0:
+            time.sleep(remaining)
+
+    @contextlib.contextmanager
+    def _caps_lock_off(self, keymap: Keymap) -> Iterator[None]:
+        """Typing picks Shift itself, so a locked Caps Lock would invert letters: unlock it."""
+        caps = keymap.find(_CAPS_LOCK)
+        locked = bool(self._root.query_pointer().mask & _LOCK_MASK)
+        if not locked or caps is None:
+            yield
+            return
+        self._tap_keycode(caps.keycode)
+        try:
+            yield
+        finally:
+            self._tap_keycode(caps.keycode)
+
+    def _tap_keycode(self, keycode: int) -> None:
+        self._press_key(keycode)
+        self._release_key(keycode)
+        self._sync()
+
+    def _keymap(self) -> Keymap:
+        """Fetch the current mapping; forget borrowed keycodes someone else has changed since."""
+        info = self._x.display.info
+        first, count = info.min_keycode, info.max_keycode - info.min_keycode + 1
+        rows = tuple(tuple(row) for row in self._x.get_keyboard_mapping(first, count))
+        modifiers = self._x.get_modifier_mapping()
+        for keycode, keysym in list(self._borrowed.items()):
+            if rows[keycode - first][:2] != (keysym, keysym):
+                del self._borrowed[keycode]
+        return Keymap(
+            min_keycode=first,
+            rows=rows,
+            modifier_keycodes=frozenset(code for codes in modifiers for code in codes if code),
+            borrowed=frozenset(self._borrowed),
+        )
+
+    def _press_key(self, keycode: int) -> None:
+        from Xlib import X
+
+        self._fake_input(self._x, X.KeyPress, keycode)
+        self._keys_down.append(keycode)
+        if keycode in self._borrowed:
+            self._unsynced.add(keycode)
+
+    def _release_key(self, keycode: int) -> None:
+        from Xlib import X
+
+        self._fake_input(self._x, X.KeyRelease, keycode)
+        if keycode in self._keys_down:
+            self._keys_down.remove(keycode)
+
+    @contextlib.contextmanager
+    def _holding(self, modifiers: str | None) -> Iterator[None]:
+        """Hold modifier keys ('shift', 'ctrl+alt') around a mouse action; always release them."""
+        if not modifiers:
+            yield
+            return
+        with self._chord_held(parse_chord(modifiers), modifiers):
+            yield
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def release_all(self) -> None:
+        """Release every key and button this desktop holds down, and undo any keycode mapping."""
+        if self._closed:
+            return
+        with self._device_errors("release held keys and buttons"):
+            for keycode in reversed(list(self._keys_down)):
+                self._release_key(keycode)
+            self._release_buttons()
+            self._unborrow()
+
+    def close(self) -> None:
+        """Release everything and close the connections. Safe to call twice."""
+        if self._closed:
+            return
+        try:
+            self.release_all()
+        except DesktopError as exc:
+            # Usually the X server is gone already; nothing is left to release then.
+            log.warning("could not release keys and buttons while closing: %s", exc)
+        finally:
+            self._closed = True
+            self._mss.close()
+            with contextlib.suppress(*self._transport_errors):
+                self._x.close()
+            with contextlib.suppress(*self._transport_errors):
+                self._gui._pyautogui_x11._display.close()
+
+    def _check_failsafe(self) -> None:
+        # pyautogui checks the corners only on its own calls; keys should honour the abort too.
+        self._gui.failSafeCheck()
+
+    def _sync(self) -> None:
+        """Round-trip to the server, then surface any error it sent for our earlier requests."""
+        self._x.sync()
+        now = time.monotonic()
+        for keycode in self._unsynced:
+            self._used_at[keycode] = now
+        self._unsynced.clear()
+        if self._x_errors:
+            error = self._x_errors[0]
+            self._x_errors.clear()
+            raise DesktopError(f"the X server rejected a request: {error}")
+
+    @contextlib.contextmanager
+    def _device_errors(self, action: str) -> Iterator[None]:
+        """Translate pyautogui/python-xlib/mss failures; ActionError and CuaError pass through."""
+        if self._closed:
+            raise DesktopError(f"cannot {action}: the desktop is closed")
+        try:
+            yield
+        except self._gui.FailSafeException as exc:
+            raise FailSafeTriggered(_FAILSAFE_MESSAGE) from exc
+        except self._transport_errors as exc:
+            raise DesktopError(f"cannot {action}: {exc}") from exc
+
+
+def _import_pyautogui() -> ModuleType:
+    """Import pyautogui, which connects to $DISPLAY at import time.
+
+    pyscreeze (a pyautogui dependency) leaves the pipes of a `which scrot` process open while
+    importing; collect them here, quietly, instead of leaking ResourceWarnings into the run.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        import mouseinfo
+        import pyautogui
+
+        gc.collect()
+    # mouseinfo (another dependency) also opened $DISPLAY at import, for a GUI we never show.
+    with contextlib.suppress(Exception):
+        mouseinfo._display.close()
+    return pyautogui
+
+
+def _point_pyautogui_at(pyautogui: ModuleType, display: str) -> None:
+    """Aim pyautogui at `display` with no pauses and the corner fail-safe on.
+
+    pyautogui opens $DISPLAY once, at import, and sizes its fail-safe corners then. A process
+    that opens another display later (a second virtual display, the test suite) would drive
+    the old one, so swap in a fresh connection and recompute the corners every time.
+    """
+    import Xlib.display
+    from pyautogui import _pyautogui_x11 as backend
+
+    fresh = Xlib.display.Display(display)
+    stale, backend._display = backend._display, fresh
+    with contextlib.suppress(Exception):  # closed already, or its server is gone
+        stale.close()
+    width, height = fresh.screen().width_in_pixels, fresh.screen().height_in_pixels
+    pyautogui.FAILSAFE_POINTS[:] = [(0, 0), (0, height - 1), (width - 1, 0),
+                                    (width - 1, height - 1)]
+    pyautogui.FAILSAFE = True
+    pyautogui.PAUSE = 0
+
+
+def _button_number(button: str) -> int:
+    if button not in _BUTTONS:
+        raise ActionError(f"unknown mouse button {button!r}; use left, middle or right")
+    return _BUTTONS[button]
+
+
+def _shift_keycode(keymap: Keymap) -> int:
+    stroke = keymap.find(SHIFT_L)
+    if stroke is None:
+        raise DesktopError("the keyboard mapping has no Shift_L key to type shifted characters")
+    return stroke.keycode
+
+
+def _check_range(name: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise ActionError(f"{name} must be {low}-{high}, got {value}")
