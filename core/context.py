@@ -51,10 +51,13 @@ def image_block(png: bytes) -> dict[str, Any]:
     return {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": data}}
 
 
-def system_blocks(extra: str = "") -> list[dict[str, Any]]:
+def system_blocks(extra: str = "", *, cache: bool = True) -> list[dict[str, Any]]:
     """The system prompt, carrying the fixed cache breakpoint (tools + system are the prefix)."""
     text = SYSTEM_PROMPT + (f"\n\n{extra}" if extra else "")
-    return [{"type": "text", "text": text, "cache_control": _CACHE}]
+    block: dict[str, Any] = {"type": "text", "text": text}
+    if cache:
+        block["cache_control"] = _CACHE
+    return [block]
 
 
 def with_moving_cache_mark(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -49,6 +49,7 @@ class LoopConfig:
     limits: ImageLimits = field(default_factory=ImageLimits)
     price: Price | None = None
     max_cost_usd: float | None = None
+    prompt_cache: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +137,7 @@ class _StepRunner:
         self.desktop, self.client, self.config, self.space = desktop, client, config, space
         self.emit, self.clock, self.sleep = on_event, clock, sleep
         self.tools = [config.flavour.tool_entry(space), context.REPORT_TOOL]
-        self.system = context.system_blocks()
+        self.system = context.system_blocks(cache=config.prompt_cache)
 
     def run_steps(self, state: _Run) -> tuple[str, str]:
         limit = self.config.max_cost_usd
@@ -175,7 +176,9 @@ class _StepRunner:
         state.messages = messages
         request = ModelRequest(
             model=self.config.model, system=self.system,
-            messages=context.with_moving_cache_mark(messages), tools=self.tools,
+            messages=(context.with_moving_cache_mark(messages) if self.config.prompt_cache
+                      else messages),
+            tools=self.tools,
             betas=[self.config.flavour.beta] if self.config.flavour.beta else [],
             max_tokens=self.config.max_tokens,
         )
