@@ -244,8 +244,8 @@ class VirtualDisplay:
         for number in _free_display_numbers():
             log_name = f"xvfb-{number}"
             _write_xauthority(self.xauthority, number, cookie=secrets.token_bytes(16))
-            proc, ready = _launch_xvfb(xvfb, number, self._size, self.xauthority,
-                                       self._log(log_name), deadline)
+            proc, ready = _launch_xvfb(_tied_to_us([xvfb], self._base_env), number, self._size,
+                                       self.xauthority, self._log(log_name), deadline)
             if ready:
                 self._xvfb, self._display = proc, f":{number}"
                 return
@@ -286,7 +286,8 @@ class VirtualDisplay:
         log_file = self._log(log_name)
         # A new session keeps Ctrl-C in the terminal from killing the display before the
         # agent has released its keys; stop() ends these processes explicitly.
-        return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log_file,
+        return subprocess.Popen(_tied_to_us(argv, self._base_env), env=env,
+                                stdin=subprocess.DEVNULL, stdout=log_file,
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
     def _log(self, name: str) -> IO[bytes]:
@@ -340,11 +341,21 @@ def _write_xauthority(path: Path, number: int, *, cookie: bytes) -> None:
         out.write(entry(_FAMILY_LOCAL, socket.gethostname().encode()) + entry(_FAMILY_WILD, b""))
 
 
-def _launch_xvfb(xvfb: str, number: int, size: tuple[int, int], xauthority: Path,
+def _tied_to_us(argv: list[str], env: Mapping[str, str]) -> list[str]:
+    """Have the kernel SIGTERM the program when this process dies, even by SIGKILL.
+
+    Children run in their own session (see _spawn), so nothing else would end them if cua were
+    killed; util-linux's setpriv sets PR_SET_PDEATHSIG and execs the program in place (same pid).
+    """
+    setpriv = shutil.which("setpriv", path=env.get("PATH"))
+    return [setpriv, "--pdeathsig", "TERM", "--", *argv] if setpriv else argv
+
+
+def _launch_xvfb(xvfb: list[str], number: int, size: tuple[int, int], xauthority: Path,
                  log_file: IO[bytes], deadline: float) -> tuple[subprocess.Popen[bytes], bool]:
     """Start Xvfb on :number; ready once it writes its number to -displayfd, i.e. it listens."""
     read_fd, write_fd = os.pipe()
-    argv = [xvfb, f":{number}", "-screen", "0", f"{size[0]}x{size[1]}x24", "-nolisten", "tcp",
+    argv = [*xvfb, f":{number}", "-screen", "0", f"{size[0]}x{size[1]}x24", "-nolisten", "tcp",
             "-auth", str(xauthority), "-displayfd", str(write_fd)]
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log_file,
