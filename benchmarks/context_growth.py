@@ -1,7 +1,7 @@
 """Memory, request size, tokens and cost over long scripted runs, with and without caching/pruning.
 
 Runs the real loop and the real SDK against the fake Messages API (which estimates image tokens
-as width×height/750 and simulates the prompt cache) on an in-memory desktop whose screen changes
+as width*height/750 and simulates the prompt cache) on an in-memory desktop whose screen changes
 every step, so nothing needs a display. Run:  python benchmarks/context_growth.py [--steps 200]
 """
 
@@ -11,8 +11,6 @@ import argparse
 import random
 import statistics
 
-from PIL import ImageDraw
-
 from claude_cua.core.claude import ClaudeClient
 from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
 from claude_cua.core.demo.policies import computer_call
@@ -21,6 +19,7 @@ from claude_cua.core.events import StepFinished
 from claude_cua.core.flavours import flavour_for
 from claude_cua.core.loop import LoopConfig, run_task
 from claude_cua.core.prices import price_for
+from PIL import ImageDraw
 
 MODEL = "claude-sonnet-4-6"
 
@@ -86,14 +85,13 @@ def main() -> None:
                                ("cache, no pruning", 10**6, True),
                                ("no cache, keep 3", 3, False),
                                ("no cache, no pruning", 10**6, False)):
-        if keep > 100 and n > 100:
-            steps = 100  # unpruned requests pass the API's 100-image limit; stop before it
-        else:
-            steps = n
+        # Unpruned requests pass the API's 100-image limit; stop before it.
+        steps = 100 if keep > 100 and n > 100 else n
         out = one_run(steps, keep_images=keep, cache=cache)
         result, sizes, rss = out["result"], out["sizes"], out["rss"]
         per_step_tokens = result.usage.total / result.steps
-        print(f"{label:<24}| {sizes[0] / 1000:>8.0f} KB | {sizes[min(9, len(sizes) - 1)] / 1000:>9.0f} KB"
+        tenth = sizes[min(9, len(sizes) - 1)]
+        print(f"{label:<24}| {sizes[0] / 1000:>8.0f} KB | {tenth / 1000:>9.0f} KB"
               f" | {sizes[-1] / 1000:>6.0f} KB | {max(sizes) / 1000:>5.0f} KB | "
               f"{per_step_tokens:>11.0f} | {result.cost_usd / result.steps:.4f} | "
               f"{rss.get(20, float('nan')):.0f} → {rss.get(steps, float('nan')):.0f} MB"

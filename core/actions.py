@@ -184,7 +184,8 @@ def _zoom(inp: Mapping[str, Any], space: ScreenSpace) -> Action:
     region = inp.get("region")
     if not (isinstance(region, list | tuple) and len(region) == 4):
         raise ActionError(f"zoom needs region [x0, y0, x1, y1], got {region!r}")
-    x0, y0, x1, y1 = (_int_in(v, "region value", 0, max(space.model_w, space.model_h)) for v in region)
+    top = max(space.model_w, space.model_h)
+    x0, y0, x1, y1 = (_int_in(v, "region value", 0, top) for v in region)
     if x1 > space.model_w or y1 > space.model_h or x0 >= x1 or y0 >= y1:
         raise ActionError(
             f"zoom region {list(region)} must satisfy 0 <= x0 < x1 <= {space.model_w} and "
@@ -235,8 +236,9 @@ def _int_in(value: object, field: str, low: int, high: int) -> int:
 
 def _seconds(inp: Mapping[str, Any], field: str) -> float:
     value = inp.get(field)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_WAIT_S:
-        raise ActionError(f"{field} must be a number of seconds from 0 to {MAX_WAIT_S}, got {value!r}")
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not is_number or not 0 <= value <= MAX_WAIT_S:
+        raise ActionError(f"{field} must be seconds from 0 to {MAX_WAIT_S}, got {value!r}")
     return float(value)
 
 

@@ -20,11 +20,11 @@ class ModelError(CuaError):
 
 
 class ActionError(Exception):
-    """A mistake Claude can fix (off-screen point, unknown key): sent back as an is_error tool result.
+    """A mistake Claude can fix (off-screen point, unknown key): sent back as an is_error result.
 
     Deliberately not a CuaError: it never ends a run.
     """
 
 
 class FailSafeTriggered(CuaError):
-    """Someone pushed the mouse into a screen corner: pyautogui's fail-safe, honoured as an abort."""
+    """Someone pushed the mouse into a screen corner: pyautogui's fail-safe, taken as an abort."""

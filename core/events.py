@@ -1,4 +1,4 @@
-"""Events the loop reports. Core never prints: the cli renders these and the recorder stores them."""
+"""Events the loop reports. Core never prints: the cli renders them and the recorder stores them."""
 
 from __future__ import annotations
 

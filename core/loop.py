@@ -1,4 +1,4 @@
-"""run_task: screenshot → Claude → action → screenshot, until Claude reports or a budget runs out."""
+"""run_task: screenshot → Claude → action → screenshot, until Claude reports or a budget ends."""
 
 from __future__ import annotations
 
@@ -137,6 +137,7 @@ class _StepRunner:
         self.desktop, self.client, self.config, self.space = desktop, client, config, space
         self.emit, self.clock, self.sleep = on_event, clock, sleep
         self.tools = [config.flavour.tool_entry(space), context.REPORT_TOOL]
+        self.last_frame: Frame | None = None
         self.system = context.system_blocks(cache=config.prompt_cache)
 
     def run_steps(self, state: _Run) -> tuple[str, str]:
@@ -161,7 +162,8 @@ class _StepRunner:
             "step": step, "model_s": round(model_s, 4), "stop_reason": reply.stop_reason,
             "text": reply.text, "usage": reply.usage.as_dict(),
             "cost_usd": round(price.cost(reply.usage), 6) if price else None,
-            "tool_calls": [{"id": c.id, "name": c.name, "input": c.input} for c in reply.tool_calls],
+            "tool_calls": [{"id": c.id, "name": c.name, "input": c.input}
+                           for c in reply.tool_calls],
         }
         outcome, results, shot = self.handle(reply, state, record)
         if results:
@@ -201,7 +203,8 @@ class _StepRunner:
         """Carry out a reply: the outcome if the run ends, the tool results, the screenshot."""
         if not reply.tool_calls:
             if state.nudged:
-                return ("unknown", reply.text or "Claude ended without reporting an outcome"), [], None
+                summary = reply.text or "Claude ended without reporting an outcome"
+                return ("unknown", summary), [], None
             state.nudged = True
             return None, [{"type": "text", "text": context.NUDGE}], None
         results: list[dict[str, Any]] = []
@@ -227,7 +230,8 @@ class _StepRunner:
                 needs_screenshot = result
         shot = None
         if needs_screenshot is not None:
-            shot = self.observe(settle=True)
+            shot = self.observe(settle=True, after_input=any(
+                a["error"] is None and a["name"] not in _PASSIVE for a in actions))
             needs_screenshot["content"].append(context.image_block(shot.png))
             record.update(settle_s=round(shot.settle_s, 4), settle_captures=shot.captures,
                           is_stable=shot.is_stable)
@@ -246,7 +250,8 @@ class _StepRunner:
             result, wants_shot = self.execute(call, action)
             error = None
         except ActionError as exc:
-            result, wants_shot, error, action = _result(call, str(exc), is_error=True), False, str(exc), None
+            error, action, wants_shot = str(exc), None, False
+            result = _result(call, error, is_error=True)
         took = self.clock() - t0
         described = describe(action) if action is not None else {"input": tool_input}
         actions.append({"name": name, "action": described, "error": error,
@@ -273,15 +278,19 @@ class _StepRunner:
                 perform(action, self.desktop)
                 return _result(call, ""), True
 
-    def observe(self, *, settle: bool) -> Observation:
+    def observe(self, *, settle: bool, after_input: bool = False) -> Observation:
+        """A screenshot for Claude; after input, first wait for the screen to settle."""
         if settle:
-            settled = wait_for_settle(self.desktop.capture,
+            # Only input can still be repainting; a screenshot or wait shows what is there.
+            baseline = self.last_frame if after_input else None
+            settled = wait_for_settle(self.desktop.capture, baseline=baseline,
                                       interval_s=self.config.settle_interval_s,
                                       ceiling_s=self.config.settle_ceiling_s,
                                       clock=self.clock, sleep=self.sleep)
             frame = settled.frame
         else:
             frame = self.desktop.capture()
+        self.last_frame = frame
         image = scale_image(frame_to_image(frame), (self.space.model_w, self.space.model_h))
         png = encode_png(image)
         if settle:
@@ -289,6 +298,7 @@ class _StepRunner:
         return Observation(png, frame)
 
 
+_PASSIVE = frozenset({"screenshot", "wait", "zoom", "cursor_position"})
 NOT_EXECUTED = "Not executed: an earlier computer action in this turn failed."
 
 

@@ -18,7 +18,6 @@ from .errors import ActionError
 from .flavours import DEFAULT_MAX_LONG_EDGE, DEFAULT_MAX_PIXELS
 
 
-
 @dataclass(frozen=True, slots=True)
 class ScreenSpace:
     """The real screen size and the (smaller or equal) size Claude sees and answers in."""
@@ -124,16 +123,20 @@ class Settled:
 def wait_for_settle(
     capture: Callable[[], Frame],
     *,
+    baseline: Frame | None = None,
     interval_s: float = 0.02,
     ceiling_s: float = 2.0,
+    quiet_grace_s: float = 0.1,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Settled:
     """Capture until two consecutive frames are identical, or until the ceiling.
 
-    No fixed wait: a static screen costs two captures and one interval. Comparing raw bytes is
-    a memcmp, about a millisecond for 1920x1080; screens that never settle (animations) stop at
-    the ceiling and the last frame is used.
+    No fixed wait: comparing raw bytes is a memcmp (about a millisecond for 1920x1080), and a
+    screen that changed and then held still for one interval is done. `baseline` is the screen
+    before the action: while the screen still equals it, the program may simply not have
+    repainted yet, so polling goes on for up to `quiet_grace_s` before calling it settled.
+    Screens that never settle (animations) stop at the ceiling and the last frame is used.
     """
     start = clock()
     previous = capture()
@@ -142,10 +145,13 @@ def wait_for_settle(
         sleep(interval_s)
         current = capture()
         captures += 1
+        elapsed = clock() - start
         if current.bgra == previous.bgra:
-            return Settled(current, clock() - start, captures, True)
-        if clock() - start >= ceiling_s:
-            return Settled(current, clock() - start, captures, False)
+            is_unchanged = baseline is not None and current.bgra == baseline.bgra
+            if not is_unchanged or elapsed >= quiet_grace_s:
+                return Settled(current, elapsed, captures, True)
+        if elapsed >= ceiling_s:
+            return Settled(current, elapsed, captures, False)
         previous = current
 
 

@@ -1,5 +1,4 @@
 import pytest
-
 from claude_cua.core.actions import (
     Click,
     CursorPosition,
@@ -24,6 +23,8 @@ from claude_cua.core.flavours import FLAVOURS
 from claude_cua.core.screen import ScreenSpace
 
 SPACE = ScreenSpace(1920, 1080, 1429, 804)
+CENTRE = Target((714, 402), (960, 540))
+CORNER = Target((0, 0), (0, 0))
 ALL = FLAVOURS["computer_toolset_20260801"].actions
 
 
@@ -42,14 +43,14 @@ def parse(name, **inp):
         ("left_click", {"coordinate": [0, 0]}, Click(Target((0, 0), (0, 0)))),
         ("left_click", {}, Click(None)),
         ("right_click", {"coordinate": [714, 402]}, Click(Target((714, 402), (960, 540)), "right")),
-        ("middle_click", {"coordinate": [714, 402]}, Click(Target((714, 402), (960, 540)), "middle")),
-        ("double_click", {"coordinate": [714, 402]}, Click(Target((714, 402), (960, 540)), count=2)),
+        ("middle_click", {"coordinate": [714, 402]}, Click(CENTRE, "middle")),
+        ("double_click", {"coordinate": [714, 402]}, Click(CENTRE, count=2)),
         ("triple_click", {"coordinate": [714, 402], "text": "shift"},
          Click(Target((714, 402), (960, 540)), count=3, modifiers="shift")),
         ("left_click_drag", {"start_coordinate": [0, 0], "coordinate": [714, 402]},
          Drag(Target((0, 0), (0, 0)), Target((714, 402), (960, 540)))),
         ("left_mouse_down", {}, MouseButton(None, is_down=True)),
-        ("left_mouse_up", {"coordinate": [0, 0]}, MouseButton(Target((0, 0), (0, 0)), is_down=False)),
+        ("left_mouse_up", {"coordinate": [0, 0]}, MouseButton(CORNER, is_down=False)),
         ("scroll", {"coordinate": [714, 402], "scroll_direction": "down", "scroll_amount": 5},
          Scroll(Target((714, 402), (960, 540)), "down", 5)),
         ("scroll", {"scroll_direction": "left", "scroll_amount": 2, "text": "ctrl"},
@@ -92,8 +93,8 @@ def test_older_flavours_refuse_actions_they_do_not_have():
         parse_action("scroll", {"scroll_direction": "up", "scroll_amount": 1},
                      allowed=v2024.actions, space=SPACE)
     with pytest.raises(ActionError, match="unknown action 'zoom'"):
-        parse_action("zoom", {"region": [0, 0, 9, 9]}, allowed=FLAVOURS["computer_20250124"].actions,
-                     space=SPACE)
+        parse_action("zoom", {"region": [0, 0, 9, 9]},
+                     allowed=FLAVOURS["computer_20250124"].actions, space=SPACE)
 
 
 def test_2024_clicks_happen_at_the_pointer():

@@ -4,8 +4,6 @@ import base64
 import io
 
 import pytest
-from PIL import Image
-
 from claude_cua.core.claude import ClaudeClient
 from claude_cua.core.demo.fakeapi import Error, FakeMessagesAPI, Malformed, Reply
 from claude_cua.core.demo.policies import computer_call, report, text
@@ -15,6 +13,9 @@ from claude_cua.core.events import RunFinished, StepFinished
 from claude_cua.core.flavours import FLAVOURS, flavour_for
 from claude_cua.core.loop import LoopConfig, run_task
 from claude_cua.core.prices import price_for
+from PIL import Image
+
+FAST_RETRY = {"retry-after-ms": "1"}  # the SDK ignores retry-after: 0
 
 
 @pytest.fixture
@@ -127,7 +128,7 @@ def test_steps_record_overhead_and_usage(api):
 
 
 def test_rate_limit_is_retried_by_the_sdk(api):
-    api.queue(Error(429, headers={"retry-after-ms": "1"}), Error(529, headers={"retry-after-ms": "1"}),
+    api.queue(Error(429, headers=FAST_RETRY), Error(529, headers=FAST_RETRY),
               Reply([report("success", "ok")]))
     result, _, _ = run(api, retries=2)
     assert result.status == "success"
@@ -185,7 +186,7 @@ def test_cost_in_the_summary_is_the_sum_of_step_costs(api):
 
 def test_max_cost_stops_before_the_step_that_would_start_over_budget(api):
     api.queue(*[lambda req: Reply([computer_call(req, "screenshot")])] * 10)
-    result, events = run_priced(api, max_cost=0.000001, steps=10)
+    result, _events = run_priced(api, max_cost=0.000001, steps=10)
     assert result.status == "budget_exhausted"
     assert result.steps == 1 and len(api.requests) == 1
     assert "--max-cost" in result.summary

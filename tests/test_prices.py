@@ -1,5 +1,4 @@
 import pytest
-
 from claude_cua.core.errors import ConfigError
 from claude_cua.core.events import Usage
 from claude_cua.core.prices import Price, parse_price_overrides, price_for

@@ -1,6 +1,6 @@
-import pytest
-from PIL import Image
+import itertools
 
+import pytest
 from claude_cua.core.desktop import Frame
 from claude_cua.core.errors import ActionError
 from claude_cua.core.screen import (
@@ -12,6 +12,7 @@ from claude_cua.core.screen import (
     wait_for_settle,
     zoom_region,
 )
+from PIL import Image
 
 
 @pytest.mark.parametrize(
@@ -39,7 +40,8 @@ def test_large_image_models_are_not_scaled_at_1080p():
 
 @pytest.mark.parametrize(
     ("point", "screen"),
-    [((0, 0), (0, 0)), ((1428, 803), (1919, 1079)), ((714, 402), (960, 540)), ((100, 50), (135, 67))],
+    [((0, 0), (0, 0)), ((1428, 803), (1919, 1079)), ((714, 402), (960, 540)),
+     ((100, 50), (135, 67))],
 )
 def test_model_points_map_to_screen_pixels(point, screen):
     space = space_for(1920, 1080, max_long_edge=1568, max_pixels=1_150_000)
@@ -73,7 +75,7 @@ def test_frame_to_image_keeps_colours():
 
 def _transitions(row):
     light = [v > 128 for v in row]
-    return sum(1 for a, b in zip(light, light[1:], strict=False) if a != b)
+    return sum(1 for a, b in itertools.pairwise(light) if a != b)
 
 
 def test_zoom_crops_from_full_resolution_and_shows_more_detail():
@@ -125,3 +127,21 @@ def test_animation_gives_up_at_the_ceiling():
                               ceiling_s=1.0, clock=clock, sleep=clock.sleep)
     assert not settled.is_stable
     assert 1.0 <= settled.waited_s < 1.1
+
+
+def test_an_unchanged_screen_gets_a_grace_period_to_repaint():
+    frames = iter([b"old", b"old", b"old", b"new", b"new"])
+    clock = FakeClock()
+    settled = wait_for_settle(lambda: Frame(1, 1, next(frames)), baseline=Frame(1, 1, b"old"),
+                              interval_s=0.02, ceiling_s=2, quiet_grace_s=0.1, clock=clock,
+                              sleep=clock.sleep)
+    assert settled.frame.bgra == b"new"
+    assert settled.captures == 5
+
+
+def test_a_screen_that_never_changes_stops_after_the_grace():
+    clock = FakeClock()
+    settled = wait_for_settle(lambda: Frame(1, 1, b"old"), baseline=Frame(1, 1, b"old"),
+                              interval_s=0.02, ceiling_s=2, quiet_grace_s=0.1, clock=clock,
+                              sleep=clock.sleep)
+    assert settled.is_stable and settled.waited_s == pytest.approx(0.1)

@@ -1,5 +1,4 @@
 import pytest
-
 from claude_cua.core.errors import ConfigError
 from claude_cua.core.settings import UNSET, Settings, read_config_file, resolve_settings
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from claude_cua.core.demo.fakeapi import FakeMessagesAPI
 
 FORM = [sys.executable, "-m", "claude_cua.core.demo.supplier_form"]

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from claude_cua.core.demo.fakeapi import Error, Reply
 from claude_cua.core.demo.policies import (
     SUPPLIER_VALUES,
@@ -21,10 +20,29 @@ from claude_cua.core.demo.policies import (
 from .conftest import FORM, summary_of
 
 pytestmark = pytest.mark.display
+FAST_RETRY = {"retry-after-ms": "1"}  # the SDK ignores retry-after: 0
 
 
 def form_app(out: Path) -> str:
     return " ".join([*FORM, "--out", str(out)])
+
+
+def pointer_clicks(policy):
+    """For computer_20241022, whose clicks take no coordinate: move there, then click."""
+
+    def wrapped(request):
+        reply = policy(request)
+        blocks = []
+        for block in reply.content:
+            inp = block.get("input", {})
+            if inp.get("action") == "left_click" and "coordinate" in inp:
+                blocks.append(computer_call(request, "mouse_move", coordinate=inp["coordinate"]))
+                blocks.append(computer_call(request, "left_click"))
+            else:
+                blocks.append(block)
+        return Reply(blocks)
+
+    return wrapped
 
 
 @pytest.mark.parametrize(
@@ -38,14 +56,14 @@ def form_app(out: Path) -> str:
 )
 def test_each_flavour_fills_the_form_from_the_screenshot(cua, api, tmp_path, model, version):
     out = tmp_path / "submitted.json"
-    api_policy = supplier_form_policy()
-    api.queue(*[api_policy] * 40)
+    policy = supplier_form_policy()
+    if version == "computer_20241022":
+        policy = pointer_clicks(policy)
+    api.queue(*[policy] * 40)
     args = ["run", "--json", "--virtual-display", "1920x1080", "--app", form_app(out),
             "--model", model, "fill the supplier form"]
     if version:
         args[1:1] = ["--tool-version", version]
-    if version == "computer_20241022":
-        pytest.skip("computer_20241022 clicks happen at the pointer: covered by the move+click test")
     proc = cua.run(*args)
     summary = summary_of(proc)
     assert proc.returncode == 0, proc.stderr
@@ -53,16 +71,20 @@ def test_each_flavour_fills_the_form_from_the_screenshot(cua, api, tmp_path, mod
     assert summary["status"] == "success"
     assert summary["exit_code"] == 0
     assert summary["model"] == model
+    assert summary["tool_version"] == (version or {
+        "claude-sonnet-4-5": "computer_20250124", "claude-sonnet-4-6": "computer_20251124",
+        "claude-sonnet-5-5": "computer_toolset_20260801"}[model])
     assert summary["steps"] == 12
+    assert summary["cost_usd"] > 0
     assert set(summary["usage"]) == {"input_tokens", "output_tokens", "cache_read_input_tokens",
                                      "cache_creation_input_tokens"}
-    first = api.requests[0].json
-    tool = first["tools"][0]
+    tool = api.requests[0].json["tools"][0]
     if tool["type"] != "computer_toolset_20260801":
         assert (tool["display_width_px"], tool["display_height_px"]) == (1429, 804)
     run_dir = Path(summary["run_dir"])
     steps = [json.loads(line) for line in (run_dir / "steps.jsonl").read_text().splitlines()]
     assert len(steps) == 12
+    assert sum(s["cost_usd"] for s in steps) == pytest.approx(summary["cost_usd"], abs=1e-5)
     assert (run_dir / "step-002.png").is_file()
     meta = json.loads((run_dir / "run.json").read_text())
     assert meta["status"] == "success"
@@ -105,7 +127,7 @@ def test_task_failure_exits_1(cua, api):
     [
         ([Error(401)], 6, "ANTHROPIC_API_KEY"),
         ([Error(400)], 6, "400"),
-        ([Error(529, headers={"retry-after-ms": "1"})] * 3, 6, "529"),
+        ([Error(529, headers=FAST_RETRY)] * 3, 6, "529"),
     ],
 )
 def test_api_errors_exit_6_with_a_clear_message(cua, api, answers, code, message):
@@ -120,7 +142,7 @@ def test_api_errors_exit_6_with_a_clear_message(cua, api, answers, code, message
 
 
 def test_overload_then_success_is_retried(cua, api):
-    api.queue(Error(529, headers={"retry-after-ms": "1"}), Error(429, headers={"retry-after-ms": "1"}),
+    api.queue(Error(529, headers=FAST_RETRY), Error(429, headers=FAST_RETRY),
               Reply([report("success", "fine")]))
     proc = cua.run("run", "--json", "--virtual-display", "800x600", "anything",
                    CUA_MAX_RETRIES="2")
