@@ -5,7 +5,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from claude_cua.core.demo.fakeapi import Reply
 from claude_cua.core.demo.policies import (
     computer_call,
