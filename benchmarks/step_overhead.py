@@ -18,7 +18,14 @@ import time
 from pathlib import Path
 
 from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
-from claude_cua.core.demo.policies import computer_call, report
+from claude_cua.core.demo import colours
+from claude_cua.core.demo.policies import (
+    computer_call,
+    find_colour,
+    latest_image,
+    report,
+    to_model_space,
+)
 from claude_cua.core.desktop import Frame
 from claude_cua.core.screen import encode_png, fit_size, frame_to_image, scale_image
 from claude_cua.core.xserver import VirtualDisplay
@@ -29,7 +36,7 @@ def measure_floor(display: VirtualDisplay, rounds: int = 30) -> dict[str, float]
     os.environ.update(display.env)
     import mss
 
-    with mss.mss() as sct:
+    with mss.MSS() as sct:
         monitor = sct.monitors[1]
         grabs, scales, encodes = [], [], []
         size = fit_size(monitor["width"], monitor["height"])
@@ -51,25 +58,49 @@ def measure_floor(display: VirtualDisplay, rounds: int = 30) -> dict[str, float]
     return ms
 
 
+def click_field(request: dict) -> Reply:
+    """Click the form field that does not have focus now: the focus ring moves each time."""
+    count = sum(1 for m in request["messages"] if m["role"] == "assistant")
+    colour = colours.COMPANY if count % 2 == 0 else colours.EMAIL
+    image = latest_image(request, search_back=True)
+    point = to_model_space(find_colour(image, colour), image=image, request=request)
+    return Reply([computer_call(request, "left_click", coordinate=point)])
+
+
+STEPS = {
+    # a click whose effect is visible (focus moves between two fields of the supplier form)
+    "click": click_field,
+    # a click with no visible effect (on the form's background): settling waits its grace
+    "idle-click": lambda req: Reply([computer_call(req, "left_click", coordinate=[600, 20])]),
+    # varied text: a repeated word, once it scrolls, can leave the visible entry unchanged
+    "type": lambda req: Reply([computer_call(req, "type", text=f"word{len(req['messages'])} ")]),
+}
+
+
 def run_clicks(clicks: int, kind: str) -> list[float]:
-    """Overheads (ms) of `clicks` steps of one kind against a static xterm."""
+    """Overheads (ms) of `clicks` steps of one kind against the static supplier form."""
     with FakeMessagesAPI() as api, tempfile.TemporaryDirectory() as tmp:
-        if kind == "click":
-            step = lambda req: Reply([computer_call(req, "left_click", coordinate=[300, 300])])  # noqa: E731
-        else:
-            step = lambda req: Reply([computer_call(req, "type", text="hello world ")])  # noqa: E731
-        api.queue(*[step] * clicks, Reply([report("success", "done")]))
+        first = [click_field] if kind == "type" else []  # type into a focused field
+        api.queue(*first, *[STEPS[kind]] * clicks, Reply([report("success", "done")]))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CUA_", "ANTHROPIC_"))}
         env.update(ANTHROPIC_API_KEY="bench", ANTHROPIC_BASE_URL=api.url, CUA_DATA_DIR=tmp)
         run_dir = Path(tmp) / "run"
         subprocess.run(
             [sys.executable, "-m", "claude_cua.cli", "run", "--quiet", "--json",
-             "--virtual-display", "1920x1080", "--app", "xterm -geometry 120x40+0+0",
-             "--model", "claude-sonnet-5-5", "--max-steps", str(clicks + 1),
+             "--virtual-display", "1920x1080", "--app",
+             f"{sys.executable} -m claude_cua.core.demo.supplier_form --out {tmp}/form.json",
+             "--model", "claude-sonnet-5-5", "--max-steps", str(clicks + 2),
              "--run-dir", str(run_dir), "benchmark"],
             env=env, check=True, capture_output=True, timeout=600)
         steps = [json.loads(line) for line in (run_dir / "steps.jsonl").read_text().splitlines()]
-    return [s["overhead_s"] * 1000 for s in steps if s.get("actions")]
+    name = "type" if kind == "type" else "left_click"
+    acted = [s for s in steps if s.get("actions") and s["actions"][0]["name"] == name]
+    for key in ("action_s", "settle_s"):
+        values = [(s["actions"][0][key] if key == "action_s" else s[key]) * 1000 for s in acted]
+        print(f"  {kind}: median {key} {statistics.median(values):.1f} ms")
+    captures = statistics.median(s["settle_captures"] for s in acted)
+    print(f"  {kind}: median captures while settling {captures}")
+    return [s["overhead_s"] * 1000 for s in acted]
 
 
 def main() -> None:
@@ -77,13 +108,15 @@ def main() -> None:
     parser.add_argument("--clicks", type=int, default=40)
     args = parser.parse_args()
     with VirtualDisplay(size=(1920, 1080)) as display:
-        proc = display.start_app(["xterm", "-geometry", "120x40+0+0"])
-        time.sleep(1.0)  # let xterm map before measuring the floor on a realistic screen
+        proc = display.start_app([sys.executable, "-m", "claude_cua.core.demo.supplier_form",
+                                  "--out", "/dev/null"])
+        time.sleep(1.0)  # let the form map before measuring the floor on a realistic screen
         floor = measure_floor(display)
         proc.terminate()
+        proc.wait()
     print(f"floor on 1920x1080 (median of 30): grab {floor['grab']:.1f} ms + scale "
           f"{floor['scale']:.1f} ms + encode {floor['encode']:.1f} ms = {floor['floor']:.1f} ms")
-    for kind in ("click", "type"):
+    for kind in STEPS:
         overheads = run_clicks(args.clicks, kind)
         med = statistics.median(overheads)
         print(f"{kind} steps: n={len(overheads)} median overhead {med:.1f} ms "

@@ -13,13 +13,11 @@ Carry out TASK on the desktop with Claude, step by step, until Claude reports th
 
 Uses $DISPLAY, or a private Xvfb with --virtual-display. Needs ANTHROPIC_API_KEY (and honours ANTHROPIC_BASE_URL). Every run is recorded; see `cua runs list`.
 
+\b
 Examples:
-
   cua run "open the settings and turn on dark mode"
-
-  cua run --virtual-display 1280x800 --app "xterm" --json "print the date in the terminal"
-
-  cua run --max-steps 20 --model claude-sonnet-4-6 "fill the vendor form" | tee result.txt
+  cua run --virtual-display 1280x800 --app xterm --json "print the date in xterm"
+  cua run --max-steps 20 --model claude-sonnet-4-6 "fill the vendor form" | tee out.txt
 """
 
 

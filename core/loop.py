@@ -44,7 +44,7 @@ class LoopConfig:
     max_tokens: int = 4096
     keep_images: int = 3
     image_chunk: int = 3
-    settle_interval_s: float = 0.02
+    settle_interval_s: float = 0.01
     settle_ceiling_s: float = 2.0
     limits: ImageLimits = field(default_factory=ImageLimits)
     price: Price | None = None
