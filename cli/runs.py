@@ -20,9 +20,6 @@ def _root() -> Path:
 def list_runs_command(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array on stdout.")] = False,
 ) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
     from ..core.runs import list_runs
 
     runs = list_runs(_root())
@@ -30,16 +27,20 @@ def list_runs_command(
         rows = [{"run_id": r.run_id, "path": str(r.path), **r.meta} for r in runs]
         sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
         return 0
-    console = Console()
     if not runs:
-        console.print(f"No runs yet in {_root()}.")
+        sys.stdout.write(f"No runs yet in {_root()}.\n")
         return 0
-    table = Table("run", "started", "status", "steps", "model", "task", box=None)
+    # Plain columns, not a Rich table: importing Rich would double this command's start-up.
+    table = [("RUN", "STARTED", "STATUS", "STEPS", "MODEL", "TASK")]
     for r in runs:
         m = r.meta
-        table.add_row(r.run_id, str(m.get("started_at", ""))[:19], str(m.get("status", "")),
-                      str(m.get("steps", "")), str(m.get("model", "")), str(m.get("task", "")))
-    console.print(table)
+        table.append((r.run_id, str(m.get("started_at", ""))[:19].replace("T", " "),
+                      str(m.get("status", "")), str(m.get("steps", "")),
+                      str(m.get("model", "")), str(m.get("task", ""))[:60]))
+    widths = [max(len(row[i]) for row in table) for i in range(5)]
+    for row in table:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        sys.stdout.write("  ".join([*cells, row[5]]) + "\n")
     return 0
 
 
