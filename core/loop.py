@@ -78,6 +78,7 @@ class _Run:
     messages: list[dict[str, Any]]
     usage: Usage = field(default_factory=Usage)
     cost_usd: float = 0.0
+    last_cost_usd: float | None = None
     step: int = 0
     nudged: bool = False
 
@@ -127,7 +128,7 @@ def run_task(
 
 
 def _cost(config: LoopConfig, state: _Run) -> float | None:
-    return round(state.cost_usd, 6) if config.price is not None else None
+    return round(state.cost_usd, 8) if config.price is not None else None
 
 
 class _StepRunner:
@@ -157,11 +158,10 @@ class _StepRunner:
         self.emit(StepStarted(step, self.config.max_steps))
         reply, model_s = self.ask(state)
         replied_at = self.clock()
-        price = self.config.price
         record: dict[str, Any] = {
             "step": step, "model_s": round(model_s, 4), "stop_reason": reply.stop_reason,
             "text": reply.text, "usage": reply.usage.as_dict(),
-            "cost_usd": round(price.cost(reply.usage), 6) if price else None,
+            "cost_usd": state.last_cost_usd,
             "tool_calls": [{"id": c.id, "name": c.name, "input": c.input}
                            for c in reply.tool_calls],
         }
@@ -189,8 +189,10 @@ class _StepRunner:
         reply = self.client.send(request, on_text=lambda text: self.emit(TextStreamed(step, text)))
         model_s = self.clock() - t0
         state.usage = state.usage + reply.usage
-        step_cost = self.config.price.cost(reply.usage) if self.config.price else None
+        # Rounded once, here, so the run's total is exactly the sum of the recorded step costs.
+        step_cost = round(self.config.price.cost(reply.usage), 8) if self.config.price else None
         state.cost_usd += step_cost or 0.0
+        state.last_cost_usd = step_cost
         self.emit(ModelReplied(step, reply.text, len(reply.tool_calls), reply.stop_reason,
                                reply.usage, state.usage, model_s, step_cost,
                                _cost(self.config, state)))

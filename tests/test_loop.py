@@ -190,3 +190,30 @@ def test_max_cost_stops_before_the_step_that_would_start_over_budget(api):
     assert result.status == "budget_exhausted"
     assert result.steps == 1 and len(api.requests) == 1
     assert "--max-cost" in result.summary
+
+
+def _count(obj, key, value=None):
+    """How many dicts in a JSON tree have `key` (equal to `value`, if given)."""
+    if isinstance(obj, dict):
+        here = int(key in obj and (value is None or obj[key] == value))
+        return here + sum(_count(v, key, value) for v in obj.values())
+    if isinstance(obj, list):
+        return sum(_count(v, key, value) for v in obj)
+    return 0
+
+
+def test_a_long_run_keeps_images_and_breakpoints_bounded(api):
+    api.queue(*[lambda req: Reply([computer_call(req, "left_click", coordinate=[9, 9])])] * 30,
+              Reply([report("success", "ok")]))
+    result, events = run_priced(api, steps=31)
+    assert result.status == "success"
+    bodies = [r.json for r in api.requests]
+    images = [_count(b["messages"], "type", "image") for b in bodies]
+    assert max(images) <= 3 + 3  # --keep-images 3, removed in chunks of 3
+    assert images[-1] >= 3
+    breakpoints = [_count(b, "cache_control") for b in bodies]
+    assert all(n <= 4 for n in breakpoints) and set(breakpoints) == {2}
+    newest = bodies[-1]["messages"][-1]["content"][-1]
+    assert "cache_control" in newest  # the moving breakpoint sits on the newest block
+    step_costs = [e.record["cost_usd"] for e in events if isinstance(e, StepFinished)]
+    assert result.cost_usd == pytest.approx(sum(step_costs), abs=1e-6)
