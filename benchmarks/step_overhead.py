@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
 from claude_cua.core.demo import colours
+from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
 from claude_cua.core.demo.policies import (
     computer_call,
     find_colour,
