@@ -63,7 +63,7 @@ def execute(plan: RunPlan) -> int:
         close = getattr(view, "close", None)
         if close:
             close()
-        if summary and plan.as_json:
+        if plan.as_json:  # scripts get their one JSON object on every exit path
             summary.update(status=summary.get("status") or _status_for(exc),
                            exit_code=exit_code_for(exc))
             if not isinstance(exc, KeyboardInterrupt):
@@ -172,24 +172,13 @@ def _start_app_on_display(argv: list[str], env: Mapping[str, str], stack: ExitSt
     import subprocess
 
     from ..core.errors import DesktopError
+    from ..core.xserver import stop_process
 
     try:
         proc = subprocess.Popen(argv, env=dict(env), stdin=subprocess.DEVNULL)
     except OSError as exc:
         raise DesktopError(f"cannot start --app {argv[0]!r}: {exc.strerror}") from exc
-    stack.callback(_stop_process, proc)
-
-
-def _stop_process(proc: Any) -> None:
-    import subprocess
-
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stack.callback(stop_process, proc)
 
 
 def _versions(plan: RunPlan) -> dict[str, Any]:

@@ -249,7 +249,7 @@ class VirtualDisplay:
             if ready:
                 self._xvfb, self._display = proc, f":{number}"
                 return
-            _stop_process(proc)
+            stop_process(proc)
             output = self._tmp_path(log_name).read_text(errors="replace")
             # Another process took this number between our check and Xvfb's start (its lock
             # file, or with -displayfd its listening socket, decides): try the next one.
@@ -302,12 +302,12 @@ class VirtualDisplay:
     def stop(self) -> None:
         """End the apps, the window manager and Xvfb (in that order). Safe to call twice."""
         while self._apps:
-            _stop_process(self._apps.pop())
+            stop_process(self._apps.pop())
         if self._wm is not None:
-            _stop_process(self._wm)
+            stop_process(self._wm)
             self._wm = None
         if self._xvfb is not None:
-            _stop_process(self._xvfb)
+            stop_process(self._xvfb)
             self._xvfb = None
         self._display = None
         while self._logs:
@@ -387,7 +387,8 @@ def _read_display_number(fd: int, deadline: float) -> int | None:
     return int(data)
 
 
-def _stop_process(proc: subprocess.Popen[Any]) -> None:
+def stop_process(proc: subprocess.Popen[Any]) -> None:
+    """Terminate a child we started, then kill it if it lingers; always reap it."""
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             proc.terminate()

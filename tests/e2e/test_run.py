@@ -151,15 +151,19 @@ def test_overload_then_success_is_retried(cua, api):
 
 
 def test_missing_key_exits_2_and_names_the_variable(cua):
-    proc = cua.run("run", "--virtual-display", "800x600", "x", ANTHROPIC_API_KEY=None)
+    proc = cua.run("run", "--json", "--virtual-display", "800x600", "x", ANTHROPIC_API_KEY=None)
     assert proc.returncode == 2
     assert "ANTHROPIC_API_KEY" in proc.stderr
+    assert summary_of(proc)["exit_code"] == 2
 
 
 def test_no_display_exits_5_with_what_to_do(cua):
-    proc = cua.run("run", "x")
+    proc = cua.run("run", "--json", "x")
     assert proc.returncode == 5
     assert "DISPLAY" in proc.stderr and "--virtual-display" in proc.stderr
+    summary = summary_of(proc)
+    assert (summary["status"], summary["exit_code"]) == ("error", 5)
+    assert "DISPLAY" in summary["error"]
 
 
 def test_ctrl_c_stops_cleanly_and_exits_130(cua, api):
