@@ -142,6 +142,8 @@ def _open_desktop(plan: RunPlan, stack: ExitStack) -> Any:
     from ..core.xdesktop import XDesktop
     from ..core.xserver import VirtualDisplay, check_display, ensure_xauthority, parse_size
 
+    display = None
+    env = plan.env
     if plan.virtual_display:
         try:
             width, height = parse_size(plan.virtual_display)
@@ -149,12 +151,8 @@ def _open_desktop(plan: RunPlan, stack: ExitStack) -> Any:
             raise ConfigError(f"--virtual-display: {exc}") from exc
         display = stack.enter_context(VirtualDisplay(size=(width, height)))
         env = {**plan.env, **display.env}
-        desktop = XDesktop(display=display.display, xauthority=ensure_xauthority(env),
-                           monitor=plan.settings.monitor)
-    else:
-        display = None
-        desktop = XDesktop(display=check_display(plan.env), xauthority=ensure_xauthority(plan.env),
-                           monitor=plan.settings.monitor)
+    desktop = XDesktop(display=display.display if display else check_display(env),
+                       xauthority=ensure_xauthority(env), monitor=plan.settings.monitor)
     stack.callback(desktop.close)
     if plan.app:
         from ..core.screen import wait_for_change

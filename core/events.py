@@ -84,7 +84,6 @@ class ActionPerformed:
     action: dict[str, Any]
     error: str | None
     action_s: float
-    settle_s: float
 
 
 @dataclass(frozen=True, slots=True)

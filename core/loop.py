@@ -139,6 +139,7 @@ class _StepRunner:
         self.emit, self.clock, self.sleep = on_event, clock, sleep
         self.tools = [config.flavour.tool_entry(space), context.REPORT_TOOL]
         self.last_frame: Frame | None = None
+        self.step = 0
         self.system = context.system_blocks(cache=config.prompt_cache)
 
     def run_steps(self, state: _Run) -> tuple[str, str]:
@@ -154,7 +155,7 @@ class _StepRunner:
         return "budget_exhausted", f"stopped after using all {self.config.max_steps} steps"
 
     def one_step(self, state: _Run) -> tuple[str, str] | None:
-        step = state.step
+        step = self.step = state.step
         self.emit(StepStarted(step, self.config.max_steps))
         reply, model_s = self.ask(state)
         replied_at = self.clock()
@@ -258,7 +259,7 @@ class _StepRunner:
         described = describe(action) if action is not None else {"input": tool_input}
         actions.append({"name": name, "action": described, "error": error,
                         "action_s": round(took, 4)})
-        self.emit(ActionPerformed(0, name, described, error, took, 0.0))
+        self.emit(ActionPerformed(self.step, name, described, error, took))
         return result, wants_shot
 
     def execute(self, call: ToolCall, action: Any) -> tuple[dict[str, Any], bool]:

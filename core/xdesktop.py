@@ -205,21 +205,19 @@ class XDesktop:
 
     def mouse_down(self, x: int | None, y: int | None, *, button: Button = "left") -> None:
         """Press and keep holding a button."""
-        target = self._optional_point(x, y)
-        number = _button_number(button)
-        with self._device_errors("press the mouse button"):
-            if target is not None:
-                self._move_to(target)
-            self._button(number, down=True)
+        self._set_button(x, y, button, down=True)
 
     def mouse_up(self, x: int | None, y: int | None, *, button: Button = "left") -> None:
         """Release a button (pressed by mouse_down)."""
+        self._set_button(x, y, button, down=False)
+
+    def _set_button(self, x: int | None, y: int | None, button: Button, *, down: bool) -> None:
         target = self._optional_point(x, y)
         number = _button_number(button)
-        with self._device_errors("release the mouse button"):
+        with self._device_errors(f"{'press' if down else 'release'} the mouse button"):
             if target is not None:
                 self._move_to(target)
-            self._button(number, down=False)
+            self._button(number, down=down)
 
     def scroll(self, x: int | None, y: int | None, *, direction: ScrollDirection, amount: int,
                modifiers: str | None = None) -> None:
