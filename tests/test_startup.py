@@ -14,7 +14,7 @@ try:
     main()
 except SystemExit as exc:
     code = exc.code
-heavy = sorted(m for m in ("anthropic", "pyautogui", "mss", "Xlib", "httpx2", "PIL")
+heavy = sorted(m for m in ("anthropic", "pyautogui", "mss", "Xlib", "httpx2", "PIL", "pydantic")
                if m in sys.modules)
 sys.stderr.write("MODULES=" + repr(heavy) + "\\n")
 """
