@@ -77,17 +77,20 @@ def _register() -> None:
 
 
 def main() -> NoReturn:
-    import click
-
     _register()
     try:
-        code = app(standalone_mode=False)
-    except click.exceptions.Exit as exc:
+        code = app(standalone_mode=False, prog_name="cua")
+    except typer.Exit as exc:
         code = exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        code = 2 if isinstance(exc, click.UsageError) else exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except typer.TyperException as exc:
+        # typer carries its own copy of click: usage errors (exit 2) show themselves.
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            sys.stderr.write(f"cua: {exc}\n")
+        code = exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
         sys.stderr.write("cua: interrupted\n")
         code = 130
     except CuaError as exc:

@@ -29,7 +29,7 @@ def _settings_flags(**flags: object) -> dict[str, object]:
 
 def run(
     task: Annotated[str, typer.Argument(help="What Claude should do, in plain words.",
-                                        show_default=False)],
+                                        show_default=False, metavar="TASK")],
     model: Annotated[str | None, typer.Option(
         help="Claude model (env CUA_MODEL). Example: --model claude-sonnet-4-6",
         show_default="claude-opus-5-5")] = None,

@@ -35,3 +35,17 @@ def test_runs_list_json_on_an_empty_data_dir(tmp_path):
                           capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == []
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["run", "--max-steps", "0", "a task"], "Invalid value for '--max-steps'"),
+    (["no-such-command"], "No such command"),
+    ([], "Usage: cua"),
+])
+def test_usage_errors_exit_2_with_a_message(args, message, tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CUA_DATA_DIR": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "claude_cua.cli", *args],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
