@@ -18,6 +18,15 @@ class Frame:
     bgra: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The window that has the keyboard focus, as X names it (empty strings when unknown)."""
+
+    wm_class: str = ""  # the class part of WM_CLASS, e.g. "XTerm"
+    instance: str = ""  # the instance part of WM_CLASS, e.g. "xterm"
+    title: str = ""  # _NET_WM_NAME, else WM_NAME
+
+
 class Desktop(Protocol):
     """What the loop needs from a screen. All coordinates are real screen pixels."""
 
@@ -36,6 +45,7 @@ class Desktop(Protocol):
     def key(self, chord: str, *, repeat: int = 1) -> None: ...
     def hold_key(self, chord: str, *, seconds: float) -> None: ...
     def type_text(self, text: str) -> None: ...
+    def focused_window(self) -> Window: ...
     def release_all(self) -> None: ...
     def close(self) -> None: ...
 
@@ -55,6 +65,7 @@ class FakeDesktop:
         self.calls: list[tuple[object, ...]] = []
         self.held: set[str] = set()
         self.released_all = 0
+        self.window = Window()
 
     def size(self) -> tuple[int, int]:
         return self.image.size
@@ -103,6 +114,9 @@ class FakeDesktop:
 
     def type_text(self, text: str) -> None:
         self.calls.append(("type", text))
+
+    def focused_window(self) -> Window:
+        return self.window
 
     def release_all(self) -> None:
         self.held.clear()
