@@ -28,3 +28,14 @@ class ActionError(Exception):
 
 class FailSafeTriggered(CuaError):
     """Someone pushed the mouse into a screen corner: pyautogui's fail-safe, taken as an abort."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: ends the run the way Ctrl-C does, with its own exit code (143)."""
+
+
+class DeadlineExceeded(BaseException):
+    """The --timeout wall-clock budget ran out mid-step (raised from a timer signal).
+
+    A BaseException so that no `except Exception` on the way up can swallow it.
+    """

@@ -84,6 +84,7 @@ class ActionPerformed:
     action: dict[str, Any]
     error: str | None
     action_s: float
+    policy: dict[str, Any] | None = None  # the gate's decision, when it was not a plain allow
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,14 @@ class StepFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckFinished:
+    """`--check CMD` ran after Claude reported success."""
+
+    result: dict[str, Any]  # command, exit_code, duration_s, and the output's tail
+    output: str = field(default="", repr=False)  # all of it, for check.txt
+
+
+@dataclass(frozen=True, slots=True)
 class RunFinished:
     status: str
     summary: str
@@ -103,10 +112,11 @@ class RunFinished:
     usage: Usage
     duration_s: float
     cost_usd: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # "approval" and "check", when any
 
 
 Event = (
     RunStarted | StepStarted | TextStreamed | ModelReplied | ActionPerformed | StepFinished
-    | RunFinished
+    | CheckFinished | RunFinished
 )
 EventSink = Callable[[Event], None]

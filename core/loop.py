@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from . import context
-from .actions import CursorPosition, Screenshot, Wait, Zoom, describe, parse_action, perform
+from .actions import (
+    Action,
+    CursorPosition,
+    Screenshot,
+    TypeText,
+    Wait,
+    Zoom,
+    describe,
+    parse_action,
+    perform,
+)
+from .check import CheckResult
 from .claude import ModelClient, ModelReply, ModelRequest, ToolCall
 from .desktop import Desktop, Frame
-from .errors import ActionError, CuaError
+from .errors import ActionError, CuaError, DeadlineExceeded, DesktopError
 from .events import (
     ActionPerformed,
+    CheckFinished,
     EventSink,
     ModelReplied,
     RunFinished,
@@ -24,9 +40,12 @@ from .events import (
     Usage,
 )
 from .flavours import Flavour, ImageLimits
+from .gate import ApprovalRequest, Approver, Decision, Gate, refuse_all
+from .policy import BUILTIN_RULES, Proposal, Rule, Verdict, proposal_for
 from .prices import Price
 from .screen import (
     ScreenSpace,
+    crop_around,
     encode_png,
     frame_to_image,
     scale_image,
@@ -34,6 +53,7 @@ from .screen import (
     wait_for_settle,
     zoom_region,
 )
+from .secrets import Secrets
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,16 +70,22 @@ class LoopConfig:
     price: Price | None = None
     max_cost_usd: float | None = None
     prompt_cache: bool = True
+    rules: tuple[Rule, ...] = BUILTIN_RULES
+    secrets: Secrets = field(default_factory=Secrets)
+    timeout_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class RunResult:
-    status: str  # success | failure | unknown | budget_exhausted
+    # success | failure | unknown | budget_exhausted | timeout | needs_approval | aborted
+    # | check_failed
+    status: str
     summary: str
     steps: int
     usage: Usage
     duration_s: float
     cost_usd: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # "approval" and "check", when any
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +107,15 @@ class _Run:
     last_cost_usd: float | None = None
     step: int = 0
     nudged: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class _EndRun(Exception):
+    """Raised inside a step when a person (or nobody) ends the run at an approval."""
+
+    def __init__(self, status: str, summary: str) -> None:
+        super().__init__(summary)
+        self.status, self.summary = status, summary
 
 
 def run_task(
@@ -94,37 +129,90 @@ def run_task(
     run_dir: str = "",
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    approver: Approver = refuse_all,
+    check: Callable[[], CheckResult] | None = None,
 ) -> RunResult:
     """Run one task to its end and return the outcome; CuaError and Ctrl-C propagate after
-    RunFinished has been reported and every held key and button released."""
+    RunFinished has been reported and every held key and button released.
+
+    `approver` decides the actions the policy wants a person for (default: nobody is there, so
+    the run stops with needs_approval); `check`, if given, must pass for a success to stand.
+    """
     started = clock()
     width, height = desktop.size()
     space = space_for(width, height, max_long_edge=config.limits.max_long_edge,
                       max_pixels=config.limits.max_pixels)
+    secrets = config.secrets
+    task = secrets.redact(task)
     on_event(RunStarted(run_id, run_dir, task, config.model, config.flavour.version,
                         (width, height), (space.model_w, space.model_h), config.max_steps))
-    step_runner = _StepRunner(desktop, client, config, space, on_event, clock, sleep)
+    step_runner = _StepRunner(desktop, client, config, space, on_event, clock, sleep,
+                              Gate(config.rules, approver), run_dir, started)
     status, summary = "error", "the run stopped before it finished"
-    state = _Run(messages=[])
+    state = _Run(messages=[], details=step_runner.details)
     try:
-        first = step_runner.observe(settle=False)
-        state.messages = [{"role": "user", "content": [
-            {"type": "text", "text": task}, context.image_block(first.png)]}]
-        status, summary = step_runner.run_steps(state)
-    except KeyboardInterrupt:
-        status, summary = "interrupted", "interrupted by the user"
+        with _deadline_alarm(config.timeout_s):
+            first = step_runner.observe(settle=False)
+            state.messages = [{"role": "user", "content": [
+                {"type": "text", "text": task}, context.image_block(first.png)]}]
+            status, summary = step_runner.run_steps(state)
+        if status == "success" and check is not None:
+            status, summary = _run_check(check, summary, state, on_event, secrets)
+    except DeadlineExceeded:
+        status, summary = "timeout", _timeout_summary(config.timeout_s)
+    except KeyboardInterrupt as exc:
+        status, summary = "interrupted", str(exc) or "interrupted by the user"
         raise
     except CuaError as exc:
-        status, summary = "error", str(exc)
+        status, summary = "error", secrets.redact(str(exc))
         raise
     finally:
+        summary = secrets.redact(summary)
         try:
             desktop.release_all()
         finally:
             on_event(RunFinished(status, summary, state.step, state.usage, clock() - started,
-                                 _cost(config, state)))
+                                 _cost(config, state), dict(state.details)))
     return RunResult(status, summary, state.step, state.usage, clock() - started,
-                     _cost(config, state))
+                     _cost(config, state), dict(state.details))
+
+
+def _timeout_summary(timeout_s: float | None) -> str:
+    return f"stopped when the --timeout of {timeout_s:g} s ran out"
+
+
+@contextmanager
+def _deadline_alarm(timeout_s: float | None) -> Iterator[None]:
+    """Raise DeadlineExceeded wherever the run is (a model call, a settle) once `timeout_s` of
+    wall time has passed. The steps also check the time themselves, so where no timer signal
+    can be used (not the main thread) the budget still holds between steps."""
+    if timeout_s is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise DeadlineExceeded
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, max(timeout_s, 0.001))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _run_check(check: Callable[[], CheckResult], summary: str, state: _Run, on_event: EventSink,
+               secrets: Secrets) -> tuple[str, str]:
+    result = check()
+    output = secrets.redact(result.output)
+    record = {**result.as_dict(), "output": output[-4000:], "passed": result.passed}
+    state.details["check"] = record
+    on_event(CheckFinished(record, output))
+    if result.passed:
+        return "success", summary
+    return "check_failed", (f"Claude reported success, but --check exited {result.exit_code}. "
+                            f"Claude's summary: {summary}")
 
 
 def _cost(config: LoopConfig, state: _Run) -> float | None:
@@ -134,20 +222,32 @@ def _cost(config: LoopConfig, state: _Run) -> float | None:
 class _StepRunner:
     def __init__(self, desktop: Desktop, client: ModelClient, config: LoopConfig,
                  space: ScreenSpace, on_event: EventSink, clock: Callable[[], float],
-                 sleep: Callable[[float], None]) -> None:
+                 sleep: Callable[[float], None], gate: Gate, run_dir: str,
+                 started: float) -> None:
         self.desktop, self.client, self.config, self.space = desktop, client, config, space
         self.emit, self.clock, self.sleep = on_event, clock, sleep
-        self.tools = [config.flavour.tool_entry(space), context.REPORT_TOOL]
+        self.gate, self.run_dir, self.started = gate, run_dir, started
+        self.secrets = config.secrets
+        self.tools = [config.flavour.tool_entry(space), context.REPORT_TOOL,
+                      context.APPROVAL_TOOL]
         self.last_frame: Frame | None = None
+        self.last_png = b""
         self.step = 0
-        self.system = context.system_blocks(cache=config.prompt_cache)
+        self.details: dict[str, Any] = {}  # the run's "approval", for the summary
+        self.crop_count = 0
+        self.last_crop: str | None = None
+        self.system = context.system_blocks(self.secrets.prompt_text(),
+                                            cache=config.prompt_cache)
 
     def run_steps(self, state: _Run) -> tuple[str, str]:
         limit = self.config.max_cost_usd
+        timeout = self.config.timeout_s
         while state.step < self.config.max_steps:
             if limit is not None and state.cost_usd >= limit:
                 return "budget_exhausted", (f"stopped at ${state.cost_usd:.4f}, over the "
                                             f"--max-cost budget of ${limit:.4f}")
+            if timeout is not None and self.clock() - self.started >= timeout:
+                return "timeout", _timeout_summary(timeout)
             state.step += 1
             outcome = self.one_step(state)
             if outcome is not None:
@@ -186,9 +286,19 @@ class _StepRunner:
             max_tokens=self.config.max_tokens,
         )
         step = state.step
+
+        def on_text(text: str) -> None:
+            # With secrets in play, text is shown only whole and redacted (in ModelReplied):
+            # a value could arrive split across two streamed pieces.
+            if not self.secrets:
+                self.emit(TextStreamed(step, text))
+
         t0 = self.clock()
-        reply = self.client.send(request, on_text=lambda text: self.emit(TextStreamed(step, text)))
+        reply = self.client.send(request, on_text=on_text)
         model_s = self.clock() - t0
+        if self.secrets:
+            reply = replace(reply, content=self.secrets.redact_data(reply.content),
+                            text=self.secrets.redact(reply.text))
         state.usage = state.usage + reply.usage
         # Rounded once, here, so the run's total is exactly the sum of the recorded step costs.
         step_cost = round(self.config.price.cost(reply.usage), 8) if self.config.price else None
@@ -215,7 +325,8 @@ class _StepRunner:
         actions: list[dict[str, Any]] = []
         record["actions"] = actions
         failed = False
-        for call in reply.tool_calls:
+        calls = reply.tool_calls
+        for i, call in enumerate(calls):
             if call.name == context.REPORT_TOOL_NAME and not call.toolset_name:
                 outcome = _report(call)
                 if outcome is not None:
@@ -226,7 +337,14 @@ class _StepRunner:
                 # Actions after a failed one would run on a screen Claude did not expect.
                 results.append(_result(call, NOT_EXECUTED, is_error=True))
                 continue
-            result, wants_shot = self.do_call(call, actions)
+            following = calls[i + 1] if i + 1 < len(calls) else None
+            try:
+                if call.name == context.APPROVAL_TOOL_NAME and not call.toolset_name:
+                    result, wants_shot = self.request_approval(call, actions), False
+                else:
+                    result, wants_shot = self.do_call(call, following, actions)
+            except _EndRun as end:
+                return (end.status, end.summary), [], None
             results.append(result)
             failed = bool(result.get("is_error"))
             if wants_shot:
@@ -240,27 +358,120 @@ class _StepRunner:
                           is_stable=shot.is_stable)
         return None, results, shot
 
-    def do_call(self, call: ToolCall, actions: list[dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+    def do_call(self, call: ToolCall, following: ToolCall | None,
+                actions: list[dict[str, Any]]) -> tuple[dict[str, Any], bool]:
         """Run one tool call; returns its tool_result and whether a screenshot should follow."""
         flavour = self.config.flavour
         if not flavour.is_computer_call(call):
             return _result(call, f"unknown tool {call.name!r}", is_error=True), False
         name, tool_input = flavour.action_of(call)
         t0 = self.clock()
+        decision: Decision | None = None
         try:
-            action = parse_action(name, tool_input, allowed=flavour.actions, space=self.space,
-                                  clicks_take_coordinate=flavour.clicks_take_coordinate)
-            result, wants_shot = self.execute(call, action)
-            error = None
+            action = self.parse(name, tool_input)
+            if name not in _PASSIVE:
+                decision = self.judge(name, action, tool_input, following)
+            if decision is None or decision.runs:
+                result, wants_shot = self.execute(call, action)
+                error = None
+            else:
+                error, wants_shot = decision.message_for_claude(), False
+                result = _result(call, error, is_error=True)
         except ActionError as exc:
             error, action, wants_shot = str(exc), None, False
             result = _result(call, error, is_error=True)
         took = self.clock() - t0
         described = describe(action) if action is not None else {"input": tool_input}
-        actions.append({"name": name, "action": described, "error": error,
-                        "action_s": round(took, 4)})
-        self.emit(ActionPerformed(self.step, name, described, error, took))
+        self.note(actions, name, described, error, took, decision)
         return result, wants_shot
+
+    def note(self, actions: list[dict[str, Any]], name: str, described: dict[str, Any],
+             error: str | None, took: float, decision: Decision | None) -> None:
+        entry: dict[str, Any] = {"name": name, "action": described, "error": error,
+                                 "action_s": round(took, 4)}
+        policy = None
+        if decision is not None and decision.verdict.rule != "default":
+            policy = entry["policy"] = decision.as_dict()
+        actions.append(entry)
+        self.emit(ActionPerformed(self.step, name, described, error, took, policy))
+
+    def parse(self, name: str, tool_input: dict[str, Any]) -> Action:
+        flavour = self.config.flavour
+        return parse_action(name, tool_input, allowed=flavour.actions, space=self.space,
+                            clicks_take_coordinate=flavour.clicks_take_coordinate)
+
+    def peek(self, call: ToolCall | None) -> Action | None:
+        """The action `call` would perform, if it is a valid computer action."""
+        if call is None or not self.config.flavour.is_computer_call(call):
+            return None
+        try:
+            return self.parse(*self.config.flavour.action_of(call))
+        except ActionError:
+            return None
+
+    def judge(self, name: str, action: Action, tool_input: dict[str, Any],
+              following: ToolCall | None) -> Decision:
+        window = self.desktop.focused_window()
+        proposal = proposal_for(name, action, window=window, step=self.step,
+                                secret_names=self.secrets.names,
+                                next_action=self.peek(following), tool_input=tool_input)
+        return self.gated(proposal, describe(action))
+
+    def request_approval(self, call: ToolCall, actions: list[dict[str, Any]]) -> dict[str, Any]:
+        """Claude's own request_approval: a person (or the policy) decides."""
+        text = call.input.get("description")
+        description = self.secrets.redact(text) if isinstance(text, str) else ""
+        described = {"kind": context.APPROVAL_TOOL_NAME, "description": description}
+        proposal = Proposal(kind=context.APPROVAL_TOOL_NAME, description=description,
+                            window=self.desktop.focused_window(), step=self.step)
+        decision = self.gated(proposal, described)
+        error = None if decision.runs else decision.message_for_claude()
+        self.note(actions, context.APPROVAL_TOOL_NAME, described, error, 0.0, decision)
+        if error is not None:
+            return _result(call, error, is_error=True)
+        return _result(call, f"Approved: go ahead with: {description}")
+
+    def gated(self, proposal: Proposal, described: dict[str, Any]) -> Decision:
+        """The gate's decision; ends the run (via _EndRun) on abort or when nobody can answer."""
+
+        def request(verdict: Verdict) -> ApprovalRequest:
+            crop_png, crop_path = self.crop(proposal.point)
+            return ApprovalRequest(self.step, proposal.kind, described, verdict, proposal.window,
+                                   proposal.point, crop_png, crop_path)
+
+        decision = self.gate.judge(proposal, request=request)
+        if decision.ends_run:
+            v = decision.verdict
+            self.details["approval"] = {
+                "step": self.step, "action": described, **decision.as_dict(),
+                "window": {"wm_class": proposal.window.wm_class,
+                           "title": self.secrets.redact(proposal.window.title)},
+                "crop": self.last_crop}
+            if decision.answer == "abort":
+                raise _EndRun("aborted", f"aborted at step {self.step} when asked to approve "
+                              f"{proposal.kind} (rule {v.rule})")
+            raise _EndRun("needs_approval", (
+                f"stopped before step {self.step}'s {proposal.kind}: rule {v.rule} asks for "
+                f"approval ({v.reason}) and nobody can answer; rerun on a terminal, or with "
+                "--yes to approve such actions, or allow it in a --policy file"))
+        return decision
+
+    def crop(self, point: tuple[int, int] | None) -> tuple[bytes | None, str | None]:
+        """A picture of what the action targets, saved in the run folder for the person asked."""
+        self.last_crop = None
+        if self.last_frame is None:
+            return None, None
+        if point is not None:
+            png = encode_png(crop_around(self.last_frame, point))
+        else:
+            png = self.last_png
+        path = None
+        if self.run_dir:
+            self.crop_count += 1
+            target = Path(self.run_dir) / f"approval-step-{self.step:03d}-{self.crop_count}.png"
+            target.write_bytes(png)
+            path = self.last_crop = str(target)
+        return png, path
 
     def execute(self, call: ToolCall, action: Any) -> tuple[dict[str, Any], bool]:
         match action:
@@ -277,9 +488,20 @@ class _StepRunner:
             case Wait(seconds):
                 self.sleep(seconds)
                 return _result(call, ""), True
+            case TypeText(text) if self.secrets.used_in(text):
+                self.type_with_secrets(text)
+                return _result(call, ""), True
             case _:
                 perform(action, self.desktop)
                 return _result(call, ""), True
+
+    def type_with_secrets(self, text: str) -> None:
+        """Type `text` with its placeholders filled in; no error may carry a value out."""
+        try:
+            perform(TypeText(self.secrets.substitute(text)), self.desktop)
+        except (ActionError, DesktopError) as exc:
+            message = self.secrets.redact(str(exc))
+            raise type(exc)(f"typing text with a secret failed: {message}") from None
 
     def observe(self, *, settle: bool, after_input: bool = False) -> Observation:
         """A screenshot for Claude; after input, first wait for the screen to settle."""
@@ -295,7 +517,7 @@ class _StepRunner:
             frame = self.desktop.capture()
         self.last_frame = frame
         image = scale_image(frame_to_image(frame), (self.space.model_w, self.space.model_h))
-        png = encode_png(image)
+        png = self.last_png = encode_png(image)
         if settle:
             return Observation(png, frame, settled.waited_s, settled.captures, settled.is_stable)
         return Observation(png, frame)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .errors import ConfigError
-from .events import Event, RunFinished, RunStarted, StepFinished
+from .events import CheckFinished, Event, RunFinished, RunStarted, StepFinished
 
 
 def runs_root(env: Mapping[str, str]) -> Path:
@@ -73,7 +73,9 @@ class RunRecorder:
             case RunFinished():
                 self.finish(event.status, summary=event.summary, steps=event.steps,
                             usage=event.usage.as_dict(), duration_s=round(event.duration_s, 3),
-                            cost_usd=event.cost_usd)
+                            cost_usd=event.cost_usd, **event.details)
+            case CheckFinished():
+                (self.run_dir / "check.txt").write_text(event.output, encoding="utf-8")
             case _:
                 pass
 

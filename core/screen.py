@@ -120,6 +120,23 @@ class Settled:
     is_stable: bool
 
 
+def crop_around(frame: Frame, point: tuple[int, int], size: tuple[int, int] = (480, 320)
+                ) -> Image.Image:
+    """A `size` crop of the full-resolution frame centred on `point` (shifted to stay on screen),
+    with the point marked by a red cross, for a person deciding whether to approve a click."""
+    from PIL import ImageDraw
+
+    w, h = min(size[0], frame.width), min(size[1], frame.height)
+    left = min(max(point[0] - w // 2, 0), frame.width - w)
+    top = min(max(point[1] - h // 2, 0), frame.height - h)
+    image = frame_to_image(frame).crop((left, top, left + w, top + h))
+    x, y = point[0] - left, point[1] - top
+    draw = ImageDraw.Draw(image)
+    for dx, dy in ((12, 0), (0, 12)):
+        draw.line((x - dx, y - dy, x + dx, y + dy), fill=(255, 0, 0), width=3)
+    return image
+
+
 def wait_for_settle(
     capture: Callable[[], Frame],
     *,
