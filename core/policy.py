@@ -1,0 +1,681 @@
+"""The policy: a pure judgement of every action Claude proposes, before cua carries it out.
+
+`assess(proposal, rules)` walks the rules in order and the first that matches decides: `allow`
+(run it), `ask` (a person decides) or `deny` (refuse it and tell Claude). When nothing matches
+the action is allowed (rule "default"). The rules are the user's policy files, each in order,
+then the built-in rules, so a user rule can tighten a built-in `ask` to `deny` or loosen it to
+`allow`.
+
+Built-in rules (all `ask`), in the order they are tried:
+
+- `destructive-shell`: typed text, in any window, that looks like a destructive shell command:
+  `rm` with a recursive flag, `mkfs`, `dd ... of=`, `shutdown`/`reboot`/`poweroff`/`halt`,
+  `init 0`, `chmod -R`/`chown -R`, `curl ... | sh`, `sudo`, a fork bomb, a redirect onto a
+  disk device, `find ... -delete`, `shred` or `kill -9 -1`. Why: one such line can destroy
+  data or the machine, and where the text lands (a terminal, a run dialog, an editor that
+  later runs it) is not always what Claude thinks.
+  The text is matched after `normalize_text` and after shell quotes, backslashes and `${IFS}`
+  are taken out, so zero-width characters, fullwidth letters, Unicode dashes or `r''m` do not
+  hide a command.
+- `secret-typed`: typing text that contains a secret placeholder (`{{PASSWORD}}`). Why: cua
+  types the real value into whatever window has focus, so a person confirms it is the right
+  one; a rule with `secret` and `window_title` allows it where it belongs.
+- `terminal-command`: in a terminal window, typed text containing a newline (or followed by a
+  Return key press in the same turn), or a Return/KP_Enter/ctrl+m/ctrl+j key press. Why: in a
+  terminal, Return runs whatever is on the command line. Return with modifiers counts too
+  (most terminals send a line end for shift+Return or alt+Return).
+- `close-or-logout-keys`: key chords that close windows or tabs, quit, lock the screen, log out
+  or power off (alt+F4, ctrl+q, ctrl+w, ctrl+alt+Delete, ctrl+alt+BackSpace, super+l,
+  alt+SysRq, XF86PowerOff, ...), in any spelling. Why: they lose unsaved work or end the
+  session cua is driving.
+- `claude-requested`: Claude called `request_approval` itself. Why: it marked the next step as
+  consequential (paying, deleting, sending, accepting terms).
+
+Policy files are TOML, by default `policy.toml` in cua's config directory
+(`~/.config/cua/policy.toml` on Linux), or given with `--policy FILE` (repeatable):
+
+    [[rule]]
+    name = "no-terminal"        # optional; default "<file name>:<line>"
+    verdict = "deny"            # required: allow | ask | deny
+    reason = "terminals are off limits in this job"   # optional
+    action = ["type", "key"]    # optional: action kinds; "click" stands for every click kind
+    key = ["ctrl+s", "alt+F4"]  # optional: chords, any spelling (see normalize_chord)
+    text = 'regex'              # optional: re.search on the normalized typed text
+    window_class = 'regex'      # optional: re.search, case-insensitive, on class or instance
+    window_title = 'regex'      # optional: re.search, case-insensitive, on the window title
+    region = [x0, y0, x1, y1]   # optional: screen pixels, x0 <= x < x1 and y0 <= y < y1
+    secret = "PASSWORD"         # optional: that secret is typed ("*": any secret)
+
+A rule matches when every condition it gives holds. `key` matches when any chord of the action
+(a key action may hold several, "ctrl+a Delete") equals one of the rule's; for clicks, scrolls and
+drags the chord is the held modifier. `text` is case-sensitive unless the regex says `(?i)`. An
+action without a typed text, chord or point never matches a rule that asks for one. The action
+kinds are Claude's computer-tool action names plus `request_approval`; a drag's point is where
+it ends.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+from .desktop import Window
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .actions import Action
+
+Decision = Literal["allow", "ask", "deny"]
+DECISIONS: tuple[Decision, ...] = get_args(Decision)
+BUILT_IN = "built-in"
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """What the policy judges: one action Claude proposed, plus what cua knows around it."""
+
+    kind: str  # the action name as Claude gave it, or "request_approval"
+    keys: str | None = None  # chord(s) of key/hold_key, or the modifier held during a click
+    text: str | None = None  # typed text with {{NAME}} placeholders, never secret values
+    point: tuple[int, int] | None = None  # target in screen pixels
+    window: Window = field(default_factory=Window)
+    step: int = 0
+    secrets: frozenset[str] = frozenset()  # names of the secrets whose placeholders are in text
+    followed_by_return: bool = False  # the next action of the turn presses Return
+    description: str | None = None  # request_approval's description
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    decision: Decision
+    rule: str  # rule name, or "default" when nothing matched
+    reason: str  # one sentence saying why
+    source: str  # "built-in", "<path>:<line>" of a user rule, or "default"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One rule: a decision, why, where it comes from, and the conditions that must all hold.
+
+    Built-in rules carry `check`, which returns the reason for a matching proposal (else None)
+    and is described by `when`; rules from files use the plain conditions only.
+    """
+
+    name: str
+    decision: Decision
+    reason: str
+    source: str = BUILT_IN
+    actions: frozenset[str] | None = None
+    keys: frozenset[str] | None = None  # normalized chords
+    text: re.Pattern[str] | None = None
+    window_class: re.Pattern[str] | None = None
+    window_title: re.Pattern[str] | None = None
+    region: tuple[int, int, int, int] | None = None
+    secret: str | None = None  # a secret name, or "*" for any
+    check: Callable[[Proposal], str | None] | None = None
+    when: str = ""
+
+    def conditions(self) -> dict[str, Any]:
+        """The conditions this rule sets, JSON-ready (regexes as their source text)."""
+        out: dict[str, Any] = {}
+        if self.actions is not None:
+            out["action"] = sorted(self.actions)
+        if self.keys is not None:
+            out["key"] = sorted(self.keys)
+        for name in ("text", "window_class", "window_title"):
+            pattern = getattr(self, name)
+            if pattern is not None:
+                out[name] = pattern.pattern
+        if self.region is not None:
+            out["region"] = list(self.region)
+        if self.secret is not None:
+            out["secret"] = self.secret
+        if self.when:
+            out["when"] = self.when
+        return out
+
+
+# --- normalizing text and chords -------------------------------------------------------------
+
+# Invisible characters outside category Cf: combining grapheme joiner, Hangul fillers, Khmer
+# inherent vowels. Variation selectors are dropped by range below.
+_INVISIBLE = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u3164\uffa0")
+# Minus signs that are not in category Pd (NFKC has already folded U+FE63 and U+FF0D to "-").
+_MINUS = frozenset("\u2212\u2796\u208b\u207b")
+
+
+def _is_invisible(ch: str) -> bool:
+    code = ord(ch)
+    return (unicodedata.category(ch) == "Cf" or ch in _INVISIBLE
+            or 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF)
+
+
+def normalize_text(text: str) -> str:
+    """Text as matching sees it: NFKC, no invisible characters, ASCII dashes and spaces."""
+    out = []
+    for ch in unicodedata.normalize("NFKC", text):
+        if _is_invisible(ch):
+            continue
+        category = unicodedata.category(ch)
+        if category == "Pd" or ch in _MINUS:
+            out.append("-")
+        elif category == "Zs":
+            out.append(" ")
+        else:
+            out.append(ch)
+    return re.sub(r"[ \t]+", " ", "".join(out))
+
+
+_MODIFIER_ALIASES = {
+    **dict.fromkeys(("ctrl", "control", "control_l", "control_r", "ctl", "lctrl", "rctrl"),
+                    "ctrl"),
+    **dict.fromkeys(("alt", "alt_l", "alt_r", "lalt", "ralt", "option", "meta", "meta_l",
+                     "meta_r"), "alt"),
+    **dict.fromkeys(("shift", "shift_l", "shift_r", "lshift", "rshift"), "shift"),
+    **dict.fromkeys(("super", "super_l", "super_r", "win", "windows", "cmd", "command",
+                     "hyper", "hyper_l", "hyper_r"), "super"),
+}
+_MODIFIER_ORDER = ("ctrl", "alt", "shift", "super")
+_KEY_ALIASES = {
+    "esc": "escape", "enter": "return", "del": "delete", "back_space": "backspace",
+    "pgup": "page_up", "pageup": "page_up", "prior": "page_up",
+    "pgdn": "page_down", "pagedown": "page_down", "next": "page_down", "ins": "insert",
+    "sysrq": "sys_req", "printscreen": "print", "prtsc": "print", "spacebar": "space",
+    "kp_return": "kp_enter", "+": "plus", "-": "minus",
+}
+
+
+def _key_name(name: str) -> str:
+    low = name.lower()
+    if low in _MODIFIER_ALIASES:
+        return _MODIFIER_ALIASES[low]
+    if low.startswith("xf86_"):  # python-xlib's spelling of XF86 keysyms
+        low = "xf86" + low[5:]
+    return _KEY_ALIASES.get(low, low)
+
+
+def _split(chord: str) -> list[str]:
+    """Split one chord on '+' (a trailing '++' is the plus key), or on '-' when unambiguous."""
+    if chord in ("+", "-"):
+        return [chord]
+    if "+" in chord:
+        parts = [*chord[:-2].split("+"), "+"] if chord.endswith("++") else chord.split("+")
+    elif "-" in chord:
+        parts = [*chord[:-2].split("-"), "-"] if chord.endswith("--") else chord.split("-")
+        # "alt-F4" is a chord, but a name with a dash in it is not: every part before the last
+        # has to be a modifier.
+        if not all(part.lower() in _MODIFIER_ALIASES for part in parts[:-1]):
+            return [chord]
+    else:
+        return [chord]
+    return [part.strip() for part in parts]
+
+
+def normalize_chord(chord: str) -> str:
+    """A canonical spelling for comparing chords: 'Delete+alt+Control_L' -> 'ctrl+alt+delete'.
+
+    Several space-separated chords ('Tab alt+F4') are normalized one by one and joined with a
+    space. Returns "" for an empty or malformed chord.
+    """
+    chords = []
+    for one in chord.split():
+        parts = _split(one)
+        if any(not part for part in parts):
+            return ""
+        names = [_key_name(part) for part in parts]
+        modifiers = [m for m in _MODIFIER_ORDER if m in names]
+        chords.append("+".join([*modifiers, *(n for n in names if n not in _MODIFIER_ORDER)]))
+    return " ".join(chords)
+
+
+def _chords(keys: str | None) -> list[str]:
+    return normalize_chord(keys).split() if keys else []
+
+
+# --- built-in rules --------------------------------------------------------------------------
+
+_CMD = r"(?<![\w.-])"  # a command name starts here: not inside a word, path suffix or option
+_ARGS = r"(?:[ \t]+[^\s;&|]+)*?[ \t]+"  # further words of the same simple command
+_END = r"(?=[\s;&|)]|$)"
+_DESTRUCTIVE = re.compile("|".join((
+    _CMD + r"rm" + _ARGS + r"(?:-[a-zA-Z]*[rR][a-zA-Z]*|--r[a-z]*)" + _END,
+    _CMD + r"(?:mkfs(?:\.\w+)?|mke2fs|wipefs)(?![\w-])",
+    _CMD + r"dd" + _ARGS + r"of=",
+    _CMD + r"(?:shutdown|reboot|poweroff|halt)(?![\w-])",
+    _CMD + r"(?:tel)?init[ \t]+[06](?![\w-])",
+    _CMD + r"ch(?:mod|own|grp)" + _ARGS + r"(?:-[a-zA-Z]*R[a-zA-Z]*|--recursive)" + _END,
+    _CMD + r"(?:curl|wget)\b[^\n;]*?\|[ \t]*(?:[\w./-]*/)?"
+    r"(?:sh|bash|zsh|dash|ksh|fish|sudo|python[\d.]*|perl|ruby|node)(?![\w-])",
+    _CMD + r"(?:sh|bash|zsh|dash|ksh)\b[^\n]*?(?:<\(|\$\()[ \t]*(?:curl|wget)\b",
+    _CMD + r"(?:sudo|doas|pkexec)(?![\w-])",
+    _CMD + r"find\b[^\n;&|]*[ \t]-delete" + _END,
+    _CMD + r"shred(?![\w-])",
+    _CMD + r"kill(?:[ \t]+-\w+)*[ \t]+-1[ \t]*(?=[;&|)\n]|$)",  # pid -1: every process
+    r":[ \t]*\([ \t]*\)[ \t]*\{",
+    r"(?P<fn>[\w:]+)[ \t]*\([ \t]*\)[ \t]*\{[^}]*?(?P=fn)[ \t]*\|[ \t]*(?P=fn)",
+    r">[ \t]*/dev/(?:sd|hd|vd|xvd|nvme|mmcblk|disk/|mapper/|md|dm-)",
+)))
+
+
+def _shell_view(text: str) -> str:
+    """The text as a shell would read the words: no quotes, backslashes or ${IFS} tricks."""
+    text = normalize_text(text).replace("\\\n", "")
+    text = re.sub(r"\$\{?IFS\}?", " ", text)
+    return re.sub(r"[ \t]+", " ", re.sub(r"['\"\\]", "", text))
+
+
+def _destructive_shell(p: Proposal) -> str | None:
+    if p.kind != "type" or not p.text:
+        return None
+    found = _DESTRUCTIVE.search(_shell_view(p.text))
+    if found is None:
+        return None
+    fragment = found.group(0).strip()
+    fragment = fragment if len(fragment) <= 60 else fragment[:57] + "..."
+    return (f"typed text looks like a destructive shell command ({fragment!r}); "
+            "it could destroy data or stop the machine")
+
+
+def _window_label(window: Window) -> str:
+    name = window.wm_class or window.instance
+    if name and window.title:
+        return f"{name} window {window.title!r}"
+    if name or window.title:
+        return f"window {name or window.title!r}"
+    return "the focused window (unknown)"
+
+
+def _secret_typed(p: Proposal) -> str | None:
+    if not p.secrets:
+        return None
+    names = ", ".join("{{" + name + "}}" for name in sorted(p.secrets))
+    return f"types the secret {names} into {_window_label(p.window)}; check that it belongs there"
+
+
+TERMINALS = frozenset((
+    "xterm", "uxterm", "rxvt", "urxvt", "rxvt-unicode", "gnome-terminal",
+    "gnome-terminal-server", "konsole", "xfce4-terminal", "terminator", "tilix", "alacritty",
+    "kitty", "st", "st-256color", "lxterminal", "mate-terminal", "qterminal", "wezterm",
+    "org.wezfurlong.wezterm", "foot", "footclient", "terminology", "sakura", "guake", "tilda",
+    "yakuake", "x-terminal-emulator", "eterm", "cool-retro-term", "ghostty",
+    "com.mitchellh.ghostty", "kgx", "org.gnome.console", "ptyxis", "org.gnome.ptyxis",
+))
+
+
+def _runs_command(chord: str) -> bool:
+    """Whether a normalized chord sends a line end: Return with any modifiers, ctrl+m, ctrl+j."""
+    return chord.split("+")[-1] in ("return", "kp_enter") or chord in ("ctrl+m", "ctrl+j")
+
+
+def is_terminal(window: Window) -> bool:
+    """Whether the window's WM_CLASS class or instance names a known terminal emulator."""
+    return window.wm_class.lower() in TERMINALS or window.instance.lower() in TERMINALS
+
+
+def _terminal_command(p: Proposal) -> str | None:
+    if not is_terminal(p.window):
+        return None
+    where = _window_label(p.window)
+    if p.kind == "type" and p.text and ("\n" in p.text or "\r" in p.text or p.followed_by_return):
+        return f"types a command and presses Return in terminal {where}, which runs it"
+    pressed = [c for c in _chords(p.keys) if _runs_command(c)]
+    if p.kind in ("key", "hold_key") and pressed:
+        return (f"presses {pressed[0]} in terminal {where}, which runs whatever is on its "
+                "command line")
+    return None
+
+
+_CLOSE_KEYS = {
+    "alt+f4": "closes the window", "ctrl+f4": "closes the tab or document",
+    "ctrl+q": "quits the program", "ctrl+shift+q": "quits the program",
+    "ctrl+w": "closes the tab or window", "ctrl+shift+w": "closes the window",
+    "ctrl+alt+delete": "logs out or reboots", "ctrl+alt+kp_delete": "logs out or reboots",
+    "ctrl+alt+backspace": "kills the X server", "ctrl+alt+escape": "kills a window",
+    "super+l": "locks the screen", "ctrl+alt+l": "locks the screen",
+    "xf86poweroff": "powers off", "xf86powerdown": "powers off", "xf86logoff": "logs out",
+    "xf86sleep": "suspends", "xf86suspend": "suspends", "xf86hibernate": "hibernates",
+    "xf86standby": "suspends", "xf86screensaver": "locks the screen",
+}
+
+
+def _close_meaning(chord: str) -> str | None:
+    if chord in _CLOSE_KEYS:
+        return _CLOSE_KEYS[chord]
+    names = chord.split("+")
+    # Magic SysRq: alt+SysRq+<letter>, where SysRq is also alt+Print on most keyboards.
+    if "alt" in names and ("sys_req" in names or ("print" in names and len(names) > 2)):
+        return "sends a magic SysRq command to the kernel"
+    return None
+
+
+def _close_or_logout(p: Proposal) -> str | None:
+    if p.kind not in ("key", "hold_key"):
+        return None
+    for chord in _chords(p.keys):
+        meaning = _close_meaning(chord)
+        if meaning is not None:
+            return f"key {chord} {meaning}; unsaved work or the session could be lost"
+    return None
+
+
+def _claude_requested(p: Proposal) -> str | None:
+    if p.kind != "request_approval":
+        return None
+    return f"Claude asked for approval: {p.description or '(no description given)'}"
+
+
+BUILTIN_RULES: tuple[Rule, ...] = (
+    Rule("destructive-shell", "ask",
+         "Typed text that looks like a destructive shell command (recursive rm, mkfs, dd of=, "
+         "shutdown, sudo, curl | sh, ...) can destroy data or the machine in one line.",
+         check=_destructive_shell, when="typed text matches a destructive shell command"),
+    Rule("secret-typed", "ask",
+         "Typing a secret puts its real value into whatever window has focus, so a person "
+         "confirms that window is the right one.",
+         check=_secret_typed, when="typed text contains a {{SECRET}}"),
+    Rule("terminal-command", "ask",
+         "In a terminal, Return runs whatever is on the command line.",
+         check=_terminal_command,
+         when="terminal window: typed text ending a line, or a Return key press"),
+    Rule("close-or-logout-keys", "ask",
+         "These key chords close windows or tabs, quit programs, lock the screen, log out or "
+         "power off, losing unsaved work or the session cua drives.",
+         check=_close_or_logout, when="key chord such as alt+F4, ctrl+q, ctrl+w, super+l"),
+    Rule("claude-requested", "ask",
+         "Claude marked the next step as consequential and asked for approval.",
+         check=_claude_requested, when="Claude called request_approval"),
+)
+
+
+# --- judging ---------------------------------------------------------------------------------
+
+def _conditions_hold(rule: Rule, p: Proposal) -> bool:
+    if rule.actions is not None and p.kind not in rule.actions:
+        return False
+    if rule.keys is not None and not rule.keys.intersection(_chords(p.keys)):
+        return False
+    if rule.text is not None and (p.text is None
+                                  or not rule.text.search(normalize_text(p.text))):
+        return False
+    if rule.window_class is not None and not (rule.window_class.search(p.window.wm_class)
+                                              or rule.window_class.search(p.window.instance)):
+        return False
+    if rule.window_title is not None and not rule.window_title.search(p.window.title):
+        return False
+    if rule.region is not None:
+        if p.point is None:
+            return False
+        x0, y0, x1, y1 = rule.region
+        if not (x0 <= p.point[0] < x1 and y0 <= p.point[1] < y1):
+            return False
+    if rule.secret is not None:
+        return bool(p.secrets) if rule.secret == "*" else rule.secret in p.secrets
+    return True
+
+
+def assess(proposal: Proposal, rules: Sequence[Rule]) -> Verdict:
+    """The verdict of the first rule that matches; allow (rule "default") when none does."""
+    for rule in rules:
+        if not _conditions_hold(rule, proposal):
+            continue
+        reason = rule.reason
+        if rule.check is not None:
+            found = rule.check(proposal)
+            if found is None:
+                continue
+            reason = found
+        return Verdict(rule.decision, rule.name, reason, rule.source)
+    return Verdict("allow", "default", "no policy rule matched this action", "default")
+
+
+def proposal_for(
+    name: str,
+    action: Action | None,
+    *,
+    window: Window,
+    step: int,
+    secret_names: Iterable[str],
+    next_action: Action | None,
+    tool_input: Mapping[str, Any] | None = None,
+) -> Proposal:
+    """The Proposal for one parsed action (None for request_approval or an unparsed action)."""
+    from .actions import Click, Drag, HoldKey, Key, MouseButton, MouseMove, Scroll, TypeText
+
+    keys: str | None = None
+    text: str | None = None
+    point: tuple[int, int] | None = None
+    match action:
+        case Key(chord) | HoldKey(chord):
+            keys = chord
+        case TypeText(typed):
+            text = typed
+        case Click(at, modifiers=held) | Scroll(at, modifiers=held):
+            keys, point = held, None if at is None else at.screen
+        case Drag(end=end, modifiers=held):
+            keys, point = held, end.screen
+        case MouseMove(at) | MouseButton(at):
+            point = None if at is None else at.screen
+    secrets = frozenset(s for s in secret_names if text and "{{" + s + "}}" in text)
+    followed = (isinstance(next_action, Key | HoldKey)
+                and any(_runs_command(c) for c in _chords(next_action.chord)))
+    description = (tool_input or {}).get("description")
+    return Proposal(
+        kind=name, keys=keys, text=text, point=point, window=window, step=step,
+        secrets=secrets, followed_by_return=followed,
+        description=description if isinstance(description, str) else None,
+    )
+
+
+# --- policy files ----------------------------------------------------------------------------
+
+RULE_KEYS = ("name", "verdict", "reason", "action", "key", "text", "window_class",
+             "window_title", "region", "secret")
+CLICK_KINDS = frozenset(("left_click", "right_click", "middle_click", "double_click",
+                         "triple_click"))
+_SECRET_NAME = re.compile(r"\*|[A-Za-z_][A-Za-z0-9_]*")
+_HEADER = re.compile(r"\s*\[\[\s*[\"']?rule[\"']?\s*\]\]")
+
+
+def _action_kinds() -> frozenset[str]:
+    from .actions import ActionName
+
+    return frozenset((*get_args(ActionName), "request_approval"))
+
+
+class _Lines:
+    """Finds the line of a rule or one of its keys in the raw text, for error messages."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+        self.headers = [i for i, line in enumerate(self.lines) if _HEADER.match(line)]
+
+    def _key_line(self, key: str, start: int, stop: int) -> int | None:
+        pattern = re.compile(rf"\s*\[*\s*[\"']?{re.escape(key)}[\"']?\s*[=\].]")
+        return next((i for i in range(start, stop) if pattern.match(self.lines[i])), None)
+
+    def rule(self, index: int, key: str | None = None) -> int:
+        """1-based line of the index-th [[rule]] (or of `key` inside it)."""
+        if index >= len(self.headers):  # rules written inline: point at the `rule` key
+            return self.top("rule")
+        start = self.headers[index]
+        stop = next((i for i in range(start + 1, len(self.lines))
+                     if self.lines[i].lstrip().startswith("[")), len(self.lines))
+        found = None if key is None else self._key_line(key, start + 1, stop)
+        return (start if found is None else found) + 1
+
+    def top(self, key: str) -> int:
+        found = self._key_line(key, 0, len(self.lines))
+        return 1 if found is None else found + 1
+
+    def error(self, line: int, message: str) -> ConfigError:
+        return ConfigError(f"{self.path}:{line}: {message}")
+
+
+def _strings(value: object) -> list[str] | None:
+    """A string or a list of strings as a list; None for anything else."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    return None
+
+
+def _regex(value: object, flags: int = 0) -> re.Pattern[str]:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a regular expression in a string, not {value!r}")
+    try:
+        return re.compile(value, flags)
+    except re.error as exc:
+        raise ValueError(f"is not a valid regular expression ({exc}): {value!r}; "
+                         "write it in single quotes so backslashes stay as they are") from None
+
+
+def _kinds(value: object) -> frozenset[str]:
+    kinds = _strings(value)
+    if not kinds:
+        raise ValueError(f"must be an action name or a list of them, not {value!r}")
+    known = _action_kinds()
+    out: set[str] = set()
+    for kind in kinds:
+        if kind == "click":
+            out |= CLICK_KINDS
+        elif kind in known:
+            out.add(kind)
+        else:
+            raise ValueError(f"has an unknown action {kind!r}; use one of "
+                             f"{', '.join(sorted(known | {'click'}))}")
+    return frozenset(out)
+
+
+def _key_set(value: object) -> frozenset[str]:
+    chords = _strings(value)
+    if not chords:
+        raise ValueError(f"must be a chord such as \"ctrl+s\" or a list of them, not {value!r}")
+    out = set()
+    for chord in chords:
+        normal = normalize_chord(chord)
+        if not normal or " " in normal:
+            raise ValueError(f"has {chord!r}, which is not one chord; write one chord per "
+                             'entry, e.g. key = ["ctrl+s", "alt+F4"]')
+        out.add(normal)
+    return frozenset(out)
+
+
+def _region(value: object) -> tuple[int, int, int, int]:
+    if not (isinstance(value, list) and len(value) == 4
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        raise ValueError(f"must be four whole numbers [x0, y0, x1, y1], not {value!r}")
+    x0, y0, x1, y1 = value
+    if not (0 <= x0 < x1 and 0 <= y0 < y1):
+        raise ValueError(f"{value!r} must satisfy 0 <= x0 < x1 and 0 <= y0 < y1 (screen pixels)")
+    return x0, y0, x1, y1
+
+
+def _secret(value: object) -> str:
+    if not isinstance(value, str) or not _SECRET_NAME.fullmatch(value):
+        raise ValueError(f"must be a secret's name such as \"PASSWORD\" (no braces) or \"*\" "
+                         f"for any secret, not {value!r}")
+    return value
+
+
+def _text_field(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"must be a non-empty string, not {value!r}")
+    return value
+
+
+_PARSERS: dict[str, Callable[[object], Any]] = {
+    "name": _text_field,
+    "reason": _text_field,
+    "action": _kinds,
+    "key": _key_set,
+    "text": _regex,
+    "window_class": lambda v: _regex(v, re.IGNORECASE),
+    "window_title": lambda v: _regex(v, re.IGNORECASE),
+    "region": _region,
+    "secret": _secret,
+}
+_FIELDS = {"action": "actions", "key": "keys"}
+
+
+def _rule(table: Mapping[str, Any], index: int, where: _Lines) -> Rule:
+    line = where.rule(index)
+    unknown = [key for key in table if key not in RULE_KEYS]
+    if unknown:
+        raise where.error(where.rule(index, unknown[0]),
+                          f"unknown key {unknown[0]!r} in [[rule]]; allowed: "
+                          f"{', '.join(RULE_KEYS)}")
+    verdict = table.get("verdict")
+    if verdict not in DECISIONS:
+        at = where.rule(index, "verdict")
+        if verdict is None:
+            raise where.error(at, 'this [[rule]] has no verdict; add verdict = "allow", '
+                              '"ask" or "deny"')
+        raise where.error(at, f"verdict must be \"allow\", \"ask\" or \"deny\", not {verdict!r}")
+    values: dict[str, Any] = {}
+    for key, parse in _PARSERS.items():
+        if key in table:
+            try:
+                values[_FIELDS.get(key, key)] = parse(table[key])
+            except ValueError as exc:
+                raise where.error(where.rule(index, key), f"{key} {exc}") from None
+    name = values.pop("name", f"{where.path.name}:{line}")
+    outcome = {"allow": "allowed", "ask": "needs approval", "deny": "denied"}[verdict]
+    reason = values.pop("reason", f"{outcome} by rule {name!r} in {where.path}")
+    return Rule(name, verdict, reason, source=f"{where.path}:{line}", **values)
+
+
+def load_policy_file(path: Path) -> list[Rule]:
+    """The rules of one policy file, in order; ConfigError names '<path>:<line>' and the fix."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"policy file {path} does not exist; create it or fix the path "
+                          "given with --policy") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read policy file {path}: {exc}") from exc
+    try:
+        data = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as exc:
+        found = re.search(r"line (\d+)", str(exc))
+        line = found.group(1) if found else max(1, len(raw.splitlines()))  # "end of document"
+        raise ConfigError(f"{path}:{line}: not valid TOML: {exc}; fix the syntax (see the "
+                          "[[rule]] example in the README)") from None
+    where = _Lines(path, raw)
+    for key in data:
+        if key != "rule":
+            raise where.error(where.top(key), f"unknown top-level key {key!r}; a policy file "
+                              "holds only [[rule]] tables")
+    tables = data.get("rule", [])
+    if not isinstance(tables, list):
+        raise where.error(where.top("rule"), "rule must be an array of tables: write each "
+                          "rule under its own [[rule]] header (two brackets)")
+    rules = []
+    for index, table in enumerate(tables):
+        if not isinstance(table, dict):
+            raise where.error(where.rule(index), f"each rule must be a table, not {table!r}; "
+                              "write it under a [[rule]] header")
+        rules.append(_rule(table, index, where))
+    return rules
+
+
+def effective_rules(files: Sequence[Path]) -> list[Rule]:
+    """The rules of each file in order, then the built-in rules."""
+    rules = [rule for path in files for rule in load_policy_file(path)]
+    return [*rules, *BUILTIN_RULES]
+
+
+def default_policy_path(env: Mapping[str, str]) -> Path:
+    """policy.toml in cua's user config directory ($XDG_CONFIG_HOME/cua on Linux)."""
+    # platformdirs reads XDG_CONFIG_HOME from os.environ; honour the injected env the same way.
+    if env.get("XDG_CONFIG_HOME", "").startswith("/"):
+        return Path(env["XDG_CONFIG_HOME"]) / "cua" / "policy.toml"
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("cua", appauthor=False)) / "policy.toml"
