@@ -7,12 +7,21 @@ from typing import NoReturn
 
 import typer
 
-from ..core.errors import ConfigError, CuaError, DesktopError, FailSafeTriggered, ModelError
+from ..core.errors import (
+    ConfigError,
+    CuaError,
+    DesktopError,
+    FailSafeTriggered,
+    ModelError,
+    Terminated,
+)
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 success; 1 task reported failed or unknown; 2 usage or configuration error; "
-    "3 budget exhausted; 4 an action was refused; 5 environment error (display, X11, "
-    "permissions); 6 API error that retries could not fix; 70 a bug in cua; 130 interrupted."
+    "Exit codes: 0 success; 1 task reported failed or unknown, or --check failed; 2 usage or "
+    "configuration error; 3 budget exhausted (steps, cost or --timeout); 4 an action needed "
+    "approval nobody could give, or the run was aborted at a prompt; 5 environment error "
+    "(display, X11, lock, permissions); 6 API error that retries could not fix; 70 a bug in "
+    "cua; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM)."
 )
 
 # Run status → exit code. Errors map through `exit_code_for` below; nothing else decides codes.
@@ -20,8 +29,11 @@ STATUS_EXIT = {
     "success": 0,
     "failure": 1,
     "unknown": 1,
+    "check_failed": 1,
     "budget_exhausted": 3,
+    "timeout": 3,
     "needs_approval": 4,
+    "aborted": 4,
     "interrupted": 130,
 }
 ERROR_EXIT: tuple[tuple[type[BaseException], int], ...] = (
@@ -29,6 +41,7 @@ ERROR_EXIT: tuple[tuple[type[BaseException], int], ...] = (
     (DesktopError, 5),
     (ModelError, 6),
     (FailSafeTriggered, 130),
+    (Terminated, 143),
 )
 BUG_EXIT = 70
 
@@ -63,14 +76,20 @@ app = typer.Typer(
 runs_app = typer.Typer(help="List and show recorded runs.", no_args_is_help=True,
                        rich_markup_mode=None)
 app.add_typer(runs_app, name="runs")
+policy_app = typer.Typer(help="Show the confirmation policy, or test an action against it.",
+                         no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(policy_app, name="policy")
 
 
 def _register() -> None:
     # Command modules import only what --help needs; heavy imports happen inside the commands.
-    from . import demo, run, runs
+    from . import demo, doctor, policy, run, runs
 
     app.command("run", help=run.HELP, epilog=EXIT_CODES_HELP)(run.run)
     app.command("demo", help=demo.HELP)(demo.demo)
+    app.command("doctor", help=doctor.HELP)(doctor.doctor)
+    policy_app.command("show", help=policy.HELP_SHOW)(policy.policy_show)
+    policy_app.command("test", help=policy.HELP_TEST)(policy.policy_test)
     runs_app.command("list", help="List recorded runs, newest first.")(runs.list_runs_command)
     runs_app.command("show", help="Show one run's steps. ID may be a prefix or a folder.")(
         runs.show_run_command)
@@ -90,9 +109,12 @@ def main() -> NoReturn:
         else:
             sys.stderr.write(f"cua: {exc}\n")
         code = exc.exit_code
-    except (typer.Abort, KeyboardInterrupt):
+    except typer.Abort:
         sys.stderr.write("cua: interrupted\n")
         code = 130
+    except KeyboardInterrupt as exc:
+        sys.stderr.write(f"cua: {exc or 'interrupted'}\n")
+        code = exit_code_for(exc)
     except CuaError as exc:
         sys.stderr.write(f"cua: {exc}\n")
         code = exit_code_for(exc)

@@ -13,11 +13,15 @@ Carry out TASK on the desktop with Claude, step by step, until Claude reports th
 
 Uses $DISPLAY, or a private Xvfb with --virtual-display. Needs ANTHROPIC_API_KEY (and honours ANTHROPIC_BASE_URL). Every run is recorded; see `cua runs list`.
 
+Before each action cua asks its policy (built-in rules, then your --policy files; see `cua policy show`). An action the policy wants approved is asked on the terminal; with nobody at a terminal (stdin not a TTY, or --non-interactive) it is never carried out: the run stops with status needs_approval, exit 4. --yes approves every such action; a rule that denies stays denied.
+
 \b
 Examples:
   cua run "open the settings and turn on dark mode"
   cua run --virtual-display 1280x800 --app xterm --json "print the date in xterm"
   cua run --max-steps 20 --model claude-sonnet-4-6 "fill the vendor form" | tee out.txt
+  PORTAL_PW=... cua run --secret PASSWORD=PORTAL_PW --timeout 300 \\
+      --check "test -s ~/invoice.pdf" "log in with {{PASSWORD}} and download the invoice"
 """
 
 
@@ -61,6 +65,31 @@ def run(
     config: Annotated[Path | None, typer.Option(
         help="Config file (TOML) instead of ~/.config/cua/config.toml (env CUA_CONFIG).",
         metavar="FILE")] = None,
+    policy: Annotated[list[Path] | None, typer.Option(
+        help="Policy file (TOML) whose rules come before the built-in ones; repeatable. "
+        "Default: policy.toml in the config directory, if it exists. See `cua policy show`.",
+        metavar="FILE")] = None,
+    yes: Annotated[bool, typer.Option(
+        "--yes", "-y", help="Approve every action the policy would ask about. Actions a rule "
+        "denies stay denied.")] = False,
+    non_interactive: Annotated[bool, typer.Option(
+        "--non-interactive", help="Never prompt, even on a terminal: an action that needs "
+        "approval stops the run (status needs_approval, exit 4). Implied when stdin is not a "
+        "terminal.")] = False,
+    secret: Annotated[list[str] | None, typer.Option(
+        help="Let Claude type a secret without seeing it: NAME takes the value of $NAME, "
+        "NAME=VAR of $VAR. Claude writes {{NAME}}; cua types the value. Repeatable.",
+        metavar="NAME[=VAR]")] = None,
+    timeout: Annotated[float | None, typer.Option(
+        help="Stop (status timeout, exit 3) once the run has taken this many seconds of wall "
+        "time.", metavar="SECONDS", min=0.001)] = None,
+    check: Annotated[str | None, typer.Option(
+        help="After Claude reports success, run CMD with the shell; success stands only if it "
+        "exits 0 (else status check_failed, exit 1). Its output goes to check.txt in the run "
+        "folder.", metavar="CMD")] = None,
+    wait_lock: Annotated[float, typer.Option(
+        help="If another cua run holds this display, wait this long for it before giving up "
+        "(exit 5).", metavar="SECONDS", min=0)] = 0.0,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print exactly one JSON object (the run summary) on stdout at the end; "
         "progress stays on stderr.")] = False,
@@ -77,7 +106,9 @@ def run(
         task=task, settings=settings, env=env, virtual_display=virtual_display,
         app=parse_app(app), run_dir=run_dir, as_json=as_json, quiet=quiet,
         base_url=env.get("ANTHROPIC_BASE_URL") or None, api_key=env.get("ANTHROPIC_API_KEY"),
-        price_overrides=prices,
+        price_overrides=prices, policy_files=tuple(policy or ()),
+        secret_specs=tuple(secret or ()), assume_yes=yes, non_interactive=non_interactive,
+        timeout_s=timeout, check=check, wait_lock_s=wait_lock,
     )
     return execute(plan)
 

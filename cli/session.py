@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import signal
 import sys
 import traceback
 from collections.abc import Mapping
@@ -19,7 +20,7 @@ from typing import Any
 
 from rich.console import Console
 
-from ..core.errors import ConfigError, CuaError
+from ..core.errors import ConfigError, CuaError, Terminated
 from ..core.events import Event, Usage
 from ..core.settings import Settings
 from .main import STATUS_EXIT, InternalError, exit_code_for
@@ -40,6 +41,13 @@ class RunPlan:
     api_key: str | None = None
     app_wait_s: float = 15.0
     price_overrides: Mapping[str, Any] | None = None
+    policy_files: tuple[Path, ...] = ()
+    secret_specs: tuple[str, ...] = ()
+    assume_yes: bool = False
+    non_interactive: bool = False
+    timeout_s: float | None = None
+    check: str | None = None
+    wait_lock_s: float = 0.0
 
 
 def parse_app(command: str | None) -> list[str] | None:
@@ -57,8 +65,9 @@ def execute(plan: RunPlan) -> int:
     stderr = Console(stderr=True)
     view = make_view(stderr, quiet=plan.quiet)
     summary: dict[str, Any] = {}
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        code = _execute(plan, view, summary)
+        code = _execute(plan, view, stderr, summary)
     except BaseException as exc:
         close = getattr(view, "close", None)
         if close:
@@ -74,7 +83,14 @@ def execute(plan: RunPlan) -> int:
         run_dir = summary.get("run_dir", "(no run folder yet)")
         _write_crash(run_dir, exc)
         raise InternalError(run_dir, exc) from exc
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return code
+
+
+def _terminate(signum: int, frame: object) -> None:
+    # Unwinds like Ctrl-C: keys released, display stopped, run record finished; exit 143.
+    raise Terminated("terminated by SIGTERM")
 
 
 def _status_for(exc: BaseException) -> str:
@@ -93,15 +109,22 @@ def _write_crash(run_dir: str, exc: BaseException) -> None:
         (path / "crash.txt").write_text(text, encoding="utf-8")
 
 
-def _execute(plan: RunPlan, view: Any, summary: dict[str, Any]) -> int:
+def _execute(plan: RunPlan, view: Any, console: Console, summary: dict[str, Any]) -> int:
     from ..core.claude import ClaudeClient
     from ..core.flavours import flavour_for, image_limits_for
     from ..core.loop import LoopConfig, run_task
+    from ..core.policy import default_policy_path, effective_rules
     from ..core.prices import price_for
     from ..core.runs import RunRecorder, new_run_id, prepare_run_dir, runs_root
+    from ..core.secrets import Secrets
 
     s = plan.settings
     flavour = flavour_for(s.model, s.tool_version)
+    secrets = Secrets.from_specs(plan.secret_specs, plan.env)
+    policy_files = list(plan.policy_files)
+    if not policy_files and (default := default_policy_path(plan.env)).is_file():
+        policy_files.append(default)
+    rules = tuple(effective_rules(policy_files))
     client = ClaudeClient(api_key=plan.api_key, base_url=plan.base_url, max_retries=s.max_retries)
     now = datetime.now(UTC)
     run_id = new_run_id(now)
@@ -111,8 +134,9 @@ def _execute(plan: RunPlan, view: Any, summary: dict[str, Any]) -> int:
                    duration_s=0.0, usage=Usage().as_dict(), cost_usd=None)
     with ExitStack() as stack:
         stack.callback(client.close)
-        desktop = _open_desktop(plan, stack)
-        recorder = RunRecorder(run_dir, meta=_versions(plan))
+        desktop, desktop_env = _open_desktop(plan, stack, run_dir)
+        recorder = RunRecorder(run_dir, meta={**_versions(plan, secrets, policy_files),
+                                              "display": desktop_env["DISPLAY"]})
         stack.callback(recorder.close)
 
         def on_event(event: Event) -> None:
@@ -123,22 +147,48 @@ def _execute(plan: RunPlan, view: Any, summary: dict[str, Any]) -> int:
                             max_tokens=s.max_tokens, keep_images=s.keep_images,
                             settle_ceiling_s=s.settle_ceiling_s, limits=image_limits_for(s.model),
                             price=price_for(s.model, plan.price_overrides),
-                            max_cost_usd=s.max_cost_usd)
+                            max_cost_usd=s.max_cost_usd, rules=rules, secrets=secrets,
+                            timeout_s=plan.timeout_s)
         result = run_task(plan.task, desktop=desktop, client=client, config=config,
-                          on_event=on_event, run_id=run_id, run_dir=str(run_dir))
+                          on_event=on_event, run_id=run_id, run_dir=str(run_dir),
+                          approver=_approver(plan, view, console),
+                          check=_check(plan.check, desktop_env))
     code = STATUS_EXIT[result.status]
     summary.update(status=result.status, summary=result.summary, steps=result.steps,
                    exit_code=code, duration_s=round(result.duration_s, 3),
-                   usage=result.usage.as_dict(), cost_usd=result.cost_usd)
+                   usage=result.usage.as_dict(), cost_usd=result.cost_usd, **result.details)
     if plan.as_json:
-        _print_json(summary)
+        _print_json(secrets.redact_data(summary))
     elif not plan.quiet or result.status != "success":
         sys.stdout.write(f"{result.status}: {result.summary}\n")
     return code
 
 
-def _open_desktop(plan: RunPlan, stack: ExitStack) -> Any:
-    """The desktop to drive: a private Xvfb when asked, else $DISPLAY; starts --app on it."""
+def _approver(plan: RunPlan, view: Any, console: Console) -> Any:
+    """Who answers the policy's `ask`: --yes, a person at this terminal, or nobody."""
+    from ..core.gate import approve_all, refuse_all
+
+    if plan.assume_yes:
+        return approve_all
+    if plan.non_interactive or not sys.stdin.isatty():
+        return refuse_all
+    from .approval import TerminalApprover
+
+    return TerminalApprover(console, pause=getattr(view, "paused", None))
+
+
+def _check(command: str | None, env: Mapping[str, str]) -> Any:
+    if not command:
+        return None
+    from ..core.check import run_check
+
+    return lambda: run_check(command, env=env)
+
+
+def _open_desktop(plan: RunPlan, stack: ExitStack, run_dir: Path) -> tuple[Any, dict[str, str]]:
+    """The desktop to drive (a private Xvfb when asked, else $DISPLAY), locked for this run;
+    starts --app on it. Also returns the environment that points programs at that display."""
+    from ..core.lock import DisplayLock, lock_dir
     from ..core.xdesktop import XDesktop
     from ..core.xserver import VirtualDisplay, check_display, ensure_xauthority, parse_size
 
@@ -151,9 +201,13 @@ def _open_desktop(plan: RunPlan, stack: ExitStack) -> Any:
             raise ConfigError(f"--virtual-display: {exc}") from exc
         display = stack.enter_context(VirtualDisplay(size=(width, height)))
         env = {**plan.env, **display.env}
-    desktop = XDesktop(display=display.display if display else check_display(env),
-                       xauthority=ensure_xauthority(env), monitor=plan.settings.monitor)
+    name = display.display if display else check_display(env)
+    stack.enter_context(DisplayLock(name, directory=lock_dir(plan.env), run_dir=str(run_dir),
+                                    wait_s=plan.wait_lock_s))
+    xauthority = ensure_xauthority(env)
+    desktop = XDesktop(display=name, xauthority=xauthority, monitor=plan.settings.monitor)
     stack.callback(desktop.close)
+    env = {**env, "DISPLAY": name, "XAUTHORITY": str(xauthority)}
     if plan.app:
         from ..core.screen import wait_for_change
 
@@ -163,7 +217,7 @@ def _open_desktop(plan: RunPlan, stack: ExitStack) -> Any:
         else:
             _start_app_on_display(plan.app, plan.env, stack)
         wait_for_change(desktop.capture, before, timeout_s=plan.app_wait_s)
-    return desktop
+    return desktop, env
 
 
 def _start_app_on_display(argv: list[str], env: Mapping[str, str], stack: ExitStack) -> None:
@@ -179,7 +233,7 @@ def _start_app_on_display(argv: list[str], env: Mapping[str, str], stack: ExitSt
     stack.callback(stop_process, proc)
 
 
-def _versions(plan: RunPlan) -> dict[str, Any]:
+def _versions(plan: RunPlan, secrets: Any, policy_files: list[Path]) -> dict[str, Any]:
     try:
         cua_version = metadata.version("claude-cua")
         sdk_version = metadata.version("anthropic")
@@ -187,4 +241,6 @@ def _versions(plan: RunPlan) -> dict[str, Any]:
         cua_version = sdk_version = "unknown"
     return {"cua_version": cua_version, "anthropic_version": sdk_version,
             "python": sys.version.split()[0], "virtual_display": plan.virtual_display,
-            "app": plan.app}
+            "app": plan.app, "secrets": list(secrets.names),
+            "policy_files": [str(p) for p in policy_files], "timeout_s": plan.timeout_s,
+            "check": plan.check}

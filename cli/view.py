@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console, Group
@@ -12,6 +14,7 @@ from rich.text import Text
 
 from ..core.events import (
     ActionPerformed,
+    CheckFinished,
     Event,
     ModelReplied,
     RunFinished,
@@ -39,7 +42,15 @@ def _action_line(event: ActionPerformed) -> str:
         else:
             parts.append(f"{key}={value!r}")
     line = " ".join(parts) + f"  [{_ms(event.action_s)}]"
+    if event.policy is not None:
+        p = event.policy
+        answer = f", {_ANSWER_WORDS[p['answer']]}" if "answer" in p else ""
+        line += f"  [{p['decision']}: {p['rule']}{answer}]"
     return line + (f"  error: {event.error}" if event.error else "")
+
+
+_ANSWER_WORDS = {"once": "approved once", "always": "approved for the run", "deny": "denied",
+                 "abort": "aborted", "stop": "nobody to ask"}
 
 
 class PlainView:
@@ -72,6 +83,10 @@ class PlainView:
                     return None
                 return (f"  settle {_ms(rec['settle_s'])} ({rec['settle_captures']} captures), "
                         f"overhead {_ms(rec['overhead_s'])}")
+            case CheckFinished():
+                r = event.result
+                return (f"check: `{r['command']}` exited {r['exit_code']} after "
+                        f"{_ms(r['duration_s'])}")
             case RunFinished():
                 cost = f", ${event.cost_usd:.4f}" if event.cost_usd is not None else ""
                 return (f"finished: {event.status} after {event.steps} steps in "
@@ -127,6 +142,15 @@ class LiveView:
         if line is not None:
             style = "bold" if isinstance(event, RunFinished | RunStarted) else None
             self.console.print(line, markup=False, highlight=False, style=style, soft_wrap=True)
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Stop redrawing while someone answers a prompt on the same terminal."""
+        self.live.stop()
+        try:
+            yield
+        finally:
+            self.live.start()
 
     def close(self) -> None:
         self.live.stop()

@@ -206,7 +206,8 @@ def _run_check(check: Callable[[], CheckResult], summary: str, state: _Run, on_e
                secrets: Secrets) -> tuple[str, str]:
     result = check()
     output = secrets.redact(result.output)
-    record = {**result.as_dict(), "output": output[-4000:], "passed": result.passed}
+    record = secrets.redact_data({**result.as_dict(), "output": output[-4000:],
+                                  "passed": result.passed})
     state.details["check"] = record
     on_event(CheckFinished(record, output))
     if result.passed:
@@ -270,7 +271,7 @@ class _StepRunner:
         if results:
             state.messages.append({"role": "user", "content": results})
         record["overhead_s"] = round(self.clock() - replied_at, 4)
-        self.emit(StepFinished(step, record, shot.png if shot else None))
+        self.emit(StepFinished(step, self.secrets.redact_data(record), shot.png if shot else None))
         return outcome
 
     def ask(self, state: _Run) -> tuple[ModelReply, float]:

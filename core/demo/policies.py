@@ -231,6 +231,16 @@ def report(status: str, summary: str) -> Block:
     }
 
 
+def approval_request(description: str) -> Block:
+    """Return a request_approval tool_use: Claude asking before a consequential step."""
+    return {
+        "type": "tool_use",
+        "id": new_id("toolu_"),
+        "name": "request_approval",
+        "input": {"description": description},
+    }
+
+
 def text(s: str) -> Block:
     """Return a text content block."""
     return {"type": "text", "text": s}

@@ -1,0 +1,93 @@
+"""Asking a person on the terminal whether an action may run."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from ..core.gate import Answer, ApprovalRequest
+
+CHOICES: dict[str, tuple[Answer, str]] = {
+    "o": ("once", "approve once"),
+    "a": ("always", "approve this kind of action for the rest of the run"),
+    "d": ("deny", "deny (Claude is told, and goes on)"),
+    "q": ("abort", "abort the run"),
+}
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
+
+
+def visible(text: str) -> str:
+    """`text` with every character a person could miss written as an escape: control and
+    format characters (zero-width spaces, direction marks), and any space other than ' '."""
+    out = []
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ch != " " and (unicodedata.category(ch)[0] in "CZ" or not ch.isprintable()):
+            out.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def describe_action(name: str, action: dict[str, Any]) -> str:
+    """One line: the action in words, typed text escaped and quoted."""
+    parts = [name]
+    for key, value in action.items():
+        if key == "kind":
+            continue
+        if isinstance(value, str):
+            parts.append(f'{key} "{visible(value)}"')
+        elif isinstance(value, dict) and "screen" in value:
+            parts.append(f"{key} at screen ({value['screen'][0]}, {value['screen'][1]})")
+        elif value is not None:
+            parts.append(f"{key} {value}")
+    return "  ".join(parts)
+
+
+class TerminalApprover:
+    """Shows the request and reads one of o/a/d/q from the terminal.
+
+    `pause` is the live view's way of getting out of the way while we ask.
+    """
+
+    def __init__(self, console: Console,
+                 pause: Callable[[], AbstractContextManager[Any]] | None = None) -> None:
+        self.console = console
+        self.pause = pause or nullcontext
+
+    def __call__(self, request: ApprovalRequest) -> Answer:
+        with self.pause():
+            self.console.print(self.panel(request))
+            menu = "  ".join(f"[{key}] {label}" for key, (_, label) in CHOICES.items())
+            self.console.print(menu, markup=False, highlight=False)
+            while True:
+                try:
+                    reply = self.console.input("Your choice [o/a/d/q]: ").strip().lower()
+                except EOFError:
+                    self.console.print("(no answer: stopping the run)")
+                    return "stop"
+                if reply[:1] in CHOICES:
+                    return CHOICES[reply[:1]][0]
+                self.console.print("Please answer o, a, d or q.", markup=False)
+
+    def panel(self, request: ApprovalRequest) -> Panel:
+        v, w = request.verdict, request.window
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold")
+        grid.add_column()
+        grid.add_row("action", Text(describe_action(request.name, request.action)))
+        window = w.wm_class or w.instance or "unknown"
+        grid.add_row("window", Text(f'{window} "{visible(w.title)}"' if w.title else window))
+        grid.add_row("rule", Text(f"{v.rule} ({v.source}): {v.reason}"))
+        if request.crop_path:
+            grid.add_row("picture", Text(request.crop_path))
+        title = f"Approve step {request.step}? ({v.decision})"
+        return Panel(grid, title=title, title_align="left", border_style="yellow")
