@@ -24,7 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .desktop import Button, Frame, ScrollDirection
+from .desktop import Button, Frame, ScrollDirection, Window
 from .errors import ActionError, CuaError, DesktopError, FailSafeTriggered
 from .keys import (
     NO_SYMBOL,
@@ -50,6 +50,9 @@ _MAX_REPEAT = 100
 _MAX_CLICKS = 10
 _MAX_SCROLL = 200
 _MAX_HOLD_S = 60.0
+_MAX_TREE_DEPTH = 8  # window nesting to walk from the focus to its client, up or down
+_MAX_SEARCHED = 64  # windows whose children are searched, per level, below a frame
+_MAX_PROPERTY_LONGS = 1024  # read at most 4 KiB of a class or title property
 _FAILSAFE_MESSAGE = (
     "the mouse was pushed into a screen corner, so pyautogui's fail-safe stopped the run; "
     "move it away from the corner before starting again"
@@ -478,6 +481,96 @@ class XDesktop:
             return
         with self._chord_held(parse_chord(modifiers), modifiers):
             yield
+
+    # -- windows --------------------------------------------------------------------------------
+
+    def focused_window(self) -> Window:
+        """The top-level window with the keyboard focus; empty when there is none.
+
+        Asks the window manager (_NET_ACTIVE_WINDOW), else the server (GetInputFocus), then
+        finds the client window carrying WM_CLASS: focus may sit on a child of it or on the
+        window manager's frame around it. A window that vanishes meanwhile reads as empty.
+        """
+        import Xlib.error
+
+        with self._device_errors("read the focused window"):
+            try:
+                start = self._focus_start()
+                found = self._client_window(start) if start is not None else None
+                if found is None:
+                    return Window()
+                client, wm_class = found
+                instance, _, rest = wm_class.partition(b"\0")
+                return Window(wm_class=rest.split(b"\0")[0].decode("latin-1"),
+                              instance=instance.decode("latin-1"), title=self._title(client))
+            except (Xlib.error.BadWindow, Xlib.error.BadDrawable, Xlib.error.BadMatch) as exc:
+                log.debug("the focused window went away while reading it: %s", exc)
+                return Window()
+
+    def _focus_start(self) -> Any | None:
+        """The window the window manager calls active, or the X input focus without one."""
+        from Xlib import X, Xatom
+
+        active = self._root.get_property(self._x.get_atom("_NET_ACTIVE_WINDOW"), Xatom.WINDOW,
+                                         0, 1)
+        if active is not None and active.format == 32:
+            # An EWMH window manager keeps this current; 0 means nothing is active.
+            window_id = active.value[0] if len(active.value) else X.NONE
+        else:
+            focus = self._x.get_input_focus().focus
+            window_id = focus if isinstance(focus, int) else focus.id
+        if window_id in (X.NONE, X.PointerRoot, self._root.id):
+            return None
+        return self._x.create_resource_object("window", window_id)
+
+    def _client_window(self, start: Any) -> tuple[Any, bytes] | None:
+        """`start` or its nearest ancestor with WM_CLASS, else the first such descendant."""
+        from Xlib import Xatom
+
+        wm_class = self._x.get_atom("WM_CLASS")
+        window = start
+        for _ in range(_MAX_TREE_DEPTH):
+            prop = window.get_property(wm_class, Xatom.STRING, 0, _MAX_PROPERTY_LONGS)
+            if prop is not None and prop.value:
+                return window, bytes(prop.value)
+            parent = window.query_tree().parent
+            if not parent or parent.id == self._root.id:
+                break
+            window = parent
+        return self._client_below(start, wm_class)
+
+    def _client_below(self, start: Any, wm_class: int) -> tuple[Any, bytes] | None:
+        """Breadth-first search under a frame window for the client it wraps."""
+        from Xlib import Xatom
+
+        level = list(start.query_tree().children)
+        for _ in range(_MAX_TREE_DEPTH):
+            for window in level:
+                prop = window.get_property(wm_class, Xatom.STRING, 0, _MAX_PROPERTY_LONGS)
+                if prop is not None and prop.value:
+                    return window, bytes(prop.value)
+            level = [child for window in level[:_MAX_SEARCHED]
+                     for child in window.query_tree().children]
+            if not level:
+                break
+        return None
+
+    def _title(self, window: Any) -> str:
+        """_NET_WM_NAME (UTF-8), else WM_NAME in whatever encoding its type names."""
+        from Xlib import X
+
+        utf8 = self._x.get_atom("UTF8_STRING")
+        prop = window.get_property(self._x.get_atom("_NET_WM_NAME"), utf8, 0,
+                                   _MAX_PROPERTY_LONGS)
+        if prop is None or not prop.value:
+            prop = window.get_property(self._x.get_atom("WM_NAME"), X.AnyPropertyType, 0,
+                                       _MAX_PROPERTY_LONGS)
+        if prop is None or prop.format != 8:
+            return ""
+        # WM_NAME is usually STRING (Latin-1); COMPOUND_TEXT is read the same way, as its ASCII
+        # and Latin-1 parts are, since apps that need more set _NET_WM_NAME too.
+        encoding = "utf-8" if prop.property_type == utf8 else "latin-1"
+        return bytes(prop.value).decode(encoding, errors="replace")
 
     # -- lifecycle ------------------------------------------------------------------------------
 
