@@ -240,7 +240,8 @@ def _chords(keys: str | None) -> list[str]:
 # --- built-in rules --------------------------------------------------------------------------
 
 _CMD = r"(?<![\w.-])"  # a command name starts here: not inside a word, path suffix or option
-_ARGS = r"(?:[ \t]+[^\s;&|]+)*?[ \t]+"  # further words of the same simple command
+# Further words of the same simple command; bounded, so long text stays linear to search.
+_ARGS = r"(?:[ \t]+[^\s;&|]+){0,40}?[ \t]+"
 _END = r"(?=[\s;&|)]|$)"
 _DESTRUCTIVE = re.compile("|".join((
     _CMD + r"rm" + _ARGS + r"(?:-[a-zA-Z]*[rR][a-zA-Z]*|--r[a-z]*)" + _END,
@@ -249,15 +250,15 @@ _DESTRUCTIVE = re.compile("|".join((
     _CMD + r"(?:shutdown|reboot|poweroff|halt)(?![\w-])",
     _CMD + r"(?:tel)?init[ \t]+[06](?![\w-])",
     _CMD + r"ch(?:mod|own|grp)" + _ARGS + r"(?:-[a-zA-Z]*R[a-zA-Z]*|--recursive)" + _END,
-    _CMD + r"(?:curl|wget)\b[^\n;]*?\|[ \t]*(?:[\w./-]*/)?"
+    _CMD + r"(?:curl|wget)\b[^\n;]{0,400}?\|[ \t]*(?:[\w./-]*/)?"
     r"(?:sh|bash|zsh|dash|ksh|fish|sudo|python[\d.]*|perl|ruby|node)(?![\w-])",
-    _CMD + r"(?:sh|bash|zsh|dash|ksh)\b[^\n]*?(?:<\(|\$\()[ \t]*(?:curl|wget)\b",
+    _CMD + r"(?:sh|bash|zsh|dash|ksh)\b[^\n]{0,400}?(?:<\(|\$\()[ \t]*(?:curl|wget)\b",
     _CMD + r"(?:sudo|doas|pkexec)(?![\w-])",
-    _CMD + r"find\b[^\n;&|]*[ \t]-delete" + _END,
+    _CMD + r"find\b[^\n;&|]{0,400}?[ \t]-delete" + _END,
     _CMD + r"shred(?![\w-])",
-    _CMD + r"kill(?:[ \t]+-\w+)*[ \t]+-1[ \t]*(?=[;&|)\n]|$)",  # pid -1: every process
+    _CMD + r"kill(?:[ \t]+-\w+){0,3}[ \t]+-1[ \t]*(?=[;&|)\n]|$)",  # pid -1: every process
     r":[ \t]*\([ \t]*\)[ \t]*\{",
-    r"(?P<fn>[\w:]+)[ \t]*\([ \t]*\)[ \t]*\{[^}]*?(?P=fn)[ \t]*\|[ \t]*(?P=fn)",
+    r"(?P<fn>[\w:]+)[ \t]*\([ \t]*\)[ \t]*\{[^}]{0,40}?(?P=fn)[ \t]*\|[ \t]*(?P=fn)",
     r">[ \t]*/dev/(?:sd|hd|vd|xvd|nvme|mmcblk|disk/|mapper/|md|dm-)",
 )))
 

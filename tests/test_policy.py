@@ -1,5 +1,6 @@
 import json
 import re
+import time
 
 import pytest
 import typer
@@ -179,6 +180,13 @@ def test_destructive_shell_is_asked_in_any_window(text):
 ], ids=lambda t: t[:30])
 def test_ordinary_text_is_not_destructive(text):
     assert judge(text=text, window=EDITOR).rule == "default"
+
+
+def test_long_text_with_many_command_words_is_judged_quickly():
+    text = "rm a dd b chmod c curl d find e kill f sh $(g " * 3000
+    start = time.perf_counter()
+    assert judge(text=text, window=EDITOR).rule == "default"
+    assert time.perf_counter() - start < 2.0  # about 0.1 s; unbounded patterns took minutes
 
 
 def test_destructive_reason_quotes_the_command():
