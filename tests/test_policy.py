@@ -1,5 +1,7 @@
 import json
 import re
+import subprocess
+import sys
 import time
 
 import pytest
@@ -681,3 +683,41 @@ def test_bad_policy_file_is_a_config_error_in_the_commands(config_home, tmp_path
     result = run_cli("show", "--policy", str(path))
     assert isinstance(result.exception, ConfigError)
     assert f"{path}:2" in str(result.exception)
+
+
+# --- `cua policy` as a subprocess ---------------------------------------------------------------
+
+def cua(tmp_path, *args):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+           "XDG_CONFIG_HOME": str(tmp_path / "config"), "CUA_DATA_DIR": str(tmp_path)}
+    return subprocess.run([sys.executable, "-m", "claude_cua.cli", "policy", *args],
+                          capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_cua_policy_show_json_lists_the_builtin_rules(tmp_path):
+    proc = cua(tmp_path, "show", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert [row["name"] for row in json.loads(proc.stdout)] == [r.name for r in BUILTIN_RULES]
+
+
+@pytest.mark.parametrize(("args", "first"), [
+    (['{"action": "key", "text": "Alt_L+F4"}'], "ask: close-or-logout-keys — "),
+    (['{"action": "type", "text": "ls\\n"}', "--window-class", "URxvt"], "ask: terminal-command"),
+    (['{"action": "left_click", "coordinate": [5, 5]}'], "allow: default — "),
+], ids=["ask-keys", "ask-terminal", "allow"])
+def test_cua_policy_test_exits_0_for_any_verdict(tmp_path, args, first):
+    proc = cua(tmp_path, "test", *args)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(first)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["test", '{"action": '], "ACTION_JSON is not valid JSON"),
+    (["test", '{"action": "teleport"}'], "unknown action 'teleport'"),
+    (["show", "--policy", "missing.toml"], "missing.toml does not exist"),
+], ids=["bad-json", "bad-action", "missing-file"])
+def test_cua_policy_errors_exit_2_with_a_message(tmp_path, args, message):
+    proc = cua(tmp_path, *args)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
