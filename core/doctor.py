@@ -1,0 +1,225 @@
+"""`cua doctor`: checks that an unattended (cron) run would find what it needs.
+
+Each check says what it found and, when it fails, how to fix it. A check that cannot run because
+an earlier one failed is failed as skipped. X libraries are imported inside the checks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import DesktopError
+
+_VIRTUAL = "--virtual-display 1920x1080"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One check's outcome: what was found (`detail`) and, on failure, what to do (`fix`)."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def run_checks(env: Mapping[str, str], *, display: str | None = None) -> list[Check]:
+    """Run every check in order. `display` overrides $DISPLAY."""
+    if display is not None:
+        env = {**env, "DISPLAY": display}
+    name = env.get("DISPLAY", "").strip()
+    reachable = check_display(env)
+    xauthority, found = check_xauthority(env)
+    if not reachable.ok:
+        screen = _skipped("screen", "no display")
+    elif found is None:
+        screen = _skipped("screen", "no Xauthority file")
+    else:
+        screen = check_screen(name, xauthority=found, model=env.get("CUA_MODEL", ""))
+    return [
+        reachable,
+        check_session(env),
+        xauthority,
+        screen,
+        check_api_key(env),
+        check_data_dir(env),
+        check_config_dir(),
+        check_lock(env, name) if name else _skipped("display_lock", "no display"),
+    ]
+
+
+def check_display(env: Mapping[str, str]) -> Check:
+    """$DISPLAY is set and an X server answers there."""
+    from . import xserver
+
+    try:
+        name = xserver.check_display(env)
+    except DesktopError as exc:
+        detail, fix = _split_advice(str(exc))
+        return Check("display", False, detail,
+                     fix or f"run inside an X session with DISPLAY set, or pass {_VIRTUAL}")
+    return Check("display", True, f"X server answers on DISPLAY={name}")
+
+
+def check_session(env: Mapping[str, str]) -> Check:
+    """An X11 session, not Wayland: cua's input and screenshots reach X11 windows only."""
+    kind = env.get("XDG_SESSION_TYPE", "").strip().lower()
+    wayland = env.get("WAYLAND_DISPLAY", "").strip()
+    if kind == "wayland" or wayland:
+        why = "XDG_SESSION_TYPE=wayland" if kind == "wayland" else f"WAYLAND_DISPLAY={wayland}"
+        return Check("x11", False,
+                     f"a Wayland session ({why}): cua sees and drives only X11 windows there",
+                     f"log into an X11 (Xorg) session, or pass {_VIRTUAL} to use a private Xvfb")
+    return Check("x11", True, f"XDG_SESSION_TYPE={kind}" if kind else "no Wayland session")
+
+
+def check_xauthority(env: Mapping[str, str]) -> tuple[Check, Path | None]:
+    """The Xauthority file exists (created empty when missing, as a run would); and its path."""
+    from .xserver import ensure_xauthority
+
+    home = env.get("HOME")
+    expected = env.get("XAUTHORITY") or (str(Path(home) / ".Xauthority") if home else "")
+    existed = bool(expected) and os.path.exists(expected)
+    try:
+        path = ensure_xauthority(env)
+    except DesktopError as exc:
+        detail, fix = _split_advice(str(exc))
+        return Check("xauthority", False, detail, fix or "set XAUTHORITY to a readable file"), None
+    if not existed:
+        return Check("xauthority", True, f"{path} was missing: created it empty"), path
+    size = path.stat().st_size
+    return Check("xauthority", True, f"{path} ({size} bytes)" if size else f"{path} (empty)"), path
+
+
+def check_screen(display: str, *, xauthority: Path, model: str = "") -> Check:
+    """The screen size as mss and pyautogui see it, and what Claude gets after scaling."""
+    from .flavours import DEFAULT_MODEL, image_limits_for
+    from .screen import space_for
+
+    model = model or DEFAULT_MODEL
+    try:
+        captured, driven = _screen_sizes(display, xauthority)
+    except DesktopError as exc:
+        return Check("screen", False, str(exc), "check that the X server supports XTEST and "
+                     f"RandR, or pass {_VIRTUAL}")
+    limits = image_limits_for(model)
+    space = space_for(*captured, max_long_edge=limits.max_long_edge,
+                      max_pixels=limits.max_pixels)
+    same = "=" if captured == driven else "!="
+    detail = (f"{_size(captured)} (mss) {same} {_size(driven)} (pyautogui) -> "
+              f"{space.model_w}x{space.model_h} for {model}, "
+              f"scale {space.model_w / space.screen_w:.3f}")
+    if captured != driven:
+        return Check("screen", False, detail,
+                     "the captured monitor is not the whole X screen (several monitors, or HiDPI "
+                     "scaling): choose the monitor to drive with --monitor N")
+    return Check("screen", True, detail)
+
+
+def _screen_sizes(display: str, xauthority: Path) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(mss's primary monitor, pyautogui's screen), opened exactly as a run opens them."""
+    from .xdesktop import XDesktop
+
+    with _environment_restored("DISPLAY", "XAUTHORITY"):
+        desktop = XDesktop(display=display, xauthority=xauthority)
+        try:
+            import pyautogui  # already imported and aimed at `display` by XDesktop
+
+            width, height = pyautogui.size()
+            return desktop.size(), (int(width), int(height))
+        finally:
+            desktop.close()
+
+
+def check_api_key(env: Mapping[str, str]) -> Check:
+    """ANTHROPIC_API_KEY is set. Its value is never read into a message."""
+    if env.get("ANTHROPIC_API_KEY", "").strip():
+        return Check("api_key", True, "ANTHROPIC_API_KEY is set")
+    return Check("api_key", False, "ANTHROPIC_API_KEY is not set",
+                 "export ANTHROPIC_API_KEY where the run starts (cron does not read your shell "
+                 "profile: set it in the crontab or in a script the job runs)")
+
+
+def check_data_dir(env: Mapping[str, str]) -> Check:
+    """The run records' folder can be created and written."""
+    from .runs import runs_root
+
+    return _check_writable("data_dir", runs_root(env),
+                           "set CUA_DATA_DIR to a writable folder, or fix its permissions")
+
+
+def check_config_dir() -> Check:
+    """The config folder (~/.config/cua) can be created and written."""
+    import platformdirs
+
+    return _check_writable("config_dir", Path(platformdirs.user_config_dir("cua", appauthor=False)),
+                           "set XDG_CONFIG_HOME to a writable folder, or fix its permissions")
+
+
+def check_lock(env: Mapping[str, str], display: str) -> Check:
+    """No other cua run holds this display."""
+    from .lock import DisplayLock, lock_dir
+
+    try:
+        lock = DisplayLock(display, directory=lock_dir(env), run_dir="")
+        holder = lock.holder()
+    except DesktopError as exc:
+        detail, fix = _split_advice(str(exc))
+        return Check("display_lock", False, detail,
+                     fix or "set XDG_RUNTIME_DIR to a private writable folder")
+    if holder is None:
+        return Check("display_lock", True, f"{display} is free ({lock.path})")
+    if holder.pid:
+        detail = (f"{display} is held by pid {holder.pid} (run folder "
+                  f"{holder.run_dir or 'unknown'}, since {holder.started or 'unknown'})")
+        stop = f"stop it (kill {holder.pid})"
+    else:
+        detail = f"{display} is held by a process that {lock.path} does not name"
+        stop = "stop it"
+    return Check("display_lock", False, detail,
+                 f"wait for that run to finish, pass --wait-lock SECONDS, or {stop}")
+
+
+def _check_writable(name: str, path: Path, fix: str) -> Check:
+    existed = path.is_dir()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".cua-doctor-", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return Check(name, False, f"cannot write to {path}: {exc.strerror or exc}", fix)
+    return Check(name, True, f"{path} (writable)" if existed else f"{path} (created, writable)")
+
+
+def _skipped(name: str, reason: str) -> Check:
+    return Check(name, False, f"skipped: {reason}")
+
+
+def _split_advice(message: str) -> tuple[str, str]:
+    """'what happened; what to do' → (what happened, what to do); cua's messages read so."""
+    happened, sep, advice = message.rpartition("; ")
+    return (happened, advice) if sep else (message, "")
+
+
+def _size(size: tuple[int, int]) -> str:
+    return f"{size[0]}x{size[1]}"
+
+
+@contextlib.contextmanager
+def _environment_restored(*names: str) -> Iterator[None]:
+    """XDesktop sets DISPLAY and XAUTHORITY for the process (pyautogui reads them): undo that."""
+    saved = {name: os.environ.get(name) for name in names}
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
