@@ -66,11 +66,14 @@ class TerminalApprover:
     def __call__(self, request: ApprovalRequest) -> Answer:
         with self.pause():
             self.console.print(self.panel(request))
+            if request.crop_path:  # outside the box, so that it copies in one piece
+                self.console.print(f"picture of the target: {request.crop_path}", markup=False,
+                                   highlight=False, soft_wrap=True)
             menu = "  ".join(f"[{key}] {label}" for key, (_, label) in CHOICES.items())
             self.console.print(menu, markup=False, highlight=False)
             while True:
                 try:
-                    reply = self.console.input("Your choice [o/a/d/q]: ").strip().lower()
+                    reply = self.console.input(Text("Your choice [o/a/d/q]: ")).strip().lower()
                 except EOFError:
                     self.console.print("(no answer: stopping the run)")
                     return "stop"
@@ -87,7 +90,5 @@ class TerminalApprover:
         window = w.wm_class or w.instance or "unknown"
         grid.add_row("window", Text(f'{window} "{visible(w.title)}"' if w.title else window))
         grid.add_row("rule", Text(f"{v.rule} ({v.source}): {v.reason}"))
-        if request.crop_path:
-            grid.add_row("picture", Text(request.crop_path))
         title = f"Approve step {request.step}? ({v.decision})"
         return Panel(grid, title=title, title_align="left", border_style="yellow")

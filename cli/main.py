@@ -95,12 +95,21 @@ def _register() -> None:
         runs.show_run_command)
 
 
+def _interrupted(exc: KeyboardInterrupt) -> int:
+    """Ctrl-C exits 130; SIGTERM (Terminated, a KeyboardInterrupt) exits 143."""
+    sys.stderr.write(f"cua: {exc or 'interrupted'}\n")
+    return exit_code_for(exc)
+
+
 def main() -> NoReturn:
     _register()
     try:
         code = app(standalone_mode=False, prog_name="cua")
     except typer.Exit as exc:
-        code = exc.exit_code
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # typer's way of passing on Ctrl-C
+            code = _interrupted(exc.__cause__)
+        else:
+            code = exc.exit_code
     except typer.TyperException as exc:
         # typer carries its own copy of click: usage errors (exit 2) show themselves.
         show = getattr(exc, "show", None)
@@ -109,12 +118,11 @@ def main() -> NoReturn:
         else:
             sys.stderr.write(f"cua: {exc}\n")
         code = exc.exit_code
-    except typer.Abort:
-        sys.stderr.write("cua: interrupted\n")
-        code = 130
     except KeyboardInterrupt as exc:
-        sys.stderr.write(f"cua: {exc or 'interrupted'}\n")
-        code = exit_code_for(exc)
+        code = _interrupted(exc)
+    except typer.Abort as exc:
+        code = _interrupted(exc.__cause__ if isinstance(exc.__cause__, KeyboardInterrupt)
+                            else KeyboardInterrupt())
     except CuaError as exc:
         sys.stderr.write(f"cua: {exc}\n")
         code = exit_code_for(exc)

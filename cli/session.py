@@ -21,7 +21,7 @@ from typing import Any
 from rich.console import Console
 
 from ..core.errors import ConfigError, CuaError, Terminated
-from ..core.events import Event, Usage
+from ..core.events import Event, RunFinished, Usage
 from ..core.settings import Settings
 from .main import STATUS_EXIT, InternalError, exit_code_for
 from .view import make_view
@@ -61,7 +61,8 @@ def parse_app(command: str | None) -> list[str] | None:
 
 
 def execute(plan: RunPlan) -> int:
-    """Run the plan to the end; returns the exit code. CuaErrors propagate to cli.main."""
+    """Run the plan to the end; returns the exit code (Ctrl-C and SIGTERM included).
+    CuaErrors propagate to cli.main."""
     stderr = Console(stderr=True)
     view = make_view(stderr, quiet=plan.quiet)
     summary: dict[str, Any] = {}
@@ -78,7 +79,11 @@ def execute(plan: RunPlan) -> int:
             if not isinstance(exc, KeyboardInterrupt):
                 summary["error"] = str(exc)
             _print_json(summary)
-        if isinstance(exc, CuaError | KeyboardInterrupt):
+        if isinstance(exc, KeyboardInterrupt):
+            # Handled here: typer would turn it into a bare 130, losing SIGTERM's 143.
+            sys.stderr.write(f"cua: {exc or 'interrupted'}\n")
+            return exit_code_for(exc)
+        if isinstance(exc, CuaError):
             raise
         run_dir = summary.get("run_dir", "(no run folder yet)")
         _write_crash(run_dir, exc)
@@ -142,6 +147,11 @@ def _execute(plan: RunPlan, view: Any, console: Console, summary: dict[str, Any]
         def on_event(event: Event) -> None:
             recorder(event)
             view(event)
+            if isinstance(event, RunFinished):  # so that every exit path reports the same
+                summary.update(status=event.status, summary=event.summary, steps=event.steps,
+                               duration_s=round(event.duration_s, 3),
+                               usage=event.usage.as_dict(), cost_usd=event.cost_usd,
+                               **event.details)
 
         config = LoopConfig(model=s.model, flavour=flavour, max_steps=s.max_steps,
                             max_tokens=s.max_tokens, keep_images=s.keep_images,

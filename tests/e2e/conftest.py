@@ -5,11 +5,12 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from claude_cua.core.demo.fakeapi import FakeMessagesAPI
+from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
 
 FORM = [sys.executable, "-m", "claude_cua.core.demo.supplier_form"]
 
@@ -68,3 +69,25 @@ def summary_of(proc):
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     assert len(lines) == 1, f"stdout: {proc.stdout!r}\nstderr: {proc.stderr}"
     return json.loads(lines[0])
+
+
+class Hang:
+    """A script item that keeps its request waiting (a model that never answers) until
+    `release()`, or 60 s; then answers with a failure report."""
+
+    def __init__(self):
+        self.released = threading.Event()
+
+    def __call__(self, request):
+        self.released.wait(60)
+        return Reply([{"type": "text", "text": "released"}])
+
+    def release(self):
+        self.released.set()
+
+
+@pytest.fixture
+def hang():
+    item = Hang()
+    yield item
+    item.release()

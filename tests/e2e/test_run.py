@@ -98,7 +98,7 @@ def test_xterm_runs_what_claude_types(cua, api, tmp_path):
         lambda req: Reply([computer_call(req, "type", text=f"echo 'héllo <wörld>' > {marker}\n")]),
         Reply([report("success", "typed")]),
     )
-    proc = cua.run("run", "--json", "--virtual-display", "1280x800",
+    proc = cua.run("run", "--json", "--yes", "--virtual-display", "1280x800",
                    "--app", "xterm -geometry 100x30+0+0", "echo into a file")
     assert proc.returncode == 0, proc.stderr
     deadline = time.monotonic() + 5
@@ -166,10 +166,11 @@ def test_no_display_exits_5_with_what_to_do(cua):
     assert "DISPLAY" in summary["error"]
 
 
-def test_ctrl_c_stops_cleanly_and_exits_130(cua, api):
-    api.queue(lambda req: Reply([computer_call(req, "left_mouse_down", coordinate=[10, 10])]))
+def test_ctrl_c_stops_cleanly_and_exits_130(cua, api, hang):
+    api.queue(lambda req: Reply([computer_call(req, "left_mouse_down", coordinate=[10, 10])]),
+              hang)
     proc = cua.popen("run", "--json", "--virtual-display", "800x600", "hold it")
-    api.wait_for_requests(2, timeout=30)  # the second request waits: the script is empty
+    api.wait_for_requests(2, timeout=30)  # the second request hangs
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 130, stderr

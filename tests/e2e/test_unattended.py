@@ -95,9 +95,10 @@ def test_a_bad_policy_file_is_a_configuration_error(cua, tmp_path):
 
 
 def spawn(cua, *args):
-    env = cua.env(COLUMNS="120", LINES="40", TERM="xterm")
+    # Wide enough that the long tmp paths in the prompt do not wrap.
+    env = cua.env(COLUMNS="300", LINES="40", TERM="xterm")
     return pexpect.spawn(sys.executable, ["-m", "claude_cua.cli", *args], env=env,
-                         encoding="utf-8", timeout=60, dimensions=(40, 120))
+                         encoding="utf-8", timeout=60, dimensions=(40, 300))
 
 
 @pytest.mark.parametrize(("answer", "runs", "status"), [
@@ -111,8 +112,8 @@ def test_on_a_terminal_cua_asks_and_each_answer_does_what_it_says(cua, api, vict
               Reply([report("success" if runs else "failure", "done")]))
     child = spawn(cua, "run", "--virtual-display", "1280x800", "--app", XTERM, "clean up")
     child.expect("Approve step 2")
+    child.expect(r"victim\\n")  # typed text shown escaped
     child.expect("destructive-shell")
-    child.expect(r"rm -rf .*victim\\n")  # typed text shown escaped
     child.expect(r"approval-step-002-1\.png")
     child.expect_exact("Your choice [o/a/d/q]: ")
     child.sendline(answer)
@@ -220,9 +221,11 @@ def shared_display(virtual_display):
     return {"DISPLAY": virtual_display.display, "XAUTHORITY": str(virtual_display.xauthority)}
 
 
-def test_a_second_run_on_the_same_display_waits_then_exits_5(cua, api, shared_display, tmp_path):
+def test_a_second_run_on_the_same_display_waits_then_exits_5(cua, api, shared_display, tmp_path,
+                                                             hang):
     lock_env = {**shared_display, "XDG_RUNTIME_DIR": str(tmp_path / "runtime")}
     (tmp_path / "runtime").mkdir(mode=0o700)
+    api.queue(hang)
     holder = cua.popen("run", "--json", "hold the display", **lock_env)
     try:
         api.wait_for_requests(1, timeout=30)  # the holder is mid-run; its model never answers
@@ -265,9 +268,10 @@ def _dead_pid():
 
 
 def test_sigterm_releases_input_and_finishes_the_record(cua, api, virtual_display,
-                                                        shared_display):
+                                                        shared_display, hang):
     api.queue(lambda req: Reply([text("pressing"),
-                                 computer_call(req, "left_mouse_down", coordinate=[300, 300])]))
+                                 computer_call(req, "left_mouse_down", coordinate=[300, 300])]),
+              hang)
     proc = cua.popen("run", "--json", "press and hold", **shared_display)
     api.wait_for_requests(2, timeout=30)  # the button is down; the model never answers again
     assert pointer_state(virtual_display)[2] & 0x100  # Button1Mask: really held
@@ -282,8 +286,8 @@ def test_sigterm_releases_input_and_finishes_the_record(cua, api, virtual_displa
     assert pointer_state(virtual_display)[2] & 0x100 == 0
 
 
-def test_sigterm_stops_the_virtual_display(cua, api):
-    api.queue(lambda req: Reply([computer_call(req, "screenshot")]))
+def test_sigterm_stops_the_virtual_display(cua, api, hang):
+    api.queue(lambda req: Reply([computer_call(req, "screenshot")]), hang)
     proc = cua.popen("run", "--json", "--virtual-display", "800x600", "look")
     api.wait_for_requests(2, timeout=30)
     proc.send_signal(signal.SIGTERM)
