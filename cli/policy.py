@@ -51,7 +51,7 @@ _EXAMPLE = '{"action": "left_click", "coordinate": [100, 200]}'
 
 def _policy_files(policy: list[Path] | None) -> list[Path]:
     """The files given with --policy, else the default file if it exists."""
-    from ..core.policy import default_policy_path
+    from ..core.policy_file import default_policy_path
 
     if policy:
         return list(policy)
@@ -79,7 +79,7 @@ def _rule_row(position: int, rule: Rule) -> dict[str, Any]:
 
 
 def policy_show(policy: PolicyOption = None, as_json: JsonOption = False) -> int:
-    from ..core.policy import default_policy_path, effective_rules
+    from ..core.policy_file import default_policy_path, effective_rules
 
     files = _policy_files(policy)
     rows = [_rule_row(i, rule) for i, rule in enumerate(effective_rules(files), start=1)]
@@ -169,7 +169,8 @@ def policy_test(
     as_json: JsonOption = False,
 ) -> int:
     from ..core.desktop import Window
-    from ..core.policy import assess, effective_rules, proposal_for
+    from ..core.policy import assess, proposal_for
+    from ..core.policy_file import effective_rules
 
     items = _actions(action_json)
     rules = effective_rules(_policy_files(policy))

@@ -118,7 +118,7 @@ def _execute(plan: RunPlan, view: Any, console: Console, summary: dict[str, Any]
     from ..core.claude import ClaudeClient
     from ..core.flavours import flavour_for, image_limits_for
     from ..core.loop import LoopConfig, run_task
-    from ..core.policy import default_policy_path, effective_rules
+    from ..core.policy_file import default_policy_path, effective_rules
     from ..core.prices import price_for
     from ..core.runs import RunRecorder, new_run_id, prepare_run_dir, runs_root
     from ..core.secrets import Secrets

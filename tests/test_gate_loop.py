@@ -14,7 +14,8 @@ from claude_cua.core.events import ActionPerformed, CheckFinished, RunFinished, 
 from claude_cua.core.flavours import flavour_for
 from claude_cua.core.gate import ApprovalRequest, approve_all, refuse_all
 from claude_cua.core.loop import LoopConfig, run_task
-from claude_cua.core.policy import BUILTIN_RULES, effective_rules
+from claude_cua.core.policy import BUILTIN_RULES
+from claude_cua.core.policy_file import effective_rules
 from claude_cua.core.runs import RunRecorder
 from claude_cua.core.secrets import Secrets
 

@@ -17,13 +17,11 @@ from claude_cua.core.policy import (
     Rule,
     Verdict,
     assess,
-    default_policy_path,
-    effective_rules,
-    load_policy_file,
     normalize_chord,
     normalize_text,
     proposal_for,
 )
+from claude_cua.core.policy_file import default_policy_path, effective_rules, load_policy_file
 from claude_cua.core.screen import ScreenSpace
 from typer.testing import CliRunner
 
