@@ -84,20 +84,25 @@ class Decision:
 class Gate:
     """Judges proposals with `rules` and asks `approver` about the ones that need a person.
 
-    "always" approves the same rule for the same kind of action for the rest of the run.
+    "always" approves the same rule for the same kind of action for the rest of the run; for
+    rules about what a typed command does, only that same text (approving one `rm -rf` must
+    not approve every other).
     """
+
+    EXACT_TEXT_RULES = frozenset({"destructive-shell"})
 
     def __init__(self, rules: Sequence[Rule], approver: Approver) -> None:
         self.rules = list(rules)
         self.approver = approver
-        self.approved: set[tuple[str, str]] = set()
+        self.approved: set[tuple[str, str, str | None]] = set()
 
     def judge(self, proposal: Proposal, *, request: Callable[[Verdict], ApprovalRequest]
               ) -> Decision:
         verdict = assess(proposal, self.rules)
         if verdict.decision != "ask":
             return Decision(verdict)
-        kind = (verdict.rule, proposal.kind)
+        kind = (verdict.rule, proposal.kind,
+                proposal.text if verdict.rule in self.EXACT_TEXT_RULES else None)
         if kind in self.approved:
             return Decision(verdict, "always")
         answer = self.approver(request(verdict))

@@ -315,3 +315,19 @@ def test_steps_jsonl_records_the_policy_decision(api, tmp_path):
     assert step["actions"][0]["policy"]["rule"] == "terminal-command"
     assert step["actions"][0]["policy"]["answer"] == "once"
     assert [e for e in events if isinstance(e, StepFinished)]
+
+
+def test_approving_a_destructive_command_for_the_run_covers_only_that_text(api):
+    desktop = FakeDesktop()
+    desktop.window = EDITOR
+    approver = Answers("always", "deny")
+    api.queue(
+        lambda req: Reply([computer_call(req, "type", text="rm -rf build")]),
+        lambda req: Reply([computer_call(req, "type", text="rm -rf build")]),  # same: not asked
+        lambda req: Reply([computer_call(req, "type", text="rm -rf ~")]),  # another: asked
+        Reply([report("success", "done")]),
+    )
+    result, desktop, _ = run(api, desktop=desktop, approver=approver)
+    assert result.status == "success"
+    assert [r.action["text"] for r in approver.asked] == ["rm -rf build", "rm -rf ~"]
+    assert typed(desktop) == ["rm -rf build", "rm -rf build"]
