@@ -94,9 +94,9 @@ def test_a_bad_policy_file_is_a_configuration_error(cua, tmp_path):
     assert f"{policy}:5" in proc.stderr
 
 
-def spawn(cua, *args):
+def spawn(cua, *args, **extra_env):
     # Wide enough that the long tmp paths in the prompt do not wrap.
-    env = cua.env(COLUMNS="300", LINES="40", TERM="xterm")
+    env = cua.env(COLUMNS="300", LINES="40", TERM="xterm", **extra_env)
     return pexpect.spawn(sys.executable, ["-m", "claude_cua.cli", *args], env=env,
                          encoding="utf-8", timeout=60, dimensions=(40, 300))
 
@@ -169,6 +169,21 @@ def test_a_secret_reaches_the_form_and_nowhere_else(cua, api, tmp_path):
     for path in (tmp_path / "data").rglob("*"):
         if path.is_file():
             assert needle not in path.read_bytes(), path
+
+
+def test_the_live_view_on_a_terminal_never_shows_a_secret(cua, api, tmp_path):
+    out = tmp_path / "submitted.json"
+    values = {**SUPPLIER_VALUES, "company": "{{PASSWORD}}"}
+    api.queue(*[supplier_form_policy(values)] * 40)
+    form = " ".join([*FORM, "--out", str(out)])
+    child = spawn(cua, "run", "--yes", "--secret", "PASSWORD=VENDOR_PW", "--virtual-display",
+                  "1920x1080", "--app", form, "fill the form", VENDOR_PW=SECRET)
+    child.expect(pexpect.EOF, timeout=120)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    assert json.loads(out.read_text())["company"] == SECRET
+    assert "{{PASSWORD}}" in child.before  # the live view showed the typing, as a placeholder
+    assert SECRET not in child.before
 
 
 def test_a_missing_secret_variable_is_a_configuration_error(cua):
