@@ -6,10 +6,9 @@ an earlier one failed is failed as skipped. X libraries are imported inside the 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,9 +122,9 @@ def check_screen(display: str, *, xauthority: Path, model: str = "") -> Check:
 
 def _screen_sizes(display: str, xauthority: Path) -> tuple[tuple[int, int], tuple[int, int]]:
     """(mss's primary monitor, pyautogui's screen), opened exactly as a run opens them."""
-    from .xdesktop import XDesktop
+    from .xdesktop import XDesktop, display_env_restored
 
-    with _environment_restored("DISPLAY", "XAUTHORITY"):
+    with display_env_restored():
         desktop = XDesktop(display=display, xauthority=xauthority)
         try:
             import pyautogui  # already imported and aimed at `display` by XDesktop
@@ -209,17 +208,3 @@ def _split_advice(message: str) -> tuple[str, str]:
 
 def _size(size: tuple[int, int]) -> str:
     return f"{size[0]}x{size[1]}"
-
-
-@contextlib.contextmanager
-def _environment_restored(*names: str) -> Iterator[None]:
-    """XDesktop sets DISPLAY and XAUTHORITY for the process (pyautogui reads them): undo that."""
-    saved = {name: os.environ.get(name) for name in names}
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

@@ -84,6 +84,21 @@ def select_monitor(monitors: Sequence[Mapping[str, Any]], index: int) -> Monitor
     return Monitor(chosen["left"], chosen["top"], chosen["width"], chosen["height"])
 
 
+@contextlib.contextmanager
+def display_env_restored() -> Iterator[None]:
+    """XDesktop sets DISPLAY and XAUTHORITY for this process (pyautogui reads them at import):
+    a block after which both are as they were before it."""
+    saved = {name: os.environ.get(name) for name in ("DISPLAY", "XAUTHORITY")}
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 class XDesktop:
     """Drives one X display in screen pixels relative to the chosen monitor's top-left corner."""
 

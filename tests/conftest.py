@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,21 +34,15 @@ def virtual_display() -> Iterator[VirtualDisplay]:
 @pytest.fixture
 def desktop(virtual_display: VirtualDisplay) -> Iterator[XDesktop]:
     """An XDesktop on the shared display; closed (keys released, mapping restored) after."""
-    from claude_cua.core.xdesktop import XDesktop
+    from claude_cua.core.xdesktop import XDesktop, display_env_restored
 
-    # XDesktop sets DISPLAY/XAUTHORITY for this process (pyautogui needs them): put them back.
-    saved = {name: os.environ.get(name) for name in ("DISPLAY", "XAUTHORITY")}
-    desk = XDesktop(display=virtual_display.display, xauthority=virtual_display.xauthority,
-                    pointer_timeout_s=15.0)
-    try:
-        yield desk
-    finally:
-        desk.close()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with display_env_restored():
+        desk = XDesktop(display=virtual_display.display, xauthority=virtual_display.xauthority,
+                        pointer_timeout_s=15.0)
+        try:
+            yield desk
+        finally:
+            desk.close()
 
 
 @pytest.fixture
