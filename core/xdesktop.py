@@ -523,7 +523,8 @@ class XDesktop:
                 return Window()
 
     def _focus_start(self) -> Any | None:
-        """The window the window manager calls active, or the X input focus without one."""
+        """The window the window manager calls active; without one, the X input focus, or the
+        top-level window under the pointer when the focus follows the pointer (PointerRoot)."""
         from Xlib import X, Xatom
 
         active = self._root.get_property(self._x.get_atom("_NET_ACTIVE_WINDOW"), Xatom.WINDOW,
@@ -534,6 +535,10 @@ class XDesktop:
         else:
             focus = self._x.get_input_focus().focus
             window_id = focus if isinstance(focus, int) else focus.id
+            if window_id in (X.PointerRoot, self._root.id):
+                # Keys go to the window under the pointer: X's own rule without a focus owner.
+                child = self._root.query_pointer().child
+                window_id = child.id if child else X.NONE
         if window_id in (X.NONE, X.PointerRoot, self._root.id):
             return None
         return self._x.create_resource_object("window", window_id)

@@ -15,7 +15,7 @@ import pytest
 from claude_cua.core.desktop import Window
 from claude_cua.core.xdesktop import XDesktop, display_env_restored
 from claude_cua.core.xserver import VirtualDisplay, stop_process
-from helpers import require_xvfb, wait_until, x_connection
+from helpers import require_xvfb, wait_until, warp_pointer, x_connection
 
 pytestmark = pytest.mark.display
 
@@ -53,12 +53,23 @@ def focus_becomes(desktop: XDesktop, expected: Window, timeout: float = 15.0) ->
                message=f"focus on {expected} (now {desktop.focused_window()})")
 
 
+def focus_new(desktop: XDesktop, expected: Window, *, click_at: tuple[int, int]) -> None:
+    """Wait for a new window to have the focus. openbox usually gives it at once, but not
+    always (seen under load in CI); then focus it the way a person would, by clicking it."""
+    try:
+        focus_becomes(desktop, expected, timeout=5.0)
+    except AssertionError:
+        desktop.click(*click_at)
+        focus_becomes(desktop, expected)
+
+
 # -- with a window manager (openbox) ---------------------------------------------------------------
 
 def test_focused_xterm_is_named_by_class_instance_and_title(
         desktop: XDesktop, virtual_display: VirtualDisplay) -> None:
     with xterm(virtual_display, "my title ü"):
-        focus_becomes(desktop, Window(wm_class="XTerm", instance="xterm", title="my title ü"))
+        focus_new(desktop, Window(wm_class="XTerm", instance="xterm", title="my title ü"),
+                  click_at=(200, 150))
 
 
 def test_focused_tk_window_has_its_class_name_and_utf8_title(
@@ -66,18 +77,18 @@ def test_focused_tk_window_has_its_class_name_and_utf8_title(
     script = tmp_path / "ledger.py"
     script.write_text(LEDGER_APP, encoding="utf-8")
     with running(virtual_display, [sys.executable, str(script)]):
-        focus_becomes(desktop, Window(wm_class="Ledger", instance="ledger",
-                                      title="Grand livre · ünïcødé 日本"))
+        focus_new(desktop, Window(wm_class="Ledger", instance="ledger",
+                                  title="Grand livre · ünïcødé 日本"), click_at=(1000, 150))
 
 
 def test_switching_focus_changes_the_answer(
         desktop: XDesktop, virtual_display: VirtualDisplay) -> None:
     with xterm(virtual_display, "left one", at="+100+100"):
         left = Window(wm_class="XTerm", instance="xterm", title="left one")
-        focus_becomes(desktop, left)
+        focus_new(desktop, left, click_at=(200, 150))
         with xterm(virtual_display, "right one", at="+900+100"):
             right = Window(wm_class="XTerm", instance="xterm", title="right one")
-            focus_becomes(desktop, right)  # openbox focuses new windows
+            focus_new(desktop, right, click_at=(1000, 150))
             desktop.click(200, 150)
             focus_becomes(desktop, left)
             desktop.click(1000, 150)
@@ -87,7 +98,8 @@ def test_switching_focus_changes_the_answer(
 def test_no_window_at_all_is_an_empty_window(
         desktop: XDesktop, virtual_display: VirtualDisplay) -> None:
     with xterm(virtual_display, "about to go"):
-        focus_becomes(desktop, Window(wm_class="XTerm", instance="xterm", title="about to go"))
+        focus_new(desktop, Window(wm_class="XTerm", instance="xterm", title="about to go"),
+                  click_at=(200, 150))
     focus_becomes(desktop, Window())
 
 
@@ -95,7 +107,7 @@ def test_a_window_dying_while_it_is_read_never_raises(
         desktop: XDesktop, virtual_display: VirtualDisplay) -> None:
     alive = Window(wm_class="XTerm", instance="xterm", title="short lived")
     with xterm(virtual_display, "short lived") as proc:
-        focus_becomes(desktop, alive)
+        focus_new(desktop, alive, click_at=(200, 150))
         proc.kill()
         seen = []
         deadline = time.monotonic() + 15
@@ -163,13 +175,19 @@ def test_input_focus_anywhere_in_a_window_names_its_client(
                                                    title="Café")
 
 
-def test_pointer_root_focus_without_a_window_manager_is_empty(
-        bare_desktop: XDesktop, bare_display: VirtualDisplay) -> None:
+def test_pointer_root_focus_names_the_window_under_the_pointer(
+        bare_desktop: XDesktop, bare_display: VirtualDisplay,
+        windows: tuple[Any, dict[str, Any]]) -> None:
+    # Without a focus owner X sends keys to the window under the pointer: so does the policy.
     from Xlib import X
 
-    with x_connection(bare_display) as x:
-        x.set_input_focus(X.PointerRoot, X.RevertToPointerRoot, X.CurrentTime)
-        x.sync()
+    x, _ = windows
+    x.set_input_focus(X.PointerRoot, X.RevertToPointerRoot, X.CurrentTime)
+    x.sync()
+    warp_pointer(bare_display, 100, 100)
+    assert bare_desktop.focused_window() == Window(wm_class="Ledger", instance="ledger",
+                                                   title="Café")
+    warp_pointer(bare_display, 1000, 700)  # over the bare root
     assert bare_desktop.focused_window() == Window()
 
 
