@@ -164,9 +164,7 @@ def _execute(plan: RunPlan, view: Any, console: Console, summary: dict[str, Any]
                           approver=_approver(plan, view, console),
                           check=_check(plan.check, desktop_env))
     code = STATUS_EXIT[result.status]
-    summary.update(status=result.status, summary=result.summary, steps=result.steps,
-                   exit_code=code, duration_s=round(result.duration_s, 3),
-                   usage=result.usage.as_dict(), cost_usd=result.cost_usd, **result.details)
+    summary["exit_code"] = code  # the rest came with the RunFinished event
     if plan.as_json:
         _print_json(secrets.redact_data(summary))
     elif not plan.quiet or result.status != "success":

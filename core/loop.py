@@ -8,14 +8,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 from . import context
 from .check import CheckResult
 from .claude import ModelClient
 from .desktop import Desktop
 from .errors import CuaError, DeadlineExceeded
-from .events import CheckFinished, EventSink, RunFinished, RunStarted, Usage
+from .events import CheckFinished, EventSink, RunFinished, RunStarted
 from .flavours import Flavour, ImageLimits
 from .gate import Approver, Gate, refuse_all
 from .policy import BUILTIN_RULES, Rule
@@ -44,19 +43,6 @@ class LoopConfig:
     timeout_s: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RunResult:
-    # success | failure | unknown | budget_exhausted | timeout | needs_approval | aborted
-    # | check_failed
-    status: str
-    summary: str
-    steps: int
-    usage: Usage
-    duration_s: float
-    cost_usd: float | None = None
-    details: dict[str, Any] = field(default_factory=dict)  # "approval" and "check", when any
-
-
 def run_task(
     task: str,
     *,
@@ -70,9 +56,10 @@ def run_task(
     sleep: Callable[[float], None] = time.sleep,
     approver: Approver = refuse_all,
     check: Callable[[], CheckResult] | None = None,
-) -> RunResult:
-    """Run one task to its end and return the outcome; CuaError and Ctrl-C propagate after
-    RunFinished has been reported and every held key and button released.
+) -> RunFinished:
+    """Run one task to its end and return its outcome (the RunFinished it reported); CuaError
+    and Ctrl-C propagate after RunFinished has been reported and every held key and button
+    released.
 
     `approver` decides the actions the policy wants a person for (default: nobody is there, so
     the run stops with needs_approval); `check`, if given, must pass for a success to stand.
@@ -106,14 +93,14 @@ def run_task(
         status, summary = "error", secrets.redact(str(exc))
         raise
     finally:
-        summary = secrets.redact(summary)
         try:
             desktop.release_all()
         finally:
-            on_event(RunFinished(status, summary, state.step, state.usage, clock() - started,
-                                 run_cost(config, state), dict(state.details)))
-    return RunResult(status, summary, state.step, state.usage, clock() - started,
-                     run_cost(config, state), dict(state.details))
+            finished = RunFinished(status, secrets.redact(summary), state.step, state.usage,
+                                   clock() - started, run_cost(config, state),
+                                   dict(state.details))
+            on_event(finished)
+    return finished
 
 
 @contextmanager

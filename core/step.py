@@ -234,10 +234,12 @@ class StepRunner:
         name, tool_input = flavour.action_of(call)
         t0 = self.clock()
         decision: Decision | None = None
+        described: dict[str, Any] = {"input": tool_input}
         try:
             action = self.parse(name, tool_input)
+            described = describe(action)
             if name not in _PASSIVE:
-                decision = self.judge(name, action, tool_input, following)
+                decision = self.judge(name, action, described, tool_input, following)
             if decision is None or decision.runs:
                 result, wants_shot = self.execute(call, action)
                 error = None
@@ -245,10 +247,9 @@ class StepRunner:
                 error, wants_shot = decision.message_for_claude(), False
                 result = _result(call, error, is_error=True)
         except ActionError as exc:
-            error, action, wants_shot = str(exc), None, False
+            error, wants_shot = str(exc), False
             result = _result(call, error, is_error=True)
         took = self.clock() - t0
-        described = describe(action) if action is not None else {"input": tool_input}
         self.note(actions, name, described, error, took, decision)
         return result, wants_shot
 
@@ -276,13 +277,13 @@ class StepRunner:
         except ActionError:
             return None
 
-    def judge(self, name: str, action: Action, tool_input: dict[str, Any],
-              following: ToolCall | None) -> Decision:
+    def judge(self, name: str, action: Action, described: dict[str, Any],
+              tool_input: dict[str, Any], following: ToolCall | None) -> Decision:
         window = self.desktop.focused_window()
         proposal = proposal_for(name, action, window=window, step=self.step,
                                 secret_names=self.secrets.names,
                                 next_action=self.peek(following), tool_input=tool_input)
-        return self.gated(proposal, describe(action))
+        return self.gated(proposal, described)
 
     def request_approval(self, call: ToolCall, actions: list[dict[str, Any]]) -> dict[str, Any]:
         """Claude's own request_approval: a person (or the policy) decides."""
