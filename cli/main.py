@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -76,6 +76,28 @@ app = typer.Typer(
 runs_app = typer.Typer(help="List and show recorded runs.", no_args_is_help=True,
                        rich_markup_mode=None)
 app.add_typer(runs_app, name="runs")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib import metadata
+
+        try:
+            version = metadata.version("claude-cua")
+        except metadata.PackageNotFoundError:  # running from a checkout that is not installed
+            version = "unknown"
+        sys.stdout.write(f"cua {version}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option(
+        "--version", help="Print cua's version and exit.", is_eager=True,
+        callback=_print_version)] = False,
+) -> None:
+    """Options that come before the command."""
+
 policy_app = typer.Typer(help="Show the confirmation policy, or test an action against it.",
                          no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(policy_app, name="policy")

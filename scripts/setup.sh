@@ -1,13 +1,32 @@
 #!/bin/sh
 # Installs everything cua needs on a fresh Debian/Ubuntu machine: the X tools it drives and tests
-# with (Xvfb, a window manager, xterm, X utilities), Tk for the bundled form, then cua itself.
+# with (Xvfb, a window manager, xterm, X utilities and apps), Tk for the bundled form, then cua
+# itself into a virtual environment, because Debian's own python3 refuses `pip install` outside
+# one (PEP 668, "externally-managed-environment").
+#
 # Usage: sh scripts/setup.sh          (cua)
-#        sh scripts/setup.sh --test   (cua plus what the tests need)
+#        sh scripts/setup.sh --test   (cua, editable, plus what the tests need)
+#
+# Where cua goes: the active virtual environment if one is active ($VIRTUAL_ENV), else a
+# virtual environment of its own, $CUA_VENV or ~/.local/share/cua/venv, made with the first
+# python3 on PATH. `cua` is linked into ~/.local/bin either way.
 set -eu
 cd "$(dirname "$0")/.."
 
-packages="xvfb openbox xterm x11-utils xauth"
-python3 -c "import tkinter" 2>/dev/null || packages="$packages python3-tk"
+python=${PYTHON:-python3}
+if [ -n "${VIRTUAL_ENV:-}" ]; then
+    venv=$VIRTUAL_ENV
+else
+    venv=${CUA_VENV:-$HOME/.local/share/cua/venv}
+fi
+
+# System packages: the X tools, plus Tk and venv support for this python when it lacks them.
+packages="xvfb openbox xterm x11-utils x11-apps xauth"
+"$python" -c "import tkinter" 2>/dev/null || packages="$packages python3-tk"
+if [ ! -x "$venv/bin/python" ]; then
+    # Debian ships `venv` without ensurepip (so without pip) until python3-venv is installed.
+    "$python" -c "import ensurepip, venv" 2>/dev/null || packages="$packages python3-venv"
+fi
 
 missing=""
 for p in $packages; do
@@ -15,13 +34,37 @@ for p in $packages; do
 done
 if [ -n "$missing" ]; then
     sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 || {
+            echo "setup.sh: needs these Debian packages:$missing; install them as root" >&2
+            exit 1
+        }
+        sudo="sudo"
+    fi
+    echo "setup.sh: installing$missing" >&2
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
 fi
 
-if [ "${1:-}" = "--test" ]; then
-    python3 -m pip install -q -e ".[test]"
-else
-    python3 -m pip install -q .
+if [ ! -x "$venv/bin/python" ]; then
+    echo "setup.sh: creating the virtual environment $venv" >&2
+    "$python" -m venv "$venv"
+    # Debian's bundled pip predates PEP 517 by default and warns about half the dependencies.
+    "$venv/bin/python" -m pip install -q --upgrade pip
 fi
+
+if [ "${1:-}" = "--test" ]; then
+    "$venv/bin/python" -m pip install -q -e ".[test]"
+else
+    "$venv/bin/python" -m pip install -q .
+fi
+
+mkdir -p "$HOME/.local/bin"
+ln -sf "$venv/bin/cua" "$HOME/.local/bin/cua"
+echo "setup.sh: cua $("$venv/bin/cua" --version | cut -d' ' -f2) is $HOME/.local/bin/cua" \
+     "(Python: $venv/bin/python)" >&2
+case ":$PATH:" in
+    *":$HOME/.local/bin:"*) ;;
+    *) echo "setup.sh: $HOME/.local/bin is not on PATH: call $HOME/.local/bin/cua, or add it" \
+            "to PATH in your shell profile" >&2 ;;
+esac
