@@ -102,6 +102,7 @@ def run(
     settings, prices = load_settings(env, config, _settings_flags(
         model=model, tool_version=tool_version, max_steps=max_steps, max_tokens=max_tokens,
         monitor=monitor, keep_images=keep_images, max_cost_usd=max_cost))
+    _warn_about_model(settings.model, settings.tool_version)
     plan = RunPlan(
         task=task, settings=settings, env=env, virtual_display=virtual_display,
         app=parse_app(app), run_dir=run_dir, as_json=as_json, quiet=quiet,
@@ -111,6 +112,16 @@ def run(
         timeout_s=timeout, check=check, wait_lock_s=wait_lock,
     )
     return execute(plan)
+
+
+def _warn_about_model(model: str, tool_version: str | None) -> None:
+    import sys
+
+    from ..core.flavours import model_warning
+
+    warning = model_warning(model, tool_version)
+    if warning is not None:
+        sys.stderr.write(f"cua: warning: {warning}\n")
 
 
 def load_settings(env: dict[str, str], config: Path | None, flags: dict[str, object]):  # type: ignore[no-untyped-def]

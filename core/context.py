@@ -33,6 +33,30 @@ NUDGE = (
     '"success" or "failure" and a one-paragraph summary.'
 )
 
+# From this many steps before the end of --max-steps, the user turn says how many are left.
+BUDGET_WARNING_STEPS = 2
+
+
+def budget_note(step: int, max_steps: int) -> str | None:
+    """The line telling Claude its step budget is nearly spent, for the request of `step`."""
+    left = max_steps - step + 1  # this step included
+    if left > BUDGET_WARNING_STEPS:
+        return None
+    steps = "step" if left == 1 else "steps"
+    return (f"{left} {steps} left of {max_steps}: finish the task now, or call report_outcome "
+            "with what you have done so far.")
+
+
+def with_note(messages: list[dict[str, Any]], note: str) -> list[dict[str, Any]]:
+    """`messages` with `note` appended, as text, to the newest (user) turn."""
+    if not messages or messages[-1].get("role") != "user":
+        return messages
+    last = messages[-1]
+    content = list(last["content"]) if isinstance(last["content"], list) else [
+        {"type": "text", "text": last["content"]}]
+    return [*messages[:-1], {**last, "content": [*content, {"type": "text", "text": note}]}]
+
+
 REPORT_TOOL: dict[str, Any] = {
     "name": REPORT_TOOL_NAME,
     "description": (

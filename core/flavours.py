@@ -100,6 +100,11 @@ MODEL_FLAVOURS: tuple[tuple[str, str], ...] = (
     ("claude-opus-4", "computer_20250124"),
 )
 NEWEST_FLAVOUR = "computer_toolset_20260801"
+# Families documented to take the newest flavour (the "models newer than this table" rule is
+# meant for them and their successors, not for any name at all).
+NEWEST_FAMILIES = ("claude-opus-4-8", "claude-opus-5", "claude-sonnet-5", "claude-haiku-5",
+                   "claude-fable-5", "claude-mythos-5")
+RETIRED_MODELS = ("claude-3-5-sonnet",)
 # Anthropic's model overview recommends Opus 5.5 for most workloads.
 DEFAULT_MODEL = "claude-opus-5-5"
 
@@ -127,6 +132,25 @@ def flavour_for(model: str, override: str | None = None) -> Flavour:
             return FLAVOURS[version]
     # Models newer than this table take the newest flavour; --tool-version overrides.
     return FLAVOURS[NEWEST_FLAVOUR]
+
+
+def model_warning(model: str, override: str | None = None) -> str | None:
+    """A warning for a model name cua's table does not know (or knows as retired), naming the
+    tool version cua assumes for it; None for a known, current model."""
+    known = model.startswith(NEWEST_FAMILIES) or any(
+        model.startswith(prefix) for prefix, _ in MODEL_FLAVOURS)
+    retired = model.startswith(RETIRED_MODELS)
+    if known and not retired:
+        return None
+    version = flavour_for(model, override).version
+    if override:
+        assumed = f"using computer tool version {version}, as --tool-version asks"
+    else:
+        assumed = (f"assuming computer tool version {version}"
+                   + (" (the newest)" if version == NEWEST_FLAVOUR else "")
+                   + "; pass --tool-version to choose another")
+    what = "is retired" if retired else "is not in cua's model table"
+    return f"model {model!r} {what}: {assumed}. Check the name (--model, CUA_MODEL)."
 
 
 def image_limits_for(model: str) -> ImageLimits:

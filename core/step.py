@@ -141,6 +141,9 @@ class StepRunner:
         return outcome
 
     def ask(self, state: RunState) -> tuple[ModelReply, float]:
+        note = context.budget_note(state.step, self.config.max_steps)
+        if note is not None:  # kept in the history: the cached prefix stays what was sent
+            state.messages = context.with_note(state.messages, note)
         messages = context.prune_images(
             state.messages, keep=self.config.keep_images, chunk=self.config.image_chunk)
         state.messages = messages

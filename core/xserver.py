@@ -175,6 +175,32 @@ def ensure_xauthority(env: Mapping[str, str]) -> Path:
     return path
 
 
+# openbox's stock configuration binds Alt/Super + mouse buttons (move, resize, lower),
+# Ctrl+Alt+arrows, Alt+Tab, Super+d and more: such presses reach the X server and never the app
+# Claude drives. cua's window manager is there only to map, place and focus windows, so its
+# configuration binds click-to-focus on a window and its title bar, without modifiers, and no
+# keys at all; one desktop, no root menu. Empty <keyboard>/<mouse> sections replace the defaults.
+_FOCUS_ON_PRESS = (
+    '<mousebind button="{}" action="Press"><action name="Focus"/><action name="Raise"/>'
+    "</mousebind>")
+OPENBOX_CONFIG = f"""\
+<?xml version="1.0" encoding="UTF-8"?>
+<openbox_config xmlns="http://openbox.org/3.4/rc">
+  <focus><focusNew>yes</focusNew><followMouse>no</followMouse></focus>
+  <placement><policy>Smart</policy></placement>
+  <desktops><number>1</number></desktops>
+  <keyboard></keyboard>
+  <mouse>
+    <context name="Client">
+      {"".join(_FOCUS_ON_PRESS.format(b) for b in ("Left", "Middle", "Right"))}
+    </context>
+    <context name="Titlebar">{_FOCUS_ON_PRESS.format("Left")}</context>
+  </mouse>
+  <menu></menu>
+</openbox_config>
+"""
+
+
 class VirtualDisplay:
     """A private Xvfb (plus openbox when installed) for headless runs and tests.
 
@@ -263,7 +289,10 @@ class VirtualDisplay:
         if openbox is None:
             log.info("openbox is not installed; running without a window manager")
             return
-        self._wm = self._spawn([openbox, "--sm-disable"], log_name="openbox")
+        config = Path(self._tmp_dir()) / "openbox-rc.xml"
+        config.write_text(OPENBOX_CONFIG, encoding="utf-8")
+        self._wm = self._spawn([openbox, "--sm-disable", "--config-file", str(config)],
+                               log_name="openbox")
         deadline = time.monotonic() + self._start_timeout
         if not _poll(lambda: self._wm_ready(), deadline):
             log.warning("openbox did not announce itself; continuing anyway")
@@ -295,9 +324,12 @@ class VirtualDisplay:
         self._logs.append(log_file)
         return log_file
 
-    def _tmp_path(self, name: str) -> Path:
+    def _tmp_dir(self) -> str:
         assert self._tmp is not None
-        return Path(self._tmp.name) / f"{name}.log"
+        return self._tmp.name
+
+    def _tmp_path(self, name: str) -> Path:
+        return Path(self._tmp_dir()) / f"{name}.log"
 
     def stop(self) -> None:
         """End the apps, the window manager and Xvfb (in that order). Safe to call twice."""

@@ -217,3 +217,31 @@ def test_a_long_run_keeps_images_and_breakpoints_bounded(api):
     assert "cache_control" in newest  # the moving breakpoint sits on the newest block
     step_costs = [e.record["cost_usd"] for e in events if isinstance(e, StepFinished)]
     assert result.cost_usd == pytest.approx(sum(step_costs), abs=1e-6)
+
+
+def _user_texts(request):
+    last = request.json["messages"][-1]
+    assert last["role"] == "user"
+    return [b["text"] for b in last["content"] if b.get("type") == "text"]
+
+
+@pytest.mark.parametrize("max_steps", [1, 2, 3, 5])
+def test_the_last_two_requests_warn_claude_that_the_step_budget_runs_out(api, max_steps):
+    api.queue(*[lambda req: Reply([computer_call(req, "mouse_move", coordinate=[10, 10])])
+                for _ in range(max_steps)])
+    result, _, _ = run(api, max_steps=max_steps)
+    assert result.status == "budget_exhausted"
+    assert len(api.requests) == max_steps
+    for step, request in enumerate(api.requests, start=1):
+        notes = [t for t in _user_texts(request) if "left of" in t]
+        left = max_steps - step + 1
+        if left > 2:
+            assert notes == [], f"step {step} of {max_steps}"
+        else:
+            word = "step" if left == 1 else "steps"
+            assert notes == [f"{left} {word} left of {max_steps}: finish the task now, or call "
+                             "report_outcome with what you have done so far."]
+    # The warning stays in the history, so the request before the last keeps its cached prefix.
+    if max_steps >= 2:
+        previous_turn = api.requests[-1].json["messages"][-3]
+        assert any("2 steps left of" in b.get("text", "") for b in previous_turn["content"])
