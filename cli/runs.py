@@ -33,10 +33,9 @@ def list_runs_command(
     # Plain columns, not a Rich table: importing Rich would double this command's start-up.
     table = [("RUN", "STARTED", "STATUS", "STEPS", "MODEL", "TASK")]
     for r in runs:
-        m = r.meta
-        table.append((r.run_id, str(m.get("started_at", ""))[:19].replace("T", " "),
-                      str(m.get("status", "")), str(m.get("steps", "")),
-                      str(m.get("model", "")), str(m.get("task", ""))[:60]))
+        h = r.header
+        table.append((r.run_id, (h.started_at or "")[:19].replace("T", " "), h.status,
+                      "" if h.steps is None else str(h.steps), h.model, h.task[:60]))
     widths = [max(len(row[i]) for row in table) for i in range(5)]
     for row in table:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
@@ -53,25 +52,29 @@ def show_run_command(
 
     from ..core.runs import load_run
 
-    info, steps = load_run(_root(), run_id)
+    run = load_run(_root(), run_id)
     if as_json:
-        record = {"run": info.meta, "path": str(info.path), "steps": steps}
+        record = {"run": run.header.to_dict(), "path": str(run.path),
+                  "steps": [step.to_dict() for step in run.steps]}
         sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
         return 0
     console = Console()
-    m = info.meta
-    console.print(f"[bold]{escape(str(m.get('task', '')))}[/]  {info.path}")
-    console.print(f"{m.get('model')} ({m.get('tool_version')}), status [bold]{m.get('status')}[/]"
-                  f", {m.get('steps', len(steps))} steps, {m.get('duration_s', '?')} s")
-    if m.get("summary"):
-        console.print(f"summary: {escape(str(m['summary']))}")
-    for step in steps:
-        text = str(step.get("text") or "").strip()
-        console.print(f"[bold]step {step.get('step')}[/] model {step.get('model_s')} s"
+    h = run.header
+    console.print(f"[bold]{escape(h.task)}[/]  {run.path}")
+    steps = h.steps if h.steps is not None else len(run.steps)
+    duration = h.duration_s if h.duration_s is not None else "?"
+    console.print(f"{h.model} ({h.tool_version}), status [bold]{h.status}[/]"
+                  f", {steps} steps, {duration} s")
+    if h.summary:
+        console.print(f"summary: {escape(h.summary)}")
+    for step in run.steps:
+        text = step.text.strip()
+        console.print(f"[bold]step {step.step}[/] model {step.model_s} s"
                       + (f": {escape(text)}" if text else ""))
-        for action in step.get("actions", []):
-            err = f"  [red]error: {escape(str(action['error']))}[/]" if action.get("error") else ""
-            console.print(f"  {action['name']} {escape(json.dumps(action['action']))}{err}")
-        if step.get("screenshot"):
-            console.print(f"  [dim]{info.path / step['screenshot']}[/]")
+        for action in step.actions:
+            err = f"  [red]error: {escape(action.error)}[/]" if action.error else ""
+            described = json.dumps(action.to_dict()["action"])
+            console.print(f"  {action.name} {escape(described)}{err}")
+        if step.screenshot:
+            console.print(f"  [dim]{run.path / step.screenshot}[/]")
     return 0

@@ -33,7 +33,7 @@ def _ms(seconds: float) -> str:
 def _action_line(event: ActionPerformed) -> str:
     """`left_click (512, 300) → screen (686, 402)`, with the fields that matter for the kind."""
     parts = [event.name]
-    for key, value in event.action.items():
+    for key, value in event.record.to_dict()["action"].items():
         if key == "kind":
             continue
         if isinstance(value, dict) and "api" in value:
@@ -44,8 +44,8 @@ def _action_line(event: ActionPerformed) -> str:
     line = " ".join(parts) + f"  [{_ms(event.action_s)}]"
     if event.policy is not None:
         p = event.policy
-        answer = f", {_ANSWER_WORDS[p['answer']]}" if "answer" in p else ""
-        line += f"  [{p['decision']}: {p['rule']}{answer}]"
+        answer = f", {_ANSWER_WORDS[p.answer]}" if p.answer is not None else ""
+        line += f"  [{p.decision}: {p.rule}{answer}]"
     return line + (f"  error: {event.error}" if event.error else "")
 
 
@@ -79,14 +79,13 @@ class PlainView:
                 return f"  {_action_line(event)}"
             case StepFinished():
                 rec = event.record
-                if "settle_s" not in rec:
+                if rec.settle_s is None:
                     return None
-                return (f"  settle {_ms(rec['settle_s'])} ({rec['settle_captures']} captures), "
-                        f"overhead {_ms(rec['overhead_s'])}")
+                return (f"  settle {_ms(rec.settle_s)} ({rec.settle_captures} captures), "
+                        f"overhead {_ms(rec.overhead_s)}")
             case CheckFinished():
                 r = event.result
-                return (f"check: `{r['command']}` exited {r['exit_code']} after "
-                        f"{_ms(r['duration_s'])}")
+                return f"check: `{r.command}` exited {r.exit_code} after {_ms(r.duration_s)}"
             case RunFinished():
                 cost = f", ${event.cost_usd:.4f}" if event.cost_usd is not None else ""
                 return (f"finished: {event.status} after {event.steps} steps in "

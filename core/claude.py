@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import ConfigError, ModelError
-from .events import Usage
+from .usage import Usage
 
 if TYPE_CHECKING:
     import anthropic

@@ -6,36 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .record import ActionRecord, ApprovalRecord, CheckRecord, PolicyRecord, StepRecord, Usage
 
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """Token counts as the API reports them, summed over requests."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_input_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            self.input_tokens + other.input_tokens,
-            self.output_tokens + other.output_tokens,
-            self.cache_read_input_tokens + other.cache_read_input_tokens,
-            self.cache_creation_input_tokens + other.cache_creation_input_tokens,
-        )
-
-    @property
-    def total(self) -> int:
-        return (self.input_tokens + self.output_tokens + self.cache_read_input_tokens
-                + self.cache_creation_input_tokens)
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cache_read_input_tokens": self.cache_read_input_tokens,
-            "cache_creation_input_tokens": self.cache_creation_input_tokens,
-        }
+__all__ = [
+    "ActionPerformed", "CheckFinished", "Event", "EventSink", "FirstScreenshot", "ModelReplied",
+    "RunFinished", "RunStarted", "StepFinished", "StepStarted", "TextStreamed", "Usage",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,29 +54,52 @@ class ModelReplied:
 
 
 @dataclass(frozen=True, slots=True)
+class FirstScreenshot:
+    """The screenshot sent with the task, before step 1 (saved as step-000.png)."""
+
+    name: str  # its file name in the run folder
+    png: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class ActionPerformed:
+    """One tool call was judged and carried out (or refused); `record` is what steps.jsonl
+    will hold for it."""
+
     step: int
-    name: str
-    action: dict[str, Any]
-    error: str | None
-    action_s: float
-    policy: dict[str, Any] | None = None  # the gate's decision, when it was not a plain allow
+    record: ActionRecord
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def error(self) -> str | None:
+        return self.record.error
+
+    @property
+    def action_s(self) -> float:
+        return self.record.action_s
+
+    @property
+    def policy(self) -> PolicyRecord | None:
+        return self.record.policy
 
 
 @dataclass(frozen=True, slots=True)
 class StepFinished:
-    """Everything one step did, as one JSON-ready record (one line of steps.jsonl)."""
+    """Everything one step did (one line of steps.jsonl), plus the screenshot it ended with."""
 
     step: int
-    record: dict[str, Any]
-    screenshot_png: bytes | None = field(default=None, repr=False)
+    record: StepRecord
+    screenshot_png: bytes | None = field(default=None, repr=False)  # saved as record.screenshot
 
 
 @dataclass(frozen=True, slots=True)
 class CheckFinished:
     """`--check CMD` ran after Claude reported success."""
 
-    result: dict[str, Any]  # command, exit_code, duration_s, and the output's tail
+    result: CheckRecord  # the output's tail; secrets redacted
     output: str = field(default="", repr=False)  # all of it, for check.txt
 
 
@@ -112,11 +111,22 @@ class RunFinished:
     usage: Usage
     duration_s: float
     cost_usd: float | None = None
-    details: dict[str, Any] = field(default_factory=dict)  # "approval" and "check", when any
+    approval: ApprovalRecord | None = None  # the ask that stopped the run, if one did
+    check: CheckRecord | None = None  # --check's result, if it ran
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """`approval` and `check` as they appear in run.json and the JSON summary."""
+        out: dict[str, Any] = {}
+        if self.approval is not None:
+            out["approval"] = self.approval.to_dict()
+        if self.check is not None:
+            out["check"] = self.check.to_dict()
+        return out
 
 
 Event = (
-    RunStarted | StepStarted | TextStreamed | ModelReplied | ActionPerformed | StepFinished
-    | CheckFinished | RunFinished
+    RunStarted | StepStarted | TextStreamed | ModelReplied | FirstScreenshot | ActionPerformed
+    | StepFinished | CheckFinished | RunFinished
 )
 EventSink = Callable[[Event], None]

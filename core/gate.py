@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from .desktop import Window
 from .policy import Proposal, Rule, Verdict, assess
+from .record import PolicyRecord
 
 Answer = Literal["once", "always", "deny", "abort", "stop"]
 ANSWERS: tuple[Answer, ...] = ("once", "always", "deny", "abort", "stop")
@@ -32,6 +33,7 @@ class ApprovalRequest:
 
 
 Approver = Callable[[ApprovalRequest], Answer]
+"""Answers an `ask`. An optional `who` attribute names it in the record ("terminal", "--yes")."""
 
 
 def refuse_all(_: ApprovalRequest) -> Answer:
@@ -44,12 +46,18 @@ def approve_all(_: ApprovalRequest) -> Answer:
     return "once"
 
 
+refuse_all.who = "nobody"  # type: ignore[attr-defined]
+approve_all.who = "--yes"  # type: ignore[attr-defined]
+REMEMBERED = "earlier approval"  # who answered when "always" covered a later action
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """What the gate decided for one action."""
 
     verdict: Verdict
     answer: Answer | None = None  # None when nobody was asked
+    answered_by: str | None = None  # the approver's `who`, or REMEMBERED
 
     @property
     def runs(self) -> bool:
@@ -61,13 +69,10 @@ class Decision:
     def ends_run(self) -> bool:
         return self.answer in ("abort", "stop")
 
-    def as_dict(self) -> dict[str, Any]:
+    def record(self) -> PolicyRecord:
         v = self.verdict
-        out: dict[str, Any] = {"decision": v.decision, "rule": v.rule, "reason": v.reason,
-                               "source": v.source}
-        if self.answer is not None:
-            out["answer"] = self.answer
-        return out
+        return PolicyRecord(v.decision, v.rule, v.reason, v.source, self.answer,
+                            self.answered_by)
 
     def message_for_claude(self) -> str:
         """The tool result Claude gets when the action did not run."""
@@ -104,10 +109,10 @@ class Gate:
         kind = (verdict.rule, proposal.kind,
                 proposal.text if verdict.rule in self.EXACT_TEXT_RULES else None)
         if kind in self.approved:
-            return Decision(verdict, "always")
+            return Decision(verdict, "always", REMEMBERED)
         answer = self.approver(request(verdict))
         if answer not in ANSWERS:
             raise ValueError(f"approver answered {answer!r}")
         if answer == "always":
             self.approved.add(kind)
-        return Decision(verdict, answer)
+        return Decision(verdict, answer, getattr(self.approver, "who", "approver"))

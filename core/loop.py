@@ -14,11 +14,12 @@ from .check import CheckResult
 from .claude import ModelClient
 from .desktop import Desktop
 from .errors import CuaError, DeadlineExceeded
-from .events import CheckFinished, EventSink, RunFinished, RunStarted
+from .events import CheckFinished, EventSink, FirstScreenshot, RunFinished, RunStarted
 from .flavours import Flavour, ImageLimits
 from .gate import Approver, Gate, refuse_all
 from .policy import BUILTIN_RULES, Rule
 from .prices import Price
+from .record import CheckRecord, screenshot_name
 from .screen import space_for
 from .secrets import Secrets
 from .step import RunState, StepRunner, run_cost, timeout_summary
@@ -75,15 +76,18 @@ def run_task(
     step_runner = StepRunner(desktop, client, config, space, on_event, clock, sleep,
                               Gate(config.rules, approver), run_dir, started)
     status, summary = "error", "the run stopped before it finished"
-    state = RunState(messages=[], details=step_runner.details)
+    state = RunState(messages=[])
+    check_record: CheckRecord | None = None
     try:
         with _deadline_alarm(config.timeout_s):
             first = step_runner.observe(settle=False)
+            step_runner.last_screenshot = screenshot_name(0)
+            on_event(FirstScreenshot(step_runner.last_screenshot, first.png))
             state.messages = [{"role": "user", "content": [
                 {"type": "text", "text": task}, context.image_block(first.png)]}]
             status, summary = step_runner.run_steps(state)
         if status == "success" and check is not None:
-            status, summary = _run_check(check, summary, state, on_event, secrets)
+            status, summary, check_record = _run_check(check, summary, on_event, secrets)
     except DeadlineExceeded:
         status, summary = "timeout", timeout_summary(config.timeout_s)
     except KeyboardInterrupt as exc:
@@ -98,7 +102,7 @@ def run_task(
         finally:
             finished = RunFinished(status, secrets.redact(summary), state.step, state.usage,
                                    clock() - started, run_cost(config, state),
-                                   dict(state.details))
+                                   step_runner.approval, check_record)
             on_event(finished)
     return finished
 
@@ -124,15 +128,14 @@ def _deadline_alarm(timeout_s: float | None) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _run_check(check: Callable[[], CheckResult], summary: str, state: RunState, on_event: EventSink,
-               secrets: Secrets) -> tuple[str, str]:
+def _run_check(check: Callable[[], CheckResult], summary: str, on_event: EventSink,
+               secrets: Secrets) -> tuple[str, str, CheckRecord]:
     result = check()
     output = secrets.redact(result.output)
-    record = secrets.redact_data({**result.as_dict(), "output": output[-4000:],
-                                  "passed": result.passed})
-    state.details["check"] = record
+    record = CheckRecord(secrets.redact(result.command), result.exit_code,
+                         round(result.duration_s, 3), output[-4000:], result.passed)
     on_event(CheckFinished(record, output))
     if result.passed:
-        return "success", summary
+        return "success", summary, record
     return "check_failed", (f"Claude reported success, but --check exited {result.exit_code}. "
-                            f"Claude's summary: {summary}")
+                            f"Claude's summary: {summary}"), record

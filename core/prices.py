@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ConfigError
-from .events import Usage
+from .usage import Usage
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,6 @@
-"""Run records on disk: run.json, steps.jsonl (appended as each step ends) and step PNGs."""
+"""Run records on disk: run.json, steps.jsonl (appended as each step ends) and step PNGs.
+
+The types written and read back are in record.py; this module owns the files."""
 
 from __future__ import annotations
 
@@ -6,13 +8,14 @@ import json
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from .errors import ConfigError
-from .events import CheckFinished, Event, RunFinished, RunStarted, StepFinished
+from .events import CheckFinished, Event, FirstScreenshot, RunFinished, RunStarted, StepFinished
+from .record import FORMAT, RunHeader, StepRecord
 
 
 def runs_root(env: Mapping[str, str]) -> Path:
@@ -47,12 +50,18 @@ def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
 
 
 class RunRecorder:
-    """Writes what a run did as it happens, so a crash or kill leaves a readable record."""
+    """Writes what a run did as it happens, so a crash or kill leaves a readable record.
 
-    def __init__(self, run_dir: Path, *, meta: dict[str, Any], clock: Any = None) -> None:
+    `header` holds what is known before the run starts (versions, display, --app, ...);
+    `meta` is the same as a plain mapping of RunHeader fields.
+    """
+
+    def __init__(self, run_dir: Path, *, header: RunHeader | None = None,
+                 meta: Mapping[str, Any] | None = None, clock: Any = None) -> None:
         self.run_dir = run_dir
         self._now = clock or (lambda: datetime.now(UTC))
-        self._meta: dict[str, Any] = {**meta, "status": "running", "started_at": self._stamp()}
+        header = header or RunHeader.from_dict({**(meta or {}), "format": FORMAT})
+        self.header = replace(header, status="running", started_at=self._stamp())
         self._steps: IO[str] | None = None
 
     def _stamp(self) -> str:
@@ -61,38 +70,43 @@ class RunRecorder:
     def __call__(self, event: Event) -> None:
         match event:
             case RunStarted():
-                self._meta.update(
-                    run_id=event.run_id, task=event.task, model=event.model,
-                    tool_version=event.tool_version, screen_size=list(event.screen_size),
-                    model_size=list(event.model_size), max_steps=event.max_steps,
+                self.header = replace(
+                    self.header, run_id=event.run_id, task=event.task, model=event.model,
+                    tool_version=event.tool_version, screen_size=event.screen_size,
+                    model_size=event.model_size, max_steps=event.max_steps,
                 )
-                _write_json_atomically(self.run_dir / "run.json", self._meta)
+                self._write_header()
                 self._steps = open(self.run_dir / "steps.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+            case FirstScreenshot():
+                (self.run_dir / event.name).write_bytes(event.png)
             case StepFinished():
                 self._record_step(event)
             case RunFinished():
-                self.finish(event.status, summary=event.summary, steps=event.steps,
-                            usage=event.usage.as_dict(), duration_s=round(event.duration_s, 3),
-                            cost_usd=event.cost_usd, **event.details)
+                self.header = replace(
+                    self.header, summary=event.summary, steps=event.steps, usage=event.usage,
+                    duration_s=round(event.duration_s, 3), cost_usd=event.cost_usd,
+                    approval=event.approval, check=event.check)
+                self.finish(event.status)
             case CheckFinished():
                 (self.run_dir / "check.txt").write_text(event.output, encoding="utf-8")
             case _:
                 pass
 
     def _record_step(self, event: StepFinished) -> None:
-        record = dict(event.record)
-        if event.screenshot_png is not None:
-            name = f"step-{event.step:03d}.png"
-            (self.run_dir / name).write_bytes(event.screenshot_png)
-            record["screenshot"] = name
+        record = event.record
+        if event.screenshot_png is not None and record.screenshot:
+            (self.run_dir / record.screenshot).write_bytes(event.screenshot_png)
         if self._steps is not None:
-            self._steps.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self._steps.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
             self._steps.flush()
 
-    def finish(self, status: str, **fields: Any) -> None:
+    def _write_header(self) -> None:
+        _write_json_atomically(self.run_dir / "run.json", self.header.to_dict())
+
+    def finish(self, status: str) -> None:
         """Write the final status into run.json (idempotent: the last call wins)."""
-        self._meta.update(fields, status=status, finished_at=self._stamp())
-        _write_json_atomically(self.run_dir / "run.json", self._meta)
+        self.header = replace(self.header, status=status, finished_at=self._stamp())
+        self._write_header()
 
     def close(self) -> None:
         if self._steps is not None:
@@ -102,9 +116,30 @@ class RunRecorder:
 
 @dataclass(frozen=True, slots=True)
 class RunInfo:
+    """A run folder and its run.json."""
+
     run_id: str
     path: Path
-    meta: dict[str, Any]
+    header: RunHeader
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """run.json as a mapping."""
+        return self.header.to_dict()
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A whole run record, as `load_run` reads it back: header and steps, typed."""
+
+    run_id: str
+    path: Path
+    header: RunHeader
+    steps: tuple[StepRecord, ...]
+
+    def file(self, name: str | None) -> Path | None:
+        """The path of a file the record names (a screenshot, an approval picture)."""
+        return None if not name else self.path / name
 
 
 def list_runs(runs_root: Path) -> list[RunInfo]:
@@ -113,13 +148,13 @@ def list_runs(runs_root: Path) -> list[RunInfo]:
         return []
     found = []
     for child in runs_root.iterdir():
-        meta = _read_meta(child)
-        if meta is not None:
-            found.append(RunInfo(child.name, child, meta))
-    return sorted(found, key=lambda r: str(r.meta.get("started_at", "")), reverse=True)
+        header = _read_header(child)
+        if header is not None:
+            found.append(RunInfo(child.name, child, header))
+    return sorted(found, key=lambda r: str(r.header.started_at or ""), reverse=True)
 
 
-def load_run(runs_root: Path, run_id: str) -> tuple[RunInfo, list[dict[str, Any]]]:
+def load_run(runs_root: Path, run_id: str) -> Run:
     """One run and its steps. `run_id` may be a unique prefix or a path to a run folder."""
     path = Path(run_id)
     if not (path / "run.json").is_file():
@@ -128,13 +163,13 @@ def load_run(runs_root: Path, run_id: str) -> tuple[RunInfo, list[dict[str, Any]
             what = "no run" if not matches else f"{len(matches)} runs"
             raise ConfigError(f"{what} matching {run_id!r} in {runs_root}; see `cua runs list`")
         path = matches[0]
-    meta = _read_meta(path)
-    if meta is None:
+    header = _read_header(path)
+    if header is None:
         raise ConfigError(f"{path}/run.json is missing or unreadable")
-    return RunInfo(path.name, path, meta), read_steps(path)
+    return Run(path.name, path, header, tuple(read_steps(path)))
 
 
-def read_steps(run_dir: Path) -> list[dict[str, Any]]:
+def read_steps(run_dir: Path) -> list[StepRecord]:
     """Parsed steps.jsonl; a torn last line (a killed run) is skipped."""
     steps_file = run_dir / "steps.jsonl"
     if not steps_file.is_file():
@@ -142,15 +177,17 @@ def read_steps(run_dir: Path) -> list[dict[str, Any]]:
     steps = []
     for line in steps_file.read_text(encoding="utf-8").splitlines():
         try:
-            steps.append(json.loads(line))
+            data = json.loads(line)
         except json.JSONDecodeError:
             continue
+        if isinstance(data, dict):
+            steps.append(StepRecord.from_dict(data))
     return steps
 
 
-def _read_meta(run_dir: Path) -> dict[str, Any] | None:
+def _read_header(run_dir: Path) -> RunHeader | None:
     try:
         data = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return None
-    return data if isinstance(data, dict) else None
+    return RunHeader.from_dict(data) if isinstance(data, dict) else None

@@ -42,6 +42,14 @@ class ScreenSpace:
         sy = min(self.screen_h - 1, math.floor((y + 0.5) * self.screen_h / self.model_h))
         return sx, sy
 
+    def region_to_screen(self, region: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        """A model-space region [x0, y0, x1, y1] as the screen-pixel box (right and bottom
+        exclusive) that zoom crops."""
+        x0, y0, x1, y1 = region
+        sx0, sy0 = self.to_screen(x0, y0)
+        sx1, sy1 = self.to_screen(min(x1, self.model_w - 1), min(y1, self.model_h - 1))
+        return sx0, sy0, sx1 + 1, sy1 + 1
+
     def to_model(self, sx: int, sy: int) -> tuple[int, int]:
         """Map a screen pixel to model space (used for cursor_position)."""
         x = min(self.model_w - 1, max(0, math.floor((sx + 0.5) * self.model_w / self.screen_w)))
@@ -102,9 +110,7 @@ def zoom_region(
     x0, y0, x1, y1 = region
     if not (x0 < x1 and y0 < y1):
         raise ActionError(f"zoom region {list(region)} must have x0 < x1 and y0 < y1")
-    sx0, sy0 = space.to_screen(x0, y0)
-    sx1, sy1 = space.to_screen(min(x1, space.model_w - 1), min(y1, space.model_h - 1))
-    crop = frame_to_image(frame).crop((sx0, sy0, sx1 + 1, sy1 + 1))
+    crop = frame_to_image(frame).crop(space.region_to_screen(region))
     scale = min(space.model_w / crop.width, space.model_h / crop.height)
     size = (max(1, round(crop.width * scale)), max(1, round(crop.height * scale)))
     return crop.resize(size, Image.Resampling.LANCZOS)

@@ -11,17 +11,21 @@ from typing import TYPE_CHECKING, Any
 from . import context
 from .actions import (
     Action,
+    Click,
     CursorPosition,
+    Drag,
+    MouseButton,
+    MouseMove,
     Screenshot,
+    Scroll,
     TypeText,
     Wait,
     Zoom,
-    describe,
     parse_action,
     perform,
 )
 from .claude import ModelClient, ModelReply, ModelRequest, ToolCall
-from .desktop import Desktop, Frame
+from .desktop import Desktop, Frame, Window
 from .errors import ActionError, DesktopError
 from .events import (
     ActionPerformed,
@@ -30,10 +34,17 @@ from .events import (
     StepFinished,
     StepStarted,
     TextStreamed,
-    Usage,
 )
 from .gate import ApprovalRequest, Decision, Gate
 from .policy import Proposal, Verdict, proposal_for
+from .record import (
+    ActionRecord,
+    ApprovalRecord,
+    StepRecord,
+    ToolCallRecord,
+    action_to_dict,
+    screenshot_name,
+)
 from .screen import (
     ScreenSpace,
     crop_around,
@@ -43,6 +54,7 @@ from .screen import (
     wait_for_settle,
     zoom_region,
 )
+from .usage import Usage
 
 if TYPE_CHECKING:
     from .loop import LoopConfig
@@ -67,7 +79,7 @@ class RunState:
     last_cost_usd: float | None = None
     step: int = 0
     nudged: bool = False
-    details: dict[str, Any] = field(default_factory=dict)
+    approval: ApprovalRecord | None = None  # the ask that ended the run, if one did
 
 
 class EndRun(Exception):
@@ -99,10 +111,12 @@ class StepRunner:
                       context.APPROVAL_TOOL]
         self.last_frame: Frame | None = None
         self.last_png = b""
+        self.last_screenshot: str | None = None  # file name of the newest screenshot sent
         self.step = 0
-        self.details: dict[str, Any] = {}  # the run's "approval", for the summary
+        self.approval: ApprovalRecord | None = None  # the ask that ended the run
         self.crop_count = 0
         self.last_crop: str | None = None
+        self.judged_window: Window | None = None  # focused window of the action just judged
         self.system = context.system_blocks(self.secrets.prompt_text(),
                                             cache=config.prompt_cache)
 
@@ -124,21 +138,33 @@ class StepRunner:
     def one_step(self, state: RunState) -> tuple[str, str] | None:
         step = self.step = state.step
         self.emit(StepStarted(step, self.config.max_steps))
+        before = self.last_screenshot
         reply, model_s = self.ask(state)
         replied_at = self.clock()
-        record: dict[str, Any] = {
-            "step": step, "model_s": round(model_s, 4), "stop_reason": reply.stop_reason,
-            "text": reply.text, "usage": reply.usage.as_dict(),
-            "cost_usd": state.last_cost_usd,
-            "tool_calls": [{"id": c.id, "name": c.name, "input": c.input}
-                           for c in reply.tool_calls],
-        }
-        outcome, results, shot = self.handle(reply, state, record)
+        actions: list[ActionRecord] = []
+        outcome, results, shot = self.handle(reply, state, actions)
         if results:
             state.messages.append({"role": "user", "content": results})
-        record["overhead_s"] = round(self.clock() - replied_at, 4)
-        self.emit(StepFinished(step, self.secrets.redact_data(record), shot.png if shot else None))
+        record = StepRecord(
+            step=step, text=reply.text, stop_reason=reply.stop_reason,
+            tool_calls=tuple(ToolCallRecord(c.id, c.name, c.input) for c in reply.tool_calls),
+            actions=tuple(actions), usage=reply.usage, cost_usd=state.last_cost_usd,
+            model_s=round(model_s, 4), overhead_s=round(self.clock() - replied_at, 4),
+            settle_s=None if shot is None else round(shot.settle_s, 4),
+            settle_captures=None if shot is None else shot.captures,
+            is_stable=None if shot is None else shot.is_stable,
+            screenshot=None if shot is None else self.last_screenshot,
+            screenshot_before=before,
+            outcome=outcome[0] if outcome and outcome[0] in ("success", "failure") else None,
+        )
+        self.emit(StepFinished(step, self.redacted(record), shot.png if shot else None))
         return outcome
+
+    def redacted(self, record: Any) -> Any:
+        """`record` with every string passed through the run's secrets (a no-op without any)."""
+        if not self.secrets:
+            return record
+        return type(record).from_dict(self.secrets.redact_data(record.to_dict()))
 
     def ask(self, state: RunState) -> tuple[ModelReply, float]:
         note = context.budget_note(state.step, self.config.max_steps)
@@ -181,7 +207,7 @@ class StepRunner:
         return reply, model_s
 
     def handle(
-        self, reply: ModelReply, state: RunState, record: dict[str, Any]
+        self, reply: ModelReply, state: RunState, actions: list[ActionRecord]
     ) -> tuple[tuple[str, str] | None, list[dict[str, Any]], Observation | None]:
         """Carry out a reply: the outcome if the run ends, the tool results, the screenshot."""
         if not reply.tool_calls:
@@ -192,8 +218,6 @@ class StepRunner:
             return None, [{"type": "text", "text": context.NUDGE}], None
         results: list[dict[str, Any]] = []
         needs_screenshot: dict[str, Any] | None = None
-        actions: list[dict[str, Any]] = []
-        record["actions"] = actions
         failed = False
         calls = reply.tool_calls
         for i, call in enumerate(calls):
@@ -222,27 +246,31 @@ class StepRunner:
         shot = None
         if needs_screenshot is not None:
             shot = self.observe(settle=True, after_input=any(
-                a["error"] is None and a["name"] not in _PASSIVE for a in actions))
+                a.error is None and a.name not in _PASSIVE for a in actions))
             needs_screenshot["content"].append(context.image_block(shot.png))
-            record.update(settle_s=round(shot.settle_s, 4), settle_captures=shot.captures,
-                          is_stable=shot.is_stable)
+            self.last_screenshot = screenshot_name(self.step)
         return None, results, shot
 
     def do_call(self, call: ToolCall, following: ToolCall | None,
-                actions: list[dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+                actions: list[ActionRecord]) -> tuple[dict[str, Any], bool]:
         """Run one tool call; returns its tool_result and whether a screenshot should follow."""
         flavour = self.config.flavour
         if not flavour.is_computer_call(call):
-            return _result(call, f"unknown tool {call.name!r}", is_error=True), False
+            result = _result(call, f"unknown tool {call.name!r}", is_error=True)
+            self.note(actions, ActionRecord(call.name, call.input, tool_use_id=call.id,
+                                            error=_text_of(result)), result)
+            return result, False
         name, tool_input = flavour.action_of(call)
         t0 = self.clock()
         decision: Decision | None = None
-        described: dict[str, Any] = {"input": tool_input}
+        action: Action | None = None
+        points: tuple[tuple[int, int], ...] = ()
+        self.judged_window = None
         try:
             action = self.parse(name, tool_input)
-            described = describe(action)
+            points = self.points_of(action)
             if name not in _PASSIVE:
-                decision = self.judge(name, action, described, tool_input, following)
+                decision = self.judge(name, action, tool_input, following)
             if decision is None or decision.runs:
                 result, wants_shot = self.execute(call, action)
                 error = None
@@ -253,18 +281,41 @@ class StepRunner:
             error, wants_shot = str(exc), False
             result = _result(call, error, is_error=True)
         took = self.clock() - t0
-        self.note(actions, name, described, error, took, decision)
-        return result, wants_shot
-
-    def note(self, actions: list[dict[str, Any]], name: str, described: dict[str, Any],
-             error: str | None, took: float, decision: Decision | None) -> None:
-        entry: dict[str, Any] = {"name": name, "action": described, "error": error,
-                                 "action_s": round(took, 4)}
         policy = None
         if decision is not None and decision.verdict.rule != "default":
-            policy = entry["policy"] = decision.as_dict()
-        actions.append(entry)
-        self.emit(ActionPerformed(self.step, name, described, error, took, policy))
+            policy = decision.record()
+        self.note(actions, ActionRecord(
+            name, tool_input, action, error, round(took, 4), policy, call.id,
+            window=self.judged_window, points=points, region=self.region_of(action),
+            approval_picture=self.picture_of_step()), result)
+        return result, wants_shot
+
+    def note(self, actions: list[ActionRecord], record: ActionRecord,
+             result: dict[str, Any]) -> None:
+        """Complete `record` with the tool result Claude gets, keep it, and report it."""
+        record = self.redacted(replace(record, result=_text_of(result),
+                                       is_error=bool(result.get("is_error"))))
+        actions.append(record)
+        self.emit(ActionPerformed(self.step, record))
+
+    def points_of(self, action: Action) -> tuple[tuple[int, int], ...]:
+        """Where the pointer goes, in screen pixels; an action without a coordinate acts where
+        the pointer is."""
+        match action:
+            case Drag(start, end):
+                origin = self.desktop.cursor_position() if start is None else start.screen
+                return (origin, end.screen)
+            case Click(at) | MouseButton(at) | Scroll(at) | MouseMove(at):
+                return (self.desktop.cursor_position() if at is None else at.screen,)
+        return ()
+
+    def region_of(self, action: Action | None) -> tuple[int, int, int, int] | None:
+        return self.space.region_to_screen(action.region) if isinstance(action, Zoom) else None
+
+    def picture_of_step(self) -> str | None:
+        """The approval picture saved for the action just judged, as a file name."""
+        picture, self.last_crop = self.last_crop, None
+        return Path(picture).name if picture else None
 
     def parse(self, name: str, tool_input: dict[str, Any]) -> Action:
         flavour = self.config.flavour
@@ -280,29 +331,35 @@ class StepRunner:
         except ActionError:
             return None
 
-    def judge(self, name: str, action: Action, described: dict[str, Any],
-              tool_input: dict[str, Any], following: ToolCall | None) -> Decision:
-        window = self.desktop.focused_window()
+    def judge(self, name: str, action: Action, tool_input: dict[str, Any],
+              following: ToolCall | None) -> Decision:
+        window = self.judged_window = self.desktop.focused_window()
         proposal = proposal_for(name, action, window=window, step=self.step,
                                 secret_names=self.secrets.names,
                                 next_action=self.peek(following), tool_input=tool_input)
-        return self.gated(proposal, described)
+        return self.gated(proposal, name, action_to_dict(action))
 
-    def request_approval(self, call: ToolCall, actions: list[dict[str, Any]]) -> dict[str, Any]:
+    def request_approval(self, call: ToolCall, actions: list[ActionRecord]) -> dict[str, Any]:
         """Claude's own request_approval: a person (or the policy) decides."""
         text = call.input.get("description")
         description = self.secrets.redact(text) if isinstance(text, str) else ""
         described = {"kind": context.APPROVAL_TOOL_NAME, "description": description}
+        window = self.desktop.focused_window()
         proposal = Proposal(kind=context.APPROVAL_TOOL_NAME, description=description,
-                            window=self.desktop.focused_window(), step=self.step)
-        decision = self.gated(proposal, described)
+                            window=window, step=self.step)
+        decision = self.gated(proposal, context.APPROVAL_TOOL_NAME, described)
         error = None if decision.runs else decision.message_for_claude()
-        self.note(actions, context.APPROVAL_TOOL_NAME, described, error, 0.0, decision)
         if error is not None:
-            return _result(call, error, is_error=True)
-        return _result(call, f"Approved: go ahead with: {description}")
+            result = _result(call, error, is_error=True)
+        else:
+            result = _result(call, f"Approved: go ahead with: {description}")
+        self.note(actions, ActionRecord(
+            context.APPROVAL_TOOL_NAME, call.input, None, error, 0.0, decision.record(),
+            call.id, window=window, description=description,
+            approval_picture=self.picture_of_step()), result)
+        return result
 
-    def gated(self, proposal: Proposal, described: dict[str, Any]) -> Decision:
+    def gated(self, proposal: Proposal, name: str, described: dict[str, Any]) -> Decision:
         """The gate's decision; ends the run (via EndRun) on abort or when nobody can answer."""
 
         def request(verdict: Verdict) -> ApprovalRequest:
@@ -310,14 +367,14 @@ class StepRunner:
             return ApprovalRequest(self.step, proposal.kind, described, verdict, proposal.window,
                                    proposal.point, crop_png, crop_path)
 
+        self.last_crop = None
         decision = self.gate.judge(proposal, request=request)
         if decision.ends_run:
             v = decision.verdict
-            self.details["approval"] = {
-                "step": self.step, "action": described, **decision.as_dict(),
-                "window": {"wm_class": proposal.window.wm_class,
-                           "title": self.secrets.redact(proposal.window.title)},
-                "crop": self.last_crop}
+            window = replace(proposal.window, title=self.secrets.redact(proposal.window.title))
+            self.approval = ApprovalRecord(
+                self.step, name, ActionRecord.from_dict({"name": name, "action": described}),
+                decision.record(), window, self.last_crop)
             if decision.answer == "abort":
                 raise EndRun("aborted", f"aborted at step {self.step} when asked to approve "
                               f"{proposal.kind} (rule {v.rule})")
@@ -329,7 +386,6 @@ class StepRunner:
 
     def crop(self, point: tuple[int, int] | None) -> tuple[bytes | None, str | None]:
         """A picture of what the action targets, saved in the run folder for the person asked."""
-        self.last_crop = None
         if self.last_frame is None:
             return None, None
         if point is not None:
@@ -407,6 +463,10 @@ def _result(call: ToolCall, text: str, *, is_error: bool = False) -> dict[str, A
     if call.toolset_name:
         block["toolset_name"] = call.toolset_name
     return block
+
+
+def _text_of(result: dict[str, Any]) -> str:
+    return " ".join(c["text"] for c in result["content"] if c.get("type") == "text")
 
 
 def _report(call: ToolCall) -> tuple[str, str] | None:

@@ -16,6 +16,7 @@ from claude_cua.core.gate import ApprovalRequest, approve_all, refuse_all
 from claude_cua.core.loop import LoopConfig, run_task
 from claude_cua.core.policy import BUILTIN_RULES
 from claude_cua.core.policy_file import effective_rules
+from claude_cua.core.record import PolicyRecord
 from claude_cua.core.runs import RunRecorder
 from claude_cua.core.secrets import Secrets
 
@@ -111,9 +112,9 @@ def test_yes_approves_an_ask_and_the_action_runs(api):
     assert result.status == "success"
     assert typed(desktop) == ["ls\n"]
     performed = [e for e in events if isinstance(e, ActionPerformed)]
-    assert performed[0].policy == {"decision": "ask", "rule": "terminal-command",
-                                   "reason": performed[0].policy["reason"],
-                                   "source": "built-in", "answer": "once"}
+    assert performed[0].policy == PolicyRecord("ask", "terminal-command",
+                                               performed[0].policy.reason, "built-in", "once",
+                                               "--yes")
 
 
 def test_a_deny_rule_blocks_even_with_yes_and_claude_is_told(api, tmp_path):

@@ -120,11 +120,11 @@ def test_steps_record_overhead_and_usage(api):
               Reply([report("success", "ok")]))
     result, _, events = run(api)
     steps = [e for e in events if isinstance(e, StepFinished)]
-    assert steps[0].record["overhead_s"] >= 0
+    assert steps[0].record.overhead_s >= 0
     assert steps[0].screenshot_png.startswith(b"\x89PNG")
     assert result.usage.total > 0
     for field, total in result.usage.as_dict().items():
-        assert total == sum(e.record["usage"][field] for e in steps)
+        assert total == sum(getattr(e.record.usage, field) for e in steps)
 
 
 def test_rate_limit_is_retried_by_the_sdk(api):
@@ -178,7 +178,7 @@ def test_cost_in_the_summary_is_the_sum_of_step_costs(api):
     api.queue(*[lambda req: Reply([computer_call(req, "screenshot")])] * 3,
               Reply([report("success", "ok")]))
     result, events = run_priced(api)
-    step_costs = [e.record["cost_usd"] for e in events if isinstance(e, StepFinished)]
+    step_costs = [e.record.cost_usd for e in events if isinstance(e, StepFinished)]
     assert len(step_costs) == 4 and all(c > 0 for c in step_costs)
     assert result.cost_usd == pytest.approx(sum(step_costs), abs=1e-6)
     assert events[-1].cost_usd == result.cost_usd
@@ -215,7 +215,7 @@ def test_a_long_run_keeps_images_and_breakpoints_bounded(api):
     assert all(n <= 4 for n in breakpoints) and set(breakpoints) == {2}
     newest = bodies[-1]["messages"][-1]["content"][-1]
     assert "cache_control" in newest  # the moving breakpoint sits on the newest block
-    step_costs = [e.record["cost_usd"] for e in events if isinstance(e, StepFinished)]
+    step_costs = [e.record.cost_usd for e in events if isinstance(e, StepFinished)]
     assert result.cost_usd == pytest.approx(sum(step_costs), abs=1e-6)
 
 

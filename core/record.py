@@ -1,0 +1,376 @@
+"""The run record as types: what `run.json` and each line of `steps.jsonl` hold.
+
+These frozen dataclasses are the public contract of a run folder. `core/runs.py` writes them
+with `to_dict()` and reads them back with `from_dict()`; the report, replay and anyone's own
+tooling read a run through `runs.load_run`, which returns these types. Field names are stable:
+new fields are added (with a default), never renamed. `FORMAT` counts incompatible changes;
+records written before it existed (no `format` key) load as format 0 with the same fields.
+
+Secrets: every string here is as recorded, with `{{NAME}}` placeholders and never a value.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+from .desktop import Window
+from .usage import Usage
+
+if TYPE_CHECKING:  # actions.py pulls in Pillow, which `cua runs list` must not load
+    from .actions import Action
+
+__all__ = [
+    "FORMAT", "ActionRecord", "ApprovalRecord", "CheckRecord", "PolicyRecord", "RunHeader",
+    "StepRecord", "ToolCallRecord", "Usage", "action_from_dict", "action_to_dict",
+    "screenshot_name",
+]
+
+FORMAT = 1
+"""Version of the record format written now (a `format` key in run.json and every step line)."""
+
+Point = tuple[int, int]
+
+
+def screenshot_name(step: int) -> str:
+    """File name (in the run folder) of the screenshot taken at the end of `step`; step 0 is
+    the first screenshot, sent with the task."""
+    return f"step-{step:03d}.png"
+
+
+# -- actions ----------------------------------------------------------------------------------
+
+def action_to_dict(action: Action) -> dict[str, Any]:
+    """`{"kind": "Click", "at": {"api": [x, y], "screen": [x, y]}, "button": "left", ...}`:
+    the class name, then every field that is set (points as model and screen pixels)."""
+    from .actions import describe
+
+    return describe(action)
+
+
+def action_from_dict(data: Mapping[str, Any]) -> Action | None:
+    """The Action `action_to_dict` described, or None for what is not an action kind."""
+    from .actions import Action, Target
+
+    cls = {t.__name__: t for t in typing.get_args(Action)}.get(str(data.get("kind")))
+    if cls is None:
+        return None
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in data:  # describe() leaves out what is None (a point not given)
+            if f.default is MISSING and f.default_factory is MISSING:
+                kwargs[f.name] = None
+            continue
+        value = data[f.name]
+        if isinstance(value, Mapping) and "screen" in value:
+            value = Target(_point(value.get("api")), _point(value["screen"]))
+        elif isinstance(value, list):
+            value = tuple(value)
+        kwargs[f.name] = value
+    try:
+        return cls(**kwargs)
+    except TypeError:  # a field this version requires is missing: keep the record readable
+        return None
+
+
+def _point(value: Any) -> Point:
+    x, y = value
+    return int(x), int(y)
+
+
+def _points(values: Any) -> tuple[Point, ...]:
+    return tuple(_point(v) for v in values or ())
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRecord:
+    """The gate's decision for an action the policy did not simply allow."""
+
+    decision: str  # "allow" | "ask" | "deny"
+    rule: str  # the rule's name
+    reason: str
+    source: str  # "built-in", "<file>:<line>", or "default"
+    answer: str | None = None  # once | always | deny | abort | stop; None when nobody was asked
+    answered_by: str | None = None  # "terminal", "--yes", "nobody", "earlier approval"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"decision": self.decision, "rule": self.rule,
+                               "reason": self.reason, "source": self.source}
+        if self.answer is not None:
+            out["answer"] = self.answer
+        if self.answered_by is not None:
+            out["answered_by"] = self.answered_by
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PolicyRecord:
+        return cls(str(data.get("decision", "")), str(data.get("rule", "")),
+                   str(data.get("reason", "")), str(data.get("source", "")),
+                   data.get("answer"), data.get("answered_by"))
+
+
+def window_to_dict(window: Window) -> dict[str, str]:
+    return {"wm_class": window.wm_class, "instance": window.instance, "title": window.title}
+
+
+def window_from_dict(data: Mapping[str, Any] | None) -> Window | None:
+    if not isinstance(data, Mapping):
+        return None
+    return Window(str(data.get("wm_class", "")), str(data.get("instance", "")),
+                  str(data.get("title", "")))
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRecord:
+    """One tool call of a step, and what became of it."""
+
+    name: str  # as Claude named it: left_click, type, key, ..., request_approval, or unknown
+    input: Mapping[str, Any] = field(default_factory=dict)  # the tool input as recorded
+    action: Action | None = None  # as parsed (core.actions types); None if invalid or not one
+    error: str | None = None  # why it did not run (invalid input, denied, not executed)
+    action_s: float = 0.0  # wall time of judging and carrying it out
+    policy: PolicyRecord | None = None  # None when the policy simply allowed it
+    tool_use_id: str = ""
+    result: str = ""  # the text of the tool_result Claude got back
+    is_error: bool = False  # whether that tool_result was marked is_error
+    window: Window | None = None  # focused window when it was judged (None if not looked up)
+    points: tuple[Point, ...] = ()  # screen pixels the pointer went to (drag: start, end)
+    region: tuple[int, int, int, int] | None = None  # zoom: the region in screen pixels
+    description: str | None = None  # request_approval: what Claude asked to do
+    approval_picture: str | None = None  # file in the run folder shown to the person asked
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.action is not None:
+            described: dict[str, Any] = action_to_dict(self.action)
+        elif self.description is not None:
+            described = {"kind": self.name, "description": self.description}
+        else:
+            described = {"input": dict(self.input)}
+        return {
+            "name": self.name, "action": described, "error": self.error,
+            "action_s": self.action_s,
+            "policy": None if self.policy is None else self.policy.to_dict(),
+            "tool_use_id": self.tool_use_id, "input": dict(self.input), "result": self.result,
+            "is_error": self.is_error,
+            "window": None if self.window is None else window_to_dict(self.window),
+            "points": [list(p) for p in self.points],
+            "region": None if self.region is None else list(self.region),
+            "description": self.description, "approval_picture": self.approval_picture,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ActionRecord:
+        described = data.get("action") or {}
+        action = action_from_dict(described)
+        description = data.get("description", described.get("description"))
+        tool_input = data.get("input", described.get("input") if action is None else None)
+        policy = data.get("policy")
+        region = data.get("region")
+        return cls(
+            name=str(data.get("name", "")), input=dict(tool_input or {}), action=action,
+            error=data.get("error"), action_s=float(data.get("action_s") or 0.0),
+            policy=PolicyRecord.from_dict(policy) if isinstance(policy, Mapping) else None,
+            tool_use_id=str(data.get("tool_use_id", "")), result=str(data.get("result", "")),
+            is_error=bool(data.get("is_error", data.get("error") is not None)),
+            window=window_from_dict(data.get("window")), points=_points(data.get("points")),
+            region=None if region is None else (int(region[0]), int(region[1]),
+                                                int(region[2]), int(region[3])),
+            description=description, approval_picture=data.get("approval_picture"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallRecord:
+    """A tool call exactly as Claude sent it (secret values redacted)."""
+
+    id: str
+    name: str
+    input: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "input": dict(self.input)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ToolCallRecord:
+        return cls(str(data.get("id", "")), str(data.get("name", "")),
+                   dict(data.get("input") or {}))
+
+
+# -- steps ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """One step: one Claude reply and everything cua did about it (a line of steps.jsonl)."""
+
+    step: int
+    text: str = ""  # Claude's text in this reply
+    stop_reason: str | None = None
+    tool_calls: tuple[ToolCallRecord, ...] = ()
+    actions: tuple[ActionRecord, ...] = ()  # one per tool call that was looked at, in order
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float | None = None  # this reply's cost; None without a price for the model
+    model_s: float = 0.0  # waiting for Claude's reply
+    overhead_s: float = 0.0  # from the reply to the next request being ready (actions included)
+    settle_s: float | None = None  # waiting for the screen to settle; None without a screenshot
+    settle_captures: int | None = None
+    is_stable: bool | None = None  # False when the settle ceiling was hit
+    screenshot: str | None = None  # taken after the actions, sent with the next request
+    screenshot_before: str | None = None  # the newest screenshot Claude had seen when asked
+    outcome: str | None = None  # "success" | "failure" when Claude reported in this step
+    format: int = FORMAT
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format, "step": self.step, "model_s": self.model_s,
+            "stop_reason": self.stop_reason, "text": self.text, "usage": self.usage.as_dict(),
+            "cost_usd": self.cost_usd, "tool_calls": [c.to_dict() for c in self.tool_calls],
+            "actions": [a.to_dict() for a in self.actions], "overhead_s": self.overhead_s,
+            "settle_s": self.settle_s, "settle_captures": self.settle_captures,
+            "is_stable": self.is_stable, "screenshot": self.screenshot,
+            "screenshot_before": self.screenshot_before, "outcome": self.outcome,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StepRecord:
+        return cls(
+            format=int(data.get("format", 0)), step=int(data.get("step", 0)),
+            text=str(data.get("text") or ""), stop_reason=data.get("stop_reason"),
+            tool_calls=tuple(ToolCallRecord.from_dict(c) for c in data.get("tool_calls") or ()),
+            actions=tuple(ActionRecord.from_dict(a) for a in data.get("actions") or ()),
+            usage=Usage.from_dict(data.get("usage")), cost_usd=data.get("cost_usd"),
+            model_s=float(data.get("model_s") or 0.0),
+            overhead_s=float(data.get("overhead_s") or 0.0), settle_s=data.get("settle_s"),
+            settle_captures=data.get("settle_captures"), is_stable=data.get("is_stable"),
+            screenshot=data.get("screenshot"), screenshot_before=data.get("screenshot_before"),
+            outcome=data.get("outcome"),
+        )
+
+
+# -- the end of a run: approval and check ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRecord:
+    """The `ask` that ended a run (status needs_approval or aborted)."""
+
+    step: int
+    name: str  # the action's name as Claude gave it
+    action: ActionRecord  # what it would have done (typed text with placeholders)
+    policy: PolicyRecord
+    window: Window
+    picture: str | None = None  # path of the picture of the target, when one was saved
+
+    def to_dict(self) -> dict[str, Any]:
+        """The shape of `approval` in run.json and the JSON summary."""
+        return {"step": self.step, "name": self.name,
+                "action": self.action.to_dict()["action"], **self.policy.to_dict(),
+                "window": {"wm_class": self.window.wm_class, "title": self.window.title},
+                "crop": self.picture}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ApprovalRecord:
+        described = data.get("action") or {}
+        name = str(data.get("name") or described.get("kind") or "")
+        action = ActionRecord.from_dict({"name": name, "action": described})
+        return cls(int(data.get("step", 0)), name, action, PolicyRecord.from_dict(data),
+                   window_from_dict(data.get("window")) or Window(), data.get("crop"))
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRecord:
+    """`--check CMD` after Claude reported success (output: the last 4000 characters)."""
+
+    command: str
+    exit_code: int
+    duration_s: float
+    output: str
+    passed: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"command": self.command, "exit_code": self.exit_code,
+                "duration_s": self.duration_s, "output": self.output, "passed": self.passed}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CheckRecord:
+        return cls(str(data.get("command", "")), int(data.get("exit_code", 0)),
+                   float(data.get("duration_s") or 0.0), str(data.get("output", "")),
+                   bool(data.get("passed", data.get("exit_code") == 0)))
+
+
+# -- the run header ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RunHeader:
+    """run.json: written when the run starts (status "running") and again when it ends."""
+
+    run_id: str = ""
+    task: str = ""  # secrets as {{NAME}}
+    model: str = ""
+    tool_version: str = ""
+    screen_size: Point | None = None  # screen pixels
+    model_size: Point | None = None  # the size Claude's screenshots and coordinates use
+    max_steps: int | None = None
+    display: str | None = None
+    cua_version: str | None = None
+    anthropic_version: str | None = None
+    python: str | None = None
+    virtual_display: str | None = None  # "WxH" when cua started its own Xvfb
+    app: tuple[str, ...] | None = None  # --app argv
+    secrets: tuple[str, ...] = ()  # the names only
+    policy_files: tuple[str, ...] = ()
+    timeout_s: float | None = None
+    check_command: str | None = None  # --check CMD
+    status: str = "running"  # see the README's JSON output for the list
+    started_at: str | None = None  # ISO 8601, UTC, milliseconds
+    finished_at: str | None = None
+    summary: str | None = None
+    steps: int | None = None
+    usage: Usage | None = None
+    duration_s: float | None = None
+    cost_usd: float | None = None
+    approval: ApprovalRecord | None = None
+    check: CheckRecord | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)  # keys this version does not know
+    format: int = FORMAT
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"format": self.format}
+        for f in fields(self):
+            if f.name in ("format", "extra"):
+                continue
+            value = getattr(self, f.name)
+            if isinstance(value, Usage | ApprovalRecord | CheckRecord):
+                value = value.to_dict()
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return {**self.extra, **out}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunHeader:
+        known = {f.name for f in fields(cls)}
+        kwargs: dict[str, Any] = {k: v for k, v in data.items() if k in known and k != "extra"}
+        kwargs["extra"] = {k: v for k, v in data.items() if k not in known}
+        kwargs["format"] = int(data.get("format", 0))
+        for name in ("screen_size", "model_size"):
+            if kwargs.get(name) is not None:
+                kwargs[name] = _point(kwargs[name])
+        for name in ("app", "secrets", "policy_files"):
+            if kwargs.get(name) is not None:
+                kwargs[name] = tuple(kwargs[name])
+        if kwargs.get("usage") is not None:
+            kwargs["usage"] = Usage.from_dict(kwargs["usage"])
+        if isinstance(kwargs.get("approval"), Mapping):
+            kwargs["approval"] = ApprovalRecord.from_dict(kwargs["approval"])
+        check = kwargs.get("check")
+        if isinstance(check, str):  # format 0 wrote the command here until the check ran
+            kwargs.setdefault("check_command", check)
+            kwargs["check"] = None
+        elif isinstance(check, Mapping):
+            kwargs["check"] = CheckRecord.from_dict(check)
+            kwargs.setdefault("check_command", kwargs["check"].command)
+        return cls(**kwargs)
