@@ -12,7 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ..core.gate import Answer, ApprovalRequest
+from ..core.gate import Answer, ApprovalRequest, Gate
 
 CHOICES: dict[str, tuple[Answer, str]] = {
     "o": ("once", "approve once"),
@@ -52,6 +52,14 @@ def describe_action(name: str, action: dict[str, Any]) -> str:
     return "  ".join(parts)
 
 
+def choices_for(request: ApprovalRequest) -> dict[str, str]:
+    """The menu for this request: what `a` covers depends on the rule (see Gate)."""
+    labels = {key: label for key, (_, label) in CHOICES.items()}
+    if request.verdict.rule in Gate.EXACT_TEXT_RULES:
+        labels["a"] = "approve this exact text for the rest of the run (nothing else like it)"
+    return labels
+
+
 class TerminalApprover:
     """Shows the request and reads one of o/a/d/q from the terminal.
 
@@ -69,7 +77,7 @@ class TerminalApprover:
             if request.crop_path:  # outside the box, so that it copies in one piece
                 self.console.print(f"picture of the target: {request.crop_path}", markup=False,
                                    highlight=False, soft_wrap=True)
-            menu = "  ".join(f"[{key}] {label}" for key, (_, label) in CHOICES.items())
+            menu = "  ".join(f"[{key}] {label}" for key, label in choices_for(request).items())
             self.console.print(menu, markup=False, highlight=False)
             while True:
                 try:
@@ -90,5 +98,8 @@ class TerminalApprover:
         window = w.wm_class or w.instance or "unknown"
         grid.add_row("window", Text(f'{window} "{visible(w.title)}"' if w.title else window))
         grid.add_row("rule", Text(f"{v.rule} ({v.source}): {v.reason}"))
+        if v.rule in Gate.EXACT_TEXT_RULES:
+            grid.add_row("note", Text("[a] approves only this same text for the rest of the run; "
+                                      "any other command this rule catches is asked again."))
         title = f"Approve step {request.step}? ({v.decision})"
         return Panel(grid, title=title, title_align="left", border_style="yellow")

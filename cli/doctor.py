@@ -14,7 +14,8 @@ HELP = (
     "Check what an unattended (cron) run needs: a reachable X11 display, the Xauthority file, "
     "the screen size and how it is scaled for Claude, ANTHROPIC_API_KEY (never shown), writable "
     "data and config folders, and that no other cua run holds the display. Exits 0 when every "
-    "check passes, 5 otherwise."
+    "check passes (a check that could not run because an earlier one failed shows as "
+    "skipped), 5 otherwise. The fixes name `cua run` options."
 )
 FAILED_EXIT = 5  # an environment problem, like DesktopError
 
@@ -26,13 +27,30 @@ def doctor(
 
     checks = run_checks(os.environ)
     if as_json:
-        sys.stdout.write(json.dumps([asdict(c) for c in checks], ensure_ascii=False) + "\n")
+        rows = [{**asdict(c), "status": c.status} for c in checks]
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
     else:
         # Plain columns, not a Rich table: doctor output often ends up in mail from cron.
+        paint = _painter(os.environ, sys.stdout.isatty())
         width = max(len(c.name) for c in checks)
         for check in checks:
-            sys.stdout.write(f"{check.name:<{width}}  {'ok' if check.ok else 'FAIL':<4}  "
+            sys.stdout.write(f"{check.name:<{width}}  {paint(check.status, 7)}  "
                              f"{check.detail}\n")
-            if not check.ok and check.fix:
+            if check.status == "FAIL" and check.fix:
                 sys.stdout.write(f"  fix: {check.fix}\n")
-    raise typer.Exit(0 if all(c.ok for c in checks) else FAILED_EXIT)
+    # A skipped check is not a failure of its own: the check it depends on failed already.
+    raise typer.Exit(0 if all(c.ok or c.skipped for c in checks) else FAILED_EXIT)
+
+
+_COLOURS = {"ok": "32", "FAIL": "1;31", "skipped": "2"}  # green, bold red, dim
+
+
+def _painter(env: dict[str, str] | os._Environ[str], is_tty: bool):  # type: ignore[no-untyped-def]
+    """Colours the status on a terminal (not with NO_COLOR, TERM=dumb, or in cron mail)."""
+    colour = is_tty and "NO_COLOR" not in env and env.get("TERM") != "dumb"
+
+    def paint(status: str, width: int) -> str:
+        padded = f"{status:<{width}}"
+        return f"\033[{_COLOURS[status]}m{padded}\033[0m" if colour else padded
+
+    return paint

@@ -31,6 +31,9 @@ Judge one action with the policy, without touching the desktop. ACTION_JSON is a
 input as Claude sends it, with coordinates in screen pixels; a JSON list of them is one turn
 (so a type followed by a Return key press is judged as such).
 
+Exit status, so a script can assert a verdict: 0 allow, 10 ask, 11 deny (for a list, the
+strictest of its verdicts); 2 for a bad ACTION_JSON or policy file.
+
 \b
 Examples:
   cua policy test '{"action": "key", "text": "alt+F4"}'
@@ -47,6 +50,8 @@ PolicyOption = Annotated[list[Path] | None, typer.Option(
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 _EXAMPLE = '{"action": "left_click", "coordinate": [100, 200]}'
+# `cua policy test` exits with the verdict; strictest first, so a list exits with its worst.
+VERDICT_EXIT = {"deny": 11, "ask": 10, "allow": 0}
 
 
 def _policy_files(policy: list[Path] | None) -> list[Path]:
@@ -192,4 +197,4 @@ def policy_test(
     if as_json:
         out = results if action_json.lstrip().startswith("[") else results[0]
         sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
-    return 0
+    return max(VERDICT_EXIT[r["decision"]] for r in results)

@@ -1,7 +1,9 @@
 """`cua doctor`: checks that an unattended (cron) run would find what it needs.
 
 Each check says what it found and, when it fails, how to fix it. A check that cannot run because
-an earlier one failed is failed as skipped. X libraries are imported inside the checks.
+an earlier one failed is reported as skipped (not passed, not failed: the earlier failure is what
+to fix). Fixes name `cua run` options, since doctor checks for a run. X libraries are imported
+inside the checks.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 from .errors import DesktopError
 
-_VIRTUAL = "--virtual-display 1920x1080"
+_VIRTUAL = "`cua run --virtual-display 1920x1080`"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +27,12 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
+    skipped: bool = False
+
+    @property
+    def status(self) -> str:
+        """"ok", "FAIL" or "skipped", as shown."""
+        return "skipped" if self.skipped else "ok" if self.ok else "FAIL"
 
 
 def run_checks(env: Mapping[str, str], *, display: str | None = None) -> list[Check]:
@@ -59,9 +67,10 @@ def check_display(env: Mapping[str, str]) -> Check:
     try:
         name = xserver.check_display(env)
     except DesktopError as exc:
-        detail, fix = _split_advice(str(exc))
+        detail, _ = _split_advice(str(exc))
         return Check("display", False, detail,
-                     fix or f"run inside an X session with DISPLAY set, or pass {_VIRTUAL}")
+                     "run inside an X session with DISPLAY set (a cron line must set DISPLAY "
+                     f"and XAUTHORITY itself), or use {_VIRTUAL} for a private Xvfb")
     return Check("display", True, f"X server answers on DISPLAY={name}")
 
 
@@ -73,7 +82,7 @@ def check_session(env: Mapping[str, str]) -> Check:
         why = "XDG_SESSION_TYPE=wayland" if kind == "wayland" else f"WAYLAND_DISPLAY={wayland}"
         return Check("x11", False,
                      f"a Wayland session ({why}): cua sees and drives only X11 windows there",
-                     f"log into an X11 (Xorg) session, or pass {_VIRTUAL} to use a private Xvfb")
+                     f"log into an X11 (Xorg) session, or use {_VIRTUAL} for a private Xvfb")
     return Check("x11", True, f"XDG_SESSION_TYPE={kind}" if kind else "no Wayland session")
 
 
@@ -105,7 +114,7 @@ def check_screen(display: str, *, xauthority: Path, model: str = "") -> Check:
         captured, driven = _screen_sizes(display, xauthority)
     except DesktopError as exc:
         return Check("screen", False, str(exc), "check that the X server supports XTEST and "
-                     f"RandR, or pass {_VIRTUAL}")
+                     f"RandR, or use {_VIRTUAL}")
     limits = image_limits_for(model)
     space = space_for(*captured, max_long_edge=limits.max_long_edge,
                       max_pixels=limits.max_pixels)
@@ -116,7 +125,7 @@ def check_screen(display: str, *, xauthority: Path, model: str = "") -> Check:
     if captured != driven:
         return Check("screen", False, detail,
                      "the captured monitor is not the whole X screen (several monitors, or HiDPI "
-                     "scaling): choose the monitor to drive with --monitor N")
+                     "scaling): choose the monitor to drive with `cua run --monitor N`")
     return Check("screen", True, detail)
 
 
@@ -181,7 +190,7 @@ def check_lock(env: Mapping[str, str], display: str) -> Check:
         detail = f"{display} is held by a process that {lock.path} does not name"
         stop = "stop it"
     return Check("display_lock", False, detail,
-                 f"wait for that run to finish, pass --wait-lock SECONDS, or {stop}")
+                 f"wait for that run to finish, use `cua run --wait-lock SECONDS`, or {stop}")
 
 
 def _check_writable(name: str, path: Path, fix: str) -> Check:
@@ -197,7 +206,7 @@ def _check_writable(name: str, path: Path, fix: str) -> Check:
 
 
 def _skipped(name: str, reason: str) -> Check:
-    return Check(name, False, f"skipped: {reason}")
+    return Check(name, False, f"skipped: {reason}", skipped=True)
 
 
 def _split_advice(message: str) -> tuple[str, str]:

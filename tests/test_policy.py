@@ -698,15 +698,30 @@ def test_cua_policy_show_json_lists_the_builtin_rules(tmp_path):
     assert [row["name"] for row in json.loads(proc.stdout)] == [r.name for r in BUILTIN_RULES]
 
 
-@pytest.mark.parametrize(("args", "first"), [
-    (['{"action": "key", "text": "Alt_L+F4"}'], "ask: close-or-logout-keys — "),
-    (['{"action": "type", "text": "ls\\n"}', "--window-class", "URxvt"], "ask: terminal-command"),
-    (['{"action": "left_click", "coordinate": [5, 5]}'], "allow: default — "),
-], ids=["ask-keys", "ask-terminal", "allow"])
-def test_cua_policy_test_exits_0_for_any_verdict(tmp_path, args, first):
+@pytest.mark.parametrize(("args", "first", "code"), [
+    (['{"action": "key", "text": "Alt_L+F4"}'], "ask: close-or-logout-keys — ", 10),
+    (['{"action": "type", "text": "ls\\n"}', "--window-class", "URxvt"], "ask: terminal-command",
+     10),
+    (['{"action": "left_click", "coordinate": [5, 5]}'], "allow: default — ", 0),
+    (['{"action": "left_click", "coordinate": [5, 5]}', "--policy", "deny.toml"],
+     "deny: no clicks — ", 11),
+    (['[{"action": "left_click", "coordinate": [5, 5]}, {"action": "key", "text": "alt+F4"}]'],
+     "left_click: allow: default — ", 10),
+    (['[{"action": "key", "text": "alt+F4"}, {"action": "left_click", "coordinate": [5, 5]}]',
+      "--policy", "deny.toml"], "key: ask: close-or-logout-keys — ", 11),
+], ids=["ask-keys", "ask-terminal", "allow", "deny", "list-ask", "list-deny"])
+def test_cua_policy_test_exits_with_the_verdict(tmp_path, args, first, code):
+    (tmp_path / "deny.toml").write_text('[[rule]]\nname = "no clicks"\nverdict = "deny"\n'
+                                        'action = "click"\n')
+    args = [str(tmp_path / a) if a == "deny.toml" else a for a in args]
     proc = cua(tmp_path, "test", *args)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == code, proc.stderr
     assert proc.stdout.startswith(first)
+    as_json = cua(tmp_path, "test", *args, "--json")
+    assert as_json.returncode == code
+    verdicts = json.loads(as_json.stdout)
+    verdicts = verdicts if isinstance(verdicts, list) else [verdicts]
+    assert max(policy_cli.VERDICT_EXIT[v["decision"]] for v in verdicts) == code
 
 
 @pytest.mark.parametrize(("args", "message"), [

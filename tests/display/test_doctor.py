@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import subprocess
 import sys
@@ -61,7 +62,27 @@ def doctor_json(env: dict[str, str]) -> tuple[int, dict[str, dict[str, Any]]]:
     checks = json.loads(proc.stdout)
     assert [c["name"] for c in checks] == CHECKS
     assert_key_not_shown(proc.stdout + proc.stderr)
+    for check in checks:
+        assert_fix_names_real_options(check["fix"])
+        assert check["status"] == ("skipped" if check["skipped"] else
+                                   "ok" if check["ok"] else "FAIL")
     return proc.returncode, {c["name"]: c for c in checks}
+
+
+_RUN_HELP: list[str] = []
+
+
+def assert_fix_names_real_options(fix: str) -> None:
+    """Every option a fix names is an option of the command it names (`cua run`)."""
+    options = re.findall(r"(?<![\w-])--[a-z][a-z-]*", fix)
+    if not options:
+        return
+    assert "`cua run --" in fix, fix
+    if not _RUN_HELP:
+        _RUN_HELP.append(subprocess.run([sys.executable, "-m", "claude_cua.cli", "run", "--help"],
+                                        capture_output=True, text=True, timeout=60).stdout)
+    for option in options:
+        assert re.search(rf"(?<![\w-]){option}\b", _RUN_HELP[0]), f"{option} in {fix!r}"
 
 
 def assert_key_not_shown(text: str) -> None:
@@ -70,7 +91,11 @@ def assert_key_not_shown(text: str) -> None:
 
 
 def failed(checks: dict[str, dict[str, Any]]) -> list[str]:
-    return [name for name, check in checks.items() if not check["ok"]]
+    return [name for name, check in checks.items() if check["status"] == "FAIL"]
+
+
+def skipped(checks: dict[str, dict[str, Any]]) -> list[str]:
+    return [name for name, check in checks.items() if check["status"] == "skipped"]
 
 
 # -- all is well -----------------------------------------------------------------------------------
@@ -113,10 +138,14 @@ def test_without_display_exits_5_and_says_how_to_get_one(base_env: dict[str, str
     assert proc.returncode == 5
     lines = proc.stdout.splitlines()
     assert lines[0].split()[:2] == ["display", "FAIL"]
-    assert lines[1].startswith("  fix: ") and "--virtual-display" in lines[1]
+    assert lines[1].startswith("  fix: ") and "`cua run --virtual-display" in lines[1]
+    shown = {line.split()[0]: line.split()[1] for line in lines if not line.startswith(" ")}
+    assert (shown["screen"], shown["display_lock"]) == ("skipped", "skipped")
+    assert "\033[" not in proc.stdout  # no colour codes when stdout is not a terminal
     code, checks = doctor_json(base_env)
     assert code == 5
-    assert failed(checks) == ["display", "screen", "display_lock"]
+    assert failed(checks) == ["display"]
+    assert skipped(checks) == ["screen", "display_lock"]
     assert checks["display"]["detail"] == "DISPLAY is not set"
     assert checks["screen"]["detail"] == checks["display_lock"]["detail"] == "skipped: no display"
 
@@ -153,7 +182,8 @@ def test_missing_api_key_fails_and_the_key_is_never_echoed(base_env: dict[str, s
     assert code == 5
     assert checks["api_key"] == {"name": "api_key", "ok": False,
                                  "detail": "ANTHROPIC_API_KEY is not set",
-                                 "fix": checks["api_key"]["fix"]}
+                                 "fix": checks["api_key"]["fix"], "skipped": False,
+                                 "status": "FAIL"}
     assert "cron" in checks["api_key"]["fix"]
 
 
@@ -162,7 +192,8 @@ def test_a_missing_xauthority_file_is_created_and_reported(
     path = tmp_path / "fresh-xauthority"
     _, checks = doctor_json({**base_env, "XAUTHORITY": str(path)})
     assert checks["xauthority"] == {"name": "xauthority", "ok": True,
-                                    "detail": f"{path} was missing: created it empty", "fix": ""}
+                                    "detail": f"{path} was missing: created it empty", "fix": "",
+                                    "skipped": False, "status": "ok"}
     assert path.read_bytes() == b""
     _, again = doctor_json({**base_env, "XAUTHORITY": str(path)})
     assert again["xauthority"]["detail"] == f"{path} (empty)"
@@ -233,3 +264,20 @@ def test_run_checks_display_argument_overrides_the_environment(
     assert "':987'" in checks["display"].detail
     assert checks["display"].fix  # what to do, split from what happened
     assert checks["display_lock"].ok and checks["display_lock"].detail.startswith(":987 is free")
+
+
+@display
+def test_on_a_terminal_fail_is_red_ok_green_and_skipped_dim(base_env: dict[str, str]) -> None:
+    import pexpect
+
+    child = pexpect.spawn(sys.executable, ["-m", "claude_cua.cli", "doctor"], env=base_env,
+                          encoding="utf-8", timeout=60, dimensions=(40, 200))
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 5
+    out = child.before
+    assert "\033[1;31mFAIL" in out and "\033[32mok" in out and "\033[2mskipped" in out
+    plain = pexpect.spawn(sys.executable, ["-m", "claude_cua.cli", "doctor"],
+                          env={**base_env, "NO_COLOR": "1"}, encoding="utf-8", timeout=60)
+    plain.expect(pexpect.EOF)
+    assert "\033[" not in plain.before
