@@ -1,35 +1,31 @@
-"""The only module that talks to the Anthropic SDK: sends a request, streams text, maps errors."""
+"""The only module that talks to the Anthropic SDK: sends a request, streams text, maps errors.
+
+Retries are cua's own, not the SDK's: one budget (`max_retries`) covers an HTTP 429/5xx/529
+before the stream starts and every fault after it started (an SSE `error` event, a cut or
+undecodable stream, a reply without `message_stop`, tool input that is not valid JSON), with
+the SDK's backoff (0.5 s doubling to 8 s, with jitter; `retry-after` honoured up to 60 s).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from .errors import ConfigError, ModelError
-from .usage import Usage
+from .reply import IncompleteReply, ModelReply, ReplyBuilder, ToolCall
 
-if TYPE_CHECKING:
-    import anthropic
+__all__ = ["ClaudeClient", "ModelClient", "ModelReply", "ModelRequest", "ToolCall"]
 
+log = logging.getLogger(__name__)
 
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    id: str
-    name: str
-    input: dict[str, Any]
-    toolset_name: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ModelReply:
-    """Claude's reply: `content` is ready to be sent back as the assistant turn."""
-
-    content: list[dict[str, Any]]
-    text: str
-    tool_calls: tuple[ToolCall, ...]
-    stop_reason: str | None
-    usage: Usage
+INITIAL_RETRY_DELAY_S = 0.5
+MAX_RETRY_DELAY_S = 8.0
+MAX_RETRY_AFTER_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +42,25 @@ class ModelClient(Protocol):
     def send(self, request: ModelRequest, *, on_text: Callable[[str], None]) -> ModelReply: ...
 
 
+class _Transient(Exception):
+    """A fault worth another attempt: what happened, what to do if it persists, how long to wait.
+
+    Internal to this module: `send` either retries it or turns it into a ModelError.
+    """
+
+    def __init__(self, what: str, advice: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(what)
+        self.what, self.advice, self.retry_after_s = what, advice, retry_after_s
+
+
+_TRY_LATER = "try again in a few minutes"
+_CHECK_NETWORK = "check the network (and ANTHROPIC_BASE_URL if you set it), then run again"
+_NOTHING_DONE = ("nothing from it was carried out; run again, and if it keeps happening check "
+                 "any proxy between cua and the API (ANTHROPIC_BASE_URL)")
+
+
 class ClaudeClient:
-    """Streams Messages API requests with the official SDK; retries are the SDK's own."""
+    """Streams Messages API requests with the official SDK, and retries faults itself."""
 
     def __init__(
         self,
@@ -56,6 +69,8 @@ class ClaudeClient:
         base_url: str | None = None,
         max_retries: int = 4,
         timeout_s: float = 300.0,
+        initial_retry_delay_s: float = INITIAL_RETRY_DELAY_S,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not api_key:
             raise ConfigError(
@@ -67,104 +82,225 @@ class ClaudeClient:
 
         self._anthropic = anthropic
         self._transport_errors = (httpx2.HTTPError,)
+        self._max_retries = max(0, max_retries)
+        self._initial_delay_s = initial_retry_delay_s
+        self._sleep = sleep
+        # The SDK's own retries are off: they cannot see faults after the stream started, and
+        # one budget for both kinds is what max_retries promises.
         self._client = anthropic.Anthropic(
-            api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout_s
+            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout_s
         )
 
     def send(self, request: ModelRequest, *, on_text: Callable[[str], None]) -> ModelReply:
+        """Claude's complete reply; retries transient faults, raises ModelError otherwise."""
+        for retry in range(self._max_retries + 1):
+            try:
+                return self._attempt(request, on_text)
+            except _Transient as fault:
+                if retry == self._max_retries:
+                    raise _gave_up(fault, attempts=retry + 1) from fault
+                delay = fault.retry_after_s
+                if delay is None:
+                    delay = backoff_s(retry, initial_s=self._initial_delay_s)
+                log.info("%s; retry %d of %d in %.2f s", fault.what, retry + 1,
+                         self._max_retries, delay)
+                self._sleep(delay)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _attempt(self, request: ModelRequest, on_text: Callable[[str], None]) -> ModelReply:
+        builder = ReplyBuilder()
+        try:
+            stream = self._open(request)
+        except Exception as exc:
+            raise self._fault(exc, request.model) from exc
+        with stream:
+            for event in self._events(stream, request.model):
+                try:
+                    text = builder.add(event)
+                except IncompleteReply as exc:
+                    raise _incomplete(exc) from exc
+                if text:
+                    on_text(text)
+        try:
+            return builder.reply()
+        except IncompleteReply as exc:
+            raise _incomplete(exc) from exc
+
+    def _open(self, request: ModelRequest) -> Any:
         kwargs: dict[str, Any] = {
             "model": request.model,
             "max_tokens": request.max_tokens,
             "system": request.system,
             "messages": request.messages,
             "tools": request.tools,
+            "stream": True,
         }
         # The older computer tools live in the beta namespace with a beta header; the toolset is
         # generally available and must go through the standard client, with no beta header.
-        messages: Any = self._client.messages
         if request.betas:
-            kwargs["betas"] = list(request.betas)
-            messages = self._client.beta.messages
-        try:
-            with messages.stream(**kwargs) as stream:
-                has_message = False
-                for event in stream:
-                    if event.type == "text":
-                        on_text(event.text)
-                    has_message = has_message or event.type == "message_start"
-                if not has_message:
-                    raise ModelError("the API's reply stream ended before it started a message")
-                message = stream.get_final_message()
-        except self._anthropic.APIError as exc:
-            raise _model_error(exc, self._anthropic, request.model) from exc
-        except self._transport_errors as exc:
-            raise ModelError(f"the connection to the API broke mid-reply: {exc}") from exc
-        except ValueError as exc:  # a body the SDK could not decode (JSON or SSE)
-            raise ModelError(f"the API sent a reply cua could not read: {exc}") from exc
-        return _reply_from(message)
+            return self._client.beta.messages.create(**kwargs, betas=list(request.betas))
+        return self._client.messages.create(**kwargs)
+
+    def _events(self, stream: Any, model: str) -> Iterator[dict[str, Any]]:
+        """The stream's raw events as dicts; any fault reading them becomes ours."""
+        events = iter(stream)
+        while True:
+            try:
+                event = next(events)
+            except StopIteration:
+                return
+            except Exception as exc:
+                raise self._fault(exc, model) from exc
+            yield event.to_dict()
+
+    def _fault(self, exc: Exception, model: str) -> Exception:
+        """The error to raise for an SDK or transport failure: _Transient to retry, else final."""
+        anthropic = self._anthropic
+        if isinstance(exc, anthropic.APIStatusError):
+            return _status_fault(exc, model)
+        if isinstance(exc, anthropic.APIConnectionError):
+            return _Transient(f"cannot reach the API ({_brief(exc)})", _CHECK_NETWORK)
+        if isinstance(exc, self._transport_errors):
+            return _Transient(f"the connection to the API broke mid-reply ({_brief(exc)})",
+                              _CHECK_NETWORK)
+        if isinstance(exc, ValueError | anthropic.APIError):  # undecodable SSE or JSON
+            return _Transient(f"the API sent a reply cua could not read ({_brief(exc)})",
+                              _NOTHING_DONE)
+        return exc  # not the API's fault: a bug, reported as one
 
     def close(self) -> None:
         self._client.close()
 
 
-def _reply_from(message: anthropic.types.Message | anthropic.types.beta.BetaMessage) -> ModelReply:
-    content: list[dict[str, Any]] = []
-    texts: list[str] = []
-    calls: list[ToolCall] = []
-    for block in message.content:
-        if block.type == "text":
-            texts.append(block.text)
-            content.append({"type": "text", "text": block.text})
-        elif block.type == "tool_use":
-            toolset = getattr(block, "toolset_name", None)
-            tool_input = dict(block.input) if isinstance(block.input, dict) else {}
-            calls.append(ToolCall(block.id, block.name, tool_input, toolset))
-            entry = {"type": "tool_use", "id": block.id, "name": block.name, "input": tool_input}
-            if toolset:
-                entry["toolset_name"] = toolset
-            content.append(entry)
-        else:  # thinking and other blocks go back to the API exactly as they came
-            content.append(block.model_dump(mode="json", exclude_none=True))
-    usage = message.usage
-    return ModelReply(
-        content=content,
-        text="\n".join(texts),
-        tool_calls=tuple(calls),
-        stop_reason=message.stop_reason,
-        usage=Usage(
-            input_tokens=usage.input_tokens or 0,
-            output_tokens=usage.output_tokens or 0,
-            cache_read_input_tokens=usage.cache_read_input_tokens or 0,
-            cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
-        ),
-    )
+def backoff_s(retry: int, *, initial_s: float = INITIAL_RETRY_DELAY_S,
+              rng: Callable[[], float] = random.random) -> float:
+    """The wait before retry number `retry` (0-based): the SDK's doubling, capped, with jitter."""
+    return min(initial_s * 2.0**retry, MAX_RETRY_DELAY_S) * (1 - 0.25 * rng())
 
 
-def _model_error(exc: Exception, anthropic: Any, model: str) -> ModelError:
+def _incomplete(exc: IncompleteReply) -> _Transient:
+    return _Transient(f"the API's reply was incomplete: {exc}", _NOTHING_DONE)
+
+
+def _gave_up(fault: _Transient, *, attempts: int) -> ModelError:
+    """The final error after the last attempt, worded after what happened."""
+    if attempts == 1:
+        tried = "; retries are off (max_retries = 0)"
+    else:
+        tried = f", on all {attempts} attempts"
+    return _error(f"{fault.what}{tried}; {fault.advice}")
+
+
+def _error(message: str) -> ModelError:
+    """Every ModelError this module raises is made here (one place to redact, if need be)."""
+    return ModelError(message)
+
+
+def _brief(exc: BaseException, limit: int = 200) -> str:
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# The API's error types and the HTTP status each stands for, to judge an SSE `error` event.
+_ERROR_STATUS = {
+    "invalid_request_error": 400, "authentication_error": 401, "billing_error": 402,
+    "permission_error": 403, "not_found_error": 404, "request_too_large": 413,
+    "rate_limit_error": 429, "api_error": 500, "timeout_error": 504, "overloaded_error": 529,
+}
+
+
+def _is_retryable(status: int, should_retry: str | None) -> bool:
+    if should_retry in ("true", "false"):  # the API's own say, as the SDK honours it
+        return should_retry == "true"
+    return status in (408, 409, 429) or status >= 500
+
+
+def _status_fault(exc: Any, model: str) -> Exception:
+    """Judge an HTTP error, or an SSE `error` event (which the SDK raises with status 200)."""
+    kind, message = _error_detail(exc)
+    if exc.status_code == 200:
+        status = _ERROR_STATUS.get(kind or "", 500)  # an unknown kind: the server's fault
+        said = f" ({message})" if message else ""
+        if _is_retryable(status, None):
+            return _Transient(f"the API reported {kind or 'an error'} mid-reply{said}",
+                              _advice_for(status))
+        return _error(f"the API stopped its reply with {kind or 'an error'}{said}; it was not "
+                      "retried, as it would fail the same way: check the message")
+    headers = exc.response.headers
+    status = exc.status_code
+    if not _is_retryable(status, headers.get("x-should-retry")):
+        return _final_status_error(exc, model, kind, message)
+    detail = f" ({kind}: {message})" if kind and message else ""
+    what = "rate limited (429)" if status == 429 else f"the API answered {status}{detail}"
+    if status == 529:
+        what = f"the API is overloaded (529){detail}"
+    return _Transient(what, _advice_for(status), retry_after_s=_retry_after_s(headers))
+
+
+def _advice_for(status: int) -> str:
+    if status == 429:
+        return "wait a minute, or lower the load (fewer parallel runs)"
+    return _TRY_LATER
+
+
+def _retry_after_s(headers: Any) -> float | None:
+    """The server's requested wait (retry-after-ms, retry-after), if sane; else None."""
+    value: float | None = None
+    try:
+        if headers.get("retry-after-ms") is not None:
+            value = float(headers["retry-after-ms"]) / 1000
+        elif headers.get("retry-after") is not None:
+            raw = headers["retry-after"]
+            try:
+                value = float(raw)
+            except ValueError:
+                when = email.utils.parsedate_to_datetime(raw)
+                value = when.timestamp() - time.time()
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if value is None or not 0 < value <= MAX_RETRY_AFTER_S:
+        return None
+    return value
+
+
+def _final_status_error(exc: Any, model: str, kind: str | None, message: str | None
+                        ) -> ModelError:
     """A message that says what failed and what to do; never includes the key."""
-    if isinstance(exc, anthropic.AuthenticationError):
-        return ModelError(
-            "the API rejected the credentials (401); check the key in ANTHROPIC_API_KEY"
-        )
-    if isinstance(exc, anthropic.PermissionDeniedError):
-        return ModelError("the API refused access (403); check the key's workspace and permissions")
-    if isinstance(exc, anthropic.NotFoundError):
-        return ModelError(f"the API does not know model {model!r} (404); pick another with --model")
-    if isinstance(exc, anthropic.RateLimitError):
-        return ModelError("rate limited (429) and retries did not help; wait, or lower the load")
-    if isinstance(exc, anthropic.APIStatusError):
-        detail = _error_message(exc)
-        return ModelError(f"the API answered {exc.status_code}{detail} and retries did not help")
-    if isinstance(exc, anthropic.APIConnectionError):
-        return ModelError(f"cannot reach the API ({type(exc).__name__}); check the network and "
-                          "ANTHROPIC_BASE_URL if you set it")
-    return ModelError(f"the API call failed: {type(exc).__name__}: {exc}")
+    status = exc.status_code
+    if status == 401:
+        return _error(
+            "the API rejected the credentials (401); check the key in ANTHROPIC_API_KEY")
+    if status == 403:
+        return _error(
+            "the API refused access (403); check the key's workspace and permissions")
+    if status == 404:
+        return _error(
+            f"the API does not know model {model!r} (404); pick another with --model")
+    detail = f" ({kind}: {message})" if kind and message else ""
+    if status == 413:
+        return _error(
+            f"the API refused the request as too large (413){detail}; fewer or smaller "
+            "screenshots help (--keep-images)")
+    if status == 400:
+        return _error(f"the API rejected the request (400){detail}; it was not retried, as "
+                      "the same request fails the same way: report it as a cua bug, with the "
+                      "run folder, unless the message names something you set")
+    if _says_no_retry(exc):
+        return _error(f"the API answered {status}{detail} and asked not to be retried; "
+                      "check the message")
+    return _error(f"the API answered {status}{detail}; check the message and your account")
 
 
-def _error_message(exc: Any) -> str:
+def _says_no_retry(exc: Any) -> bool:
+    return bool(exc.response.headers.get("x-should-retry") == "false")
+
+
+def _error_detail(exc: Any) -> tuple[str | None, str | None]:
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
         error = body.get("error")
-        if isinstance(error, dict) and error.get("message"):
-            return f" ({error.get('type', 'error')}: {error['message']})"
-    return ""
+        if isinstance(error, dict):
+            kind, message = error.get("type"), error.get("message")
+            return (kind if isinstance(kind, str) else None,
+                    message if isinstance(message, str) else None)
+    return None, None

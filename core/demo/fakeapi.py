@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias, get_args
 from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,9 @@ _ERROR_KINDS: dict[int, tuple[str, str]] = {
     529: ("overloaded_error", "Overloaded"),
 }
 _TOOL_INPUT_BLOCKS = ("tool_use", "server_tool_use", "mcp_tool_use")
+# A tool block may carry its input as raw JSON text under this key, sent exactly as written, so
+# tests can send input that is not valid JSON (or NaN, 1e400, "\ud800") the way a server could.
+RAW_INPUT = "raw_input"
 _UNKNOWN_IMAGE_TOKENS = 1600  # what the API charges for an image at its largest size
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # The API bills a few tokens after the last breakpoint (the assistant turn's start), so even a
@@ -92,8 +95,30 @@ class Malformed:
     events: int = 3
 
 
-Answer: TypeAlias = Reply | Error | Malformed
+Fault: TypeAlias = Literal["cut", "end", "error", "garbage"]
+FAULTS: tuple[Fault, ...] = get_args(Fault)
+
+
+@dataclass(frozen=True, slots=True)
+class Broken:
+    """A reply whose stream breaks: the first `after` of its SSE events, then `fault`.
+
+    Faults: `cut` drops the connection in the middle of the chunked body; `end` closes the body
+    cleanly (a reply without `message_stop`); `error` sends an SSE `error` event (`error`, by
+    default an overloaded_error) and ends; `garbage` sends an event whose data is not JSON.
+    `after=None` sends every event but `message_stop`. A JSON (non-streaming) request gets the
+    reply's JSON body cut in half, whatever the fault.
+    """
+
+    reply: Reply
+    fault: Fault = "cut"
+    after: int | None = None
+    error: Mapping[str, Any] | None = None
+
+
+Answer: TypeAlias = Reply | Error | Malformed | Broken
 Policy: TypeAlias = Callable[[dict[str, Any]], Answer]
+_ANSWERS = (Reply, Error, Malformed, Broken)
 ScriptItem: TypeAlias = Answer | Policy
 
 
@@ -244,6 +269,41 @@ def message_json(reply: Reply, *, model: str, usage: Mapping[str, int]) -> dict[
     }
 
 
+def _input_json(block: Block) -> str:
+    """A tool block's input as JSON text: its `raw_input` exactly as given, if it has one."""
+    raw = block.get(RAW_INPUT)
+    if isinstance(raw, str):
+        return raw
+    return _dumps(block.get("input", {}))
+
+
+def _dumps(value: object) -> str:
+    # Non-ASCII goes out as it is, as the API sends it; a lone surrogate cannot be UTF-8, so a
+    # payload carrying one is escaped (`\ud800`), as a hostile JSON text would carry it.
+    text = json.dumps(value, ensure_ascii=False)
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(value)
+    return text
+
+
+def message_bytes(message: Mapping[str, Any]) -> bytes:
+    """The JSON body of a (non-streamed) message, with any `raw_input` spliced in as sent."""
+    raws: list[str] = []
+    content = []
+    for block in message.get("content", []):
+        if isinstance(block, Mapping) and isinstance(block.get(RAW_INPUT), str):
+            marker = f"\u0000raw{len(raws)}\u0000"
+            raws.append(block[RAW_INPUT])
+            block = {k: v for k, v in block.items() if k != RAW_INPUT} | {"input": marker}
+        content.append(block)
+    text = _dumps({**message, "content": content})
+    for number, raw in enumerate(raws):
+        text = text.replace(_dumps(f"\u0000raw{number}\u0000"), raw, 1)
+    return text.encode()
+
+
 def _split(text: str, parts: int) -> list[str]:
     """Cut `text` into about `parts` pieces, so a stream shows up piece by piece."""
     if not text:
@@ -268,8 +328,9 @@ def _block_events(index: int, block: Block, parts: int) -> Iterator[dict[str, An
             yield _delta(index, {"type": "text_delta", "text": piece})
     elif kind in _TOOL_INPUT_BLOCKS:
         # toolset_name and any other keys ride on the start event; only input arrives as deltas.
-        yield _start(index, {**block, "input": {}})
-        for piece in _split(json.dumps(block.get("input", {}), ensure_ascii=False), parts):
+        start = {k: v for k, v in block.items() if k != RAW_INPUT}
+        yield _start(index, {**start, "input": {}})
+        for piece in _split(_input_json(block), parts):
             yield _delta(index, {"type": "input_json_delta", "partial_json": piece})
     elif kind == "thinking":
         yield _start(index, {"type": "thinking", "thinking": "", "signature": ""})
@@ -305,8 +366,7 @@ def stream_events(message: Mapping[str, Any], *, parts: int = 3) -> Iterator[dic
 
 def encode_event(payload: Mapping[str, Any]) -> bytes:
     """Encode one SSE event; the SDK ignores events whose `event:` line is missing."""
-    data = json.dumps(payload, ensure_ascii=False)
-    return f"event: {payload['type']}\ndata: {data}\n\n".encode()
+    return f"event: {payload['type']}\ndata: {_dumps(payload)}\n\n".encode()
 
 
 def _error_bytes(error: Error) -> bytes:
@@ -447,14 +507,14 @@ class FakeMessagesAPI:
             item: ScriptItem | None = self._script.popleft() if self._script else self._default
         if item is None:
             return Error(500, error_body(500, message="fake API script exhausted"))
-        if isinstance(item, Reply | Error | Malformed):
+        if isinstance(item, _ANSWERS):
             return item
         try:
             answer = item(request_json)
         except Exception as exc:  # a broken policy is a test failure, reported to the client
             log.debug("fake API policy %r failed", item, exc_info=True)
             return Error(500, error_body(500, message=f"fake API policy failed: {exc!r}"))
-        if not isinstance(answer, Reply | Error | Malformed):
+        if not isinstance(answer, _ANSWERS):
             return Error(500, error_body(500, message=f"fake API policy returned {answer!r}"))
         return answer
 
@@ -490,13 +550,33 @@ class FakeMessagesAPI:
                 handler.send_body(answer.status, _error_bytes(answer), headers=answer.headers)
         elif isinstance(answer, Malformed):
             self._send_malformed(handler, answer, is_stream=is_stream, model=model)
+        elif isinstance(answer, Broken):
+            self._send_broken(handler, answer, is_stream=is_stream, model=model, body=body)
         else:
             message = message_json(answer, model=model, usage=self._cache.usage(body))
             if is_stream:
                 events = [encode_event(e) for e in stream_events(message, parts=self._stream_parts)]
                 handler.send_stream(events, delay=self._event_delay_s, stopping=self._stopping)
             else:
-                handler.send_body(200, json.dumps(message, ensure_ascii=False).encode())
+                handler.send_body(200, message_bytes(message))
+
+    def _send_broken(
+        self, handler: _Handler, answer: Broken, *, is_stream: bool, model: str,
+        body: dict[str, Any],
+    ) -> None:
+        message = message_json(answer.reply, model=model, usage=self._cache.usage(body))
+        if not is_stream:
+            whole = message_bytes(message)
+            handler.send_body(200, whole[: len(whole) // 2])
+            return
+        events = [encode_event(e) for e in stream_events(message, parts=self._stream_parts)]
+        events = events[: len(events) - 1 if answer.after is None else answer.after]
+        if answer.fault == "error":
+            events.append(_error_event(Error(529, answer.error)))
+        elif answer.fault == "garbage":
+            events.append(b"event: content_block_delta\ndata: {\"type\": \"content_blo\n\n")
+        handler.send_stream(events, delay=self._event_delay_s, stopping=self._stopping,
+                            cut=answer.fault == "cut")
 
     def _send_malformed(
         self, handler: _Handler, answer: Malformed, *, is_stream: bool, model: str

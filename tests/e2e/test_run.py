@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from claude_cua.core.demo.fakeapi import Error, Reply
+from claude_cua.core.demo.fakeapi import Broken, Error, Reply
 from claude_cua.core.demo.policies import (
     SUPPLIER_VALUES,
     computer_call,
@@ -20,7 +20,8 @@ from claude_cua.core.demo.policies import (
 from .conftest import FORM, summary_of
 
 pytestmark = pytest.mark.display
-FAST_RETRY = {"retry-after-ms": "1"}  # the SDK ignores retry-after: 0
+FAST_RETRY = {"retry-after-ms": "1"}  # a retry-after of 0 is ignored (out of bounds)
+CUT_SUCCESS = Reply([report("success", "this report is cut short")])
 
 
 def form_app(out: Path) -> str:
@@ -128,6 +129,9 @@ def test_task_failure_exits_1(cua, api):
         ([Error(401)], 6, "ANTHROPIC_API_KEY"),
         ([Error(400)], 6, "400"),
         ([Error(529, headers=FAST_RETRY)] * 3, 6, "529"),
+        ([Broken(CUT_SUCCESS, "error")] * 3, 6,
+         "overloaded_error mid-reply (Overloaded), on all 3 attempts"),
+        ([Broken(CUT_SUCCESS, "end")] * 3, 6, "before message_stop, on all 3 attempts"),
     ],
 )
 def test_api_errors_exit_6_with_a_clear_message(cua, api, answers, code, message):
@@ -148,6 +152,16 @@ def test_overload_then_success_is_retried(cua, api):
                    CUA_MAX_RETRIES="2")
     assert proc.returncode == 0, proc.stderr
     assert len(api.requests) == 3
+
+
+@pytest.mark.parametrize("fault", ["error", "cut", "end", "garbage"])
+def test_a_broken_reply_is_retried_and_never_acted_on(cua, api, fault):
+    api.queue(Broken(CUT_SUCCESS, fault), Reply([report("failure", "the retried reply")]))
+    proc = cua.run("run", "--json", "--virtual-display", "800x600", "anything",
+                   CUA_MAX_RETRIES="1")
+    assert proc.returncode == 1, proc.stderr
+    assert summary_of(proc)["summary"] == "the retried reply"
+    assert len(api.requests) == 2
 
 
 def test_missing_key_exits_2_and_names_the_variable(cua):
