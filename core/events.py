@@ -6,7 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .record import ActionRecord, ApprovalRecord, CheckRecord, PolicyRecord, StepRecord, Usage
+from .record import (
+    ActionRecord,
+    ApprovalRecord,
+    CheckRecord,
+    PolicyRecord,
+    ReplayRecord,
+    StepRecord,
+    Usage,
+)
 
 __all__ = [
     "ActionPerformed", "CheckFinished", "Event", "EventSink", "FirstScreenshot", "ModelReplied",
@@ -113,11 +121,14 @@ class RunFinished:
     cost_usd: float | None = None
     approval: ApprovalRecord | None = None  # the ask that stopped the run, if one did
     check: CheckRecord | None = None  # --check's result, if it ran
+    replay: ReplayRecord | None = None  # what --replay did, if it was asked for
 
     @property
     def details(self) -> dict[str, Any]:
-        """`approval` and `check` as they appear in run.json and the JSON summary."""
+        """`approval`, `check` and `replay` as they appear in run.json and the JSON summary."""
         out: dict[str, Any] = {}
+        if self.replay is not None:
+            out["replay"] = self.replay.to_dict()
         if self.approval is not None:
             out["approval"] = self.approval.to_dict()
         if self.check is not None:

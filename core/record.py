@@ -23,8 +23,8 @@ if TYPE_CHECKING:  # actions.py pulls in Pillow, which `cua runs list` must not 
     from .actions import Action
 
 __all__ = [
-    "FORMAT", "ActionRecord", "ApprovalRecord", "CheckRecord", "PolicyRecord", "RunHeader",
-    "StepRecord", "ToolCallRecord", "Usage", "action_from_dict", "action_to_dict",
+    "FORMAT", "ActionRecord", "ApprovalRecord", "CheckRecord", "PolicyRecord", "ReplayRecord",
+    "RunHeader", "StepRecord", "ToolCallRecord", "Usage", "action_from_dict", "action_to_dict",
     "screenshot_name",
 ]
 
@@ -220,6 +220,8 @@ class StepRecord:
     screenshot: str | None = None  # taken after the actions, sent with the next request
     screenshot_before: str | None = None  # the newest screenshot Claude had seen when asked
     outcome: str | None = None  # "success" | "failure" when Claude reported in this step
+    replayed: bool = False  # carried out from a recording (--replay), without asking Claude
+    match: float | None = None  # replay: how well the screen matched the recording (0..1)
     format: int = FORMAT
 
     def to_dict(self) -> dict[str, Any]:
@@ -231,6 +233,7 @@ class StepRecord:
             "settle_s": self.settle_s, "settle_captures": self.settle_captures,
             "is_stable": self.is_stable, "screenshot": self.screenshot,
             "screenshot_before": self.screenshot_before, "outcome": self.outcome,
+            "replayed": self.replayed, "match": self.match,
         }
 
     @classmethod
@@ -245,7 +248,8 @@ class StepRecord:
             overhead_s=float(data.get("overhead_s") or 0.0), settle_s=data.get("settle_s"),
             settle_captures=data.get("settle_captures"), is_stable=data.get("is_stable"),
             screenshot=data.get("screenshot"), screenshot_before=data.get("screenshot_before"),
-            outcome=data.get("outcome"),
+            outcome=data.get("outcome"), replayed=bool(data.get("replayed", False)),
+            match=None if data.get("match") is None else float(data["match"]),
         )
 
 
@@ -300,6 +304,27 @@ class CheckRecord:
                    bool(data.get("passed", data.get("exit_code") == 0)))
 
 
+@dataclass(frozen=True, slots=True)
+class ReplayRecord:
+    """What `--replay` did: which recording it followed, how far, and why it stopped."""
+
+    from_run: str | None  # the recording's run id; None when `auto` found none
+    steps_replayed: int = 0
+    diverged_at: int | None = None  # the 1-based recorded step where replay stopped, if it did
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The shape of `replay` in run.json and the JSON summary (`from`, not `from_run`)."""
+        return {"from": self.from_run, "steps_replayed": self.steps_replayed,
+                "diverged_at": self.diverged_at, "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReplayRecord:
+        diverged = data.get("diverged_at")
+        return cls(data.get("from"), int(data.get("steps_replayed") or 0),
+                   None if diverged is None else int(diverged), str(data.get("reason") or ""))
+
+
 # -- the run header ---------------------------------------------------------------------------
 
 
@@ -334,6 +359,7 @@ class RunHeader:
     cost_usd: float | None = None
     approval: ApprovalRecord | None = None
     check: CheckRecord | None = None
+    replay: ReplayRecord | None = None  # set when the run was started with --replay
     extra: Mapping[str, Any] = field(default_factory=dict)  # keys this version does not know
     format: int = FORMAT
 
@@ -343,7 +369,7 @@ class RunHeader:
             if f.name in ("format", "extra"):
                 continue
             value = getattr(self, f.name)
-            if isinstance(value, Usage | ApprovalRecord | CheckRecord):
+            if isinstance(value, Usage | ApprovalRecord | CheckRecord | ReplayRecord):
                 value = value.to_dict()
             elif isinstance(value, tuple):
                 value = list(value)
@@ -366,6 +392,8 @@ class RunHeader:
             kwargs["usage"] = Usage.from_dict(kwargs["usage"])
         if isinstance(kwargs.get("approval"), Mapping):
             kwargs["approval"] = ApprovalRecord.from_dict(kwargs["approval"])
+        if isinstance(kwargs.get("replay"), Mapping):
+            kwargs["replay"] = ReplayRecord.from_dict(kwargs["replay"])
         check = kwargs.get("check")
         if isinstance(check, str):  # format 0 wrote the command here until the check ran
             kwargs.setdefault("check_command", check)

@@ -85,7 +85,8 @@ class RunRecorder:
                 self.header = replace(
                     self.header, summary=event.summary, steps=event.steps, usage=event.usage,
                     duration_s=round(event.duration_s, 3), cost_usd=event.cost_usd,
-                    approval=event.approval, check=event.check)
+                    approval=event.approval, check=event.check,
+                    replay=event.replay or self.header.replay)
                 self.finish(event.status)
             case CheckFinished():
                 (self.run_dir / "check.txt").write_text(event.output, encoding="utf-8")

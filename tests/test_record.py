@@ -21,6 +21,7 @@ from claude_cua.core.record import (
     ApprovalRecord,
     CheckRecord,
     PolicyRecord,
+    ReplayRecord,
     RunHeader,
     StepRecord,
     ToolCallRecord,
@@ -81,6 +82,19 @@ def test_a_step_record_and_a_header_survive_json():
         "approval": ApprovalRecord.from_dict(header.approval.to_dict())})
     assert again.approval.action.action == TypeText("pw {{PASSWORD}}\n")
     assert again.approval.window.wm_class == "XTerm"
+
+
+def test_replay_fields_survive_json():
+    step = StepRecord(4, replayed=True, match=0.9875, screenshot_before="step-003.png")
+    assert StepRecord.from_dict(json.loads(json.dumps(step.to_dict()))) == step
+    replay = ReplayRecord("20261201-1200-abcd", 2, 3, "the target of step 3 moved")
+    header = RunHeader("r", "t", replay=replay)
+    data = json.loads(json.dumps(header.to_dict()))
+    assert data["replay"] == {"from": "20261201-1200-abcd", "steps_replayed": 2,
+                              "diverged_at": 3, "reason": "the target of step 3 moved"}
+    assert RunHeader.from_dict(data).replay == replay
+    assert RunHeader.from_dict({"task": "t"}).replay is None
+    assert StepRecord.from_dict({"step": 1}).replayed is False
 
 
 def test_records_written_before_the_format_field_still_load(tmp_path):
