@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shlex
 import signal
+import socket
 import sys
 import traceback
 from collections.abc import Mapping
@@ -248,7 +249,8 @@ def _versions(plan: RunPlan, secrets: Any, policy_files: list[Path]) -> dict[str
     except metadata.PackageNotFoundError:
         cua_version = sdk_version = "unknown"
     return {"cua_version": cua_version, "anthropic_version": sdk_version,
-            "python": sys.version.split()[0], "virtual_display": plan.virtual_display,
+            "python": sys.version.split()[0], "host": socket.gethostname(),
+            "virtual_display": plan.virtual_display,
             "app": plan.app, "secrets": list(secrets.names),
             "policy_files": [str(p) for p in policy_files], "timeout_s": plan.timeout_s,
             "check": plan.check}

@@ -360,6 +360,9 @@ class RunHeader:
     approval: ApprovalRecord | None = None
     check: CheckRecord | None = None
     replay: ReplayRecord | None = None  # set when the run was started with --replay
+    host: str | None = None  # the machine's host name
+    provider: str | None = None  # where the requests went: anthropic, bedrock, vertex, ...
+    region: str | None = None  # the provider's region, when it has one
     extra: Mapping[str, Any] = field(default_factory=dict)  # keys this version does not know
     format: int = FORMAT
 
