@@ -56,9 +56,14 @@ def exit_code_for(error: BaseException) -> int:
 class InternalError(Exception):
     """A bug in cua, wrapped with the run folder so the user can send it along."""
 
-    def __init__(self, run_dir: str, cause: BaseException) -> None:
-        super().__init__(f"{type(cause).__name__}: {cause}")
-        self.run_dir = run_dir
+    def __init__(self, run_dir: str, cause: BaseException, *,
+                 crash_file: str | None = None) -> None:
+        try:
+            detail = f"{type(cause).__name__}: {cause}"
+        except Exception:  # an exception whose __str__ fails must still be reported
+            detail = type(cause).__name__
+        super().__init__(detail)
+        self.run_dir, self.crash_file = run_dir, crash_file
 
 
 app = typer.Typer(
@@ -149,7 +154,9 @@ def main() -> NoReturn:
         sys.stderr.write(f"cua: {exc}\n")
         code = exit_code_for(exc)
     except InternalError as exc:
+        where = (f"the traceback is in {exc.crash_file}" if exc.crash_file
+                 else "the traceback could not be written anywhere")
         sys.stderr.write(f"cua: internal error: {exc}\nThis is a bug in cua; the run record is in "
-                         f"{exc.run_dir} (crash.txt has the traceback). Please report it.\n")
+                         f"{exc.run_dir} ({where}). Please report it.\n")
         code = BUG_EXIT
     sys.exit(code if isinstance(code, int) else 0)

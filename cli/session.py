@@ -23,8 +23,10 @@ from rich.console import Console
 
 from ..core.errors import ConfigError, CuaError, Terminated
 from ..core.events import Event, RunFinished, Usage
+from ..core.secrets import Secrets
 from ..core.settings import Settings
 from .main import STATUS_EXIT, InternalError, exit_code_for
+from .terminal import guarded_stdio
 from .view import make_view
 
 
@@ -63,13 +65,25 @@ def parse_app(command: str | None) -> list[str] | None:
 
 def execute(plan: RunPlan) -> int:
     """Run the plan to the end; returns the exit code (Ctrl-C and SIGTERM included).
-    CuaErrors propagate to cli.main."""
+    CuaErrors propagate to cli.main, their messages redacted."""
+    failure: ConfigError | None = None
+    try:
+        secrets = Secrets.from_specs(plan.secret_specs, plan.env)
+    except ConfigError as exc:  # the credentials are still redacted on the way out
+        secrets, failure = Secrets.credentials_only(plan.env), exc
+    with guarded_stdio(secrets.redactor):
+        return _execute_guarded(plan, secrets, failure)
+
+
+def _execute_guarded(plan: RunPlan, secrets: Secrets, failure: ConfigError | None) -> int:
     stderr = Console(stderr=True)
     view = make_view(stderr, quiet=plan.quiet)
     summary: dict[str, Any] = {}
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        code = _execute(plan, view, stderr, summary)
+        if failure is not None:
+            raise failure
+        code = _execute(plan, secrets, view, stderr, summary)
     except BaseException as exc:
         close = getattr(view, "close", None)
         if close:
@@ -78,20 +92,41 @@ def execute(plan: RunPlan) -> int:
             summary.update(status=summary.get("status") or _status_for(exc),
                            exit_code=exit_code_for(exc))
             if not isinstance(exc, KeyboardInterrupt):
-                summary["error"] = str(exc)
-            _print_json(summary)
+                summary["error"] = _describe(exc)
+            _print_json(secrets.redact_data(summary))
         if isinstance(exc, KeyboardInterrupt):
             # Handled here: typer would turn it into a bare 130, losing SIGTERM's 143.
             sys.stderr.write(f"cua: {exc or 'interrupted'}\n")
             return exit_code_for(exc)
         if isinstance(exc, CuaError):
-            raise
+            safe = _redacted(exc, secrets)
+            if safe is exc:
+                raise
+            raise safe from None
         run_dir = summary.get("run_dir", "(no run folder yet)")
-        _write_crash(run_dir, exc)
-        raise InternalError(run_dir, exc) from exc
+        written = _write_crash(run_dir, exc, secrets)
+        error = InternalError(run_dir, exc, crash_file=written)
+        error.args = (secrets.redact(str(error)),)
+        raise error from exc
     finally:
         signal.signal(signal.SIGTERM, previous)
     return code
+
+
+def _redacted(exc: CuaError, secrets: Secrets) -> CuaError:
+    """`exc` itself when its message holds no secret, else a copy with a redacted message."""
+    message = str(exc)
+    if not secrets.redactor.found(message):
+        return exc
+    return type(exc)(secrets.redact(message))
+
+
+def _describe(exc: BaseException) -> str:
+    """str(exc), which must not fail even when the exception's own __str__ does."""
+    try:
+        return str(exc)
+    except Exception:
+        return type(exc).__name__
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -104,29 +139,51 @@ def _status_for(exc: BaseException) -> str:
 
 
 def _print_json(summary: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")
+    text = json.dumps(summary, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (a non-UTF-8 path): escape it
+        text = json.dumps(summary, ensure_ascii=True)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 
-def _write_crash(run_dir: str, exc: BaseException) -> None:
-    path = Path(run_dir)
-    if path.is_dir():
-        text = "".join(traceback.format_exception(exc))
-        (path / "crash.txt").write_text(text, encoding="utf-8")
+def _write_crash(run_dir: str, exc: BaseException, secrets: Secrets) -> str | None:
+    """Write the traceback, redacted, to crash.txt in the run folder (else a temporary file);
+    the path written, or None. Never raises: this is the path that reports a bug."""
+    try:
+        text = secrets.redact("".join(traceback.format_exception(exc)))
+    except Exception as inner:  # an exception whose formatting fails
+        text = f"{type(exc).__name__} (its traceback could not be formatted: {inner!r})\n"
+    candidates = [Path(run_dir) / "crash.txt"] if Path(run_dir).is_dir() else []
+    for path in candidates:
+        try:
+            path.write_text(text, encoding="utf-8", errors="backslashreplace")
+            return str(path)
+        except OSError:
+            continue
+    try:
+        import tempfile
+
+        fd, name = tempfile.mkstemp(prefix="cua-crash-", suffix=".txt")
+        with open(fd, "w", encoding="utf-8", errors="backslashreplace") as out:
+            out.write(text)
+        return name
+    except OSError:
+        return None
 
 
-def _execute(plan: RunPlan, view: Any, console: Console, summary: dict[str, Any]) -> int:
+def _execute(plan: RunPlan, secrets: Secrets, view: Any, console: Console,
+             summary: dict[str, Any]) -> int:
     from ..core.claude import ClaudeClient
     from ..core.flavours import flavour_for, image_limits_for
     from ..core.loop import LoopConfig, run_task
     from ..core.policy_file import default_policy_path, effective_rules
     from ..core.prices import price_for
     from ..core.runs import RunRecorder, new_run_id, prepare_run_dir, runs_root
-    from ..core.secrets import Secrets
 
     s = plan.settings
     flavour = flavour_for(s.model, s.tool_version)
-    secrets = Secrets.from_specs(plan.secret_specs, plan.env)
     policy_files = list(plan.policy_files)
     if not policy_files and (default := default_policy_path(plan.env)).is_file():
         policy_files.append(default)
@@ -142,17 +199,20 @@ def _execute(plan: RunPlan, view: Any, console: Console, summary: dict[str, Any]
         stack.callback(client.close)
         desktop, desktop_env = _open_desktop(plan, stack, run_dir)
         recorder = RunRecorder(run_dir, meta={**_versions(plan, secrets, policy_files),
-                                              "display": desktop_env["DISPLAY"]})
+                                              "display": desktop_env["DISPLAY"]},
+                               redactor=secrets.redactor)
         stack.callback(recorder.close)
 
         def on_event(event: Event) -> None:
-            recorder(event)
-            view(event)
-            if isinstance(event, RunFinished):  # so that every exit path reports the same
-                summary.update(status=event.status, summary=event.summary, steps=event.steps,
-                               duration_s=round(event.duration_s, 3),
-                               usage=event.usage.as_dict(), cost_usd=event.cost_usd,
-                               **event.details)
+            try:
+                recorder(event)  # a record that cannot be written raises RecordError (exit 5)
+            finally:
+                view(event)
+                if isinstance(event, RunFinished):  # so that every exit path reports the same
+                    summary.update(status=event.status, summary=event.summary,
+                                   steps=event.steps, duration_s=round(event.duration_s, 3),
+                                   usage=event.usage.as_dict(), cost_usd=event.cost_usd,
+                                   **event.details)
 
         config = LoopConfig(model=s.model, flavour=flavour, max_steps=s.max_steps,
                             max_tokens=s.max_tokens, keep_images=s.keep_images,

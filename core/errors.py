@@ -15,6 +15,10 @@ class DesktopError(CuaError):
     """No display, capture or input failed, or the environment is not usable."""
 
 
+class RecordError(DesktopError):
+    """The run record cannot be written (disk full, read-only folder): the run stops (exit 5)."""
+
+
 class ModelError(CuaError):
     """The API failed in a way retries could not fix."""
 

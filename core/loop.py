@@ -70,6 +70,11 @@ def run_task(
     space = space_for(width, height, max_long_edge=config.limits.max_long_edge,
                       max_pixels=config.limits.max_pixels)
     secrets = config.secrets
+    # Every way out of the run is redacted at its boundary: what is sent to and comes back from
+    # Claude, every event (records, views, the summary), and what an approver is shown.
+    client = secrets.guard_client(client)
+    on_event = secrets.guard_sink(on_event)
+    approver = secrets.guard_approver(approver)
     task = secrets.redact(task)
     on_event(RunStarted(run_id, run_dir, task, config.model, config.flavour.version,
                         (width, height), (space.model_w, space.model_h), config.max_steps))

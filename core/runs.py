@@ -4,6 +4,7 @@ The types written and read back are in record.py; this module owns the files."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -11,11 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from .errors import ConfigError
+from .errors import ConfigError, RecordError
 from .events import CheckFinished, Event, FirstScreenshot, RunFinished, RunStarted, StepFinished
 from .record import FORMAT, RunHeader, StepRecord
+
+if TYPE_CHECKING:
+    from .redact import Redactor
 
 
 def runs_root(env: Mapping[str, str]) -> Path:
@@ -33,19 +37,44 @@ def new_run_id(now: datetime) -> str:
 
 
 def prepare_run_dir(path: Path) -> Path:
-    """Create the run folder; refuse one that already holds a record, so nothing is overwritten."""
+    """Create the run folder and make sure a record can be written there; refuse one that
+    already holds a record, so nothing is overwritten."""
     if (path / "run.json").exists():
         raise ConfigError(f"{path} already holds a run record; choose an empty or new --run-dir")
     try:
         path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".cua-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
     except OSError as exc:
-        raise ConfigError(f"cannot create the run folder {path}: {exc.strerror}") from exc
+        raise RecordError(f"cannot write the run record in {path}: {_reason(exc)}; "
+                          "choose a writable --run-dir (or CUA_DATA_DIR)") from exc
     return path
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def write_run_file(path: Path, data: bytes) -> None:
+    """Write one file of the run record (a picture); RecordError if it cannot be written."""
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise _record_error(path, exc) from exc
+
+
+def _record_error(path: Path, exc: OSError) -> RecordError:
+    return RecordError(f"cannot write {path.name} of the run record in {path.parent}: "
+                       f"{_reason(exc)}; the run stopped. Free some space or choose a "
+                       "writable --run-dir (or CUA_DATA_DIR)")
 
 
 def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    # backslashreplace: a lone surrogate (from a non-UTF-8 environment) must not stop a record.
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8",
+                   errors="backslashreplace")
     os.replace(tmp, path)
 
 
@@ -53,21 +82,39 @@ class RunRecorder:
     """Writes what a run did as it happens, so a crash or kill leaves a readable record.
 
     `header` holds what is known before the run starts (versions, display, --app, ...);
-    `meta` is the same as a plain mapping of RunHeader fields.
+    `meta` is the same as a plain mapping of RunHeader fields. Everything written goes through
+    `redactor` first (the run's secrets). A write that fails raises RecordError once; after
+    that the recorder writes nothing more, so the run can end with that one clear reason.
     """
 
     def __init__(self, run_dir: Path, *, header: RunHeader | None = None,
-                 meta: Mapping[str, Any] | None = None, clock: Any = None) -> None:
+                 meta: Mapping[str, Any] | None = None, clock: Any = None,
+                 redactor: Redactor | None = None) -> None:
         self.run_dir = run_dir
         self._now = clock or (lambda: datetime.now(UTC))
         header = header or RunHeader.from_dict({**(meta or {}), "format": FORMAT})
         self.header = replace(header, status="running", started_at=self._stamp())
         self._steps: IO[str] | None = None
+        self._redactor = redactor
+        self.failure: RecordError | None = None
 
     def _stamp(self) -> str:
         return self._now().isoformat(timespec="milliseconds")
 
+    def _data(self, data: Any) -> Any:
+        return data if self._redactor is None else self._redactor.redact_data(data)
+
     def __call__(self, event: Event) -> None:
+        if self.failure is not None:
+            return
+        try:
+            self._handle(event)
+        except OSError as exc:
+            path = Path(exc.filename) if exc.filename else self.run_dir / "steps.jsonl"
+            self.failure = _record_error(path, exc)
+            raise self.failure from exc
+
+    def _handle(self, event: Event) -> None:
         match event:
             case RunStarted():
                 self.header = replace(
@@ -76,7 +123,8 @@ class RunRecorder:
                     model_size=event.model_size, max_steps=event.max_steps,
                 )
                 self._write_header()
-                self._steps = open(self.run_dir / "steps.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+                self._steps = open(self.run_dir / "steps.jsonl", "a", encoding="utf-8",  # noqa: SIM115
+                                   errors="backslashreplace")
             case FirstScreenshot():
                 (self.run_dir / event.name).write_bytes(event.png)
             case StepFinished():
@@ -89,7 +137,8 @@ class RunRecorder:
                     replay=event.replay or self.header.replay)
                 self.finish(event.status)
             case CheckFinished():
-                (self.run_dir / "check.txt").write_text(event.output, encoding="utf-8")
+                (self.run_dir / "check.txt").write_text(
+                    self._data(event.output), encoding="utf-8", errors="backslashreplace")
             case _:
                 pass
 
@@ -98,11 +147,11 @@ class RunRecorder:
         if event.screenshot_png is not None and record.screenshot:
             (self.run_dir / record.screenshot).write_bytes(event.screenshot_png)
         if self._steps is not None:
-            self._steps.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
+            self._steps.write(json.dumps(self._data(record.to_dict()), ensure_ascii=False) + "\n")
             self._steps.flush()
 
     def _write_header(self) -> None:
-        _write_json_atomically(self.run_dir / "run.json", self.header.to_dict())
+        _write_json_atomically(self.run_dir / "run.json", self._data(self.header.to_dict()))
 
     def finish(self, status: str) -> None:
         """Write the final status into run.json (idempotent: the last call wins)."""
@@ -110,9 +159,11 @@ class RunRecorder:
         self._write_header()
 
     def close(self) -> None:
+        """Close steps.jsonl; never raises (a full disk may refuse the last flush)."""
         if self._steps is not None:
-            self._steps.close()
-            self._steps = None
+            steps, self._steps = self._steps, None
+            with contextlib.suppress(OSError):
+                steps.close()
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,7 @@ from .record import (
     action_to_dict,
     screenshot_name,
 )
+from .runs import write_run_file
 from .screen import (
     ScreenSpace,
     crop_around,
@@ -184,10 +185,7 @@ class StepRunner:
         step = state.step
 
         def on_text(text: str) -> None:
-            # With secrets in play, text is shown only whole and redacted (in ModelReplied):
-            # a value could arrive split across two streamed pieces.
-            if not self.secrets:
-                self.emit(TextStreamed(step, text))
+            self.emit(TextStreamed(step, text))
 
         t0 = self.clock()
         reply = self.client.send(request, on_text=on_text)
@@ -396,7 +394,7 @@ class StepRunner:
         if self.run_dir:
             self.crop_count += 1
             target = Path(self.run_dir) / f"approval-step-{self.step:03d}-{self.crop_count}.png"
-            target.write_bytes(png)
+            write_run_file(target, png)
             path = self.last_crop = str(target)
         return png, path
 
