@@ -1,7 +1,15 @@
-"""Shared fixtures. Display fixtures start a private Xvfb (+ openbox) and stop it by pid."""
+"""Shared fixtures. Display fixtures start a private Xvfb (+ openbox) and stop it by pid.
+
+Markers: every test that starts an X server carries `display`, so `-m 'not display'` is the
+fast suite and starts none. The hook below marks every test in tests/e2e (its `cua`
+subprocesses start their own Xvfb) and every test that uses an X fixture, directly or through
+another fixture; a test that starts an X server itself marks itself `@pytest.mark.display`.
+Pure tests live in tests/ itself.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +27,37 @@ if TYPE_CHECKING:
     from claude_cua.core.xserver import VirtualDisplay
 
 SCREEN = (1920, 1080)
+X_FIXTURES = frozenset({"virtual_display", "desktop", "probe"})
+X_FOLDERS = ("e2e",)
+TESTS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = Path(str(item.fspath)).relative_to(TESTS).parts[0]
+        uses_x = X_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if folder in X_FOLDERS or uses_x:
+            item.add_marker(pytest.mark.display)
+
+
+ISOLATED_PREFIXES = ("CUA_", "ANTHROPIC_", "XDG_")
+ISOLATED_NAMES = ("HOME", "DISPLAY", "XAUTHORITY", "WAYLAND_DISPLAY")
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch,
+                         tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """No test sees the developer's settings, keys, folders or display: CUA_*, ANTHROPIC_*
+    and XDG_* are removed, and HOME and XDG_RUNTIME_DIR are fresh private folders."""
+    for name in list(os.environ):
+        if name.startswith(ISOLATED_PREFIXES) or name in ISOLATED_NAMES:
+            monkeypatch.delenv(name)
+    home = tmp_path_factory.mktemp("home")
+    runtime = home / "runtime"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    return home
 
 
 @pytest.fixture(scope="module")

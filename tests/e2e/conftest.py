@@ -14,9 +14,6 @@ from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
 
 FORM = [sys.executable, "-m", "claude_cua.core.demo.supplier_form"]
 
-pytestmark = pytest.mark.display
-
-
 def pytest_collection_modifyitems(items):
     if shutil.which("Xvfb") is None:
         skip = pytest.mark.skip(reason="Xvfb is not installed (apt-get install xvfb)")
