@@ -110,6 +110,8 @@ app.add_typer(policy_app, name="policy")
 
 def _register() -> None:
     # Command modules import only what --help needs; heavy imports happen inside the commands.
+    if app.registered_commands:
+        return
     from . import demo, doctor, policy, run, runs
 
     app.command("run", help=run.HELP, epilog=EXIT_CODES_HELP)(run.run)
@@ -129,9 +131,15 @@ def _interrupted(exc: KeyboardInterrupt) -> int:
 
 
 def main() -> NoReturn:
+    sys.exit(run_cli())
+
+
+def run_cli(argv: list[str] | None = None) -> int:
+    """Run `cua` with `argv` (default: the process's arguments) and return its exit code,
+    with every error already reported on stderr. Tests call this in-process."""
     _register()
     try:
-        code = app(standalone_mode=False, prog_name="cua")
+        code = app(args=argv, standalone_mode=False, prog_name="cua")
     except typer.Exit as exc:
         if isinstance(exc.__cause__, KeyboardInterrupt):  # typer's way of passing on Ctrl-C
             code = _interrupted(exc.__cause__)
@@ -159,4 +167,4 @@ def main() -> NoReturn:
         sys.stderr.write(f"cua: internal error: {exc}\nThis is a bug in cua; the run record is in "
                          f"{exc.run_dir} ({where}). Please report it.\n")
         code = BUG_EXIT
-    sys.exit(code if isinstance(code, int) else 0)
+    return code if isinstance(code, int) else 0

@@ -95,6 +95,9 @@ def run(
         "progress stays on stderr.")] = False,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="No progress output.")] = False,
+    desktop: Annotated[str | None, typer.Option(
+        hidden=True, help="For tests: drive fake[:WxH][:window=CLASS][:fail=METHOD[@N]] "
+        "instead of an X display.", metavar="SPEC")] = None,
 ) -> int:
     from .session import RunPlan, execute, parse_app
 
@@ -109,7 +112,7 @@ def run(
         base_url=env.get("ANTHROPIC_BASE_URL") or None, api_key=env.get("ANTHROPIC_API_KEY"),
         price_overrides=prices, policy_files=tuple(policy or ()),
         secret_specs=tuple(secret or ()), assume_yes=yes, non_interactive=non_interactive,
-        timeout_s=timeout, check=check, wait_lock_s=wait_lock,
+        timeout_s=timeout, check=check, wait_lock_s=wait_lock, desktop=desktop,
     )
     return execute(plan)
 

@@ -51,6 +51,7 @@ class RunPlan:
     timeout_s: float | None = None
     check: str | None = None
     wait_lock_s: float = 0.0
+    desktop: str | None = None  # hidden --desktop: a FakeDesktop spec, for tests
 
 
 def parse_app(command: str | None) -> list[str] | None:
@@ -261,6 +262,8 @@ def _open_desktop(plan: RunPlan, stack: ExitStack, run_dir: Path) -> tuple[Any, 
     from ..core.xdesktop import XDesktop
     from ..core.xserver import VirtualDisplay, check_display, ensure_xauthority, parse_size
 
+    if plan.desktop:
+        return _fake_desktop(plan, stack)
     display = None
     env = plan.env
     if plan.virtual_display:
@@ -287,6 +290,17 @@ def _open_desktop(plan: RunPlan, stack: ExitStack, run_dir: Path) -> tuple[Any, 
             _start_app_on_display(plan.app, plan.env, stack)
         wait_for_change(desktop.capture, before, timeout_s=plan.app_wait_s)
     return desktop, env
+
+
+def _fake_desktop(plan: RunPlan, stack: ExitStack) -> tuple[Any, dict[str, str]]:
+    """The hidden `--desktop fake…`: an in-memory desktop, no X server, no lock."""
+    from ..core.desktop import FakeDesktop
+
+    if plan.virtual_display or plan.app:
+        raise ConfigError("--desktop fake cannot be combined with --virtual-display or --app")
+    desktop = FakeDesktop.from_spec(plan.desktop or "fake")
+    stack.callback(desktop.close)
+    return desktop, {**plan.env, "DISPLAY": "fake"}
 
 
 def _start_app_on_display(argv: list[str], env: Mapping[str, str], stack: ExitStack) -> None:

@@ -332,3 +332,22 @@ def test_approving_a_destructive_command_for_the_run_covers_only_that_text(api):
     assert result.status == "success"
     assert [r.action["text"] for r in approver.asked] == ["rm -rf build", "rm -rf ~"]
     assert typed(desktop) == ["rm -rf build", "rm -rf build"]
+
+
+def test_a_desktop_error_while_typing_a_secret_never_carries_the_value(api, tmp_path):
+    from claude_cua.core.errors import DesktopError
+
+    desktop = FakeDesktop()
+    desktop.window = Window("Tk", "login", "Sign in")
+    desktop.fail("type_text", DesktopError(f"cannot type {SECRET!r}: keymap full"))
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[[rule]]\nverdict = "allow"\nsecret = "PASSWORD"\n')
+    secrets = Secrets.from_specs(["PASSWORD"], {"PASSWORD": SECRET})
+    api.queue(lambda req: Reply([computer_call(req, "type", text="{{PASSWORD}}")]))
+    (tmp_path / "run").mkdir()
+    with pytest.raises(DesktopError) as caught:
+        run(api, desktop=desktop, secrets=secrets, rules=effective_rules([policy]),
+            run_dir=tmp_path / "run")
+    assert SECRET not in str(caught.value) and "keymap full" in str(caught.value)
+    for path in (tmp_path / "run").rglob("*"):
+        assert SECRET.encode() not in path.read_bytes(), path

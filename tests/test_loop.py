@@ -8,7 +8,7 @@ from claude_cua.core.claude import ClaudeClient
 from claude_cua.core.demo.fakeapi import Error, FakeMessagesAPI, Malformed, Reply
 from claude_cua.core.demo.policies import computer_call, report, text
 from claude_cua.core.desktop import FakeDesktop
-from claude_cua.core.errors import ConfigError, ModelError
+from claude_cua.core.errors import ActionError, ConfigError, DesktopError, ModelError
 from claude_cua.core.events import RunFinished, StepFinished
 from claude_cua.core.flavours import FLAVOURS, flavour_for
 from claude_cua.core.loop import LoopConfig, run_task
@@ -245,3 +245,56 @@ def test_the_last_two_requests_warn_claude_that_the_step_budget_runs_out(api, ma
     if max_steps >= 2:
         previous_turn = api.requests[-1].json["messages"][-3]
         assert any("2 steps left of" in b.get("text", "") for b in previous_turn["content"])
+
+
+# -- a desktop that fails mid-run (FakeDesktop.fail) --------------------------------------------
+
+
+def test_an_input_failure_mid_run_ends_it_as_an_error_with_input_released(api):
+    api.queue(lambda req: Reply([computer_call(req, "left_click", coordinate=[5, 5])]),
+              lambda req: Reply([computer_call(req, "type", text="hello")]))
+    desktop = FakeDesktop()
+    desktop.fail("type_text", DesktopError("XTest refused the key"))
+    with pytest.raises(DesktopError, match="XTest refused"):
+        run(api, desktop=desktop)
+    assert desktop.calls == [("click", (7, 7), "left", 1, None)]
+    assert desktop.released_all == 1
+    assert len(api.requests) == 2
+
+
+def test_a_failure_claude_can_fix_goes_back_as_an_error_result(api):
+    api.queue(lambda req: Reply([computer_call(req, "key", text="ctrl+s"),
+                                 computer_call(req, "key", text="Return")]),
+              lambda req: Reply([computer_call(req, "key", text="ctrl+s")]),
+              Reply([report("success", "saved")]))
+    desktop = FakeDesktop()
+    desktop.fail("key", ActionError("no such key here"), after=0)
+    result, _, events = run_with_events(api, desktop)
+    assert result.status == "success"
+    first = api.requests[1].json["messages"][-1]["content"]
+    assert first[0]["is_error"] is True and "no such key here" in first[0]["content"][0]["text"]
+    assert first[1]["content"][0]["text"].startswith("Not executed")
+    [step_one] = [e.record for e in events if isinstance(e, StepFinished)][:1]
+    assert step_one.actions[0].error == "no such key here" and step_one.actions[0].is_error
+
+
+def test_a_capture_failing_after_an_action_ends_the_run(api):
+    api.queue(lambda req: Reply([computer_call(req, "left_click", coordinate=[5, 5])]))
+    desktop = FakeDesktop()
+    desktop.fail("capture", DesktopError("the X server went away"), after=1)
+    with pytest.raises(DesktopError, match="went away"):
+        run(api, desktop=desktop)
+    assert desktop.released_all == 1
+
+
+def run_with_events(api, desktop):
+    events = []
+    client = ClaudeClient(api_key="k", base_url=api.url, max_retries=0)
+    model = "claude-sonnet-5-5"
+    config = LoopConfig(model=model, flavour=flavour_for(model), max_steps=5)
+    try:
+        result = run_task("t", desktop=desktop, client=client, config=config,
+                          on_event=events.append, sleep=lambda s: None)
+    finally:
+        client.close()
+    return result, desktop, events

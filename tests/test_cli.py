@@ -1,0 +1,180 @@
+"""`cua` in-process: the real command line, the real SDK over HTTP against the fake Messages
+API, and the hidden `--desktop fake…` instead of an X display. What is checked is what a user
+sees: the exit code, the one JSON object on stdout, the lines on stderr, the run folder."""
+
+import json
+from pathlib import Path
+
+import pytest
+from claude_cua.cli.main import run_cli
+from claude_cua.core.demo.fakeapi import Error, FakeMessagesAPI, Reply
+from claude_cua.core.demo.policies import computer_call, report, text
+from claude_cua.core.runs import load_run
+
+KEY = "sk-ant-inprocess-0123456789"
+
+
+@pytest.fixture
+def api():
+    with FakeMessagesAPI() as fake:
+        yield fake
+
+
+class Cli:
+    def __init__(self, capsys, data: Path) -> None:
+        self.capsys, self.data = capsys, data
+
+    def __call__(self, *argv: str) -> tuple[int, str, str]:
+        self.capsys.readouterr()
+        code = run_cli(list(argv))
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+    def json(self, *argv: str) -> tuple[int, dict, str]:
+        code, out, err = self(*argv)
+        lines = [line for line in out.splitlines() if line.strip()]
+        assert len(lines) == 1, f"stdout: {out!r}\nstderr: {err}"
+        return code, json.loads(lines[0]), err
+
+
+@pytest.fixture
+def cua(api, capsys, monkeypatch, isolated_environment):
+    data = isolated_environment / "data"
+    monkeypatch.setenv("CUA_DATA_DIR", str(data))
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
+    monkeypatch.setenv("CUA_MAX_RETRIES", "0")
+    return Cli(capsys, data)
+
+
+RUN = ("run", "--json", "--desktop", "fake", "--model", "claude-sonnet-5-5")
+
+
+def test_success_prints_one_summary_and_records_the_run(cua, api):
+    api.queue(lambda req: Reply([text("clicking"), computer_call(req, "left_click",
+                                                                 coordinate=[714, 402])]),
+              Reply([report("success", "clicked it")]))
+    code, summary, err = cua.json(*RUN, "click the middle")
+    assert code == 0 and summary["exit_code"] == 0
+    assert (summary["status"], summary["summary"], summary["steps"]) == (
+        "success", "clicked it", 2)
+    assert summary["model"] == "claude-sonnet-5-5"
+    assert summary["tool_version"] == "computer_toolset_20260801"
+    assert summary["usage"]["input_tokens"] > 0 and summary["cost_usd"] > 0
+    assert "  left_click at (714, 402) → screen (960, 540) button='left' count=1" in err
+    assert KEY not in err
+    run = load_run(cua.data / "runs", summary["run_id"])
+    assert run.header.status == "success" and run.header.display == "fake"
+    assert run.steps[0].actions[0].points == ((960, 540),)
+    assert str(run.path) == summary["run_dir"]
+
+
+@pytest.mark.parametrize(("reply", "code", "status"), [
+    (Reply([report("failure", "no such form")]), 1, "failure"),
+    (Reply([text("done, I think")]), 1, "unknown"),  # nudged once, then unknown
+])
+def test_claude_giving_up_exits_1(cua, api, reply, code, status):
+    api.queue(reply, reply)
+    got, summary, _ = cua.json(*RUN, "find the form")
+    assert (got, summary["status"], summary["exit_code"]) == (code, status, code)
+
+
+def test_the_step_budget_exits_3(cua, api):
+    api.queue(*[lambda req: Reply([computer_call(req, "screenshot")])] * 3)
+    code, summary, _ = cua.json(*RUN, "--max-steps", "2", "look")
+    assert (code, summary["status"], summary["steps"]) == (3, "budget_exhausted", 2)
+    assert len(api.requests) == 2
+
+
+def test_an_ask_with_nobody_at_a_terminal_exits_4_naming_the_rule(cua, api):
+    api.queue(lambda req: Reply([computer_call(req, "type", text="ls\n")]))
+    code, summary, _ = cua.json("run", "--json", "--desktop", "fake:window=XTerm/bash",
+                                "--model", "claude-sonnet-5-5", "list files")
+    assert (code, summary["status"]) == (4, "needs_approval")
+    approval = summary["approval"]
+    assert approval["rule"] == "terminal-command" and approval["answer"] == "stop"
+    assert approval["answered_by"] == "nobody"
+    assert approval["window"]["wm_class"] == "XTerm"
+    assert Path(approval["crop"]).is_file()
+
+
+def test_yes_lets_the_ask_run(cua, api):
+    api.queue(lambda req: Reply([computer_call(req, "type", text="ls\n")]),
+              Reply([report("success", "listed")]))
+    code, summary, _ = cua.json("run", "--json", "--yes", "--desktop", "fake:window=XTerm",
+                                "--model", "claude-sonnet-5-5", "list files")
+    assert (code, summary["status"]) == (0, "success")
+    [step, _] = load_run(cua.data / "runs", summary["run_id"]).steps
+    assert step.actions[0].policy.answered_by == "--yes"
+
+
+def test_a_desktop_failing_mid_run_exits_5_and_keeps_the_record(cua, api):
+    api.queue(lambda req: Reply([computer_call(req, "left_click", coordinate=[10, 10])]),
+              lambda req: Reply([computer_call(req, "left_click", coordinate=[20, 20])]))
+    code, summary, err = cua.json("run", "--json", "--desktop", "fake:fail=click@1",
+                                  "--model", "claude-sonnet-5-5", "click twice")
+    assert (code, summary["status"], summary["exit_code"]) == (5, "error", 5)
+    assert "click failed" in summary["error"] and "click failed" in err
+    run = load_run(cua.data / "runs", summary["run_id"])
+    assert run.header.status == "error"
+    assert [s.step for s in run.steps] == [1]  # the step that failed never finished
+
+
+@pytest.mark.parametrize(("answer", "message"), [(Error(401), "ANTHROPIC_API_KEY"),
+                                                 (Error(400), "400")])
+def test_api_errors_exit_6(cua, api, answer, message):
+    api.queue(answer)
+    code, summary, err = cua.json(*RUN, "anything")
+    assert (code, summary["status"], summary["exit_code"]) == (6, "error", 6)
+    assert message in err and KEY not in err + json.dumps(summary)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--policy", "/nonexistent/policy.toml"), "policy"),
+    (("--secret", "NOT_SET_ANYWHERE"), "NOT_SET_ANYWHERE"),
+    (("--desktop", "fake:axb"), "--desktop"),
+    (("--max-steps", "0"), "max-steps"),
+])
+def test_configuration_errors_exit_2(cua, args, message):
+    code, _out, err = cua("run", "--json", "--desktop", "fake", *args, "x")
+    assert code == 2
+    assert message in err
+
+
+def test_missing_key_exits_2_and_names_the_variable(cua, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    code, summary, err = cua.json(*RUN, "x")
+    assert (code, summary["exit_code"]) == (2, 2)
+    assert "ANTHROPIC_API_KEY" in err
+
+
+def test_plain_view_and_quiet(cua, api):
+    api.queue(lambda req: Reply([text("typing"), computer_call(req, "type", text="hi")]),
+              Reply([report("success", "typed")]))
+    code, out, err = cua("run", "--desktop", "fake", "--model", "claude-sonnet-5-5", "type hi")
+    assert code == 0 and out == "success: typed\n"
+    lines = err.splitlines()
+    assert lines[0].startswith("cua: 'type hi' with claude-sonnet-5-5")
+    assert any(line.startswith("step 1: model") and line.endswith("typing") for line in lines)
+    assert any(line.startswith("  type text='hi'") for line in lines)
+    assert lines[-1].startswith("finished: success after 2 steps")
+    api.queue(Reply([report("success", "quiet")]))
+    assert cua("run", "-q", "--desktop", "fake", "--model", "claude-sonnet-5-5", "q") == (
+        0, "", "")
+
+
+def test_runs_list_and_show_read_what_the_run_wrote(cua, api):
+    api.queue(lambda req: Reply([text("moving"), computer_call(req, "mouse_move",
+                                                               coordinate=[100, 100])]),
+              Reply([report("success", "moved")]))
+    _, summary, _ = cua.json(*RUN, "move")
+    code, out, _ = cua("runs", "list", "--json")
+    [row] = json.loads(out)
+    assert code == 0 and row["run_id"] == summary["run_id"] and row["status"] == "success"
+    code, out, _ = cua("runs", "show", summary["run_id"][:15], "--json")
+    shown = json.loads(out)
+    assert [s["step"] for s in shown["steps"]] == [1, 2]
+    moved = shown["steps"][0]["actions"][0]
+    assert moved["points"] == [moved["action"]["at"]["screen"]] == [[135, 135]]
+    code, out, _ = cua("runs", "show", summary["run_id"])
+    assert code == 0 and "step 1" in out and "mouse_move" in out
