@@ -66,6 +66,8 @@ class TerminalApprover:
     `pause` is the live view's way of getting out of the way while we ask.
     """
 
+    who = "terminal"  # how the run record names who answered
+
     def __init__(self, console: Console,
                  pause: Callable[[], AbstractContextManager[Any]] | None = None) -> None:
         self.console = console

@@ -51,6 +51,11 @@ approve_all.who = "--yes"  # type: ignore[attr-defined]
 REMEMBERED = "earlier approval"  # who answered when "always" covered a later action
 
 
+def answerer_name(approver: Approver) -> str:
+    """How the record names an approver: its `who`, else "approver"."""
+    return str(getattr(approver, "who", "approver"))
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """What the gate decided for one action."""
@@ -96,9 +101,11 @@ class Gate:
 
     EXACT_TEXT_RULES = frozenset({"destructive-shell"})
 
-    def __init__(self, rules: Sequence[Rule], approver: Approver) -> None:
+    def __init__(self, rules: Sequence[Rule], approver: Approver, *,
+                 who: str | None = None) -> None:
         self.rules = list(rules)
         self.approver = approver
+        self.who = who or answerer_name(approver)
         self.approved: set[tuple[str, str, str | None]] = set()
 
     def judge(self, proposal: Proposal, *, request: Callable[[Verdict], ApprovalRequest]
@@ -115,4 +122,4 @@ class Gate:
             raise ValueError(f"approver answered {answer!r}")
         if answer == "always":
             self.approved.add(kind)
-        return Decision(verdict, answer, getattr(self.approver, "who", "approver"))
+        return Decision(verdict, answer, self.who)

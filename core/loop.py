@@ -16,7 +16,7 @@ from .desktop import Desktop
 from .errors import CuaError, DeadlineExceeded
 from .events import CheckFinished, EventSink, FirstScreenshot, RunFinished, RunStarted
 from .flavours import Flavour, ImageLimits
-from .gate import Approver, Gate, refuse_all
+from .gate import Approver, Gate, answerer_name, refuse_all
 from .policy import BUILTIN_RULES, Rule
 from .prices import Price
 from .record import CheckRecord, screenshot_name
@@ -74,12 +74,13 @@ def run_task(
     # Claude, every event (records, views, the summary), and what an approver is shown.
     client = secrets.guard_client(client)
     on_event = secrets.guard_sink(on_event)
+    who = answerer_name(approver)  # before the guard wraps it
     approver = secrets.guard_approver(approver)
     task = secrets.redact(task)
     on_event(RunStarted(run_id, run_dir, task, config.model, config.flavour.version,
                         (width, height), (space.model_w, space.model_h), config.max_steps))
     step_runner = StepRunner(desktop, client, config, space, on_event, clock, sleep,
-                              Gate(config.rules, approver), run_dir, started)
+                              Gate(config.rules, approver, who=who), run_dir, started)
     status, summary = "error", "the run stopped before it finished"
     state = RunState(messages=[])
     check_record: CheckRecord | None = None
