@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NamedTuple
 
 import typer
 
 HELP = """\
 Carry out TASK on the desktop with Claude, step by step, until Claude reports the outcome or a budget runs out.
 
-Uses $DISPLAY, or a private Xvfb with --virtual-display. Needs ANTHROPIC_API_KEY (and honours ANTHROPIC_BASE_URL). Every run is recorded; see `cua runs list`.
+Uses $DISPLAY, or a private Xvfb with --virtual-display. Needs ANTHROPIC_API_KEY (and honours ANTHROPIC_BASE_URL), or with --provider bedrock, vertex or foundry that cloud's own credentials (README, "Providers"). Every run is recorded; see `cua runs list`.
 
 Before each action cua asks its policy (built-in rules, then your --policy files; see `cua policy show`). An action the policy wants approved is asked on the terminal; with nobody at a terminal (stdin not a TTY, or --non-interactive) it is never carried out: the run stops with status needs_approval, exit 4. --yes approves every such action; a rule that denies stays denied.
 
@@ -35,8 +35,20 @@ def run(
     task: Annotated[str, typer.Argument(help="What Claude should do, in plain words.",
                                         show_default=False, metavar="TASK")],
     model: Annotated[str | None, typer.Option(
-        help="Claude model (env CUA_MODEL). Example: --model claude-sonnet-4-6",
-        show_default="claude-opus-5-5")] = None,
+        help="Claude model, written as the provider writes it (env CUA_MODEL). Examples: "
+        "--model claude-sonnet-4-6; on Bedrock us.anthropic.claude-sonnet-4-5-20250929-v1:0; "
+        "on Vertex claude-sonnet-4-5@20250929.",
+        show_default="claude-opus-5-5; Bedrock global.anthropic.claude-opus-4-6-v1; Vertex claude-opus-4-6")] = None,
+    provider: Annotated[str | None, typer.Option(
+        help="Where Claude runs: anthropic, bedrock (Amazon Bedrock), vertex (Google Vertex AI) or foundry (Microsoft Foundry) (env CUA_PROVIDER).",
+        show_default="anthropic")] = None,
+    region: Annotated[str | None, typer.Option(
+        help="Cloud region (env CUA_REGION; else AWS_REGION/AWS_DEFAULT_REGION on Bedrock, CLOUD_ML_REGION on Vertex). Example: --region us-east-1, --region global.")] = None,
+    project: Annotated[str | None, typer.Option(
+        help="Google Cloud project for Vertex AI (env CUA_PROJECT; else ANTHROPIC_VERTEX_PROJECT_ID, or the credentials' project).")] = None,
+    base_url: Annotated[str | None, typer.Option(
+        help="Send requests to this URL, e.g. a gateway or proxy (env CUA_BASE_URL; else the SDK's ANTHROPIC_BASE_URL, ANTHROPIC_BEDROCK_BASE_URL, ANTHROPIC_VERTEX_BASE_URL or ANTHROPIC_FOUNDRY_BASE_URL). Extra headers come from the config file's [headers] table.",
+        metavar="URL")] = None,
     tool_version: Annotated[str | None, typer.Option(
         help="Computer tool version, instead of the one the model table picks: "
         "computer_20241022, computer_20250124, computer_20251124, computer_toolset_20260801.")] = None,
@@ -102,36 +114,35 @@ def run(
     from .session import RunPlan, execute, parse_app
 
     env = dict(os.environ)
-    settings, prices = load_settings(env, config, _settings_flags(
+    loaded = load_settings(env, config, _settings_flags(
         model=model, tool_version=tool_version, max_steps=max_steps, max_tokens=max_tokens,
-        monitor=monitor, keep_images=keep_images, max_cost_usd=max_cost))
-    _warn_about_model(settings.model, settings.tool_version)
+        monitor=monitor, keep_images=keep_images, max_cost_usd=max_cost, provider=provider,
+        region=region, project=project, base_url=base_url))
     plan = RunPlan(
-        task=task, settings=settings, env=env, virtual_display=virtual_display,
+        task=task, settings=loaded.settings, env=env, virtual_display=virtual_display,
         app=parse_app(app), run_dir=run_dir, as_json=as_json, quiet=quiet,
-        base_url=env.get("ANTHROPIC_BASE_URL") or None, api_key=env.get("ANTHROPIC_API_KEY"),
-        price_overrides=prices, policy_files=tuple(policy or ()),
+        api_key=env.get("ANTHROPIC_API_KEY"), headers=loaded.headers,
+        model_is_default=loaded.sources["model"] == "default",
+        price_overrides=loaded.prices, policy_files=tuple(policy or ()),
         secret_specs=tuple(secret or ()), assume_yes=yes, non_interactive=non_interactive,
         timeout_s=timeout, check=check, wait_lock_s=wait_lock, desktop=desktop,
     )
     return execute(plan)
 
 
-def _warn_about_model(model: str, tool_version: str | None) -> None:
-    import sys
-
-    from ..core.flavours import model_warning
-
-    warning = model_warning(model, tool_version)
-    if warning is not None:
-        sys.stderr.write(f"cua: warning: {warning}\n")
+class LoadedSettings(NamedTuple):
+    settings: Any
+    prices: dict[str, Any]
+    headers: dict[str, str]
+    sources: dict[str, str]
 
 
-def load_settings(env: dict[str, str], config: Path | None, flags: dict[str, object]):  # type: ignore[no-untyped-def]
+def load_settings(env: dict[str, str], config: Path | None,
+                  flags: dict[str, object]) -> LoadedSettings:
     """Settings from defaults, the config file, CUA_* variables and flags, in that order;
-    plus the config file's price overrides."""
+    plus the config file's price overrides and extra headers, and where each setting came from."""
     from ..core.prices import parse_price_overrides
-    from ..core.settings import Settings, read_config_file, resolve_settings
+    from ..core.settings import Settings, parse_headers, read_config_file, resolve_settings
 
     explicit = config or (Path(env["CUA_CONFIG"]) if env.get("CUA_CONFIG") else None)
     if explicit is not None:
@@ -141,6 +152,8 @@ def load_settings(env: dict[str, str], config: Path | None, flags: dict[str, obj
 
         path = Path(platformdirs.user_config_dir("cua", appauthor=False)) / "config.toml"
     file = read_config_file(path, is_explicit=explicit is not None)
-    settings, _ = resolve_settings(Settings(), file=file, file_path=path, env=env, flags=flags)
+    settings, sources = resolve_settings(Settings(), file=file, file_path=path, env=env,
+                                         flags=flags)
     prices = parse_price_overrides(file.get("prices", {}), where=f"config file {path}")
-    return settings, prices
+    headers = parse_headers(file.get("headers", {}), where=f"config file {path}")
+    return LoadedSettings(settings, prices, headers, sources)

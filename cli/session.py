@@ -13,7 +13,7 @@ import sys
 import traceback
 from collections.abc import Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -40,8 +40,10 @@ class RunPlan:
     run_dir: Path | None = None
     as_json: bool = False
     quiet: bool = False
-    base_url: str | None = None
+    base_url: str | None = None  # overrides every other base URL (cua demo's stand-in)
     api_key: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    model_is_default: bool = False  # then each provider's own default model is used
     app_wait_s: float = 15.0
     price_overrides: Mapping[str, Any] | None = None
     policy_files: tuple[Path, ...] = ()
@@ -177,29 +179,44 @@ def _write_crash(run_dir: str, exc: BaseException, secrets: Secrets) -> str | No
 def _execute(plan: RunPlan, secrets: Secrets, view: Any, console: Console,
              summary: dict[str, Any]) -> int:
     from ..core.claude import ClaudeClient
-    from ..core.flavours import flavour_for, image_limits_for
+    from ..core.flavours import flavour_for, image_limits_for, model_warning
     from ..core.loop import LoopConfig, run_task
     from ..core.policy_file import default_policy_path, effective_rules
-    from ..core.prices import price_for
+    from ..core.providers import resolve_endpoint
     from ..core.runs import RunRecorder, new_run_id, prepare_run_dir, runs_root
 
     s = plan.settings
-    flavour = flavour_for(s.model, s.tool_version)
+    summary.update(provider=s.provider, region=s.region)
+    endpoint = resolve_endpoint(
+        provider=s.provider, model=s.model, model_is_default=plan.model_is_default,
+        region=s.region, project=s.project, base_url=plan.base_url or s.base_url,
+        headers=plan.headers, env=plan.env)
+    summary.update(region=endpoint.region)
+    model = endpoint.model
+    canonical = model.canonical or model.id
+    flavour = flavour_for(canonical, s.tool_version)
+    warning = model_warning(canonical, s.tool_version)
+    if warning is not None:
+        where = "" if endpoint.provider == "anthropic" else f"{endpoint.label}: "
+        sys.stderr.write(f"cua: warning: {where}{warning}\n")
     policy_files = list(plan.policy_files)
     if not policy_files and (default := default_policy_path(plan.env)).is_file():
         policy_files.append(default)
     rules = tuple(effective_rules(policy_files))
-    client = ClaudeClient(api_key=plan.api_key, base_url=plan.base_url, max_retries=s.max_retries)
+    client = ClaudeClient(api_key=plan.api_key, endpoint=endpoint, env=plan.env,
+                          max_retries=s.max_retries)
     now = datetime.now(UTC)
     run_id = new_run_id(now)
     run_dir = prepare_run_dir(plan.run_dir or runs_root(plan.env) / run_id)
-    summary.update(status=None, summary="", steps=0, exit_code=None, model=s.model,
+    summary.update(status=None, summary="", steps=0, exit_code=None, model=model.id,
+                   provider=endpoint.provider, region=endpoint.region,
                    tool_version=flavour.version, run_id=run_id, run_dir=str(run_dir),
                    duration_s=0.0, usage=Usage().as_dict(), cost_usd=None)
     with ExitStack() as stack:
         stack.callback(client.close)
         desktop, desktop_env = _open_desktop(plan, stack, run_dir)
         recorder = RunRecorder(run_dir, meta={**_versions(plan, secrets, policy_files),
+                                              **_provider_meta(endpoint),
                                               "display": desktop_env["DISPLAY"]},
                                redactor=secrets.redactor)
         stack.callback(recorder.close)
@@ -215,10 +232,10 @@ def _execute(plan: RunPlan, secrets: Secrets, view: Any, console: Console,
                                    usage=event.usage.as_dict(), cost_usd=event.cost_usd,
                                    **event.details)
 
-        config = LoopConfig(model=s.model, flavour=flavour, max_steps=s.max_steps,
+        config = LoopConfig(model=model.id, flavour=flavour, max_steps=s.max_steps,
                             max_tokens=s.max_tokens, keep_images=s.keep_images,
-                            settle_ceiling_s=s.settle_ceiling_s, limits=image_limits_for(s.model),
-                            price=price_for(s.model, plan.price_overrides),
+                            settle_ceiling_s=s.settle_ceiling_s, limits=image_limits_for(canonical),
+                            price=_price(endpoint, plan.price_overrides),
                             max_cost_usd=s.max_cost_usd, rules=rules, secrets=secrets,
                             timeout_s=plan.timeout_s)
         result = run_task(plan.task, desktop=desktop, client=client, config=config,
@@ -328,3 +345,40 @@ def _versions(plan: RunPlan, secrets: Any, policy_files: list[Path]) -> dict[str
             "app": plan.app, "secrets": list(secrets.names),
             "policy_files": [str(p) for p in policy_files], "timeout_s": plan.timeout_s,
             "check": plan.check}
+
+
+def _provider_meta(endpoint: Any) -> dict[str, Any]:
+    """Where the run's requests went; header values are left out (they may hold tokens)."""
+    return {"provider": endpoint.provider, "region": endpoint.region,
+            "project": endpoint.project, "model_canonical": endpoint.model.canonical,
+            "model_profile": endpoint.model.profile, "base_url": _public_url(endpoint.base_url),
+            "extra_headers": sorted(endpoint.headers)}
+
+
+def _price(endpoint: Any, overrides: Mapping[str, Any] | None) -> Any:
+    """The model's price: an override for the id as written, else the canonical model's row
+    times the provider's factor (regional endpoints cost more)."""
+    from ..core.flavours import price_factor
+    from ..core.prices import price_for
+
+    model = endpoint.model
+    if overrides and model.id in overrides:
+        return overrides[model.id]
+    price = price_for(model.canonical or model.id, overrides)
+    factor = price_factor(model, region=endpoint.region)
+    if price is None or factor == 1.0:
+        return price
+    return replace(price, input=price.input * factor, output=price.output * factor,
+                   cache_write=price.cache_write * factor, cache_read=price.cache_read * factor)
+
+
+def _public_url(url: str | None) -> str | None:
+    """A URL without user:password@ or query, which may carry a gateway's credentials."""
+    if not url:
+        return url
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))

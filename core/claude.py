@@ -12,12 +12,15 @@ import email.utils
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import ConfigError, ModelError
+from .errors import ModelError
 from .reply import IncompleteReply, ModelReply, ReplyBuilder, ToolCall
+
+if TYPE_CHECKING:
+    from .providers import Endpoint
 
 __all__ = ["ClaudeClient", "ModelClient", "ModelReply", "ModelRequest", "ToolCall"]
 
@@ -65,18 +68,24 @@ class ClaudeClient:
     def __init__(
         self,
         *,
-        api_key: str | None,
+        api_key: str | None = None,
         base_url: str | None = None,
+        endpoint: Endpoint | None = None,
+        env: Mapping[str, str] | None = None,
         max_retries: int = 4,
         timeout_s: float = 300.0,
         initial_retry_delay_s: float = INITIAL_RETRY_DELAY_S,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if not api_key:
-            raise ConfigError(
-                "ANTHROPIC_API_KEY is not set; export your API key in that variable "
-                "(or try `cua demo`, which needs no key)"
-            )
+        # Imported here: providers -> flavours imports this module's ToolCall.
+        from .flavours import parse_model_id
+        from .providers import Endpoint, client_spec
+
+        if endpoint is None:  # the Anthropic API, as before providers existed
+            endpoint = Endpoint("anthropic", parse_model_id("anthropic", ""), base_url=base_url)
+        # Which SDK client (Anthropic, AnthropicBedrock, AnthropicVertex, AnthropicFoundry) and
+        # its arguments; cloud credentials are resolved here, so a missing one fails now.
+        spec = client_spec(endpoint, env=env or {}, api_key=api_key)
         import anthropic  # lazy: importing the SDK takes about a second
         import httpx2  # the SDK's HTTP client; a stream cut mid-body surfaces as its error
 
@@ -87,9 +96,16 @@ class ClaudeClient:
         self._sleep = sleep
         # The SDK's own retries are off: they cannot see faults after the stream started, and
         # one budget for both kinds is what max_retries promises.
-        self._client = anthropic.Anthropic(
-            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout_s
-        )
+        self._endpoint = spec.endpoint or endpoint
+        self._extra_body = spec.extra_body
+        self._auth_errors = spec.auth_errors
+        client_class = getattr(anthropic, spec.class_name)
+        self._client = client_class(**spec.kwargs, max_retries=0, timeout=timeout_s)
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """Where requests go, with the region and project the credential chains supplied."""
+        return self._endpoint
 
     def send(self, request: ModelRequest, *, on_text: Callable[[str], None]) -> ModelReply:
         """Claude's complete reply; retries transient faults, raises ModelError otherwise."""
@@ -135,6 +151,8 @@ class ClaudeClient:
             "tools": request.tools,
             "stream": True,
         }
+        if self._extra_body:  # e.g. Bedrock's and Vertex's own anthropic_version
+            kwargs["extra_body"] = dict(self._extra_body)
         # The older computer tools live in the beta namespace with a beta header; the toolset is
         # generally available and must go through the standard client, with no beta header.
         if request.betas:
@@ -157,7 +175,11 @@ class ClaudeClient:
         """The error to raise for an SDK or transport failure: _Transient to retry, else final."""
         anthropic = self._anthropic
         if isinstance(exc, anthropic.APIStatusError):
-            return _status_fault(exc, model)
+            return _provider_fault(_status_fault(exc, model), exc, self._endpoint)
+        if isinstance(exc, self._auth_errors):  # signing, or fetching a token, failed
+            from .providers import auth_failure
+
+            return _error(auth_failure(self._endpoint, exc))
         if isinstance(exc, anthropic.APIConnectionError):
             return _Transient(f"cannot reach the API ({_brief(exc)})", _CHECK_NETWORK)
         if isinstance(exc, self._transport_errors):
@@ -170,6 +192,46 @@ class ClaudeClient:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _provider_fault(fault: Exception, exc: Any, endpoint: Endpoint) -> Exception:
+    """On a cloud provider, its own words for the error and the console step that fixes it."""
+    if endpoint.provider == "anthropic":
+        return fault
+    from .providers import advice_for
+
+    advice = advice_for(endpoint, exc.status_code, _provider_error_text(exc),
+                        _provider_error_kind(exc))
+    if advice is None:
+        return fault
+    if isinstance(fault, _Transient):
+        what, _, todo = advice.partition("; ")
+        return _Transient(what, todo or fault.advice, retry_after_s=fault.retry_after_s)
+    return _error(advice)
+
+
+def _provider_error_text(exc: Any) -> str:
+    """The message in a provider's body: {"message"} (Bedrock) or {"error": {"message"}}."""
+    body = getattr(exc, "body", None)
+    if not isinstance(body, dict):
+        return ""
+    error = body.get("error")
+    if isinstance(error, dict):
+        return str(error.get("message") or "")
+    return str(body.get("message") or body.get("Message") or "")
+
+
+def _provider_error_kind(exc: Any) -> str:
+    """The provider's error type: Bedrock's x-amzn-errortype, Google's status, or the API's."""
+    response = getattr(exc, "response", None)
+    amzn = response.headers.get("x-amzn-errortype", "") if response is not None else ""
+    if amzn:
+        return str(amzn).partition(":")[0]
+    body = getattr(exc, "body", None)
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return str(error.get("status") or error.get("type") or "")
+    return ""
 
 
 def backoff_s(retry: int, *, initial_s: float = INITIAL_RETRY_DELAY_S,

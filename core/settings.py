@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .flavours import DEFAULT_MODEL, FLAVOURS
+from .flavours import DEFAULT_MODEL, FLAVOURS, PROVIDERS
 
 
 class _Unset:
@@ -33,6 +33,10 @@ class Settings:
     settle_ceiling_s: float = 2.0
     max_retries: int = 4
     max_cost_usd: float | None = None
+    provider: str = "anthropic"
+    region: str | None = None
+    project: str | None = None
+    base_url: str | None = None
 
 
 # Environment variable → setting. ANTHROPIC_API_KEY is deliberately not a setting: it comes
@@ -63,11 +67,30 @@ def _check(name: str, value: Any, where: str) -> None:
     if name == "tool_version" and value is not None and value not in FLAVOURS:
         raise ConfigError(f"{where}: tool_version must be one of {', '.join(FLAVOURS)}, "
                           f"not {value!r}")
+    if name == "provider" and value not in PROVIDERS:
+        raise ConfigError(f"{where}: provider must be one of {', '.join(PROVIDERS)}, "
+                          f"not {value!r}")
     if name in ("max_steps", "max_tokens", "monitor") and value < 1:
         raise ConfigError(f"{where}: {name} must be at least 1, not {value}")
     if name in ("keep_images", "max_retries", "settle_ceiling_s", "max_cost_usd") and (
             value is not None and value < 0):
         raise ConfigError(f"{where}: {name} must not be negative, not {value}")
+
+
+# Config-file tables that are not settings: [prices."model"] (prices.parse_price_overrides) and
+# [headers] (extra HTTP headers for a gateway, parse_headers).
+TABLES = ("prices", "headers")
+
+
+def parse_headers(table: Any, *, where: str) -> dict[str, str]:
+    """The config file's [headers] table: extra HTTP headers sent with every request."""
+    if not isinstance(table, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in table.items()):
+        raise ConfigError(f"{where}: [headers] must map header names to text values")
+    bad = ", ".join(repr(k) for k in table if not k or any(c in k for c in " :\r\n"))
+    if bad:
+        raise ConfigError(f"{where}: [headers] has invalid header name(s) {bad}")
+    return dict(table)
 
 
 def read_config_file(path: Path, *, is_explicit: bool) -> dict[str, Any]:
@@ -84,7 +107,7 @@ def read_config_file(path: Path, *, is_explicit: bool) -> dict[str, Any]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
-    unknown = sorted(set(data) - set(_TYPES) - {"prices"})
+    unknown = sorted(set(data) - set(_TYPES) - set(TABLES))
     if unknown:
         raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}; "
                           f"known: {', '.join(_TYPES)}")
@@ -103,7 +126,7 @@ def resolve_settings(
     values: dict[str, Any] = {}
     sources = {name: "default" for name in _TYPES}
     for name, value in file.items():
-        if name == "prices":  # a table of its own, read by prices.parse_price_overrides
+        if name in TABLES:  # tables of their own, read by their own parsers
             continue
         values[name] = _coerce(name, value, f"config file {file_path}")
         sources[name] = f"config {file_path}"

@@ -703,10 +703,16 @@ class _Handler(BaseHTTPRequestHandler):
         _shut(self.connection)
 
     def send_stream(
-        self, events: Iterable[bytes], *, delay: float, stopping: threading.Event, cut: bool = False
+        self,
+        events: Iterable[bytes],
+        *,
+        delay: float,
+        stopping: threading.Event,
+        cut: bool = False,
+        content_type: str = "text/event-stream; charset=utf-8",
     ) -> None:
         try:
-            self._start(200, "text/event-stream; charset=utf-8", {"cache-control": "no-cache"})
+            self._start(200, content_type, {"cache-control": "no-cache"})
             self.send_header("transfer-encoding", "chunked")
             self.end_headers()
             for event in events:
