@@ -205,6 +205,7 @@ def _execute(plan: RunPlan, secrets: Secrets, view: Any, console: Console,
     rules = tuple(effective_rules(policy_files))
     client = ClaudeClient(api_key=plan.api_key, endpoint=endpoint, env=plan.env,
                           max_retries=s.max_retries)
+    endpoint = client.endpoint
     now = datetime.now(UTC)
     run_id = new_run_id(now)
     run_dir = prepare_run_dir(plan.run_dir or runs_root(plan.env) / run_id)

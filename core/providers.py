@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import ConfigError
@@ -65,6 +65,8 @@ class ClientSpec:
     extra_body: dict[str, Any]
     # Exceptions the provider's auth library raises while signing or fetching a token.
     auth_errors: tuple[type[BaseException], ...] = ()
+    # The endpoint with what the chains found filled in (a profile's region, a key's project).
+    endpoint: Endpoint | None = None
 
 
 def resolve_endpoint(
@@ -157,7 +159,10 @@ def client_spec(endpoint: Endpoint, *, env: Mapping[str, str], api_key: str | No
         spec.kwargs["default_headers"] = dict(endpoint.headers)
     if endpoint.anthropic_version:
         spec.extra_body["anthropic_version"] = endpoint.anthropic_version
-    return spec
+    found = replace(endpoint, region=spec.kwargs.get("aws_region") or spec.kwargs.get("region")
+                    or endpoint.region,
+                    project=spec.kwargs.get("project_id") or endpoint.project)
+    return replace(spec, endpoint=found)
 
 
 def _anthropic_spec(endpoint: Endpoint, env: Mapping[str, str], api_key: str | None) -> ClientSpec:
