@@ -17,8 +17,9 @@ from .record import (
 )
 
 __all__ = [
-    "ActionPerformed", "CheckFinished", "Event", "EventSink", "FirstScreenshot", "ModelReplied",
-    "RunFinished", "RunStarted", "StepFinished", "StepStarted", "TextStreamed", "Usage",
+    "ActionPerformed", "CheckFinished", "Event", "EventSink", "FirstScreenshot", "HandedOver",
+    "ModelReplied", "ReplayStarted", "RunFinished", "RunStarted", "StepFinished", "StepStarted",
+    "TextStreamed", "Usage",
 ]
 
 
@@ -104,6 +105,27 @@ class StepFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplayStarted:
+    """`--replay`: which recording this run follows (None: `auto` found none, an ordinary run)."""
+
+    from_run: str | None
+    steps: int  # recorded steps to replay
+    note: str = ""  # for the person watching, e.g. why auto found nothing
+
+
+@dataclass(frozen=True, slots=True)
+class HandedOver:
+    """Replay stopped at recorded `diverged_at`; Claude carries on from run step `step` + 1,
+    starting from `screenshot` (a file in the run folder)."""
+
+    step: int
+    diverged_at: int | None
+    reason: str
+    screenshot: str
+    png: bytes = field(default=b"", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class CheckFinished:
     """`--check CMD` ran after Claude reported success."""
 
@@ -138,6 +160,6 @@ class RunFinished:
 
 Event = (
     RunStarted | StepStarted | TextStreamed | ModelReplied | FirstScreenshot | ActionPerformed
-    | StepFinished | CheckFinished | RunFinished
+    | StepFinished | CheckFinished | RunFinished | ReplayStarted | HandedOver
 )
 EventSink = Callable[[Event], None]

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from . import context
 from .check import CheckResult
@@ -23,6 +24,9 @@ from .record import CheckRecord, screenshot_name
 from .screen import space_for
 from .secrets import Secrets
 from .step import RunState, StepRunner, run_cost, timeout_summary
+
+if TYPE_CHECKING:
+    from .replay import Replayer
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,7 @@ def run_task(
     sleep: Callable[[float], None] = time.sleep,
     approver: Approver = refuse_all,
     check: Callable[[], CheckResult] | None = None,
+    replay: Replayer | None = None,
 ) -> RunFinished:
     """Run one task to its end and return its outcome (the RunFinished it reported); CuaError
     and Ctrl-C propagate after RunFinished has been reported and every held key and button
@@ -64,6 +69,8 @@ def run_task(
 
     `approver` decides the actions the policy wants a person for (default: nobody is there, so
     the run stops with needs_approval); `check`, if given, must pass for a success to stand.
+    With `replay`, the recorded steps are carried out first and Claude is asked only from where
+    the screen stops matching the recording.
     """
     started = clock()
     width, height = desktop.size()
@@ -89,9 +96,12 @@ def run_task(
             first = step_runner.observe(settle=False)
             step_runner.last_screenshot = screenshot_name(0)
             on_event(FirstScreenshot(step_runner.last_screenshot, first.png))
-            state.messages = [{"role": "user", "content": [
-                {"type": "text", "text": task}, context.image_block(first.png)]}]
-            status, summary = step_runner.run_steps(state)
+            if replay is not None:
+                status, summary = replay.run(step_runner, state, task)
+            else:
+                state.messages = [{"role": "user", "content": [
+                    {"type": "text", "text": task}, context.image_block(first.png)]}]
+                status, summary = step_runner.run_steps(state)
         if status == "success" and check is not None:
             status, summary, check_record = _run_check(check, summary, on_event, secrets)
     except DeadlineExceeded:
@@ -108,7 +118,8 @@ def run_task(
         finally:
             finished = RunFinished(status, secrets.redact(summary), state.step, state.usage,
                                    clock() - started, run_cost(config, state),
-                                   step_runner.approval, check_record)
+                                   step_runner.approval, check_record,
+                                   None if replay is None else replay.record)
             on_event(finished)
     return finished
 

@@ -363,6 +363,7 @@ class RunHeader:
     host: str | None = None  # the machine's host name
     provider: str | None = None  # where the requests went: anthropic, bedrock, vertex, ...
     region: str | None = None  # the provider's region, when it has one
+    monitor: int | None = None  # which monitor was captured (1 = primary); None if not recorded
     extra: Mapping[str, Any] = field(default_factory=dict)  # keys this version does not know
     format: int = FORMAT
 

@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from .errors import ConfigError, RecordError
-from .events import CheckFinished, Event, FirstScreenshot, RunFinished, RunStarted, StepFinished
+from .events import (
+    CheckFinished,
+    Event,
+    FirstScreenshot,
+    HandedOver,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+)
 from .record import FORMAT, RunHeader, StepRecord
 
 if TYPE_CHECKING:
@@ -127,6 +135,8 @@ class RunRecorder:
                                    errors="backslashreplace")
             case FirstScreenshot():
                 (self.run_dir / event.name).write_bytes(event.png)
+            case HandedOver():
+                (self.run_dir / event.screenshot).write_bytes(event.png)
             case StepFinished():
                 self._record_step(event)
             case RunFinished():

@@ -17,6 +17,7 @@ COUNTRY: RGB = (255, 150, 0)  # orange
 NOTES: RGB = (0, 110, 255)  # azure
 SUBMIT: RGB = (120, 0, 200)  # violet
 SUBMITTED: RGB = (0, 215, 200)  # turquoise: the confirmation banner
+DIALOG_OK: RGB = (250, 240, 0)  # yellow: the OK button of the form's surprise dialog
 
 COLOUR_NAMES: dict[RGB, str] = {
     COMPANY: "hot pink",
@@ -25,6 +26,7 @@ COLOUR_NAMES: dict[RGB, str] = {
     NOTES: "azure",
     SUBMIT: "violet",
     SUBMITTED: "turquoise",
+    DIALOG_OK: "yellow",
 }
 
 

@@ -6,6 +6,11 @@ values to FILE.json (UTF-8, atomically) and shows a large "Submitted" banner. Th
 
 Geometry is fixed (see the constants) and the entries are large, so each patch stays about 400x40
 pixels even when a 1920x1080 screen is sent to the model at 1456x819.
+
+Variants for replay tests (`Variant`): `--offset DX,DY` moves every field and the Submit button;
+`--slow SECONDS` draws the fields that long after the window appears and shows the banner that
+long after Submit; `--dialog-after-clicks N` opens a small dialog (focused, on top, a yellow OK
+button that closes it) after the Nth click into a field.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import os
 import tempfile
 import tkinter as tk
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import colours
@@ -43,6 +49,18 @@ FIELDS: tuple[tuple[str, str, RGB], ...] = (
 )
 
 
+DIALOG_TITLE = "Supplier form: notice"
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """How this run of the form differs from the standard one (all off by default)."""
+
+    offset: tuple[int, int] = (0, 0)  # moves the fields and the Submit button, in pixels
+    slow_s: float = 0.0  # delay before the fields are drawn, and before the banner shows
+    dialog_after_clicks: int | None = None  # open the notice after this many field clicks
+
+
 def save_atomically(values: Mapping[str, str], *, out: Path) -> None:
     """Write `values` as UTF-8 JSON to `out` via a temp file and a rename: never half a file."""
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
@@ -65,9 +83,9 @@ def _focus_on_click(event: tk.Event[tk.Entry]) -> None:
     event.widget.focus_force()
 
 
-def _add_field(root: tk.Tk, *, label: str, colour: RGB, y: int) -> tk.Entry:
+def _add_field(root: tk.Tk, *, label: str, colour: RGB, y: int, dx: int = 0) -> tk.Entry:
     tk.Label(root, text=label, font=FONT, bg=BACKGROUND, anchor="w").place(
-        x=24, y=y, width=ENTRY_X - 30, height=ENTRY_H
+        x=24 + dx, y=y, width=ENTRY_X - 30, height=ENTRY_H
     )
     colour_hex = hex_colour(colour)
     entry = tk.Entry(
@@ -82,22 +100,58 @@ def _add_field(root: tk.Tk, *, label: str, colour: RGB, y: int) -> tk.Entry:
         highlightcolor="black",
         highlightbackground=BACKGROUND,
     )
-    entry.place(x=ENTRY_X, y=y, width=ENTRY_W, height=ENTRY_H)
+    entry.place(x=ENTRY_X + dx, y=y, width=ENTRY_W, height=ENTRY_H)
     entry.bind("<Button-1>", _focus_on_click)
     return entry
 
 
-def build_form(root: tk.Tk, *, out: Path) -> None:
+def _open_dialog(root: tk.Tk) -> None:
+    """A small focused notice on top of the form, closed by its yellow OK button."""
+    dialog = tk.Toplevel(root, bg="white")
+    dialog.title(DIALOG_TITLE)
+    dialog.geometry(f"420x200+{WINDOW_X + 170}+{WINDOW_Y + 120}")
+    tk.Label(dialog, text="Your session will expire soon.", font=FONT, bg="white").place(
+        x=20, y=30)
+    ok = hex_colour(colours.DIALOG_OK)
+    tk.Button(dialog, text="OK", font=BOLD, bg=ok, activebackground=ok, relief="flat", bd=0,
+              highlightthickness=0, command=dialog.destroy).place(x=150, y=110, width=120,
+                                                                  height=56)
+    dialog.transient(root)
+    dialog.lift()
+    dialog.after(50, dialog.focus_force)
+
+
+def build_form(root: tk.Tk, *, out: Path, variant: Variant = Variant()) -> None:
     """Lay out the form in `root`; Submit saves to `out` and shows the banner."""
     root.title(TITLE)
     root.geometry(f"{WINDOW_W}x{WINDOW_H}+{WINDOW_X}+{WINDOW_Y}")
     root.resizable(False, False)
     root.configure(bg=BACKGROUND)
     tk.Label(root, text=TITLE, font=("DejaVu Sans", 20, "bold"), bg=BACKGROUND).place(x=24, y=16)
+    if variant.slow_s:
+        root.after(round(variant.slow_s * 1000),
+                   lambda: _build_fields(root, out=out, variant=variant))
+    else:
+        _build_fields(root, out=out, variant=variant)
+    root.after(200, root.focus_force)
+
+
+def _build_fields(root: tk.Tk, *, out: Path, variant: Variant) -> None:
+    dx, dy = variant.offset
     entries = {
-        key: _add_field(root, label=label, colour=rgb, y=y)
+        key: _add_field(root, label=label, colour=rgb, y=y + dy, dx=dx)
         for (key, label, rgb), y in zip(FIELDS, ROW_Y, strict=True)
     }
+    if variant.dialog_after_clicks is not None:
+        clicks = [0]
+
+        def count_click(event: tk.Event[tk.Entry]) -> None:
+            clicks[0] += 1
+            if clicks[0] == variant.dialog_after_clicks:
+                root.after(100, lambda: _open_dialog(root))
+
+        for entry in entries.values():
+            entry.bind("<Button-1>", count_click, add="+")
     banner = tk.Label(
         root,
         text="Submitted",
@@ -106,10 +160,13 @@ def build_form(root: tk.Tk, *, out: Path) -> None:
         bg=hex_colour(colours.SUBMITTED),
     )
 
-    def submit() -> None:
-        save_atomically({key: entry.get() for key, entry in entries.items()}, out=out)
+    def show_banner() -> None:
         x, y, w, h = BANNER_BOX
         banner.place(x=x, y=y, width=w, height=h)
+
+    def submit() -> None:
+        save_atomically({key: entry.get() for key, entry in entries.items()}, out=out)
+        root.after(round(variant.slow_s * 1000), show_banner)
 
     violet = hex_colour(colours.SUBMIT)
     # activebackground matches, or the button turns grey while the pointer rests on it and its
@@ -128,17 +185,24 @@ def build_form(root: tk.Tk, *, out: Path) -> None:
         highlightthickness=0,
     )
     x, y, w, h = SUBMIT_BOX
-    button.place(x=x, y=y, width=w, height=h)
-    root.after(200, root.focus_force)
+    button.place(x=x + dx, y=y + dy, width=w, height=h)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Show the form until its window is closed."""
     parser = argparse.ArgumentParser(description="A colour-coded supplier form for cua demos.")
     parser.add_argument("--out", type=Path, required=True, help="where Submit writes its JSON")
+    parser.add_argument("--offset", default="0,0", metavar="DX,DY",
+                        help="move the fields and Submit by this many pixels")
+    parser.add_argument("--slow", type=float, default=0.0, metavar="SECONDS",
+                        help="draw the fields, and the banner after Submit, this much later")
+    parser.add_argument("--dialog-after-clicks", type=int, default=None, metavar="N",
+                        help="open a focused notice after the Nth click into a field")
     args = parser.parse_args(argv)
+    dx, _, dy = args.offset.partition(",")
+    variant = Variant((int(dx), int(dy or 0)), args.slow, args.dialog_after_clicks)
     root = tk.Tk()
-    build_form(root, out=args.out.resolve())
+    build_form(root, out=args.out.resolve(), variant=variant)
     root.mainloop()
     return 0
 

@@ -1,0 +1,364 @@
+"""`--replay`: carry out a recorded run again without Claude, checking every step on screen.
+
+Each recorded step is replayed only once the screen matches what Claude saw when it chose the
+step's actions (`replay_match.compare_step`, after waiting for a slow screen up to a bound), and
+keys and typing only into the recorded focused window. Every action goes through the same gate
+and the same execute path as an ordinary step (`StepRunner.do_call`), so an `ask` needs an
+answer again and a secret is typed from the current environment. At the first step that differs
+(or an action that fails), Claude takes over with a note of what was replayed; the run goes on
+as an ordinary one and is itself a recording.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from PIL import Image
+
+from . import context
+from .actions import Click, Drag, Key, MouseButton, MouseMove, Scroll, TypeText
+from .claude import ToolCall
+from .desktop import Frame, Window
+from .errors import ConfigError
+from .events import HandedOver, ReplayStarted, StepFinished, StepStarted
+from .flavours import FLAVOURS, Flavour, flavour_for
+from .record import ActionRecord, ReplayRecord, StepRecord, screenshot_name
+from .replay_match import DEFAULT_TOLERANCE, Match, Tolerance, compare_step, same_window
+from .screen import ScreenSpace, frame_to_image, scale_image, wait_for_change
+from .step import EndRun, RunState, StepRunner, timeout_summary
+
+if TYPE_CHECKING:
+    from .runs import Run, RunInfo
+
+PASSIVE = frozenset({"screenshot", "wait", "zoom", "cursor_position"})
+KEYBOARD = frozenset({"key", "type", "hold_key"})
+DEFAULT_WAIT_S = 10.0
+
+
+# -- which runs can be replayed ---------------------------------------------------------------
+
+
+def replay_problem(run: Run) -> str | None:
+    """Why `run` cannot be replayed, or None if it can."""
+    if not run.steps:
+        return "it has no steps"
+    if run.steps[-1].outcome is None:
+        return "it did not end with Claude reporting an outcome"
+    if run.header.screen_size is None or run.header.model_size is None:
+        return "its record does not say the screen size"
+    if run.header.tool_version not in FLAVOURS:
+        return f"its tool version {run.header.tool_version!r} is unknown to this cua"
+    for step in run.steps:
+        path = run.file(step.screenshot_before)
+        if path is None or not path.is_file():
+            return f"step {step.step} has no screenshot of what Claude saw (format 0 record?)"
+    return None
+
+
+def is_replayable(info: RunInfo) -> bool:
+    """A cheap test for `cua runs list`: ended in success and written with screenshots_before."""
+    return info.header.status == "success" and info.header.format >= 1 and bool(
+        info.header.steps)
+
+
+def find_recording(runs: Sequence[RunInfo], *, task: str, screen_size: tuple[int, int],
+                   monitor: int | None, load: Callable[[RunInfo], Run]) -> Run | None:
+    """`auto`: the newest replayable run that ended success with this task text, screen size
+    and monitor (`runs` newest first)."""
+    for info in runs:
+        h = info.header
+        if (h.status, h.task, h.screen_size) != ("success", task, screen_size):
+            continue
+        if (h.monitor or 1) != (monitor or 1):
+            continue
+        run = load(info)
+        if replay_problem(run) is None:
+            return run
+    return None
+
+
+# -- reading a recorded step ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One recorded action to replay: the call as Claude sent it and what became of it."""
+
+    call: ToolCall
+    record: ActionRecord
+
+
+def planned_actions(step: StepRecord, flavour: Flavour) -> list[Planned]:
+    """The actions of `step` that had an effect when recorded (not refused, not failed, not a
+    screenshot or wait: the checks before each step do the waiting)."""
+    calls = {c.id: c for c in step.tool_calls}
+    out = []
+    for record in step.actions:
+        call = calls.get(record.tool_use_id)
+        if call is None or record.error is not None or record.name in PASSIVE:
+            continue
+        is_computer = call.name not in (context.REPORT_TOOL_NAME, context.APPROVAL_TOOL_NAME)
+        toolset = "computer" if flavour.is_toolset and is_computer else None
+        out.append(Planned(ToolCall(call.id, call.name, dict(call.input), toolset), record))
+    return out
+
+
+def targets_of(planned: Sequence[Planned]) -> list[tuple[int, int]]:
+    """Screen pixels the step's pointer actions went to."""
+    return [p for item in planned if item.record.name not in KEYBOARD for p in item.record.points]
+
+
+def readable(record: ActionRecord) -> str:
+    """`left_click at (120, 80)`, `type 'Acme'`, `key ctrl+s`: an action for the handover note,
+    in the coordinates Claude uses (placeholders, never secret values)."""
+    match record.action:
+        case Click(at) | MouseButton(at) | Scroll(at) | MouseMove(at) if at is not None:
+            return f"{record.name} at ({at.api[0]}, {at.api[1]})"
+        case Drag(start, end):
+            origin = "" if start is None else f" from ({start.api[0]}, {start.api[1]})"
+            return f"{record.name}{origin} to ({end.api[0]}, {end.api[1]})"
+        case TypeText(text):
+            return f"{record.name} {text!r}"
+        case Key(chord):
+            return f"{record.name} {chord}"
+    if record.description is not None:
+        return f"{record.name}: {record.description}"
+    return record.name
+
+
+def handover_note(recording: Run, done: Sequence[tuple[int, ActionRecord]], diverged_at: int,
+                  reason: str) -> str:
+    lines = [f"cua has been replaying a recording of an earlier run of this task "
+             f"({recording.run_id}) without asking you. These actions were carried out, in "
+             "order:"]
+    lines += [f"{i}. step {step}: {readable(r)}" for i, (step, r) in enumerate(done, 1)]
+    if not done:
+        lines.append("(none)")
+    lines.append(f"Replay stopped before recorded step {diverged_at}: {reason}. The screenshot "
+                 "below is the screen now. Carry on with the task from here; do not redo what "
+                 "is already done unless the screen shows it is not.")
+    return "\n".join(lines)
+
+
+# -- the replay -------------------------------------------------------------------------------
+
+
+class Diverged(Exception):
+    """Replay cannot go on at recorded step `at`."""
+
+    def __init__(self, at: int, reason: str) -> None:
+        super().__init__(reason)
+        self.at, self.reason = at, reason
+
+
+class Replayer:
+    """Replays `recording` (or, with `find`, the recording `auto` finds for this screen) inside
+    `run_task`; `record` says what happened, for run.json and the summary."""
+
+    def __init__(self, recording: Run | None = None, *,
+                 find: Callable[[tuple[int, int]], Run | None] | None = None,
+                 wait_s: float = DEFAULT_WAIT_S, tolerance: Tolerance = DEFAULT_TOLERANCE,
+                 interval_s: float = 0.05) -> None:
+        self.recording, self.find = recording, find
+        self.wait_s, self.tolerance, self.interval_s = wait_s, tolerance, interval_s
+        self.record: ReplayRecord | None = None
+        self.done: list[tuple[int, ActionRecord]] = []
+
+    def run(self, runner: StepRunner, state: RunState, task: str) -> tuple[str, str]:
+        """Replay, then hand over if needed; returns the run's (status, summary)."""
+        space = runner.space
+        recording = self.recording
+        if recording is None and self.find is not None:
+            recording = self.recording = self.find((space.screen_w, space.screen_h))
+        if recording is None:
+            note = (f"no earlier successful run of this task on a {space.screen_w}x"
+                    f"{space.screen_h} screen to replay; this is an ordinary run")
+            self.record = ReplayRecord(None, 0, None, note)
+            runner.emit(ReplayStarted(None, 0, note))
+            state.messages = [{"role": "user", "content": [
+                {"type": "text", "text": task}, context.image_block(runner.last_png)]}]
+            return runner.run_steps(state)
+        missing = sorted(set(recording.header.secrets) - set(runner.secrets.names))
+        if missing:
+            flags = " ".join(f"--secret {name}" for name in missing)
+            raise ConfigError(f"the recording {recording.run_id} types secrets this run was not "
+                              f"given; pass {flags} again")
+        runner.emit(ReplayStarted(recording.run_id, len(recording.steps)))
+        own_config = runner.config
+        header = recording.header
+        runner.config = replace(own_config, flavour=flavour_for(header.model, header.tool_version))
+        replayed = 0
+        try:
+            problem = self.mismatch(recording, space)
+            if problem is not None:
+                raise Diverged(1, problem)
+            for step in recording.steps:
+                outcome = self.replay_step(runner, state, recording, step)
+                replayed += 1
+                if outcome is not None:
+                    self.record = ReplayRecord(recording.run_id, replayed, None, "")
+                    return outcome
+            raise Diverged(recording.steps[-1].step, "the recording ended without an outcome")
+        except Diverged as stop:
+            self.record = ReplayRecord(recording.run_id, replayed, stop.at, stop.reason)
+            runner.config = own_config
+            return self.hand_over(runner, state, task, recording, stop)
+        except EndRun as end:
+            self.record = ReplayRecord(recording.run_id, replayed, None, end.summary)
+            return end.status, end.summary
+        finally:
+            runner.config = own_config
+
+    def mismatch(self, recording: Run, space: ScreenSpace) -> str | None:
+        h = recording.header
+        now = (space.screen_w, space.screen_h), (space.model_w, space.model_h)
+        if (h.screen_size, h.model_size) != now:
+            return (f"the screen is {now[0][0]}x{now[0][1]} (seen as {now[1][0]}x{now[1][1]}), "
+                    f"the recording's {h.screen_size} (seen as {h.model_size})")
+        return None
+
+    def replay_step(self, runner: StepRunner, state: RunState, recording: Run,
+                    step: StepRecord) -> tuple[str, str] | None:
+        """Check the screen, carry out one recorded step, record it; the outcome at the end."""
+        budget = self.budget_left(runner, state)
+        if budget is not None:
+            raise EndRun(*budget)
+        planned = planned_actions(step, runner.config.flavour)
+        if not planned and step.outcome is None and step.screenshot is None:
+            return None  # a turn without actions (a nudge): nothing to check or do
+        t0 = runner.clock()
+        match = self.look(runner, recording, step, targets_of(planned))
+        state.step += 1
+        runner.step = state.step
+        runner.emit(StepStarted(state.step, runner.config.max_steps))
+        before = runner.last_screenshot
+        actions: list[ActionRecord] = []
+        try:
+            sent = self.carry_out(runner, step, planned, actions)
+        except (Diverged, EndRun):
+            if actions:  # a step cut short still records what it did
+                self.finish_step(runner, state, step, actions, match, before, t0, shot=False)
+            raise
+        shot = step.outcome is None and (sent or step.screenshot is not None)
+        self.finish_step(runner, state, step, actions, match, before, t0, shot=shot)
+        if step.outcome is not None:
+            return step.outcome, self.summary_of(recording, step)
+        return None
+
+    def budget_left(self, runner: StepRunner, state: RunState) -> tuple[str, str] | None:
+        config = runner.config
+        if state.step >= config.max_steps:
+            return "budget_exhausted", f"stopped after using all {config.max_steps} steps"
+        timeout = config.timeout_s
+        if timeout is not None and runner.clock() - runner.started >= timeout:
+            return "timeout", timeout_summary(timeout)
+        return None
+
+    def look(self, runner: StepRunner, recording: Run, step: StepRecord,
+             targets: list[tuple[int, int]]) -> Match:
+        """Compare the screen with what Claude saw before `step`, waiting (up to the bound) for a
+        screen that is still changing; raises Diverged if it never matches."""
+        path = recording.file(step.screenshot_before)
+        try:
+            with Image.open(path) as image:  # type: ignore[arg-type]
+                recorded = image.convert("RGB")
+        except (OSError, TypeError) as exc:
+            raise Diverged(step.step, f"its screenshot {step.screenshot_before} cannot be read "
+                                      f"({exc})") from None
+        frame = runner.last_frame or runner.desktop.capture()
+        deadline = runner.clock() + self.wait_s
+        while True:
+            match = compare_step(recorded, self.model_image(runner, frame), targets,
+                                 space=runner.space, tol=self.tolerance)
+            remaining = deadline - runner.clock()
+            if match.is_match or remaining <= 0:
+                break
+            frame = wait_for_change(runner.desktop.capture, frame, timeout_s=remaining,
+                                    interval_s=self.interval_s, clock=runner.clock,
+                                    sleep=runner.sleep).frame
+        runner.last_frame = frame
+        if not match.is_match:
+            raise Diverged(step.step, f"{match.reason} (after waiting {self.wait_s:g} s)")
+        return match
+
+    def model_image(self, runner: StepRunner, frame: Frame) -> Image.Image:
+        space = runner.space
+        return scale_image(frame_to_image(frame), (space.model_w, space.model_h))
+
+    def carry_out(self, runner: StepRunner, step: StepRecord, planned: list[Planned],
+                  actions: list[ActionRecord]) -> bool:
+        """Run the step's actions through the gate and the desktop; True if input was sent."""
+        sent = False
+        for i, item in enumerate(planned):
+            if item.record.name in KEYBOARD:
+                self.wait_for_window(runner, step, item.record.window)
+            following = planned[i + 1].call if i + 1 < len(planned) else None
+            if item.call.name == context.APPROVAL_TOOL_NAME:
+                result = runner.request_approval(item.call, actions)
+            else:
+                result, _ = runner.do_call(item.call, following, actions)
+            if result.get("is_error"):
+                raise Diverged(step.step, f"its {item.record.name} did not run: "
+                                          f"{actions[-1].error or actions[-1].result}")
+            self.done.append((step.step, actions[-1]))
+            sent = sent or item.call.name != context.APPROVAL_TOOL_NAME
+        return sent
+
+    def wait_for_window(self, runner: StepRunner, step: StepRecord,
+                        recorded: Window | None) -> None:
+        """Keys and typing go only to the recorded focused window (focus may take a moment)."""
+        deadline = runner.clock() + self.wait_s
+        while True:
+            window = runner.desktop.focused_window()
+            window = replace(window, title=runner.secrets.redact(window.title))
+            if same_window(recorded, window):
+                return
+            if runner.clock() >= deadline:
+                assert recorded is not None
+                raise Diverged(step.step, (
+                    f"the focused window is {window.wm_class!r} {window.title!r}, not the "
+                    f"recorded {recorded.wm_class!r} {recorded.title!r}"))
+            runner.sleep(self.interval_s)
+
+    def finish_step(self, runner: StepRunner, state: RunState, step: StepRecord,
+                    actions: list[ActionRecord], match: Match, before: str | None, t0: float,
+                    *, shot: bool) -> None:
+        observed = None
+        if shot:
+            observed = runner.observe(settle=True, after_input=bool(actions))
+            runner.last_screenshot = screenshot_name(state.step)
+        ids = {a.tool_use_id for a in actions}
+        calls = tuple(c for c in step.tool_calls if c.id in ids or (
+            step.outcome is not None and c.name == context.REPORT_TOOL_NAME))
+        record = StepRecord(
+            step=state.step, text=step.text, stop_reason=step.stop_reason, tool_calls=calls,
+            actions=tuple(actions), overhead_s=round(runner.clock() - t0, 4),
+            settle_s=None if observed is None else round(observed.settle_s, 4),
+            settle_captures=None if observed is None else observed.captures,
+            is_stable=None if observed is None else observed.is_stable,
+            screenshot=None if observed is None else runner.last_screenshot,
+            screenshot_before=before, outcome=step.outcome, replayed=True, match=match.score)
+        runner.emit(StepFinished(state.step, record, observed.png if observed else None))
+
+    def summary_of(self, recording: Run, step: StepRecord) -> str:
+        for call in step.tool_calls:
+            if call.name == context.REPORT_TOOL_NAME and isinstance(
+                    call.input.get("summary"), str):
+                return str(call.input["summary"])
+        return recording.header.summary or ""
+
+    def hand_over(self, runner: StepRunner, state: RunState, task: str, recording: Run,
+                  stop: Diverged) -> tuple[str, str]:
+        """Claude carries on: the task, what was replayed, why it stopped, the screen now."""
+        shot = runner.observe(settle=False)
+        name = f"handover-{state.step:03d}.png"
+        runner.last_screenshot = name
+        runner.emit(HandedOver(state.step, stop.at, stop.reason, name, shot.png))
+        note = handover_note(recording, self.done, stop.at, stop.reason)
+        content: list[dict[str, Any]] = [{"type": "text", "text": task},
+                                         {"type": "text", "text": note},
+                                         context.image_block(shot.png)]
+        state.messages = [{"role": "user", "content": content}]
+        return runner.run_steps(state)
