@@ -112,11 +112,12 @@ def _register() -> None:
     # Command modules import only what --help needs; heavy imports happen inside the commands.
     if app.registered_commands:
         return
-    from . import demo, doctor, policy, run, runs
+    from . import demo, doctor, policy, replay, run, runs
 
     app.command("run", help=run.HELP, epilog=EXIT_CODES_HELP)(run.run)
     app.command("demo", help=demo.HELP)(demo.demo)
     app.command("doctor", help=doctor.HELP)(doctor.doctor)
+    app.command("replay-check", help=replay.HELP_CHECK)(replay.replay_check_command)
     policy_app.command("show", help=policy.HELP_SHOW)(policy.policy_show)
     policy_app.command("test", help=policy.HELP_TEST)(policy.policy_test)
     runs_app.command("list", help="List recorded runs, newest first.")(runs.list_runs_command)

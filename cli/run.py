@@ -102,6 +102,11 @@ def run(
     wait_lock: Annotated[float, typer.Option(
         help="If another cua run holds this display, wait this long for it before giving up "
         "(exit 5).", metavar="SECONDS", min=0)] = 0.0,
+    replay: Annotated[str | None, typer.Option(
+        help="Replay a recorded run without Claude, checking every step on screen; Claude takes "
+        "over where the screen differs. RUN: a run id, prefix or folder, `latest`, or `auto` "
+        "(the newest success of this task on this screen; none found: an ordinary run). "
+        "Env CUA_REPLAY.", metavar="RUN")] = None,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print exactly one JSON object (the run summary) on stdout at the end; "
         "progress stays on stderr.")] = False,
@@ -117,7 +122,7 @@ def run(
     loaded = load_settings(env, config, _settings_flags(
         model=model, tool_version=tool_version, max_steps=max_steps, max_tokens=max_tokens,
         monitor=monitor, keep_images=keep_images, max_cost_usd=max_cost, provider=provider,
-        region=region, project=project, base_url=base_url))
+        region=region, project=project, base_url=base_url, replay=replay))
     plan = RunPlan(
         task=task, settings=loaded.settings, env=env, virtual_display=virtual_display,
         app=parse_app(app), run_dir=run_dir, as_json=as_json, quiet=quiet,

@@ -20,26 +20,29 @@ def _root() -> Path:
 def list_runs_command(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array on stdout.")] = False,
 ) -> int:
-    from ..core.runs import list_runs
+    from ..core.runs import is_replayable, list_runs
 
     runs = list_runs(_root())
     if as_json:
-        rows = [{"run_id": r.run_id, "path": str(r.path), **r.meta} for r in runs]
+        rows = [{"run_id": r.run_id, "path": str(r.path), **r.meta,
+                 "replayable": is_replayable(r.header)} for r in runs]
         sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
         return 0
     if not runs:
         sys.stdout.write(f"No runs yet in {_root()}.\n")
         return 0
     # Plain columns, not a Rich table: importing Rich would double this command's start-up.
-    table = [("RUN", "STARTED", "STATUS", "STEPS", "MODEL", "TASK")]
+    # REPLAY: "yes" when `cua run --replay RUN` can follow the run.
+    table = [("RUN", "STARTED", "STATUS", "STEPS", "REPLAY", "MODEL", "TASK")]
     for r in runs:
         h = r.header
         table.append((r.run_id, (h.started_at or "")[:19].replace("T", " "), h.status,
-                      "" if h.steps is None else str(h.steps), h.model, h.task[:60]))
-    widths = [max(len(row[i]) for row in table) for i in range(5)]
+                      "" if h.steps is None else str(h.steps),
+                      "yes" if is_replayable(h) else "", h.model, h.task[:60]))
+    widths = [max(len(row[i]) for row in table) for i in range(6)]
     for row in table:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        sys.stdout.write("  ".join([*cells, row[5]]) + "\n")
+        sys.stdout.write("  ".join([*cells, row[6]]) + "\n")
     return 0
 
 

@@ -26,6 +26,7 @@ from ..core.events import Event, RunFinished, Usage
 from ..core.secrets import Secrets
 from ..core.settings import Settings
 from .main import STATUS_EXIT, InternalError, exit_code_for
+from .replay import make_replayer
 from .terminal import guarded_stdio
 from .view import make_view
 
@@ -183,6 +184,7 @@ def _execute(plan: RunPlan, secrets: Secrets, view: Any, console: Console,
     from ..core.loop import LoopConfig, run_task
     from ..core.policy_file import default_policy_path, effective_rules
     from ..core.providers import resolve_endpoint
+    from ..core.replay import LazyClient
     from ..core.runs import RunRecorder, new_run_id, prepare_run_dir, runs_root
 
     s = plan.settings
@@ -203,11 +205,19 @@ def _execute(plan: RunPlan, secrets: Secrets, view: Any, console: Console,
     if not policy_files and (default := default_policy_path(plan.env)).is_file():
         policy_files.append(default)
     rules = tuple(effective_rules(policy_files))
-    client = ClaudeClient(api_key=plan.api_key, endpoint=endpoint, env=plan.env,
-                          max_retries=s.max_retries)
-    endpoint = client.endpoint
     now = datetime.now(UTC)
     run_id = new_run_id(now)
+    replay = make_replayer(s.replay, task=secrets.redact(plan.task), root=runs_root(plan.env),
+                           monitor=s.monitor, wait_s=s.replay_wait_s, exclude=run_id)
+
+    def make_client() -> ClaudeClient:
+        return ClaudeClient(api_key=plan.api_key, endpoint=endpoint, env=plan.env,
+                            max_retries=s.max_retries)
+
+    # A replay asks Claude only at a handover: the SDK is imported, and the key needed, then.
+    client: Any = make_client() if replay is None else LazyClient(make_client)
+    if replay is None:
+        endpoint = client.endpoint
     run_dir = prepare_run_dir(plan.run_dir or runs_root(plan.env) / run_id)
     summary.update(status=None, summary="", steps=0, exit_code=None, model=model.id,
                    provider=endpoint.provider, region=endpoint.region,
@@ -218,7 +228,8 @@ def _execute(plan: RunPlan, secrets: Secrets, view: Any, console: Console,
         desktop, desktop_env = _open_desktop(plan, stack, run_dir)
         recorder = RunRecorder(run_dir, meta={**_versions(plan, secrets, policy_files),
                                               **_provider_meta(endpoint),
-                                              "display": desktop_env["DISPLAY"]},
+                                              "display": desktop_env["DISPLAY"],
+                                              "monitor": s.monitor},
                                redactor=secrets.redactor)
         stack.callback(recorder.close)
 
@@ -242,7 +253,7 @@ def _execute(plan: RunPlan, secrets: Secrets, view: Any, console: Console,
         result = run_task(plan.task, desktop=desktop, client=client, config=config,
                           on_event=on_event, run_id=run_id, run_dir=str(run_dir),
                           approver=_approver(plan, view, console),
-                          check=_check(plan.check, desktop_env))
+                          check=_check(plan.check, desktop_env), replay=replay)
     code = STATUS_EXIT[result.status]
     summary["exit_code"] = code  # the rest came with the RunFinished event
     if plan.as_json:

@@ -16,7 +16,9 @@ from ..core.events import (
     ActionPerformed,
     CheckFinished,
     Event,
+    HandedOver,
     ModelReplied,
+    ReplayStarted,
     RunFinished,
     RunStarted,
     StepFinished,
@@ -58,6 +60,7 @@ class PlainView:
 
     def __init__(self, console: Console) -> None:
         self.console = console
+        self.replay_steps = 0  # recorded steps of the run being replayed
 
     def __call__(self, event: Event) -> None:
         line = self.render(event)
@@ -77,6 +80,19 @@ class PlainView:
                         f"{event.total_usage.total} tokens so far{cost}.{text}")
             case ActionPerformed():
                 return f"  {_action_line(event)}"
+            case ReplayStarted():
+                self.replay_steps = event.steps
+                if event.from_run is None:
+                    return f"replay: {event.note}"
+                return (f"replaying run {event.from_run} ({event.steps} recorded steps); Claude "
+                        "is asked only if the screen differs")
+            case StepFinished() if event.record.replayed:
+                rec = event.record
+                match = "" if rec.match is None else f"  match {rec.match:.3f}"
+                return f"replay {rec.step}/{self.replay_steps} ✓ {_ms(rec.overhead_s)}{match}"
+            case HandedOver():
+                return (f"replay stopped before recorded step {event.diverged_at}: "
+                        f"{event.reason}; Claude takes over from step {event.step + 1}")
             case StepFinished():
                 rec = event.record
                 if rec.settle_s is None:
@@ -139,7 +155,7 @@ class LiveView:
                 self.live.stop()
         line = self.plain.render(event)
         if line is not None:
-            style = "bold" if isinstance(event, RunFinished | RunStarted) else None
+            style = "bold" if isinstance(event, RunFinished | RunStarted | HandedOver) else None
             self.console.print(line, markup=False, highlight=False, style=style, soft_wrap=True)
 
     @contextmanager

@@ -37,11 +37,31 @@ KEYBOARD = frozenset({"key", "type", "hold_key"})
 DEFAULT_WAIT_S = 10.0
 
 
+class LazyClient:
+    """A ModelClient made on the first request: a replay that never hands over never imports
+    the SDK (about 1.5 s here) nor needs an API key."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self.client: Any = None
+
+    def send(self, request: Any, *, on_text: Callable[[str], None]) -> Any:
+        if self.client is None:
+            self.client = self._make()
+        return self.client.send(request, on_text=on_text)
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+
+
 # -- which runs can be replayed ---------------------------------------------------------------
 
 
 def replay_problem(run: Run) -> str | None:
     """Why `run` cannot be replayed, or None if it can."""
+    if run.header.status != "success":
+        return f"it ended {run.header.status}, and only a run that succeeded is worth repeating"
     if not run.steps:
         return "it has no steps"
     if run.steps[-1].outcome is None:
@@ -55,12 +75,6 @@ def replay_problem(run: Run) -> str | None:
         if path is None or not path.is_file():
             return f"step {step.step} has no screenshot of what Claude saw (format 0 record?)"
     return None
-
-
-def is_replayable(info: RunInfo) -> bool:
-    """A cheap test for `cua runs list`: ended in success and written with screenshots_before."""
-    return info.header.status == "success" and info.header.format >= 1 and bool(
-        info.header.steps)
 
 
 def find_recording(runs: Sequence[RunInfo], *, task: str, screen_size: tuple[int, int],
@@ -362,3 +376,29 @@ class Replayer:
                                          context.image_block(shot.png)]
         state.messages = [{"role": "user", "content": content}]
         return runner.run_steps(state)
+
+
+def first_step_verdict(recording: Run, desktop: Any,
+                       tolerance: Tolerance = DEFAULT_TOLERANCE) -> Match:
+    """`cua replay-check`: would replaying `recording` start on this screen? One look at the
+    screen and the focused window, judged as replay would judge recorded step 1."""
+    problem = replay_problem(recording)
+    if problem is not None:
+        return Match(0.0, problem)
+    h = recording.header
+    assert h.screen_size is not None and h.model_size is not None
+    width, height = desktop.size()
+    if (width, height) != h.screen_size:
+        return Match(0.0, f"the screen is {width}x{height}, the recording's "
+                          f"{h.screen_size[0]}x{h.screen_size[1]}")
+    space = ScreenSpace(width, height, *h.model_size)
+    step = recording.steps[0]
+    planned = planned_actions(step, flavour_for(h.model, h.tool_version))
+    with Image.open(recording.file(step.screenshot_before)) as image:  # type: ignore[arg-type]
+        recorded = image.convert("RGB")
+    current = scale_image(frame_to_image(desktop.capture()), h.model_size)
+    match = compare_step(recorded, current, targets_of(planned), space=space, tol=tolerance)
+    keyboard = [p.record.window for p in planned if p.record.name in KEYBOARD]
+    if match.is_match and keyboard and not same_window(keyboard[0], desktop.focused_window()):
+        return Match(match.score, "another window has the focus than when it was recorded")
+    return match

@@ -204,6 +204,12 @@ class Run:
         return None if not name else self.path / name
 
 
+def is_replayable(header: RunHeader) -> bool:
+    """A cheap test for `cua runs list` (`core.replay.replay_problem` is the full one): the run
+    succeeded and its record has the screenshots replay compares against."""
+    return header.status == "success" and header.format >= 1 and bool(header.steps)
+
+
 def list_runs(runs_root: Path) -> list[RunInfo]:
     """Every readable run under the root, newest first."""
     if not runs_root.is_dir():

@@ -37,6 +37,8 @@ class Settings:
     region: str | None = None
     project: str | None = None
     base_url: str | None = None
+    replay: str | None = None  # a run id, prefix or folder, `latest` or `auto` (see core/replay)
+    replay_wait_s: float = 10.0  # how long replay waits for the screen to match a step
 
 
 # Environment variable → setting. ANTHROPIC_API_KEY is deliberately not a setting: it comes
@@ -72,7 +74,8 @@ def _check(name: str, value: Any, where: str) -> None:
                           f"not {value!r}")
     if name in ("max_steps", "max_tokens", "monitor") and value < 1:
         raise ConfigError(f"{where}: {name} must be at least 1, not {value}")
-    if name in ("keep_images", "max_retries", "settle_ceiling_s", "max_cost_usd") and (
+    if name in ("keep_images", "max_retries", "settle_ceiling_s", "max_cost_usd",
+                "replay_wait_s") and (
             value is not None and value < 0):
         raise ConfigError(f"{where}: {name} must not be negative, not {value}")
 

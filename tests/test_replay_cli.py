@@ -1,0 +1,132 @@
+"""`cua run --replay` and `cua runs list` in-process, on the hidden fake desktop."""
+
+import json
+from pathlib import Path
+
+import pytest
+from claude_cua.cli.main import run_cli
+from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
+from claude_cua.core.demo.policies import computer_call, report, text
+from claude_cua.core.runs import load_run
+
+RUN = ("run", "--json", "--desktop", "fake", "--model", "claude-sonnet-5-5")
+
+
+@pytest.fixture
+def api():
+    with FakeMessagesAPI() as fake:
+        yield fake
+
+
+class Cli:
+    def __init__(self, capsys, data: Path) -> None:
+        self.capsys, self.data = capsys, data
+
+    def __call__(self, *argv: str) -> tuple[int, str, str]:
+        self.capsys.readouterr()
+        code = run_cli(list(argv))
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+    def json(self, *argv: str) -> tuple[int, dict, str]:
+        code, out, err = self(*argv)
+        lines = [line for line in out.splitlines() if line.strip()]
+        assert len(lines) == 1, f"stdout: {out!r}\nstderr: {err}"
+        return code, json.loads(lines[0]), err
+
+
+@pytest.fixture
+def cua(api, capsys, monkeypatch, isolated_environment):
+    data = isolated_environment / "data"
+    monkeypatch.setenv("CUA_DATA_DIR", str(data))
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-replay-0123456789")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
+    monkeypatch.setenv("CUA_MAX_RETRIES", "0")
+    return Cli(capsys, data)
+
+
+TASK = "click the middle"
+
+
+def record(cua, api):
+    api.queue(lambda req: Reply([text("clicking"), computer_call(req, "left_click",
+                                                                 coordinate=[714, 402])]),
+              Reply([report("success", "clicked it")]))
+    code, summary, _ = cua.json(*RUN, TASK)
+    assert code == 0
+    return summary
+
+
+@pytest.mark.parametrize("spec", ["latest", "auto", "id"])
+def test_replay_asks_the_api_nothing_and_reports_replay(cua, api, spec, monkeypatch):
+    recorded = record(cua, api)
+    sent = len(api.requests)
+    monkeypatch.delenv("ANTHROPIC_API_KEY")  # a replay that needs no handover needs no key
+    code, summary, err = cua.json(*RUN, "--replay",
+                                  recorded["run_id"] if spec == "id" else spec, TASK)
+    assert code == 0, err
+    assert len(api.requests) == sent
+    assert (summary["status"], summary["summary"]) == ("success", "clicked it")
+    assert summary["replay"] == {"from": recorded["run_id"], "steps_replayed": 2,
+                                 "diverged_at": None, "reason": ""}
+    assert "replay 1/2 ✓" in err
+    run = load_run(cua.data / "runs", summary["run_id"])
+    assert run.header.replay.from_run == recorded["run_id"]
+    assert [s.replayed for s in run.steps] == [True, True]
+
+
+def test_cua_replay_env_sets_it_and_auto_without_a_recording_is_an_ordinary_run(
+        cua, api, monkeypatch):
+    monkeypatch.setenv("CUA_REPLAY", "auto")
+    api.queue(Reply([report("success", "nothing to do")]))
+    code, summary, err = cua.json(*RUN, "a task never run before")
+    assert code == 0
+    assert summary["replay"]["from"] is None
+    assert "ordinary run" in summary["replay"]["reason"] and "ordinary run" in err
+    assert len(api.requests) == 1
+
+
+def test_a_run_that_cannot_be_replayed_is_a_usage_error(cua, api):
+    api.queue(Reply([report("failure", "no")]))
+    _, failed, _ = cua.json(*RUN, TASK)
+    code, summary, err = cua.json(*RUN, "--replay", failed["run_id"], TASK)
+    assert code == 2
+    assert "cannot be replayed" in err or "cannot be replayed" in summary.get("error", "")
+
+
+def test_runs_list_marks_replayable_runs(cua, api):
+    recorded = record(cua, api)
+    api.queue(Reply([report("failure", "no")]))
+    cua.json(*RUN, "other")
+    code, out, _ = cua("runs", "list", "--json")
+    rows = {r["run_id"]: r["replayable"] for r in json.loads(out)}
+    assert rows[recorded["run_id"]] is True and list(rows.values()).count(True) == 1
+    code, out, _ = cua("runs", "list")
+    assert code == 0
+    assert "REPLAY" in out.splitlines()[0]
+    line = next(x for x in out.splitlines() if x.startswith(recorded["run_id"]))
+    assert " yes " in line
+
+
+PROBE = """
+import sys
+from claude_cua.cli.main import run_cli
+code = run_cli({argv!r})
+sys.stderr.write("MODULES=" + repr(sorted(m for m in ("anthropic", "httpx2") if m in sys.modules))
+                 + "\\n")
+sys.exit(code)
+"""
+
+
+def test_a_replay_from_the_command_line_never_imports_the_sdk(cua, api):
+    import os
+    import subprocess
+    import sys
+
+    record(cua, api)
+    argv = [*RUN, "--replay", "latest", TASK]
+    proc = subprocess.run([sys.executable, "-c", PROBE.format(argv=argv)], capture_output=True,
+                          text=True, env=dict(os.environ), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "MODULES=[]" in proc.stderr
+    assert json.loads(proc.stdout)["replay"]["steps_replayed"] == 2
