@@ -12,7 +12,10 @@ import typer
 
 HELP = (
     "Check what an unattended (cron) run needs: a reachable X11 display, the Xauthority file, "
-    "the screen size and how it is scaled for Claude, ANTHROPIC_API_KEY (never shown), writable "
+    "the screen size and how it is scaled for Claude, the provider's credentials "
+    "(ANTHROPIC_API_KEY, or with --provider bedrock, vertex or foundry that cloud's extra, "
+    "region, project and credential chain; never shown, and without calling the network), "
+    "the model id, writable "
     "data and config folders, and that no other cua run holds the display. Exits 0 when every "
     "check passes (a check that could not run because an earlier one failed shows as "
     "skipped), 5 otherwise. The fixes name `cua run` options."
@@ -22,10 +25,16 @@ FAILED_EXIT = 5  # an environment problem, like DesktopError
 
 def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="The checks as one JSON array.")] = False,
+    provider: Annotated[str | None, typer.Option(
+        help="Check this provider's set-up: anthropic, bedrock, vertex or foundry (env "
+        "CUA_PROVIDER).", show_default="anthropic")] = None,
+    region: Annotated[str | None, typer.Option(help="The region a run would pass.")] = None,
+    project: Annotated[str | None, typer.Option(
+        help="The Vertex AI project a run would pass.")] = None,
 ) -> None:
     from ..core.doctor import run_checks
 
-    checks = run_checks(os.environ)
+    checks = run_checks(os.environ, provider=provider, region=region, project=project)
     if as_json:
         rows = [{**asdict(c), "status": c.status} for c in checks]
         sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")

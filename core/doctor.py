@@ -35,8 +35,13 @@ class Check:
         return "skipped" if self.skipped else "ok" if self.ok else "FAIL"
 
 
-def run_checks(env: Mapping[str, str], *, display: str | None = None) -> list[Check]:
-    """Run every check in order. `display` overrides $DISPLAY."""
+def run_checks(env: Mapping[str, str], *, display: str | None = None,
+               provider: str | None = None, region: str | None = None,
+               project: str | None = None) -> list[Check]:
+    """Run every check in order. `display` overrides $DISPLAY; `provider` (else CUA_PROVIDER,
+    else the Anthropic API) picks the credential checks, which never call the network."""
+    from .providers import doctor_checks
+
     if display is not None:
         env = {**env, "DISPLAY": display}
     name = env.get("DISPLAY", "").strip()
@@ -53,7 +58,8 @@ def run_checks(env: Mapping[str, str], *, display: str | None = None) -> list[Ch
         check_session(env),
         xauthority,
         screen,
-        check_api_key(env),
+        *doctor_checks(env, provider=provider or env.get("CUA_PROVIDER") or "anthropic",
+                       region=region, project=project),
         check_data_dir(env),
         check_config_dir(),
         check_lock(env, name) if name else _skipped("display_lock", "no display"),

@@ -352,3 +352,179 @@ def auth_failure(endpoint: Endpoint, exc: BaseException) -> str:
     chain = AWS_CHAIN if endpoint.provider == "bedrock" else GOOGLE_CHAIN
     return (f"{endpoint.label} credentials could not be used ({type(exc).__name__}: "
             f"{_clean(exc)[:200]}); check the credentials ({chain})")
+
+
+# --- doctor: is the chosen provider usable? (no network, no credential values shown) -------------
+
+
+def doctor_checks(env: Mapping[str, str], *, provider: str, region: str | None = None,
+                  project: str | None = None, model: str | None = None) -> list[Any]:
+    """`cua doctor`'s checks for one provider: extra, region/project, credentials, model id."""
+    from .doctor import Check
+
+    if provider not in PROVIDERS:
+        return [Check("provider", False, f"unknown provider {provider!r}",
+                      f"use --provider {' | '.join(PROVIDERS)} (or CUA_PROVIDER)")]
+    checks = [Check("provider", True, f"{PROVIDER_MODELS[provider].name} ({provider})")]
+    if provider in EXTRAS:
+        try:
+            require_extra(provider)
+        except ConfigError as exc:
+            checks.append(Check("extra", False, f"the {provider} extra is not installed",
+                                str(exc).partition("; ")[2]))
+            return checks
+        checks.append(Check("extra", True, f"{', '.join(EXTRAS[provider])} importable"))
+    checker = {"anthropic": _doctor_anthropic, "bedrock": _doctor_bedrock,
+               "vertex": _doctor_vertex, "foundry": _doctor_foundry}[provider]
+    checks.extend(checker(env, region, project))
+    checks.append(_doctor_model(env, provider, model))
+    return checks
+
+
+def _doctor_model(env: Mapping[str, str], provider: str, model: str | None) -> Any:
+    from .doctor import Check
+
+    chosen = model or env.get("CUA_MODEL", "").strip()
+    model_id = parse_model_id(provider, chosen or PROVIDER_MODELS[provider].default_model)
+    try:
+        _check_id_form(model_id)
+    except ConfigError as exc:
+        return Check("model", False, str(exc).partition("; ")[0], str(exc).partition("; ")[2])
+    source = "CUA_MODEL" if chosen else "default"
+    if not model_id.is_known:
+        return Check("model", False, f"{model_id.id} ({source}) is not in cua's model table",
+                     f"write it as the provider does, e.g. {PROVIDER_MODELS[provider].id_example}"
+                     ", or pass --tool-version")
+    return Check("model", True, f"{model_id.id} ({source}) is {model_id.canonical}")
+
+
+def _doctor_anthropic(env: Mapping[str, str], region: str | None, project: str | None) -> list[Any]:
+    from .doctor import check_api_key
+
+    return [check_api_key(env)]
+
+
+def _doctor_foundry(env: Mapping[str, str], region: str | None, project: str | None) -> list[Any]:
+    from .doctor import Check
+
+    checks = []
+    if env.get("ANTHROPIC_FOUNDRY_API_KEY", "").strip():
+        checks.append(Check("credentials", True, "ANTHROPIC_FOUNDRY_API_KEY is set"))
+    else:
+        checks.append(Check("credentials", False, "ANTHROPIC_FOUNDRY_API_KEY is not set",
+                            "export the Foundry resource's key in ANTHROPIC_FOUNDRY_API_KEY "
+                            "(in the crontab, for cron)"))
+    where = (env.get("CUA_BASE_URL") or env.get("ANTHROPIC_FOUNDRY_BASE_URL")
+             or env.get("ANTHROPIC_FOUNDRY_RESOURCE"))
+    checks.append(Check("resource", bool(where), f"resource {where}" if where else
+                        "neither ANTHROPIC_FOUNDRY_RESOURCE nor ANTHROPIC_FOUNDRY_BASE_URL is set",
+                        "" if where else "set ANTHROPIC_FOUNDRY_RESOURCE to the resource name"))
+    return checks
+
+
+def _doctor_bedrock(env: Mapping[str, str], region: str | None, project: str | None) -> list[Any]:
+    import botocore.exceptions
+    import botocore.session
+
+    from .doctor import Check
+
+    profile = env.get("AWS_PROFILE") or None
+    try:
+        session = botocore.session.Session(profile=profile)
+        found_region = (region or env.get("CUA_REGION") or _first(env, REGION_VARS["bedrock"])
+                        or session.get_config_variable("region"))
+    except botocore.exceptions.BotoCoreError as exc:
+        return [Check("region", False, f"the AWS configuration could not be read: {_clean(exc)}",
+                      "fix AWS_PROFILE or ~/.aws/config")]
+    checks = [Check("region", True, f"region {found_region}") if found_region else
+              Check("region", False, "no region: none of --region, CUA_REGION, AWS_REGION, "
+                    "AWS_DEFAULT_REGION or the profile's region is set",
+                    "pass `cua run --region us-east-1` or set AWS_REGION")]
+    checks.append(_aws_credentials_check(env, session))
+    return checks
+
+
+def _aws_credentials_check(env: Mapping[str, str], session: Any) -> Any:
+    """Which link of the AWS chain has credentials, without calling the network (the instance
+    and container roles are only named, never contacted)."""
+    import botocore.credentials
+    import botocore.exceptions
+
+    from .doctor import Check
+
+    if env.get("AWS_BEARER_TOKEN_BEDROCK", "").strip():
+        return Check("credentials", True, "AWS_BEARER_TOKEN_BEDROCK is set (a Bedrock API key)")
+    resolver = botocore.credentials.create_credential_resolver(session)
+    for network_only in ("container-role", "iam-role"):
+        resolver.remove(network_only)
+    try:
+        credentials = resolver.load_credentials()
+    except botocore.exceptions.BotoCoreError as exc:
+        return Check("credentials", False, f"AWS credentials could not be loaded: {_clean(exc)}",
+                     "fix the profile (aws configure list), or run aws sso login")
+    if credentials is not None:
+        return Check("credentials", True, f"AWS credentials from {credentials.method}")
+    if env.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") or env.get(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI"):
+        return Check("credentials", True, "a container role (not contacted: doctor stays offline)")
+    tried = AWS_CHAIN.rpartition(", then")[0]
+    return Check("credentials", False, f"no AWS credentials found in {tried} (an instance "
+                 "role is not checked: that needs the network)",
+                 "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
+                 "AWS_BEARER_TOKEN_BEDROCK, in the crontab")
+
+
+def _doctor_vertex(env: Mapping[str, str], region: str | None, project: str | None) -> list[Any]:
+    from .doctor import Check
+
+    found_region = region or env.get("CUA_REGION") or _first(env, REGION_VARS["vertex"])
+    checks = [Check("region", True, f"region {found_region}") if found_region else
+              Check("region", False, "no region: none of --region, CUA_REGION or CLOUD_ML_REGION "
+                    "is set", "pass `cua run --region global` or set CLOUD_ML_REGION")]
+    credentials, key_project = _google_credentials_check(env)
+    found_project = project or env.get("CUA_PROJECT") or _first(env, PROJECT_VARS) or key_project
+    checks.append(Check("project", True, f"project {found_project}") if found_project else
+                  Check("project", False, "no project: none of --project, CUA_PROJECT, "
+                        "ANTHROPIC_VERTEX_PROJECT_ID, GOOGLE_CLOUD_PROJECT or the credentials "
+                        "name one", "pass `cua run --project ID` or set "
+                        "ANTHROPIC_VERTEX_PROJECT_ID"))
+    checks.append(credentials)
+    return checks
+
+
+def _google_credentials_check(env: Mapping[str, str]) -> tuple[Any, str | None]:
+    """The application default credentials file that would be used, read but not refreshed."""
+    from pathlib import Path
+
+    from .doctor import Check
+
+    path_text = env.get("GOOGLE_APPLICATION_CREDENTIALS", "").strip()
+    if path_text:
+        source, path = "GOOGLE_APPLICATION_CREDENTIALS", Path(path_text)
+    else:
+        config = env.get("CLOUDSDK_CONFIG") or str(Path(env.get("HOME", "~")) / ".config/gcloud")
+        path = Path(config).expanduser() / "application_default_credentials.json"
+        source = "gcloud ADC"
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        if path_text:
+            return Check("credentials", False, f"GOOGLE_APPLICATION_CREDENTIALS={path} does not "
+                         "exist", "point it at the service-account key file"), None
+        return Check("credentials", False, f"no application default credentials: "
+                     f"GOOGLE_APPLICATION_CREDENTIALS is not set and {path} does not exist "
+                     "(the metadata server on Google Cloud is not checked: that needs the "
+                     "network)", "set GOOGLE_APPLICATION_CREDENTIALS to a service-account key "
+                     "file in the crontab, or run gcloud auth application-default login"), None
+    except (OSError, ValueError) as exc:
+        return Check("credentials", False, f"{path} cannot be read as JSON "
+                     f"({getattr(exc, 'strerror', None) or type(exc).__name__})",
+                     "replace the file with a valid credentials file"), None
+    kind = info.get("type") if isinstance(info, dict) else None
+    if kind not in ("service_account", "authorized_user", "external_account",
+                    "impersonated_service_account"):
+        return Check("credentials", False, f"{path} is not a Google credentials file "
+                     f"(type {kind!r})", "use a service-account key or gcloud ADC"), None
+    who = info.get("client_email") or kind
+    project = info.get("project_id") or info.get("quota_project_id")
+    return Check("credentials", True, f"{kind} from {source} ({path}, {who})"), project

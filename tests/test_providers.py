@@ -255,3 +255,63 @@ def test_a_vertex_base_url_without_v1_is_refused():
     with pytest.raises(ConfigError, match="must end in /v1"):
         endpoint("vertex", "claude-opus-4-6", {"CLOUD_ML_REGION": "global",
                                                "ANTHROPIC_VERTEX_BASE_URL": "http://x:1"})
+
+
+# --- Foundry and gateways ---------------------------------------------------------------
+
+
+def test_foundry_sends_its_key_to_its_resource_url(api_fake):
+    env = {"ANTHROPIC_FOUNDRY_API_KEY": "foundry-key-123456", "ANTHROPIC_FOUNDRY_BASE_URL":
+           api_fake.url}
+    api_fake.queue(Reply([{"type": "text", "text": "hello from foundry"}]))
+    client = ClaudeClient(endpoint=endpoint("foundry", "claude-sonnet-4-6", env), env=env,
+                          max_retries=0)
+    assert client.send(request("claude-sonnet-4-6"), on_text=lambda t: None).text == (
+        "hello from foundry")
+    sent = api_fake.requests[0]
+    assert sent.headers["api-key"] == sent.headers["x-api-key"] == "foundry-key-123456"
+    assert sent.json["model"] == "claude-sonnet-4-6"
+    assert "anthropic_version" not in sent.json
+
+
+def test_foundry_without_key_or_resource_names_the_variables():
+    with pytest.raises(ConfigError, match="ANTHROPIC_FOUNDRY_API_KEY"):
+        ClaudeClient(endpoint=endpoint("foundry", "claude-sonnet-4-6", {}), env={})
+    env = {"ANTHROPIC_FOUNDRY_API_KEY": "k" * 20}
+    with pytest.raises(ConfigError, match="ANTHROPIC_FOUNDRY_RESOURCE"):
+        ClaudeClient(endpoint=endpoint("foundry", "claude-sonnet-4-6", env), env=env)
+
+
+def test_a_gateway_gets_the_base_url_and_the_extra_headers(api_fake):
+    env = {"ANTHROPIC_BASE_URL": "http://127.0.0.1:9/not-this-one"}
+    api_fake.queue(Reply([{"type": "text", "text": "via the gateway"}]))
+    gateway = endpoint("anthropic", "claude-sonnet-4-6", env, base_url=api_fake.url,
+                       headers={"X-Gateway-Token": "gw-token-abc", "X-Team": "qa"})
+    client = ClaudeClient(endpoint=gateway, env=env, api_key="sk-test", max_retries=0)
+    assert client.send(request("claude-sonnet-4-6"), on_text=lambda t: None).text == (
+        "via the gateway")
+    sent = api_fake.requests[0]
+    assert (sent.headers["x-gateway-token"], sent.headers["x-team"]) == ("gw-token-abc", "qa")
+
+
+@pytest.mark.parametrize(("provider", "variable"), [
+    ("anthropic", "ANTHROPIC_BASE_URL"), ("bedrock", "ANTHROPIC_BEDROCK_BASE_URL"),
+    ("vertex", "ANTHROPIC_VERTEX_BASE_URL"), ("foundry", "ANTHROPIC_FOUNDRY_BASE_URL")])
+def test_each_provider_honours_the_sdk_base_url_variable_unless_a_flag_says_otherwise(
+        provider, variable):
+    env = {variable: "http://127.0.0.1:1/v1", "CLOUD_ML_REGION": "global"}
+    model = {"bedrock": BEDROCK_MODEL, "vertex": "claude-opus-4-6"}.get(provider, "claude-opus-4-6")
+    assert endpoint(provider, model, env).base_url == "http://127.0.0.1:1/v1"
+    assert endpoint(provider, model, env, base_url="http://127.0.0.1:2/v1").base_url == (
+        "http://127.0.0.1:2/v1")
+    other = next(v for v in ("ANTHROPIC_BASE_URL", "ANTHROPIC_BEDROCK_BASE_URL") if v != variable)
+    assert endpoint(provider, model, {other: "http://127.0.0.1:3", "CLOUD_ML_REGION": "global"}
+                    ).base_url is None
+
+
+@pytest.fixture
+def api_fake():
+    from claude_cua.core.demo.fakeapi import FakeMessagesAPI
+
+    with FakeMessagesAPI() as fake:
+        yield fake
