@@ -118,7 +118,7 @@ def _open_dialog(root: tk.Tk) -> None:
                                                                   height=56)
     dialog.transient(root)
     dialog.lift()
-    dialog.after(50, dialog.focus_force)
+    dialog.focus_force()
 
 
 def build_form(root: tk.Tk, *, out: Path, variant: Variant = Variant()) -> None:
@@ -148,7 +148,7 @@ def _build_fields(root: tk.Tk, *, out: Path, variant: Variant) -> None:
         def count_click(event: tk.Event[tk.Entry]) -> None:
             clicks[0] += 1
             if clicks[0] == variant.dialog_after_clicks:
-                root.after(100, lambda: _open_dialog(root))
+                _open_dialog(root)  # at once: the screen settles with the dialog on it
 
         for entry in entries.values():
             entry.bind("<Button-1>", count_click, add="+")
