@@ -66,8 +66,9 @@ def show_run_command(
     console.print(f"[bold]{escape(h.task)}[/]  {run.path}")
     steps = h.steps if h.steps is not None else len(run.steps)
     duration = h.duration_s if h.duration_s is not None else "?"
-    console.print(f"{h.model} ({h.tool_version}), status [bold]{h.status}[/]"
-                  f", {steps} steps, {duration} s")
+    where = f" on {h.provider}" + (f" {h.region}" if h.region else "") if h.provider else ""
+    console.print(f"{escape(h.model)} ({h.tool_version}){escape(where)}, status "
+                  f"[bold]{h.status}[/], {steps} steps, {duration} s")
     if h.summary:
         console.print(f"summary: {escape(h.summary)}")
     for step in run.steps:
