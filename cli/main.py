@@ -78,7 +78,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     add_completion=False,
 )
-runs_app = typer.Typer(help="List and show recorded runs.", no_args_is_help=True,
+runs_app = typer.Typer(help="List, show and report recorded runs.", no_args_is_help=True,
                        rich_markup_mode=None)
 app.add_typer(runs_app, name="runs")
 
@@ -123,6 +123,7 @@ def _register() -> None:
     runs_app.command("list", help="List recorded runs, newest first.")(runs.list_runs_command)
     runs_app.command("show", help="Show one run's steps. ID may be a prefix or a folder.")(
         runs.show_run_command)
+    runs_app.command("report", help=runs.REPORT_HELP)(runs.report_run_command)
 
 
 def _interrupted(exc: KeyboardInterrupt) -> int:

@@ -115,6 +115,8 @@ def run(
     desktop: Annotated[str | None, typer.Option(
         hidden=True, help="For tests: drive fake[:WxH][:window=CLASS][:fail=METHOD[@N]] "
         "instead of an X display.", metavar="SPEC")] = None,
+    report: Annotated[bool, typer.Option(
+        "--report", help="When the run ends, however it ends (crash, timeout, approval needed, Ctrl-C or SIGTERM included), write report.html into the run folder (see `cua runs report`) and name it on stderr.")] = False,
 ) -> int:
     from .session import RunPlan, execute, parse_app
 
@@ -131,6 +133,7 @@ def run(
         price_overrides=loaded.prices, policy_files=tuple(policy or ()),
         secret_specs=tuple(secret or ()), assume_yes=yes, non_interactive=non_interactive,
         timeout_s=timeout, check=check, wait_lock_s=wait_lock, desktop=desktop,
+        report=report,
     )
     return execute(plan)
 

@@ -82,3 +82,78 @@ def show_run_command(
         if step.screenshot:
             console.print(f"  [dim]{run.path / step.screenshot}[/]")
     return 0
+
+
+REPORT_HELP = """\
+Write one self-contained HTML file showing RUN step by step: each screenshot Claude saw with its actions drawn on it, Claude's text, the policy's verdicts, results, times, tokens and cost. Images, styles and script are inside the file: it opens from disk or as a mail attachment and asks no other host for anything.
+
+RUN is a run id, a unique prefix, a run folder, or `latest`. The file goes into the run folder as report.html unless -o FILE is given; its path is printed. Keys in the page: left/right or k/j move between steps.
+
+\b
+Examples:
+  cua runs report latest --open
+  cua runs report 20261201-0930 -o /tmp/run.html --gif /tmp/run.gif
+"""
+
+
+def report_run_command(
+    run_id: Annotated[str, typer.Argument(
+        help="Run id, a unique prefix, a run folder, or latest.", metavar="RUN")],
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the HTML here instead of RUN/report.html.",
+        metavar="FILE")] = None,
+    open_it: Annotated[bool, typer.Option(
+        "--open", help="Open the report in the desktop's web browser, if there is one.")] = False,
+    gif: Annotated[Path | None, typer.Option(
+        help="Also write an animated GIF of the run (one frame per step) to FILE.",
+        metavar="FILE")] = None,
+) -> int:
+    from ..core.errors import ConfigError
+    from ..core.report import write_report
+    from ..core.runs import load_run
+
+    run = load_run(_root(), run_id)
+    redact = report_redactor(run.header.secrets, os.environ)
+    path = output or run.path / "report.html"
+    try:
+        write_report(run, path, redact=redact)
+        if gif is not None:
+            size = write_gif(run, gif, redact=redact)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the report: {exc}") from exc
+    sys.stdout.write(f"{path}\n")
+    if gif is not None:
+        sys.stdout.write(f"{gif} ({size / 1024:.0f} KiB)\n")
+    if open_it:
+        _open_in_browser(path)
+    return 0
+
+
+def write_gif(run, path: Path, *, redact) -> int:  # type: ignore[no-untyped-def]
+    """Write the run's animation to `path`; returns its size in bytes."""
+    from ..core.animation import animate
+    from ..core.report import gather
+
+    data = animate(run, gather(run).pictures, redact=redact)
+    path.write_bytes(data)
+    return len(data)
+
+
+def report_redactor(names, env):  # type: ignore[no-untyped-def]
+    """A last pass over the report with the project's redactor: the run's secrets whose
+    values this environment still holds (as $NAME), and the credentials it sets. The record
+    itself holds only placeholders."""
+    from ..core.secrets import Secrets
+
+    return Secrets.from_specs([n for n in names if env.get(n)], env).redact
+
+
+def _open_in_browser(path: Path) -> None:
+    import webbrowser
+
+    try:
+        browser = webbrowser.get()
+    except webbrowser.Error:
+        sys.stderr.write("cua: no web browser found to open the report; open the file above\n")
+        return
+    browser.open(path.resolve().as_uri())

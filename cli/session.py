@@ -25,7 +25,7 @@ from ..core.errors import ConfigError, CuaError, Terminated
 from ..core.events import Event, RunFinished, Usage
 from ..core.secrets import Secrets
 from ..core.settings import Settings
-from .main import STATUS_EXIT, InternalError, exit_code_for
+from .main import BUG_EXIT, STATUS_EXIT, InternalError, exit_code_for
 from .replay import make_replayer
 from .terminal import guarded_stdio
 from .view import make_view
@@ -55,6 +55,7 @@ class RunPlan:
     check: str | None = None
     wait_lock_s: float = 0.0
     desktop: str | None = None  # hidden --desktop: a FakeDesktop spec, for tests
+    report: bool = False  # write report.html into the run folder when the run ends
 
 
 def parse_app(command: str | None) -> list[str] | None:
@@ -84,11 +85,13 @@ def _execute_guarded(plan: RunPlan, secrets: Secrets, failure: ConfigError | Non
     view = make_view(stderr, quiet=plan.quiet)
     summary: dict[str, Any] = {}
     previous = signal.signal(signal.SIGTERM, _terminate)
+    code = BUG_EXIT
     try:
         if failure is not None:
             raise failure
         code = _execute(plan, secrets, view, stderr, summary)
     except BaseException as exc:
+        code = exit_code_for(exc)
         close = getattr(view, "close", None)
         if close:
             close()
@@ -114,6 +117,7 @@ def _execute_guarded(plan: RunPlan, secrets: Secrets, failure: ConfigError | Non
         raise error from exc
     finally:
         signal.signal(signal.SIGTERM, previous)
+        _after_run(plan, summary.get("run_dir"), code, secrets)
     return code
 
 
@@ -131,6 +135,25 @@ def _describe(exc: BaseException) -> str:
         return str(exc)
     except Exception:
         return type(exc).__name__
+def _after_run(plan: RunPlan, run_dir: str | None, code: int, secrets: Secrets) -> None:
+    """Where every run ends, however it ends: the exit code goes into run.json, and with
+    --report the report is written. Never raises: the run's own outcome stands."""
+    if not run_dir or not (Path(run_dir) / "run.json").is_file():
+        return
+    try:
+        from ..core.runs import load_run, record_exit_code
+
+        record_exit_code(Path(run_dir), code)
+        if not plan.report:
+            return
+        from ..core.report import write_report
+
+        run = load_run(Path(run_dir), run_dir)
+        path = write_report(run, Path(run_dir) / "report.html", redact=secrets.redact)
+        if not plan.quiet:
+            sys.stderr.write(f"cua: report: {path}\n")
+    except Exception as exc:  # a full disk must not turn a finished run into a crash
+        sys.stderr.write(f"cua: could not finish the run record or report in {run_dir}: {exc}\n")
 
 
 def _terminate(signum: int, frame: object) -> None:

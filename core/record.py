@@ -364,6 +364,7 @@ class RunHeader:
     provider: str | None = None  # where the requests went: anthropic, bedrock, vertex, ...
     region: str | None = None  # the provider's region, when it has one
     monitor: int | None = None  # which monitor was captured (1 = primary); None if not recorded
+    exit_code: int | None = None  # cua's exit code, written once the process knows it
     extra: Mapping[str, Any] = field(default_factory=dict)  # keys this version does not know
     format: int = FORMAT
 

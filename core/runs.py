@@ -223,9 +223,15 @@ def list_runs(runs_root: Path) -> list[RunInfo]:
 
 
 def load_run(runs_root: Path, run_id: str) -> Run:
-    """One run and its steps. `run_id` may be a unique prefix or a path to a run folder."""
+    """One run and its steps. `run_id` may be a unique prefix, a path to a run folder, or
+    `latest` (the newest run)."""
     path = Path(run_id)
-    if not (path / "run.json").is_file():
+    if run_id == "latest" and not (path / "run.json").is_file():
+        newest = list_runs(runs_root)
+        if not newest:
+            raise ConfigError(f"no runs yet in {runs_root}")
+        path = newest[0].path
+    elif not (path / "run.json").is_file():
         matches = [r.path for r in list_runs(runs_root) if r.run_id.startswith(run_id)]
         if len(matches) != 1:
             what = "no run" if not matches else f"{len(matches)} runs"
@@ -235,6 +241,13 @@ def load_run(runs_root: Path, run_id: str) -> Run:
     if header is None:
         raise ConfigError(f"{path}/run.json is missing or unreadable")
     return Run(path.name, path, header, tuple(read_steps(path)))
+
+
+def record_exit_code(run_dir: Path, code: int) -> None:
+    """Add the exit code cua ends with to run.json (once the run has finished writing it)."""
+    header = _read_header(run_dir)
+    if header is not None and header.exit_code != code:
+        _write_json_atomically(run_dir / "run.json", replace(header, exit_code=code).to_dict())
 
 
 def read_steps(run_dir: Path) -> list[StepRecord]:
