@@ -73,12 +73,14 @@ class FakeDesktop:
     def from_spec(cls, spec: str) -> FakeDesktop:
         """The desktop `cua run --desktop SPEC` (hidden; for tests) asks for:
         `fake[:WxH][:window=CLASS[/TITLE]][:fail=METHOD[@N]]`, e.g. `fake:1280x800:fail=click@1`
-        (the second click raises DesktopError)."""
+        (the second click raises DesktopError); `crash=METHOD[@N]` raises RuntimeError instead,
+        as a bug in cua would."""
         from .errors import ConfigError, DesktopError
 
         kind, *parts = spec.split(":")
         if kind != "fake":
-            raise ConfigError(f"--desktop {spec!r}: only fake[:WxH][:window=C][:fail=M[@N]]")
+            raise ConfigError(f"--desktop {spec!r}: only "
+                              "fake[:WxH][:window=C][:fail=M[@N]][:crash=M[@N]]")
         size, window, failures = (1920, 1080), Window(), []
         try:
             for part in parts:
@@ -86,16 +88,18 @@ class FakeDesktop:
                 if name == "window":
                     wm_class, _, title = value.partition("/")
                     window = Window(wm_class, wm_class.lower(), title)
-                elif name == "fail":
+                elif name in ("fail", "crash"):
                     method, _, after = value.partition("@")
-                    failures.append((method, int(after or 0)))
+                    failures.append((method, int(after or 0), name == "crash"))
                 else:
                     width, height = (int(v) for v in part.lower().split("x"))
                     size = (width, height)
             desktop = cls(*size)
             desktop.window = window
-            for method, after in failures:
-                error = DesktopError(f"the fake desktop's {method} failed (as asked)")
+            for method, after, is_bug in failures:
+                error: Exception = (
+                    RuntimeError(f"the fake desktop's {method} crashed (as asked)") if is_bug
+                    else DesktopError(f"the fake desktop's {method} failed (as asked)"))
                 desktop.fail(method, error, after=after)
         except ValueError as exc:
             raise ConfigError(f"--desktop {spec!r}: {exc}") from exc
