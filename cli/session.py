@@ -72,12 +72,30 @@ def execute(plan: RunPlan) -> int:
     """Run the plan to the end; returns the exit code (Ctrl-C and SIGTERM included).
     CuaErrors propagate to cli.main, their messages redacted."""
     failure: ConfigError | None = None
+    env, credential_vars = _with_header_values(plan.env, plan.headers)
     try:
-        secrets = Secrets.from_specs(plan.secret_specs, plan.env)
+        secrets = Secrets.from_specs(plan.secret_specs, env, credential_vars)
     except ConfigError as exc:  # the credentials are still redacted on the way out
-        secrets, failure = Secrets.credentials_only(plan.env), exc
+        secrets, failure = Secrets.credentials_only(env, credential_vars), exc
     with guarded_stdio(secrets.redactor):
         return _execute_guarded(plan, secrets, failure)
+
+
+def _with_header_values(env: Mapping[str, str], headers: Mapping[str, str]
+                        ) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The environment plus each extra header's value (config [headers], and the SDK's
+    ANTHROPIC_CUSTOM_HEADERS) under a name of its own, so a gateway token is redacted like a
+    key wherever it shows up."""
+    from ..core.secrets import CREDENTIAL_VARS
+
+    values = dict(headers)
+    for line in env.get("ANTHROPIC_CUSTOM_HEADERS", "").splitlines():
+        name, colon, value = line.partition(":")
+        if colon and value.strip():
+            values[name.strip()] = value.strip()
+    extra = {"HEADER_" + "".join(c if c.isalnum() else "_" for c in name).upper(): value
+             for name, value in values.items()}
+    return {**env, **extra}, (*CREDENTIAL_VARS, *extra)
 
 
 def _execute_guarded(plan: RunPlan, secrets: Secrets, failure: ConfigError | None) -> int:

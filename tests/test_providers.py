@@ -118,6 +118,15 @@ def test_bedrock_throttling_is_retried(bedrock, aws_env):
     assert len(bedrock.requests) == 2
 
 
+def test_a_bedrock_exception_frame_mid_stream_is_retried(bedrock, aws_env):
+    bedrock.queue(bedrock_error("ThrottlingException", in_stream=True),
+                  Reply([{"type": "text", "text": "second time"}]))
+    reply = bedrock_client(bedrock, aws_env, retries=1).send(request(BEDROCK_MODEL),
+                                                             on_text=lambda t: None)
+    assert reply.text == "second time"
+    assert len(bedrock.requests) == 2
+
+
 @pytest.mark.parametrize(
     ("error", "says"),
     [

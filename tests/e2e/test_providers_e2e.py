@@ -158,3 +158,24 @@ def test_vertex_permission_denied_exits_6_naming_the_model_garden(vertex):
     assert proc.returncode == 6, proc.stderr
     assert "Model Garden" in proc.stderr and "cua-e2e-project" in proc.stderr
     assert summary_of(proc)["region"] == "global"
+
+
+def test_a_gateway_gets_base_url_and_headers_and_its_token_never_shows(cua, api, tmp_path):
+    from claude_cua.core.demo.fakeapi import Error
+
+    token = "gw-secret-token-8f7e6d5c"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[headers]\n"X-Gateway-Token" = "{token}"\n')
+    # A gateway that echoes the header back in its error, as some do.
+    api.queue(Error(400, {"type": "error", "error": {
+        "type": "invalid_request_error", "message": f"gateway refused token {token}"}}))
+    proc = cua.run("run", "--json", "--config", str(config), "--base-url", api.url,
+                   "--virtual-display", "800x600", "anything",
+                   ANTHROPIC_BASE_URL="http://127.0.0.1:9/not-used")
+    assert proc.returncode == 6, proc.stderr
+    assert api.requests[0].headers["x-gateway-token"] == token
+    summary = summary_of(proc)
+    assert token not in everything_written(proc, summary)
+    assert "[redacted $HEADER_X_GATEWAY_TOKEN]" in proc.stderr
+    meta = json.loads((Path(summary["run_dir"]) / "run.json").read_text())
+    assert meta["extra_headers"] == ["X-Gateway-Token"]
