@@ -132,6 +132,25 @@ def _interrupted(exc: KeyboardInterrupt) -> int:
     return exit_code_for(exc)
 
 
+def _bug_outside_a_run(exc: Exception) -> int:
+    import os
+
+    from ..core.secrets import Secrets
+    from .session import write_crash
+
+    error = InternalError("(no run folder)", exc)
+    try:
+        secrets = Secrets.credentials_only(os.environ)
+        error.args = (secrets.redact(str(error)),)
+    except Exception:
+        secrets = None
+    written = write_crash("", exc, secrets)
+    where = f"the traceback is in {written}" if written else "the traceback could not be written"
+    sys.stderr.write(f"cua: internal error: {error}\nThis is a bug in cua ({where}). "
+                     "Please report it.\n")
+    return BUG_EXIT
+
+
 def main() -> NoReturn:
     sys.exit(run_cli())
 
@@ -169,4 +188,6 @@ def run_cli(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"cua: internal error: {exc}\nThis is a bug in cua; the run record is in "
                          f"{exc.run_dir} ({where}). Please report it.\n")
         code = BUG_EXIT
+    except Exception as exc:  # a bug outside a run: still one clear message, never a traceback
+        code = _bug_outside_a_run(exc)
     return code if isinstance(code, int) else 0

@@ -129,7 +129,7 @@ def _execute_guarded(plan: RunPlan, secrets: Secrets, failure: ConfigError | Non
                 raise
             raise safe from None
         run_dir = summary.get("run_dir", "(no run folder yet)")
-        written = _write_crash(run_dir, exc, secrets)
+        written = write_crash(run_dir, exc, secrets)
         error = InternalError(run_dir, exc, crash_file=written)
         error.args = (secrets.redact(str(error)),)
         raise error from exc
@@ -193,14 +193,15 @@ def _print_json(summary: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def _write_crash(run_dir: str, exc: BaseException, secrets: Secrets) -> str | None:
+def write_crash(run_dir: str, exc: BaseException, secrets: Secrets | None = None) -> str | None:
     """Write the traceback, redacted, to crash.txt in the run folder (else a temporary file);
     the path written, or None. Never raises: this is the path that reports a bug."""
     try:
-        text = secrets.redact("".join(traceback.format_exception(exc)))
+        text = "".join(traceback.format_exception(exc))
+        text = secrets.redact(text) if secrets is not None else text
     except Exception as inner:  # an exception whose formatting fails
         text = f"{type(exc).__name__} (its traceback could not be formatted: {inner!r})\n"
-    candidates = [Path(run_dir) / "crash.txt"] if Path(run_dir).is_dir() else []
+    candidates = [Path(run_dir) / "crash.txt"] if run_dir and Path(run_dir).is_dir() else []
     for path in candidates:
         try:
             path.write_text(text, encoding="utf-8", errors="backslashreplace")
@@ -221,6 +222,7 @@ def _write_crash(run_dir: str, exc: BaseException, secrets: Secrets) -> str | No
 def _execute(plan: RunPlan, secrets: Secrets, view: Any, console: Console,
              summary: dict[str, Any]) -> int:
     from ..core.claude import ClaudeClient
+    from ..core.config_file import header_credential
     from ..core.flavours import flavour_for, image_limits_for, model_warning
     from ..core.loop import LoopConfig, run_task
     from ..core.policy_file import default_policy_path, effective_rules
@@ -246,6 +248,7 @@ def _execute(plan: RunPlan, secrets: Secrets, view: Any, console: Console,
     if not policy_files and (default := default_policy_path(plan.env)).is_file():
         policy_files.append(default)
     rules = tuple(effective_rules(policy_files))
+    header_credential("ANTHROPIC_API_KEY", plan.api_key)  # one clear line, value never shown
     now = datetime.now(UTC)
     run_id = new_run_id(now)
     replay = make_replayer(s.replay, task=secrets.redact(plan.task), root=runs_root(plan.env),

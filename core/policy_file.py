@@ -30,11 +30,11 @@ it ends.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, get_args
 
+from .config_file import read_toml
 from .errors import ConfigError
 from .policy import BUILTIN_RULES, DECISIONS, Rule, normalize_chord
 
@@ -199,19 +199,12 @@ def _rule(table: Mapping[str, Any], index: int, where: _Lines) -> Rule:
 def load_policy_file(path: Path) -> list[Rule]:
     """The rules of one policy file, in order; ConfigError names '<path>:<line>' and the fix."""
     try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"policy file {path} does not exist; create it or fix the path "
+        found = read_toml(path, what="policy file")
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; see the [[rule]] example in the README, or fix the path "
                           "given with --policy") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read policy file {path}: {exc}") from exc
-    try:
-        data = tomllib.loads(raw)
-    except tomllib.TOMLDecodeError as exc:
-        found = re.search(r"line (\d+)", str(exc))
-        line = found.group(1) if found else max(1, len(raw.splitlines()))  # "end of document"
-        raise ConfigError(f"{path}:{line}: not valid TOML: {exc}; fix the syntax (see the "
-                          "[[rule]] example in the README)") from None
+    assert found is not None  # an explicit file: a missing one raised
+    raw, data = found.text, found.data
     where = _Lines(path, raw)
     for key in data:
         if key != "rule":

@@ -58,8 +58,14 @@ PRICES: tuple[tuple[str, Price], ...] = (
 )
 
 
+PRICE_KEYS = ("input", "output", "cache_write", "cache_read")
+
+
 def parse_price_overrides(table: Mapping[str, Any], *, where: str) -> dict[str, Price]:
     """`[prices."model"]` tables from a config file, checked."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f'{where}: prices must be [prices."MODEL"] tables, '
+                          f"not {type(table).__name__}")
     out = {}
     for model, entry in table.items():
         if not isinstance(entry, Mapping) or set(entry) != {"input", "output", "cache_write",
@@ -68,7 +74,7 @@ def parse_price_overrides(table: Mapping[str, Any], *, where: str) -> dict[str, 
                               "and cache_read (dollars per million tokens)")
         try:
             out[model] = Price(**{k: float(v) for k, v in entry.items()})
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ConfigError(f"{where}: prices.{model} values must be numbers") from None
     return out
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from .config_file import env_text
 from .errors import ConfigError, CuaError
 from .redact import Redactor, StreamRedactor
 
@@ -76,7 +77,7 @@ class Secrets:
                         f"--secret {spec!r}: the {what} {text!r} must be letters, digits and "
                         "underscores, not starting with a digit. Example: --secret PASSWORD "
                         "or --secret PASSWORD=VENDOR_PORTAL_PASSWORD")
-            value = env.get(var, "")
+            value = env_text(var, env.get(var, ""))
             if not value:
                 raise ConfigError(
                     f"--secret {spec}: the environment variable {var} is not set or is empty; "

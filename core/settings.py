@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-import tomllib
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from .config_file import (
+    TomlFile,
+    describe,
+    env_text,
+    number,
+    read_toml,
+    table,
+    text_value,
+    whole_number,
+)
 from .errors import ConfigError
 from .flavours import DEFAULT_MODEL, FLAVOURS, PROVIDERS
 
@@ -47,31 +58,48 @@ ENV_NAMES = {f"CUA_{f.name.upper()}": f.name for f in fields(Settings)}
 _TYPES = {f.name: f.type for f in fields(Settings)}
 
 
-def _coerce(name: str, value: Any, where: str) -> Any:
+def _coerce(name: str, value: Any, where: str, *, typed: bool = False) -> Any:
+    """`value` as setting `name`'s type. `typed` values (from TOML) must already have the
+    right type; strings (environment, flags) are parsed."""
     kind = _TYPES[name]
     try:
-        if kind == "int":
-            if isinstance(value, bool):
+        if typed:
+            result: Any = _typed(kind, value)
+        elif kind == "int":
+            if isinstance(value, bool) or not re.fullmatch(r"\s*[+-]?\d{1,18}\s*", str(value)):
                 raise ValueError
-            result: Any = int(value)
+            result = int(value)
         elif kind in ("float", "float | None"):
             result = None if value in ("", None) and kind != "float" else float(value)
+            if result is not None and not math.isfinite(result):
+                raise ValueError
         else:
             result = None if value in ("", None) else str(value)
-    except (TypeError, ValueError):
-        noun = {"int": "a whole number", "float": "a number"}.get(kind, "text")
-        raise ConfigError(f"{where}: {name} must be {noun}, not {value!r}") from None
+    except (TypeError, ValueError, OverflowError) as exc:
+        if typed and str(exc):  # the validator's own words: "must be a finite number, not nan"
+            raise ConfigError(f"{where}: {name} {exc}") from None
+        noun = {"int": "a whole number", "float": "a number", "float | None": "a number"}.get(
+            kind, "text")
+        raise ConfigError(f"{where}: {name} must be {noun}, not {describe(value)}") from None
     _check(name, result, where)
     return result
+
+
+def _typed(kind: str, value: Any) -> Any:
+    if kind == "int":
+        return whole_number(value)
+    if kind in ("float", "float | None"):
+        return number(value)
+    return text_value(value)
 
 
 def _check(name: str, value: Any, where: str) -> None:
     if name == "tool_version" and value is not None and value not in FLAVOURS:
         raise ConfigError(f"{where}: tool_version must be one of {', '.join(FLAVOURS)}, "
-                          f"not {value!r}")
+                          f"not {describe(value)}")
     if name == "provider" and value not in PROVIDERS:
         raise ConfigError(f"{where}: provider must be one of {', '.join(PROVIDERS)}, "
-                          f"not {value!r}")
+                          f"not {describe(value)}")
     if name in ("max_steps", "max_tokens", "monitor") and value < 1:
         raise ConfigError(f"{where}: {name} must be at least 1, not {value}")
     if name in ("keep_images", "max_retries", "settle_ceiling_s", "max_cost_usd",
@@ -97,24 +125,51 @@ def parse_headers(table: Any, *, where: str) -> dict[str, str]:
 
 
 def read_config_file(path: Path, *, is_explicit: bool) -> dict[str, Any]:
-    """The [cua] settings from a TOML file; a missing default file is simply empty."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        if is_explicit:
-            raise ConfigError(f"config file {path} does not exist") from None
+    """The settings from a TOML file, each checked (a missing default file is simply empty);
+    a ConfigError names the file, the line and the key."""
+    found = read_toml(path, what="config file", is_explicit=is_explicit)
+    if found is None:
         return {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
-    unknown = sorted(set(data) - set(_TYPES) - set(TABLES))
-    if unknown:
-        raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}; "
-                          f"known: {', '.join(_TYPES)}")
+    data = found.data
+    for key in data:
+        if key not in _TYPES and key not in TABLES:
+            raise ConfigError(f"{found.where(key)}: unknown setting {describe(key)}; known: "
+                              f"{', '.join(_TYPES)}, and the tables {', '.join(TABLES)}")
+    for name, value in data.items():
+        if name not in TABLES:
+            _coerce(name, value, f"{found.where(name)}", typed=True)
+    if "prices" in data:
+        check_price_tables(found)
+    if "headers" in data:
+        parse_headers(data["headers"], where=found.where("headers"))
     return data
+
+
+def check_price_tables(found: TomlFile) -> None:
+    """Each `[prices."MODEL"]` table holds exactly the four prices, finite and not negative."""
+    from .prices import PRICE_KEYS
+
+    try:
+        prices = table(found.data["prices"])
+    except ValueError as exc:
+        raise ConfigError(f"{found.where('prices')}: prices {exc}; write "
+                          '[prices."MODEL"] tables') from None
+    for model, entry in prices.items():
+        where = found.where("prices", model)
+        try:
+            entry = table(entry)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: prices.{describe(model)} {exc}") from None
+        if set(entry) != set(PRICE_KEYS):
+            raise ConfigError(f"{where}: prices.{describe(model)} needs exactly "
+                              f"{', '.join(PRICE_KEYS)} (dollars per million tokens)")
+        for key, value in entry.items():
+            try:
+                if number(value) < 0:
+                    raise ValueError(f"must not be negative, not {describe(value)}")
+            except ValueError as exc:
+                raise ConfigError(f"{found.where('prices', model, key)}: "
+                                  f"prices.{describe(model)}.{key} {exc}") from None
 
 
 def resolve_settings(
@@ -131,11 +186,13 @@ def resolve_settings(
     for name, value in file.items():
         if name in TABLES:  # tables of their own, read by their own parsers
             continue
-        values[name] = _coerce(name, value, f"config file {file_path}")
+        values[name] = _coerce(name, value, f"config file {file_path}",
+                               typed=not isinstance(value, str))
         sources[name] = f"config {file_path}"
     for var, name in ENV_NAMES.items():
         if var in env:
-            values[name] = _coerce(name, env[var], f"environment variable {var}")
+            text = env_text(var, env[var])
+            values[name] = _coerce(name, text, f"environment variable {var}")
             sources[name] = f"env {var}"
     for name, value in flags.items():
         if value is not UNSET:
