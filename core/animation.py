@@ -8,7 +8,8 @@ from collections.abc import Callable, Mapping
 
 from PIL import Image, ImageDraw, ImageFont
 
-from .marks import Mark, action_line, marks_for
+from .marks import Mark, action_line, arrow_head, marks_for
+from .report import shrink
 from .runs import Run
 
 MAX_WIDTH = 640
@@ -61,10 +62,7 @@ def _open(png: bytes | None, max_width: int) -> Image.Image | None:
         image = Image.open(io.BytesIO(png)).convert("RGB")
     except OSError:
         return None
-    if image.width > max_width:
-        height = max(1, round(image.height * max_width / image.width))
-        image = image.resize((max_width, height), Image.Resampling.LANCZOS)
-    return image
+    return shrink(image, max_width) if image.width > max_width else image
 
 
 def _frame(base: Image.Image, marks: tuple[Mark, ...] | tuple[()], caption: str) -> Image.Image:
@@ -85,6 +83,7 @@ def _frame(base: Image.Image, marks: tuple[Mark, ...] | tuple[()], caption: str)
             x, y = m.at
             if m.to is not None:
                 draw.line((x, y, *m.to), fill=colour, width=max(1, round(u * 0.4)))
+                draw.polygon(arrow_head((x, y), m.to, u * 1.6), fill=colour)
             r = u * 1.4
             draw.ellipse((x - r, y - r, x + r, y + r), outline=colour,
                          width=max(1, round(u * 0.35)))
@@ -100,7 +99,15 @@ def _frame(base: Image.Image, marks: tuple[Mark, ...] | tuple[()], caption: str)
 
 
 def _encode(frames: list[Image.Image], durations: list[int]) -> bytes:
-    paletted = [f.quantize(colors=COLOURS, method=Image.Quantize.MEDIANCUT) for f in frames]
+    """One palette for the whole animation, taken from a strip of sample frames (screens of
+    one run share their colours), so each frame is only mapped onto it."""
+    samples = frames[:: max(1, len(frames) // 8)][:8]
+    w, h = samples[0].size
+    strip = Image.new("RGB", (w, h * len(samples)))
+    for i, sample in enumerate(samples):
+        strip.paste(sample.resize((w, h)), (0, i * h))
+    palette = strip.reduce(2).quantize(colors=COLOURS, method=Image.Quantize.MEDIANCUT)
+    paletted = [f.quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
     out = io.BytesIO()
     paletted[0].save(out, "GIF", save_all=True, append_images=paletted[1:], duration=durations,
                      loop=0, optimize=True, disposal=1)

@@ -8,6 +8,7 @@ the marks are drawn on; screen pixels map onto it through `image_point`.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -79,7 +80,9 @@ def mark_for(record: ActionRecord, number: int, screen_size: Size,
     points = [image_point(p, screen_size, image_size) for p in record.points]
     match record.action:
         case Click() as click if points:
-            return Mark(number, "click", points[0], label=_click_label(click), failed=failed)
+            plain = (click.button, click.count, click.modifiers) == ("left", 1, None)
+            return Mark(number, "click", points[0], label="" if plain else _click_label(click),
+                        failed=failed)
         case Drag() if len(points) == 2:
             return Mark(number, "drag", points[0], points[1], failed=failed)
         case Scroll(direction=direction, amount=amount) if points:
@@ -106,6 +109,14 @@ def mark_for(record: ActionRecord, number: int, screen_size: Size,
 def _click_label(click: Click) -> str:
     label = f"{click.modifiers}+{click.button}" if click.modifiers else click.button
     return label + (f" x{click.count}" if click.count > 1 else "")
+
+
+def arrow_head(at: PointF, to: PointF, size: float) -> tuple[PointF, PointF, PointF]:
+    """The triangle at the `to` end of an arrow from `at`."""
+    angle = math.atan2(to[1] - at[1], to[0] - at[0])
+    left = (to[0] - size * math.cos(angle - 0.45), to[1] - size * math.sin(angle - 0.45))
+    right = (to[0] - size * math.cos(angle + 0.45), to[1] - size * math.sin(angle + 0.45))
+    return to, left, right
 
 
 def pointer_before(steps: Sequence[StepRecord], index: int) -> tuple[int, int] | None:

@@ -18,6 +18,7 @@ from claude_cua.core.record import ActionRecord, RunHeader, StepRecord
 from claude_cua.core.report import Attachments, gather, render_html, visible
 from claude_cua.core.runs import Run, load_run
 from claude_cua.core.screen import ScreenSpace
+from helpers import wait_until
 from PIL import Image
 
 SECRET = "pa55-Word-4-report"
@@ -204,3 +205,16 @@ def test_cua_runs_report_writes_the_report_and_gif_of_the_latest_run(sample, tmp
     assert (proc.returncode, proc.stdout.strip()) == (0, str(out)) and out.stat().st_size > 0
     proc = _cua("runs", "report", "nosuchrun", env=env)
     assert proc.returncode == 2 and "no run matching 'nosuchrun'" in proc.stderr
+
+
+def test_open_hands_the_report_to_the_desktops_browser(sample, tmp_path):
+    opened = tmp_path / "opened.txt"
+    fake_browser = tmp_path / "browser.sh"
+    fake_browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
+    fake_browser.chmod(0o755)
+    out = tmp_path / "r.html"
+    env = {**os.environ, "CUA_DATA_DIR": str(tmp_path), "BROWSER": f"{fake_browser} %s"}
+    proc = _cua("runs", "report", str(sample.path), "-o", str(out), "--open", env=env)
+    assert proc.returncode == 0, proc.stderr
+    wait_until(opened.exists, 30, message="the browser was started")
+    assert wait_until(lambda: opened.read_text().strip(), 10) == out.resolve().as_uri()
