@@ -175,3 +175,42 @@ def test_an_ask_during_an_unattended_replay_ends_needs_approval(recording, home,
     assert api.requests == []
     assert not out.exists()  # the form was never submitted
     no_secret_anywhere(home, api, proc)
+
+
+def replay_check(home: Path, recording: Path, display) -> tuple[int, dict]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CUA_"))}
+    env.update(HOME=str(home), CUA_DATA_DIR=str(home / "data"), **display.env)
+    proc = subprocess.run([sys.executable, "-m", "claude_cua.cli", "replay-check", "--json",
+                           str(recording)], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode in (0, 1), proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def test_replay_check_says_whether_a_replay_would_start(recording, virtual_display, desktop,
+                                                        home):
+    from claude_cua.core.screen import frame_to_image
+    from claude_cua.core.xserver import stop_process
+    from helpers import wait_until
+
+    def verdict_when(wanted):
+        """replay-check's answer, asked again until the app has drawn what `wanted` expects."""
+        def ask():
+            answer = replay_check(home, recording, virtual_display)
+            return answer if wanted(answer) else None
+        return wait_until(ask, 60, message="replay-check's verdict")
+
+    app = virtual_display.start_app([*FORM, "--out", str(home / "out.json")])
+    try:
+        code, verdict = verdict_when(lambda answer: answer[0] == 0)
+        assert verdict["would_replay"] and verdict["steps"] == 12
+    finally:
+        stop_process(app)
+    moved = virtual_display.start_app([*FORM, "--out", str(home / "out.json"), "--offset=30,40"])
+    try:
+        wait_until(lambda: find_colour(frame_to_image(desktop.capture()), colours.SUBMIT), 60,
+                   message="the moved form drawn")
+        code, verdict = replay_check(home, recording, virtual_display)
+        assert code == 1 and not verdict["would_replay"]
+        assert "differs" in verdict["reason"]
+    finally:
+        stop_process(moved)
