@@ -26,46 +26,84 @@ from ..core.events import (
     TextStreamed,
     Usage,
 )
+from ..core.record import ActionRecord
+from .approval import visible
 
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
-def _action_line(event: ActionPerformed) -> str:
-    """`left_click (512, 300) → screen (686, 402)`, with the fields that matter for the kind."""
-    parts = [event.name]
-    for key, value in event.record.to_dict()["action"].items():
-        if key == "kind":
+# Fields left out of the default per-action line when they hold the usual value (-v shows them).
+_USUAL = {"button": "left", "count": 1, "repeat": 1}
+
+
+def _point(name: str, value: dict[str, Any]) -> str:
+    screen = value["screen"]
+    api = value.get("api")
+    where = (f"({api[0]}, {api[1]}) → screen ({screen[0]}, {screen[1]})" if api
+             else f"screen ({screen[0]}, {screen[1]})")
+    return where if name == "at" else f"{name} {where}"
+
+
+def action_text(record: ActionRecord, *, verbose: bool = False) -> str:
+    """`left_click (512, 300) → screen (686, 402)`, `type "a\\nb"`: the action and its target,
+    typed text escaped; with `verbose`, every field. Shared by the live view and `runs show`."""
+    parts = [record.name]
+    for key, value in record.to_dict()["action"].items():
+        if key == "kind" or value is None or (not verbose and _USUAL.get(key) == value):
             continue
-        if isinstance(value, dict) and "api" in value:
-            api, screen = value["api"], value["screen"]
-            parts.append(f"{key} ({api[0]}, {api[1]}) → screen ({screen[0]}, {screen[1]})")
+        if isinstance(value, dict) and "screen" in value:
+            parts.append(_point(key, value))
+        elif isinstance(value, str):
+            parts.append(f'"{visible(value)}"' if key in ("text", "description")
+                         else f"{key}={visible(value)}")
         else:
-            parts.append(f"{key}={value!r}")
-    line = " ".join(parts) + f"  [{_ms(event.action_s)}]"
-    if event.policy is not None:
-        p = event.policy
+            parts.append(f"{key}={value}")
+    return " ".join(parts)
+
+
+def _action_line(record: ActionRecord, *, verbose: bool = False) -> str:
+    line = f"{action_text(record, verbose=verbose)}  {_ms(record.action_s)}"
+    if record.approval_s:
+        line += f" (+ {_ms(record.approval_s)} waiting for approval)"
+    if record.policy is not None:
+        p = record.policy
         answer = f", {_ANSWER_WORDS[p.answer]}" if p.answer is not None else ""
         line += f"  [{p.decision}: {p.rule}{answer}]"
-    return line + (f"  error: {event.error}" if event.error else "")
+    return line + (f"  error: {visible(record.error)}" if record.error else "")
 
 
 _ANSWER_WORDS = {"once": "approved once", "always": "approved for the run", "deny": "denied",
                  "abort": "aborted", "stop": "nobody to ask"}
 
 
-class PlainView:
-    """One line per thing that happened; for logs, pipes and cron mail."""
+def outcome_style(status: str) -> str:
+    """Success green, a failure red, a stop for a budget or a person yellow."""
+    if status == "success":
+        return "bold green"
+    if status in ("budget_exhausted", "timeout", "needs_approval", "aborted", "interrupted"):
+        return "bold yellow"
+    return "bold red"
 
-    def __init__(self, console: Console) -> None:
+
+class PlainView:
+    """One line per thing that happened; for logs, pipes and cron mail.
+
+    Not on a terminal, each line is written whole (no wrapping at a guessed 80 columns); on one,
+    Rich wraps at word boundaries to the real width. `verbose` adds settling and overhead.
+    """
+
+    def __init__(self, console: Console, *, verbose: bool = False) -> None:
         self.console = console
         self.replay_steps = 0  # recorded steps of the run being replayed
+        self.verbose = verbose
 
     def __call__(self, event: Event) -> None:
         line = self.render(event)
         if line is not None:
-            self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+            self.console.print(line, markup=False, highlight=False, style=_style_of(event),
+                               soft_wrap=not self.console.is_terminal)
 
     def render(self, event: Event) -> str | None:
         match event:
@@ -79,7 +117,7 @@ class PlainView:
                 return (f"step {event.step}: model {_ms(event.model_s)}, "
                         f"{event.total_usage.total} tokens so far{cost}.{text}")
             case ActionPerformed():
-                return f"  {_action_line(event)}"
+                return f"  {_action_line(event.record, verbose=self.verbose)}"
             case ReplayStarted():
                 self.replay_steps = event.steps
                 if event.from_run is None:
@@ -95,7 +133,7 @@ class PlainView:
                         f"{event.reason}; Claude takes over from step {event.step + 1}")
             case StepFinished():
                 rec = event.record
-                if rec.settle_s is None:
+                if rec.settle_s is None or not self.verbose:
                     return None
                 return (f"  settle {_ms(rec.settle_s)} ({rec.settle_captures} captures), "
                         f"overhead {_ms(rec.overhead_s)}")
@@ -110,13 +148,20 @@ class PlainView:
                 return None
 
 
+def _style_of(event: Event) -> str | None:
+    if isinstance(event, RunFinished):
+        return outcome_style(event.status)
+    return "bold" if isinstance(event, RunStarted | HandedOver) else None
+
+
 class LiveView:
     """A Rich live status on a terminal: task, model, step k/N, elapsed, tokens, streamed text."""
 
-    def __init__(self, console: Console, *, clock: Any = time.monotonic) -> None:
+    def __init__(self, console: Console, *, clock: Any = time.monotonic,
+                 verbose: bool = False) -> None:
         self.console = console
         self.clock = clock
-        self.plain = PlainView(console)
+        self.plain = PlainView(console, verbose=verbose)
         self.started = clock()
         self.task = self.model = ""
         self.step, self.max_steps = 0, 0
@@ -153,28 +198,24 @@ class LiveView:
                 self.usage, self.cost, self.streaming = event.total_usage, event.total_cost_usd, ""
             case RunFinished():
                 self.live.stop()
-        line = self.plain.render(event)
-        if line is not None:
-            style = "bold" if isinstance(event, RunFinished | RunStarted | HandedOver) else None
-            self.console.print(line, markup=False, highlight=False, style=style, soft_wrap=True)
+        self.plain(event)
 
     @contextmanager
     def paused(self) -> Iterator[None]:
-        """Stop redrawing while someone answers a prompt on the same terminal."""
+        """Stop redrawing while someone answers a prompt on the same terminal. After Ctrl-C
+        at the prompt the live area stays stopped, so nothing redraws over the prompt's lines."""
         self.live.stop()
-        try:
-            yield
-        finally:
-            self.live.start()
+        yield  # an exception (Ctrl-C) propagates without restarting the live area
+        self.live.start()
 
     def close(self) -> None:
         self.live.stop()
 
 
-def make_view(console: Console, *, quiet: bool) -> Any:
+def make_view(console: Console, *, quiet: bool, verbose: int = 0) -> Any:
     """The event renderer for this console: nothing, plain lines, or the live view."""
     if quiet:
         return lambda event: None
     if console.is_terminal:
-        return LiveView(console)
-    return PlainView(console)
+        return LiveView(console, verbose=verbose > 0)
+    return PlainView(console, verbose=verbose > 0)

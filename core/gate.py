@@ -6,6 +6,7 @@ The gate never prints: asking is the job of an `Approver` the caller supplies (a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -63,6 +64,7 @@ class Decision:
     verdict: Verdict
     answer: Answer | None = None  # None when nobody was asked
     answered_by: str | None = None  # the approver's `who`, or REMEMBERED
+    waited_s: float = 0.0  # time spent waiting for the approver (a person at the prompt)
 
     @property
     def runs(self) -> bool:
@@ -102,10 +104,12 @@ class Gate:
     EXACT_TEXT_RULES = frozenset({"destructive-shell"})
 
     def __init__(self, rules: Sequence[Rule], approver: Approver, *,
-                 who: str | None = None) -> None:
+                 who: str | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.rules = list(rules)
         self.approver = approver
         self.who = who or answerer_name(approver)
+        self.clock = clock
         self.approved: set[tuple[str, str, str | None]] = set()
 
     def judge(self, proposal: Proposal, *, request: Callable[[Verdict], ApprovalRequest]
@@ -117,9 +121,12 @@ class Gate:
                 proposal.text if verdict.rule in self.EXACT_TEXT_RULES else None)
         if kind in self.approved:
             return Decision(verdict, "always", REMEMBERED)
-        answer = self.approver(request(verdict))
+        asked = request(verdict)
+        started = self.clock()
+        answer = self.approver(asked)
+        waited = self.clock() - started
         if answer not in ANSWERS:
             raise ValueError(f"approver answered {answer!r}")
         if answer == "always":
             self.approved.add(kind)
-        return Decision(verdict, answer, self.who)
+        return Decision(verdict, answer, self.who, waited)

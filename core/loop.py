@@ -87,7 +87,8 @@ def run_task(
     on_event(RunStarted(run_id, run_dir, task, config.model, config.flavour.version,
                         (width, height), (space.model_w, space.model_h), config.max_steps))
     step_runner = StepRunner(desktop, client, config, space, on_event, clock, sleep,
-                              Gate(config.rules, approver, who=who), run_dir, started)
+                              Gate(config.rules, approver, who=who, clock=clock), run_dir,
+                              started)
     status, summary = "error", "the run stopped before it finished"
     state = RunState(messages=[])
     check_record: CheckRecord | None = None

@@ -130,7 +130,7 @@ class ActionRecord:
     input: Mapping[str, Any] = field(default_factory=dict)  # the tool input as recorded
     action: Action | None = None  # as parsed (core.actions types); None if invalid or not one
     error: str | None = None  # why it did not run (invalid input, denied, not executed)
-    action_s: float = 0.0  # wall time of judging and carrying it out
+    action_s: float = 0.0  # wall time of judging and carrying it out, without approval_s
     policy: PolicyRecord | None = None  # None when the policy simply allowed it
     tool_use_id: str = ""
     result: str = ""  # the text of the tool_result Claude got back
@@ -140,6 +140,7 @@ class ActionRecord:
     region: tuple[int, int, int, int] | None = None  # zoom: the region in screen pixels
     description: str | None = None  # request_approval: what Claude asked to do
     approval_picture: str | None = None  # file in the run folder shown to the person asked
+    approval_s: float = 0.0  # time the approver (a person at the prompt) took to answer
 
     def to_dict(self) -> dict[str, Any]:
         if self.action is not None:
@@ -158,6 +159,7 @@ class ActionRecord:
             "points": [list(p) for p in self.points],
             "region": None if self.region is None else list(self.region),
             "description": self.description, "approval_picture": self.approval_picture,
+            "approval_s": self.approval_s,
         }
 
     @classmethod
@@ -178,6 +180,7 @@ class ActionRecord:
             region=None if region is None else (int(region[0]), int(region[1]),
                                                 int(region[2]), int(region[3])),
             description=description, approval_picture=data.get("approval_picture"),
+            approval_s=float(data.get("approval_s") or 0.0),
         )
 
 

@@ -278,14 +278,15 @@ class StepRunner:
         except ActionError as exc:
             error, wants_shot = str(exc), False
             result = _result(call, error, is_error=True)
-        took = self.clock() - t0
+        waited = decision.waited_s if decision is not None else 0.0
+        took = self.clock() - t0 - waited  # a person's time at the prompt is not the action's
         policy = None
         if decision is not None and decision.verdict.rule != "default":
             policy = decision.record()
         self.note(actions, ActionRecord(
             name, tool_input, action, error, round(took, 4), policy, call.id,
             window=self.judged_window, points=points, region=self.region_of(action),
-            approval_picture=self.picture_of_step()), result)
+            approval_picture=self.picture_of_step(), approval_s=round(waited, 4)), result)
         return result, wants_shot
 
     def note(self, actions: list[ActionRecord], record: ActionRecord,
@@ -354,7 +355,8 @@ class StepRunner:
         self.note(actions, ActionRecord(
             context.APPROVAL_TOOL_NAME, call.input, None, error, 0.0, decision.record(),
             call.id, window=window, description=description,
-            approval_picture=self.picture_of_step()), result)
+            approval_picture=self.picture_of_step(), approval_s=round(decision.waited_s, 4)),
+            result)
         return result
 
     def gated(self, proposal: Proposal, name: str, described: dict[str, Any]) -> Decision:

@@ -351,3 +351,57 @@ def test_a_desktop_error_while_typing_a_secret_never_carries_the_value(api, tmp_
     assert SECRET not in str(caught.value) and "keymap full" in str(caught.value)
     for path in (tmp_path / "run").rglob("*"):
         assert SECRET.encode() not in path.read_bytes(), path
+
+
+class SlowPerson:
+    """Answers 'once' after `seconds` on a clock of the test's own (no real waiting)."""
+
+    def __init__(self, clock, seconds):
+        self.clock, self.seconds = clock, seconds
+
+    def __call__(self, request):
+        self.clock.now += self.seconds
+        return "once"
+
+
+class ManualClock:
+    """Moves 1 ms per reading (so settling's polls end), and as far as a test moves it."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        self.now += 0.001
+        return self.now
+
+
+def test_time_at_the_approval_prompt_is_recorded_apart_from_the_action_time(api, tmp_path):
+    desktop = FakeDesktop()
+    desktop.window = XTERM
+    clock = ManualClock()
+    api.queue(lambda req: Reply([computer_call(req, "key", text="Return"),
+                                 approval_request("submit the form")]),
+              Reply([report("success", "ran")]))
+    client = ClaudeClient(api_key="test-key", base_url=api.url, max_retries=0)
+    recorder = RunRecorder(tmp_path, meta={})
+    events = []
+
+    def sink(event):
+        events.append(event)
+        recorder(event)
+
+    try:
+        run_task("do it", desktop=desktop, client=client,
+                 config=LoopConfig(model=MODEL, flavour=flavour_for(MODEL, None), max_steps=3),
+                 on_event=sink, approver=SlowPerson(clock, 42.5), clock=clock,
+                 sleep=lambda s: None, run_dir=str(tmp_path))
+    finally:
+        client.close()
+        recorder.close()
+    step = json.loads((tmp_path / "steps.jsonl").read_text().splitlines()[0])
+    key, approval = step["actions"]
+    assert key["name"] == "key" and approval["name"] == "request_approval"
+    assert 42.5 <= key["approval_s"] < 42.6 and 42.5 <= approval["approval_s"] < 42.6
+    assert key["action_s"] < 1 and approval["action_s"] < 1
+    performed = [e.record for e in events if isinstance(e, ActionPerformed)]
+    assert [r.approval_s for r in performed] == [key["approval_s"], approval["approval_s"]]
