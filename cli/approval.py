@@ -87,6 +87,10 @@ class TerminalApprover:
                 except EOFError:
                     self.console.print("(no answer: stopping the run)")
                     return "stop"
+                except KeyboardInterrupt:
+                    # End the prompt's line, so what follows starts below it, not over it.
+                    self.console.print("^C")
+                    raise
                 if reply[:1] in CHOICES:
                     return CHOICES[reply[:1]][0]
                 self.console.print("Please answer o, a, d or q.", markup=False)

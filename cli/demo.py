@@ -37,6 +37,7 @@ def demo(
     from .session import RunPlan, execute
 
     stderr = Console(stderr=True)
+    stderr.soft_wrap = not stderr.is_terminal  # piped: whole lines, not wrapped at 80
     if not quiet:
         stderr.print("[bold]cua demo[/]: offline. The model here is a [bold]scripted stand-in "
                      "served on 127.0.0.1, not Claude[/]; no API key is used and nothing leaves "

@@ -112,6 +112,9 @@ def run(
         "progress stays on stderr.")] = False,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="No progress output.")] = False,
+    verbose: Annotated[int, typer.Option(
+        "--verbose", "-v", count=True, help="More detail: -v adds settling and overhead per "
+        "step, every field of each action, and cua's info logs; -vv adds debug logs.")] = 0,
     desktop: Annotated[str | None, typer.Option(
         hidden=True, help="For tests: drive fake[:WxH][:window=CLASS][:fail=METHOD[@N]] "
         "instead of an X display.", metavar="SPEC")] = None,
@@ -132,8 +135,8 @@ def run(
         model_is_default=loaded.sources["model"] == "default",
         price_overrides=loaded.prices, policy_files=tuple(policy or ()),
         secret_specs=tuple(secret or ()), assume_yes=yes, non_interactive=non_interactive,
-        timeout_s=timeout, check=check, wait_lock_s=wait_lock, desktop=desktop,
-        report=report,
+        timeout_s=timeout, check=check, wait_lock_s=wait_lock, verbose=verbose,
+        desktop=desktop, report=report,
     )
     return execute(plan)
 

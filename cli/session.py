@@ -25,6 +25,7 @@ from ..core.errors import ConfigError, CuaError, Terminated
 from ..core.events import Event, RunFinished, Usage
 from ..core.secrets import Secrets
 from ..core.settings import Settings
+from .logs import core_logging
 from .main import BUG_EXIT, STATUS_EXIT, InternalError, exit_code_for
 from .replay import make_replayer
 from .terminal import guarded_stdio
@@ -56,6 +57,7 @@ class RunPlan:
     wait_lock_s: float = 0.0
     desktop: str | None = None  # hidden --desktop: a FakeDesktop spec, for tests
     report: bool = False  # write report.html into the run folder when the run ends
+    verbose: int = 0  # -v: step detail and core's info logs; -vv: debug logs
 
 
 def parse_app(command: str | None) -> list[str] | None:
@@ -100,7 +102,13 @@ def _with_header_values(env: Mapping[str, str], headers: Mapping[str, str]
 
 def _execute_guarded(plan: RunPlan, secrets: Secrets, failure: ConfigError | None) -> int:
     stderr = Console(stderr=True)
-    view = make_view(stderr, quiet=plan.quiet)
+    with core_logging(stderr, plan.verbose):
+        return _execute_logged(plan, secrets, failure, stderr)
+
+
+def _execute_logged(plan: RunPlan, secrets: Secrets, failure: ConfigError | None,
+                    stderr: Console) -> int:
+    view = make_view(stderr, quiet=plan.quiet, verbose=plan.verbose)
     summary: dict[str, Any] = {}
     previous = signal.signal(signal.SIGTERM, _terminate)
     code = BUG_EXIT

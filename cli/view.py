@@ -18,6 +18,7 @@ from ..core.events import (
     Event,
     HandedOver,
     ModelReplied,
+    ModelRetrying,
     ReplayStarted,
     RunFinished,
     RunStarted,
@@ -137,6 +138,9 @@ class PlainView:
                     return None
                 return (f"  settle {_ms(rec.settle_s)} ({rec.settle_captures} captures), "
                         f"overhead {_ms(rec.overhead_s)}")
+            case ModelRetrying():
+                return (f"  retrying ({event.retry}/{event.max_retries}) in "
+                        f"{_ms(event.delay_s)} after {event.reason}…")
             case CheckFinished():
                 r = event.result
                 return f"check: `{r.command}` exited {r.exit_code} after {_ms(r.duration_s)}"
@@ -194,6 +198,8 @@ class LiveView:
             case TextStreamed():
                 self.streaming += event.text
                 return
+            case ModelRetrying():
+                self.streaming = ""  # the next attempt streams its text afresh
             case ModelReplied():
                 self.usage, self.cost, self.streaming = event.total_usage, event.total_cost_usd, ""
             case RunFinished():

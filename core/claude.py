@@ -41,8 +41,13 @@ class ModelRequest:
     max_tokens: int
 
 
+OnRetry = Callable[[int, int, str, float], None]
+"""Told before each retry: (retry number from 1, max_retries, what went wrong, delay in s)."""
+
+
 class ModelClient(Protocol):
-    def send(self, request: ModelRequest, *, on_text: Callable[[str], None]) -> ModelReply: ...
+    def send(self, request: ModelRequest, *, on_text: Callable[[str], None],
+             on_retry: OnRetry | None = None) -> ModelReply: ...
 
 
 class _Transient(Exception):
@@ -107,8 +112,10 @@ class ClaudeClient:
         """Where requests go, with the region and project the credential chains supplied."""
         return self._endpoint
 
-    def send(self, request: ModelRequest, *, on_text: Callable[[str], None]) -> ModelReply:
-        """Claude's complete reply; retries transient faults, raises ModelError otherwise."""
+    def send(self, request: ModelRequest, *, on_text: Callable[[str], None],
+             on_retry: OnRetry | None = None) -> ModelReply:
+        """Claude's complete reply; retries transient faults (telling `on_retry` before each),
+        raises ModelError otherwise."""
         for retry in range(self._max_retries + 1):
             try:
                 return self._attempt(request, on_text)
@@ -120,6 +127,8 @@ class ClaudeClient:
                     delay = backoff_s(retry, initial_s=self._initial_delay_s)
                 log.info("%s; retry %d of %d in %.2f s", fault.what, retry + 1,
                          self._max_retries, delay)
+                if on_retry is not None:
+                    on_retry(retry + 1, self._max_retries, fault.what, delay)
                 self._sleep(delay)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
@@ -250,7 +259,9 @@ def _gave_up(fault: _Transient, *, attempts: int) -> ModelError:
         tried = "; retries are off (max_retries = 0)"
     else:
         tried = f", on all {attempts} attempts"
-    return _error(f"{fault.what}{tried}; {fault.advice}")
+    raise_it = ("raise max_retries (CUA_MAX_RETRIES, or max_retries in the config file) "
+                "to retry for longer")
+    return _error(f"{fault.what}{tried}; {fault.advice}, or {raise_it}")
 
 
 def _error(message: str) -> ModelError:

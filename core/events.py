@@ -18,8 +18,8 @@ from .record import (
 
 __all__ = [
     "ActionPerformed", "CheckFinished", "Event", "EventSink", "FirstScreenshot", "HandedOver",
-    "ModelReplied", "ReplayStarted", "RunFinished", "RunStarted", "StepFinished", "StepStarted",
-    "TextStreamed", "Usage",
+    "ModelReplied", "ModelRetrying", "ReplayStarted", "RunFinished", "RunStarted", "StepFinished",
+    "StepStarted", "TextStreamed", "Usage",
 ]
 
 
@@ -60,6 +60,18 @@ class ModelReplied:
     model_s: float
     cost_usd: float | None = None
     total_cost_usd: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRetrying:
+    """A request failed in a way worth another try; cua waits `delay_s`, then sends it again
+    (retry `retry` of `max_retries`). Not recorded: the step's model_s covers the wait."""
+
+    step: int
+    retry: int
+    max_retries: int
+    reason: str  # what went wrong, e.g. "the API is overloaded (529)"
+    delay_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +171,7 @@ class RunFinished:
 
 
 Event = (
-    RunStarted | StepStarted | TextStreamed | ModelReplied | FirstScreenshot | ActionPerformed
-    | StepFinished | CheckFinished | RunFinished | ReplayStarted | HandedOver
+    RunStarted | StepStarted | TextStreamed | ModelRetrying | ModelReplied | FirstScreenshot
+    | ActionPerformed | StepFinished | CheckFinished | RunFinished | ReplayStarted | HandedOver
 )
 EventSink = Callable[[Event], None]

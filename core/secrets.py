@@ -21,7 +21,7 @@ from .errors import ConfigError, CuaError
 from .redact import Redactor, StreamRedactor
 
 if TYPE_CHECKING:
-    from .claude import ModelClient, ModelReply, ModelRequest
+    from .claude import ModelClient, ModelReply, ModelRequest, OnRetry
     from .events import EventSink
     from .gate import Approver
 
@@ -186,7 +186,8 @@ class GuardedClient:
     def __init__(self, client: ModelClient, redactor: Redactor) -> None:
         self.client, self.redactor = client, redactor
 
-    def send(self, request: ModelRequest, *, on_text: Callable[[str], None]) -> ModelReply:
+    def send(self, request: ModelRequest, *, on_text: Callable[[str], None],
+             on_retry: OnRetry | None = None) -> ModelReply:
         from .claude import ToolCall
 
         r = self.redactor
@@ -194,7 +195,9 @@ class GuardedClient:
                        messages=r.redact_data(request.messages), tools=r.redact_data(request.tools))
         stream = StreamRedactor(r, on_text)
         try:
-            reply = self.client.send(safe, on_text=stream.feed)
+            told = None if on_retry is None else (
+                lambda n, of, what, delay: on_retry(n, of, r.redact(what), delay))
+            reply = self.client.send(safe, on_text=stream.feed, on_retry=told)
         except CuaError as exc:
             message = str(exc)
             if not r.found(message):

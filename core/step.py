@@ -31,6 +31,7 @@ from .events import (
     ActionPerformed,
     EventSink,
     ModelReplied,
+    ModelRetrying,
     StepFinished,
     StepStarted,
     TextStreamed,
@@ -187,8 +188,11 @@ class StepRunner:
         def on_text(text: str) -> None:
             self.emit(TextStreamed(step, text))
 
+        def on_retry(retry: int, max_retries: int, reason: str, delay_s: float) -> None:
+            self.emit(ModelRetrying(step, retry, max_retries, reason, delay_s))
+
         t0 = self.clock()
-        reply = self.client.send(request, on_text=on_text)
+        reply = self.client.send(request, on_text=on_text, on_retry=on_retry)
         model_s = self.clock() - t0
         if self.secrets:
             reply = replace(reply, content=self.secrets.redact_data(reply.content),

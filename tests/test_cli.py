@@ -61,7 +61,7 @@ def test_success_prints_one_summary_and_records_the_run(cua, api):
     assert summary["model"] == "claude-sonnet-5-5"
     assert summary["tool_version"] == "computer_toolset_20260801"
     assert summary["usage"]["input_tokens"] > 0 and summary["cost_usd"] > 0
-    assert "  left_click at (714, 402) → screen (960, 540) button='left' count=1" in err
+    assert "  left_click (714, 402) → screen (960, 540)  " in err
     assert KEY not in err
     run = load_run(cua.data / "runs", summary["run_id"])
     assert run.header.status == "success" and run.header.display == "fake"
@@ -156,7 +156,7 @@ def test_plain_view_and_quiet(cua, api):
     lines = err.splitlines()
     assert lines[0].startswith("cua: 'type hi' with claude-sonnet-5-5")
     assert any(line.startswith("step 1: model") and line.endswith("typing") for line in lines)
-    assert any(line.startswith("  type text='hi'") for line in lines)
+    assert any(line.startswith('  type "hi"  ') for line in lines)
     assert lines[-1].startswith("finished: success after 2 steps")
     api.queue(Reply([report("success", "quiet")]))
     assert cua("run", "-q", "--desktop", "fake", "--model", "claude-sonnet-5-5", "q") == (
