@@ -24,7 +24,7 @@ XTERM = Window("XTerm", "xterm", "bash")
 class NoModel:
     """A ModelClient that fails the test if replay asks Claude anything."""
 
-    def send(self, request, *, on_text):
+    def send(self, request, *, on_text, on_retry=None):
         raise AssertionError("replay called the model on an unchanged screen")
 
 
@@ -195,7 +195,7 @@ d = FakeDesktop(1920, 1080); d.window = Window("XTerm", "xterm", "bash")
 ImageDraw.Draw(d.image).rectangle((800, 480, 1120, 600), fill=(236, 0, 140))
 rec = load_run(Path({str(tmp_path)!r}), "rec")
 class NoModel:
-    def send(self, request, *, on_text): raise AssertionError
+    def send(self, request, *, on_text, on_retry=None): raise AssertionError
 cfg = LoopConfig(model={MODEL!r}, flavour=flavour_for({MODEL!r}),
                  secrets=Secrets.from_specs(["PW"], {{"PW": "x"}}))
 from claude_cua.core.gate import approve_all
