@@ -46,10 +46,11 @@ class LazyClient:
         self._make = make
         self.client: Any = None
 
-    def send(self, request: Any, *, on_text: Callable[[str], None]) -> Any:
+    def send(self, request: Any, *, on_text: Callable[[str], None],
+             on_retry: Callable[..., None] | None = None) -> Any:
         if self.client is None:
             self.client = self._make()
-        return self.client.send(request, on_text=on_text)
+        return self.client.send(request, on_text=on_text, on_retry=on_retry)
 
     def close(self) -> None:
         if self.client is not None:
