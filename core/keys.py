@@ -15,7 +15,7 @@ Xlib is imported lazily, inside functions: no core module may import it at impor
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .errors import ActionError, DesktopError
@@ -54,6 +54,7 @@ RETURN = 0xFF0D
 TAB = 0xFF09
 NO_SYMBOL = 0
 _UNICODE_KEYSYM_BASE = 0x0100_0000
+_SPAN_WORTH_ALONE = 4  # empty keycodes in one span that make it worth using that span alone
 
 
 @functools.cache
@@ -199,58 +200,130 @@ class Keymap:
         return found
 
     def spare_keycodes(self) -> list[int]:
-        """Keycodes we may map keysyms onto: empty ones (highest first), then borrowed ones."""
+        """Keycodes we may map keysyms onto: empty ones (highest first), then borrowed ones.
+
+        When enough empty keycodes lie in one span that a single mapping change can cover
+        (see mapping_spans), only those are used: fewer mapping changes per character
+        beat more keycodes per change, since each change costs every client a keymap reload.
+        """
         empty = [
             self.min_keycode + offset
             for offset, row in enumerate(self.rows)
             if not any(row) and self.min_keycode + offset not in self.modifier_keycodes
+            and self.min_keycode + offset not in self.borrowed
         ]
-        return sorted(set(empty) - self.borrowed, reverse=True) + sorted(self.borrowed)
+        rows = {self.min_keycode + offset: row for offset, row in enumerate(self.rows)}
+        groups = [[code for code in empty if low <= code <= high]
+                  for low, high in mapping_spans(empty, rows, self.modifier_keycodes)]
+        largest = max(groups, key=len, default=[])
+        chosen = largest if len(largest) >= _SPAN_WORTH_ALONE else empty
+        return sorted(chosen, reverse=True) + sorted(self.borrowed)
 
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """Keystrokes to send after mapping `remap` (keycode, keysym) pairs onto spare keycodes."""
+    """Keystrokes to send after putting `remap` rows (keycode, (unshifted, shifted) keysyms) onto
+    spare keycodes, all in one keyboard-mapping change."""
 
-    remap: tuple[tuple[int, int], ...]
+    remap: tuple[tuple[int, tuple[int, int]], ...]
     strokes: tuple[KeyStroke, ...]
 
 
 def plan_typing(keysyms: Sequence[int], keymap: Keymap) -> list[Batch]:
     """Split keysyms into batches whose missing keysyms fit on the spare keycodes at once.
 
-    Keysyms in the layout use their own keycode, and keysyms still sitting on a borrowed keycode
-    reuse it: every mapping change makes window managers regrab their keys (openbox: ~75 ms,
-    with the pointer frozen), so each batch changes as few keycodes as it can, all at once.
+    Keysyms in the layout use their own keycode. Every spare keycode carries two missing
+    keysyms, one unshifted and one shifted, and a keysym still sitting on a borrowed keycode is
+    reused where it is. Each batch is one mapping change: every change makes each X client
+    refetch the mapping and window managers regrab their keys (openbox: ~40 ms with the pointer
+    frozen), so the number of changes is what typing costs the desktop, and it is at most
+    one per `2 * len(spare keycodes)` missing characters.
     """
     layout = keymap.strokes()
     spare = keymap.spare_keycodes()
-    holder = {keymap.row(code)[0]: code for code in keymap.borrowed if keymap.row(code)}
+    slots = [(code, level) for level in (0, 1) for code in spare]
+    held: dict[tuple[int, int], int] = {}  # slot → keysym on it
+    for code in keymap.borrowed:
+        row = keymap.row(code)
+        held[(code, 0)] = row[0] if row else NO_SYMBOL
+        if len(row) > 1 and row[1] != row[0]:
+            held[(code, 1)] = row[1]
+    where = {keysym: slot for slot, keysym in held.items() if keysym != NO_SYMBOL}
     batches: list[Batch] = []
-    remap: dict[int, int] = {}
-    pinned: set[int] = set()  # spare keycodes the current batch types with
+    changed: set[int] = set()
+    pinned: set[tuple[int, int]] = set()  # slots the current batch types with
     strokes: list[KeyStroke] = []
+
+    def close_batch() -> None:
+        remap = tuple((code, _row(held, code)) for code in sorted(changed))
+        batches.append(Batch(remap, tuple(strokes)))
+
     for keysym in keysyms:
         stroke = layout.get(keysym)
         if stroke is None:
-            keycode = holder.get(keysym)
-            if keycode is None:
-                keycode = next((code for code in spare if code not in pinned), None)
-                if keycode is None:
-                    if not spare:
+            slot = where.get(keysym)
+            if slot is None:
+                slot = next((s for s in slots if s not in pinned), None)
+                if slot is None:
+                    if not slots:
                         raise DesktopError(
                             "the keyboard mapping has no free keycode to type characters "
                             "missing from the layout; free one with xmodmap"
                         )
-                    batches.append(Batch(tuple(remap.items()), tuple(strokes)))
-                    remap, pinned, strokes = {}, set(), []
-                    keycode = spare[0]
-                holder = {ks: code for ks, code in holder.items() if code != keycode}
-                holder[keysym] = keycode
-                remap[keycode] = keysym
-            pinned.add(keycode)
-            stroke = KeyStroke(keycode)
+                    close_batch()
+                    changed, pinned, strokes = set(), set(), []
+                    slot = slots[0]
+                where.pop(held.get(slot, NO_SYMBOL), None)
+                held[slot] = keysym
+                where[keysym] = slot
+                changed.add(slot[0])
+            pinned.add(slot)
+            stroke = KeyStroke(slot[0], shift=slot[1] == 1)
         strokes.append(stroke)
     if strokes:
-        batches.append(Batch(tuple(remap.items()), tuple(strokes)))
+        close_batch()
     return batches
+
+
+def _row(held: dict[tuple[int, int], int], code: int) -> tuple[int, int]:
+    """The two keysyms to put on a borrowed keycode.
+
+    A keycode given one keysym would not type it on both levels: X treats a lone upper-case
+    letter as the shifted level of its lower-case form, so É alone would type é. An empty level
+    repeats the other one.
+    """
+    low, high = held.get((code, 0), NO_SYMBOL), held.get((code, 1), NO_SYMBOL)
+    return (low or high, high or low)
+
+
+def mapping_spans(codes: Sequence[int], rows: Mapping[int, Sequence[int]],
+                  modifiers: frozenset[int]) -> list[tuple[int, int]]:
+    """Group sorted keycodes into (low, high) ranges that one two-keysym-wide mapping change
+    can cover: every keycode between two of them must be `rewritable`."""
+    spans: list[tuple[int, int]] = []
+    for code in codes:
+        if spans and all(rewritable(rows.get(gap, ()), gap in modifiers)
+                         for gap in range(spans[-1][1] + 1, code)):
+            spans[-1] = (spans[-1][0], code)
+        else:
+            spans.append((code, code))
+    return spans
+
+
+def rewritable(row: Sequence[int], is_modifier: bool) -> bool:
+    """Whether writing a key's first two keysyms back leaves the key exactly as it was.
+
+    With XKB, the server reports each key through the core protocol as [group 1 level 1,
+    level 2, group 2 level 1, level 2, further levels...] and rebuilds the key from what a
+    client writes. Measured on Xvfb: a one-group key of at most two levels (group 2 repeating
+    group 1) comes back unchanged from a two-wide write; keys with more levels or groups (F1
+    carries XF86Switch_VT_1 on level 5; a second layout) would lose them, and a full-width
+    write of the rows as read adds groups to every key. Modifier keys are never rewritten.
+    """
+    trimmed = list(row)
+    while trimmed and trimmed[-1] == NO_SYMBOL:
+        trimmed.pop()
+    if is_modifier or len(trimmed) > 4:
+        return False
+    padded = [*trimmed, NO_SYMBOL, NO_SYMBOL, NO_SYMBOL, NO_SYMBOL]
+    return len(trimmed) <= 2 or padded[2:4] == padded[0:2]

@@ -3,7 +3,13 @@
 The keyboard bypasses pyautogui on purpose: on X11 it types '>' for '<' and silently drops every
 non-ASCII character. Keys go through XTest on our own python-xlib connection instead, and
 characters missing from the keyboard layout are mapped onto spare keycodes (keys.plan_typing),
-where they stay for reuse until release_all() or close() restores the mapping.
+in one mapping change per batch, restored once the text is typed.
+
+A signal (Ctrl-C, SIGTERM, the --timeout alarm) can land inside a python-xlib request and leave
+that connection's bookkeeping half-updated; used again, it would wait forever for a reply that
+never comes. So a desktop interrupted that way drops its connections unflushed and opens fresh
+ones before it does anything else, releasing keys and buttons included. A watchdog process
+(core/watchdog.py) releases them if cua dies without being able to (SIGKILL, a crash).
 
 pyautogui, mss and Xlib are imported inside XDesktop.__init__: pyautogui opens the display named
 by $DISPLAY at import time, so the environment must be set first.
@@ -16,6 +22,7 @@ import gc
 import logging
 import math
 import os
+import select
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -32,10 +39,12 @@ from .keys import (
     Keymap,
     KeyStroke,
     keysyms_for_text,
+    mapping_spans,
     parse_chord,
     parse_chords,
     plan_typing,
 )
+from .watchdog import Watchdog
 from .xserver import stdout_to_log
 
 log = logging.getLogger(__name__)
@@ -53,6 +62,8 @@ _MAX_HOLD_S = 60.0
 _MAX_TREE_DEPTH = 8  # window nesting to walk from the focus to its client, up or down
 _MAX_SEARCHED = 64  # windows whose children are searched, per level, below a frame
 _MAX_PROPERTY_LONGS = 1024  # read at most 4 KiB of a class or title property
+_FIRST_PING_TIMEOUT_S = 1.0  # for an app that does not say it answers pings
+_FLUSH_EVERY = 256  # key events queued before sending: python-xlib's send buffer grows O(n^2)
 _FAILSAFE_MESSAGE = (
     "the mouse was pushed into a screen corner, so pyautogui's fail-safe stopped the run; "
     "move it away from the corner before starting again"
@@ -103,7 +114,8 @@ class XDesktop:
     """Drives one X display in screen pixels relative to the chosen monitor's top-left corner."""
 
     def __init__(self, *, display: str, xauthority: Path, monitor: int = 1,
-                 remap_settle_s: float = 0.05, pointer_timeout_s: float = 5.0) -> None:
+                 remap_settle_s: float = 0.05, pointer_timeout_s: float = 5.0,
+                 watchdog: bool = True) -> None:
         """Connect to `display`, setting DISPLAY and XAUTHORITY in os.environ for pyautogui.
 
         Args:
@@ -112,19 +124,31 @@ class XDesktop:
                 X offers no way to know when another client has, so this is a bounded wait,
                 paid only when characters missing from the layout need a mapping change.
             pointer_timeout_s: the longest to wait for the server to apply a pointer event.
+            watchdog: start the helper that releases keys and buttons if this process dies.
         """
         os.environ["DISPLAY"] = display
         os.environ["XAUTHORITY"] = str(xauthority)
+        self._display = display
         self._closed = True
         self._settle_s = remap_settle_s
         self._pointer_timeout_s = pointer_timeout_s
+        # Keys and buttons that may be down: added before the press is sent, removed after the
+        # release is, so an interruption anywhere leaves them listed for release_all.
         self._keys_down: list[int] = []
         self._buttons_down: set[int] = set()
-        # Spare (empty) keycode → the keysym we put there; and when we last typed it.
-        self._borrowed: dict[int, int] = {}
+        self._wheel_down: set[int] = set()
+        # Spare (empty) keycode → the keysyms we put there; and when we last typed it.
+        self._borrowed: dict[int, tuple[int, int]] = {}
         self._used_at: dict[int, float] = {}
         self._unsynced: set[int] = set()
+        self._rows: dict[int, tuple[int, ...]] = {}  # the mapping as last read, with our changes
+        self._modifier_keycodes: frozenset[int] = frozenset()
         self._x_errors: list[Exception] = []
+        self._interrupted = False  # a signal may have landed inside a request: reconnect
+        self._ping_target: Any | None = None  # the app typed into, if it answers pings
+        self._ping_serial = 0
+        self._ping_answered = False
+        self._ping_timeout_s = 10.0
         try:
             with stdout_to_log():
                 self._connect(display, monitor)
@@ -132,6 +156,7 @@ class XDesktop:
             raise
         except Exception as exc:
             raise DesktopError(f"cannot use X display {display!r}: {exc}") from exc
+        self._watchdog = Watchdog(display=display, env=os.environ) if watchdog else None
         self._closed = False
 
     def _connect(self, display: str, monitor: int) -> None:
@@ -148,12 +173,10 @@ class XDesktop:
             mss.exception.ScreenShotError, pyautogui.PyAutoGUIException, OSError,
         )
         _point_pyautogui_at(pyautogui, display)
-        self._x = Xlib.display.Display(display)
+        self._x = self._open_connection()
         try:
-            self._x.set_error_handler(self._x_errors.append)
             if not self._x.has_extension("XTEST"):
                 raise DesktopError(f"the X server on {display} lacks the XTEST extension")
-            self._root = self._x.screen().root
             self._mss = mss.MSS(display=display)
             try:
                 self._monitor = select_monitor(self._mss.monitors, monitor)
@@ -163,6 +186,28 @@ class XDesktop:
         except BaseException:
             self._x.close()
             raise
+
+    def _open_connection(self) -> Any:
+        import Xlib.display
+
+        connection = Xlib.display.Display(self._display)
+        connection.set_error_handler(self._x_errors.append)
+        self._root = connection.screen().root
+        return connection
+
+    def _reconnect(self) -> None:
+        """Replace both X connections after an interruption, without touching the old ones'
+        python-xlib state (a flush or close on it could wait forever)."""
+        from pyautogui import _pyautogui_x11 as backend
+
+        log.debug("an interrupted X connection is replaced, not reused")
+        _drop_connection(self._x)
+        _drop_connection(backend._display)
+        self._x_errors.clear()
+        with stdout_to_log():
+            self._x = self._open_connection()
+            _point_pyautogui_at(self._gui, self._display, stale_usable=False)
+        self._interrupted = False
 
     # -- screen ---------------------------------------------------------------------------------
 
@@ -247,10 +292,15 @@ class XDesktop:
         with self._device_errors("scroll"), self._holding(modifiers):
             if target is not None:
                 self._move_to(target)
+            wheel = {"up": 4, "down": 5, "left": 6, "right": 7}[direction]
+            if self._watchdog is not None:
+                self._watchdog.pressing_button(wheel)
+            self._wheel_down.add(wheel)  # pyautogui clicks it `amount` times
             if direction in ("up", "down"):
                 self._gui.scroll(amount if direction == "up" else -amount)
             else:
                 self._gui.hscroll(amount if direction == "right" else -amount)
+            self._wheel_down.discard(wheel)
             self._settle_pointer()
 
     def _move_to(self, point: tuple[int, int]) -> None:
@@ -260,8 +310,10 @@ class XDesktop:
     def _button(self, number: int, *, down: bool) -> None:
         name = _BUTTON_NAMES[number]
         if down:
-            self._gui.mouseDown(button=name)
+            if self._watchdog is not None:
+                self._watchdog.pressing_button(number)
             self._buttons_down.add(number)
+            self._gui.mouseDown(button=name)
         else:
             self._gui.mouseUp(button=name)
             self._buttons_down.discard(number)
@@ -294,6 +346,9 @@ class XDesktop:
         for number in sorted(self._buttons_down.intersection(numbers)):
             self._fake_input(self._x, X.ButtonRelease, number)
             self._buttons_down.discard(number)
+        for number in sorted(self._wheel_down):
+            self._fake_input(self._x, X.ButtonRelease, number)
+        self._wheel_down.clear()
         self._sync()
 
     def _optional_point(self, x: int | None, y: int | None) -> tuple[int, int] | None:
@@ -348,10 +403,16 @@ class XDesktop:
         with self._device_errors("type text"):
             self._check_failsafe()
             keymap = self._keymap()
-            with self._caps_lock_off(keymap):
-                for batch in plan_typing(keysyms, keymap):
-                    self._borrow(batch.remap)
-                    self._type_strokes(batch.strokes, keymap)
+            batches = plan_typing(keysyms, keymap)
+            self._ping_target = self._pingable_focus() if batches[0].remap else None
+            try:
+                with self._caps_lock_off(keymap):
+                    for batch in batches:
+                        self._borrow(batch.remap)
+                        self._type_strokes(batch.strokes, keymap)
+                self._unborrow()
+            finally:
+                self._ping_target = None
 
     def _tap_chord(self, keysyms: list[int], chord: str) -> None:
         with self._chord_held(keysyms, chord):
@@ -382,24 +443,27 @@ class XDesktop:
             self._sync()
 
     def _type_strokes(self, strokes: Sequence[KeyStroke], keymap: Keymap) -> None:
-        """Tap each stroke, holding Shift across runs of shifted characters; one sync at the end."""
+        """Tap each stroke, holding Shift across runs of shifted characters; one sync at the end.
+
+        Events go out every _FLUSH_EVERY strokes: python-xlib appends each queued request to
+        its send buffer by copying it, so a whole long text queued at once costs O(n^2).
+        """
         shift = _shift_keycode(keymap)
         try:
-            for stroke in strokes:
+            for count, stroke in enumerate(strokes, 1):
                 if stroke.shift != (shift in self._keys_down):
                     (self._press_key if stroke.shift else self._release_key)(shift)
                 self._press_key(stroke.keycode)
                 self._release_key(stroke.keycode)
+                if count % _FLUSH_EVERY == 0:
+                    self._x.flush()
         finally:
             if shift in self._keys_down:
                 self._release_key(shift)
             self._sync()
 
-    def _borrow(self, remap: Sequence[tuple[int, int]]) -> None:
-        """Map keysyms onto spare keycodes; they stay there for reuse until release_all/close.
-
-        Both levels carry the keysym: given a lone keysym, X treats an upper-case letter as the
-        shifted level of its lower-case form, so É would type é.
+    def _borrow(self, remap: Sequence[tuple[int, tuple[int, int]]]) -> None:
+        """Put keysyms on spare keycodes, in one mapping change; they stay until _unborrow.
 
         After the change, clients get a moment to handle the MappingNotify before keys arrive:
         Tk (and XIM-style clients) translate a KeyPress as soon as they read it from the socket,
@@ -408,22 +472,46 @@ class XDesktop:
         """
         if not remap:
             return
-        self._await_clients([keycode for keycode, _ in remap])
-        for keycode, keysym in remap:
-            self._x.change_keyboard_mapping(keycode, [(keysym, keysym)])
-            self._borrowed[keycode] = keysym
+        rows = dict(remap)
+        self._await_clients(list(rows))
+        if self._watchdog is not None:
+            self._watchdog.mapping(rows)
+        self._write_rows(rows)
+        self._borrowed.update(rows)
         self._sync()
-        time.sleep(self._settle_s)
+        if not self._caught_up():
+            time.sleep(self._settle_s)
 
     def _unborrow(self) -> None:
         """Empty the borrowed keycodes again, as they were before we mapped anything there."""
         if not self._borrowed:
             return
-        self._await_clients(list(self._borrowed))
-        for keycode in self._borrowed:
-            self._x.change_keyboard_mapping(keycode, [(NO_SYMBOL,)])
+        codes = sorted(self._borrowed)
+        self._await_clients(codes)
+        self._write_rows(dict.fromkeys(codes, (NO_SYMBOL, NO_SYMBOL)))
         self._borrowed.clear()
         self._sync()
+        if self._watchdog is not None:
+            self._watchdog.restored(codes)
+
+    def _write_rows(self, rows: Mapping[int, tuple[int, int]]) -> None:
+        """Change the keysyms on `rows` in as few ChangeKeyboardMapping requests as is safe.
+
+        Each request sends every client a MappingNotify, and openbox regrabs all its key
+        bindings on each (~40 ms, pointer frozen): one request per keycode froze the desktop
+        for over a minute after a long Unicode text. Spare keycodes are scattered, so one
+        request spans several of them, giving the layout keys between them their rows back --
+        only keys whose row survives that unchanged (keys.rewritable), else the span splits.
+        """
+        for low, high in mapping_spans(sorted(rows), self._rows, self._modifier_keycodes):
+            span = []
+            for code in range(low, high + 1):
+                row = rows.get(code) or self._rows.get(code, ())[:2]
+                span.append((*row, NO_SYMBOL, NO_SYMBOL)[:2])
+            self._x.change_keyboard_mapping(low, span)
+            for code, row in rows.items():
+                if low <= code <= high:
+                    self._rows[code] = row
 
     def _await_clients(self, keycodes: Sequence[int]) -> None:
         """Before a borrowed keycode changes, give clients time to translate its last events.
@@ -435,8 +523,66 @@ class XDesktop:
         last_use = max((self._used_at.get(keycode, -math.inf) for keycode in keycodes),
                        default=-math.inf)
         remaining = last_use + self._settle_s - time.monotonic()
-        if remaining > 0:
+        if remaining > 0 and not self._caught_up():
             time.sleep(remaining)
+
+    def _pingable_focus(self) -> Any | None:
+        """The focused client window, to ping (see _caught_up); None without one.
+
+        Apps that list _NET_WM_PING in WM_PROTOCOLS get a long time to answer; others (Tk 8.6
+        answers without listing it) get a short first chance, then timed waits take over.
+        """
+        import Xlib.error
+
+        try:
+            start = self._focus_start()
+            found = self._client_window(start) if start is not None else None
+            if found is None:
+                return None
+            protocols = found[0].get_wm_protocols() or []
+        except (Xlib.error.BadWindow, Xlib.error.BadDrawable, Xlib.error.BadMatch):
+            return None
+        self._ping_answered = self._x.get_atom("_NET_WM_PING") in protocols
+        return found[0]
+
+    def _caught_up(self) -> bool:
+        """Whether the focused app has handled every event sent to it so far: it answers a
+        _NET_WM_PING only once it reaches it in its event queue, behind our keys and the
+        mapping change. False (after a bounded wait) without an app that answers.
+
+        This is what makes typing exact however far behind a loaded app falls: a keycode is
+        remapped only once the app has translated the keys typed with it.
+        """
+        from Xlib import X
+        from Xlib.protocol import event
+
+        window = self._ping_target
+        if window is None:
+            return False
+        self._ping_serial += 1
+        protocols, ping = self._x.get_atom("WM_PROTOCOLS"), self._x.get_atom("_NET_WM_PING")
+        self._root.change_attributes(event_mask=X.SubstructureNotifyMask)  # pongs go to root
+        try:
+            window.send_event(event.ClientMessage(
+                window=window, client_type=protocols,
+                data=(32, [ping, self._ping_serial, window.id, 0, 0])), event_mask=0)
+            self._x.flush()
+            timeout = self._ping_timeout_s if self._ping_answered else _FIRST_PING_TIMEOUT_S
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                while self._x.pending_events():
+                    reply = self._x.next_event()
+                    if (reply.type == X.ClientMessage and reply.client_type == protocols
+                            and list(reply.data[1][:2]) == [ping, self._ping_serial]):
+                        self._ping_answered = True
+                        return True
+                select.select([self._x.fileno()], [], [], max(deadline - time.monotonic(), 0))
+        finally:
+            self._root.change_attributes(event_mask=X.NoEventMask)
+        log.info("the focused app did not answer a ping within %.1f s; typing on with timed "
+                 "waits", timeout)
+        self._ping_target = None
+        return False
 
     @contextlib.contextmanager
     def _caps_lock_off(self, keymap: Keymap) -> Iterator[None]:
@@ -462,22 +608,26 @@ class XDesktop:
         info = self._x.display.info
         first, count = info.min_keycode, info.max_keycode - info.min_keycode + 1
         rows = tuple(tuple(row) for row in self._x.get_keyboard_mapping(first, count))
+        self._rows = {first + offset: row for offset, row in enumerate(rows)}
         modifiers = self._x.get_modifier_mapping()
-        for keycode, keysym in list(self._borrowed.items()):
-            if rows[keycode - first][:2] != (keysym, keysym):
+        self._modifier_keycodes = frozenset(code for codes in modifiers for code in codes if code)
+        for keycode, keysyms in list(self._borrowed.items()):
+            if rows[keycode - first][:2] != keysyms:
                 del self._borrowed[keycode]
         return Keymap(
             min_keycode=first,
             rows=rows,
-            modifier_keycodes=frozenset(code for codes in modifiers for code in codes if code),
+            modifier_keycodes=self._modifier_keycodes,
             borrowed=frozenset(self._borrowed),
         )
 
     def _press_key(self, keycode: int) -> None:
         from Xlib import X
 
-        self._fake_input(self._x, X.KeyPress, keycode)
+        if self._watchdog is not None:
+            self._watchdog.pressing_key(keycode)
         self._keys_down.append(keycode)
+        self._fake_input(self._x, X.KeyPress, keycode)
         if keycode in self._borrowed:
             self._unsynced.add(keycode)
 
@@ -595,12 +745,15 @@ class XDesktop:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def release_all(self) -> None:
-        """Release every key and button this desktop holds down, and undo any keycode mapping."""
+        """Release every key and button this desktop holds down, and undo any keycode mapping.
+
+        After an interruption this runs over fresh X connections (see _device_errors)."""
         if self._closed:
             return
         with self._device_errors("release held keys and buttons"):
-            for keycode in reversed(list(self._keys_down)):
+            for keycode in reversed(list(dict.fromkeys(self._keys_down))):
                 self._release_key(keycode)
+            self._keys_down.clear()
             self._release_buttons()
             self._unborrow()
 
@@ -608,18 +761,27 @@ class XDesktop:
         """Release everything and close the connections. Safe to call twice."""
         if self._closed:
             return
+        released = False
         try:
             self.release_all()
+            released = True
         except DesktopError as exc:
             # Usually the X server is gone already; nothing is left to release then.
             log.warning("could not release keys and buttons while closing: %s", exc)
         finally:
             self._closed = True
             self._mss.close()
-            with contextlib.suppress(*self._transport_errors):
-                self._x.close()
-            with contextlib.suppress(*self._transport_errors):
-                self._gui._pyautogui_x11._display.close()
+            if self._interrupted:  # interrupted during release_all: never flush these
+                _drop_connection(self._x)
+                _drop_connection(self._gui._pyautogui_x11._display)
+            else:
+                with contextlib.suppress(*self._transport_errors):
+                    self._x.close()
+                with contextlib.suppress(*self._transport_errors):
+                    self._gui._pyautogui_x11._display.close()
+            if self._watchdog is not None:
+                # Released: the helper has nothing to do; otherwise it releases what it can.
+                self._watchdog.close(released=released)
 
     def _check_failsafe(self) -> None:
         # pyautogui checks the corners only on its own calls; keys should honour the abort too.
@@ -643,11 +805,19 @@ class XDesktop:
         if self._closed:
             raise DesktopError(f"cannot {action}: the desktop is closed")
         try:
+            if self._interrupted:
+                self._reconnect()
             yield
         except self._gui.FailSafeException as exc:
             raise FailSafeTriggered(_FAILSAFE_MESSAGE) from exc
         except self._transport_errors as exc:
             raise DesktopError(f"cannot {action}: {exc}") from exc
+        except BaseException as exc:
+            if not isinstance(exc, Exception):
+                # KeyboardInterrupt, Terminated, DeadlineExceeded: raised by a signal handler,
+                # possibly in the middle of a python-xlib request. Never reuse the connection.
+                self._interrupted = True
+            raise
 
 
 def _import_pyautogui() -> ModuleType:
@@ -668,25 +838,37 @@ def _import_pyautogui() -> ModuleType:
     return pyautogui
 
 
-def _point_pyautogui_at(pyautogui: ModuleType, display: str) -> None:
+def _point_pyautogui_at(pyautogui: ModuleType, display: str, *, stale_usable: bool = True
+                        ) -> None:
     """Aim pyautogui at `display` with no pauses and the corner fail-safe on.
 
     pyautogui opens $DISPLAY once, at import, and sizes its fail-safe corners then. A process
     that opens another display later (a second virtual display, the test suite) would drive
     the old one, so swap in a fresh connection and recompute the corners every time.
+    `stale_usable`: False when the old connection may have been interrupted mid-request.
     """
     import Xlib.display
     from pyautogui import _pyautogui_x11 as backend
 
     fresh = Xlib.display.Display(display)
     stale, backend._display = backend._display, fresh
-    with contextlib.suppress(Exception):  # closed already, or its server is gone
-        stale.close()
+    if not stale_usable:
+        _drop_connection(stale)
+    else:
+        with contextlib.suppress(Exception):  # closed already, or its server is gone
+            stale.close()
     width, height = fresh.screen().width_in_pixels, fresh.screen().height_in_pixels
     pyautogui.FAILSAFE_POINTS[:] = [(0, 0), (0, height - 1), (width - 1, 0),
                                     (width - 1, height - 1)]
     pyautogui.FAILSAFE = True
     pyautogui.PAUSE = 0
+
+
+def _drop_connection(connection: Any) -> None:
+    """Close a python-xlib connection's socket without flushing or taking its locks: after an
+    interruption mid-request its bookkeeping is inconsistent and close() could wait forever."""
+    with contextlib.suppress(Exception):
+        connection.display.socket.close()
 
 
 def _button_number(button: str) -> int:

@@ -245,6 +245,11 @@ class VirtualDisplay:
         return Path(self._tmp.name) / "Xauthority"
 
     @property
+    def window_manager_pid(self) -> int | None:
+        """The pid of the window manager this display started (None without one)."""
+        return self._wm.pid if self._wm is not None and self._wm.poll() is None else None
+
+    @property
     def env(self) -> dict[str, str]:
         """Variables to add to a child's environment so it draws on this display."""
         return {"DISPLAY": self.display, "XAUTHORITY": str(self.xauthority)}

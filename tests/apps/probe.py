@@ -12,6 +12,7 @@ Every line of FILE is one JSON object, flushed at once:
   {"event": "motion", "x", "y", "state"}      pointer motion over the canvas
   {"event": "drag", "start": [x, y], "end": [x, y]}   button 1 pressed, moved, released
   {"event": "text", "text": ...}              the Text widget's whole content after a change
+                                              (changes within 20 ms share one line)
 State bits are X's: 1 Shift, 4 Control, 8 Mod1 (Alt), 64 Mod4 (Super), 256 Button1.
 """
 
@@ -35,6 +36,7 @@ class Probe:
     def __init__(self, root: tk.Tk, out: TextIO) -> None:
         self.root, self.out = root, out
         self.ready = False
+        self.text_pending = False
         self.shifts_down: set[str] = set()
         self.drag_start: tuple[int, int] | None = None
         self.dragged = False
@@ -97,9 +99,17 @@ class Probe:
         self.write("motion", x=e.x_root, y=e.y_root, state=e.state)
 
     def _modified(self, _e: tk.Event) -> None:
+        # At most one text line per 20 ms: a long text typed fast would otherwise write its
+        # whole content once per character (quadratic in its length).
         if self.text.edit_modified():
-            self.write("text", text=_unicode(self.text.get("1.0", "end-1c")))
             self.text.edit_modified(False)
+            if not self.text_pending:
+                self.text_pending = True
+                self.root.after(20, self._write_text)
+
+    def _write_text(self) -> None:
+        self.text_pending = False
+        self.write("text", text=_unicode(self.text.get("1.0", "end-1c")))
 
     def _maybe_ready(self) -> None:
         if self.ready or not self.root.winfo_viewable():
