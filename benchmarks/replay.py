@@ -59,7 +59,7 @@ def main() -> int:
     assert summary["status"] == "success", proc.stderr
     recording = summary["run_dir"]
     ordinary = [s["overhead_s"] for s in steps_of(recording) if s["actions"]]
-    walls, replayed, false_alarms, asked = [], [], 0, 0
+    walls, replayed, false_alarms, asked, in_run = [], [], 0, 0, []
     for i in range(args.replays):
         app = " ".join([*FORM, "--out", str(home / f"replay-{i}.json")])
         with FakeMessagesAPI(reply_delay_s=args.delay) as api:
@@ -67,6 +67,7 @@ def main() -> int:
             asked += len(api.requests)
         result = json.loads(proc.stdout)
         walls.append(wall)
+        in_run.append(result["duration_s"])
         if result.get("replay", {}).get("diverged_at") is not None or result["status"] != (
                 "success"):
             false_alarms += 1
@@ -79,6 +80,9 @@ def main() -> int:
     print(f"replay ({args.replays} runs): median {median_wall:.2f} s wall "
           f"(min {min(walls):.2f}, max {max(walls):.2f}), start-up included; "
           f"{recorded_s / median_wall:.1f}x faster; {asked} model requests in all")
+    print(f"inside the run (run_task, no start-up): recorded {summary['duration_s']:.2f} s, "
+          f"replay median {statistics.median(in_run):.2f} s "
+          f"({summary['duration_s'] / statistics.median(in_run):.1f}x)")
     print(f"per-step overhead, steps with actions: ordinary median "
           f"{statistics.median(ordinary) * 1000:.0f} ms, replayed (check + action + settle) "
           f"median {statistics.median(replayed) * 1000:.0f} ms"

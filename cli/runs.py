@@ -71,10 +71,19 @@ def show_run_command(
                   f"[bold]{h.status}[/], {steps} steps, {duration} s")
     if h.summary:
         console.print(f"summary: {escape(h.summary)}")
+    if h.replay is not None:
+        r = h.replay
+        if r.from_run is None:
+            console.print(f"replay: {escape(r.reason)}")
+        else:
+            where = ("replayed to the end" if r.diverged_at is None
+                     else f"handed over to Claude at recorded step {r.diverged_at}: {r.reason}")
+            console.print(f"replay of {r.from_run}: {r.steps_replayed} steps, {escape(where)}")
     for step in run.steps:
         text = step.text.strip()
-        console.print(f"[bold]step {step.step}[/] model {step.model_s} s"
-                      + (f": {escape(text)}" if text else ""))
+        how = (f"replayed, match {step.match:.3f}" if step.replayed and step.match is not None
+               else f"model {step.model_s} s")
+        console.print(f"[bold]step {step.step}[/] {how}" + (f": {escape(text)}" if text else ""))
         for action in step.actions:
             err = f"  [red]error: {escape(action.error)}[/]" if action.error else ""
             described = json.dumps(action.to_dict()["action"])
