@@ -26,7 +26,14 @@ from .errors import ConfigError
 from .events import HandedOver, ReplayStarted, StepFinished, StepStarted
 from .flavours import FLAVOURS, Flavour, flavour_for
 from .record import ActionRecord, ReplayRecord, StepRecord, screenshot_name
-from .replay_match import DEFAULT_TOLERANCE, Match, Tolerance, compare_step, same_window
+from .replay_match import (
+    DEFAULT_TOLERANCE,
+    Match,
+    Tolerance,
+    compare_step,
+    same_window,
+    screen_cells,
+)
 from .screen import ScreenSpace, frame_to_image, scale_image, wait_for_change
 from .step import EndRun, RunState, StepRunner, timeout_summary
 
@@ -184,7 +191,7 @@ class Replayer:
         # Recorded screenshots are decoded ahead, beside the step being replayed: decoding a
         # 1920x1080 PNG takes 15-50 ms here, a third of a replayed step.
         self.loader: ThreadPoolExecutor | None = None
-        self.pictures: dict[str, Future[Image.Image]] = {}
+        self.pictures: dict[str, Future[tuple[Image.Image, Image.Image]]] = {}
 
     def prefetch(self, recording: Run, steps: Sequence[StepRecord]) -> None:
         if self.loader is None:
@@ -192,10 +199,12 @@ class Replayer:
         for step in steps:
             name = step.screenshot_before
             if name and name not in self.pictures:
-                self.pictures[name] = self.loader.submit(_load_rgb, recording.file(name))
+                self.pictures[name] = self.loader.submit(_load, recording.file(name),
+                                                         self.tolerance)
 
-    def picture(self, recording: Run, step: StepRecord) -> Image.Image:
-        """The screenshot Claude saw before `step`, decoded (raises Diverged if unreadable)."""
+    def picture(self, recording: Run, step: StepRecord) -> tuple[Image.Image, Image.Image]:
+        """The screenshot Claude saw before `step`, decoded, and its screen cells (raises
+        Diverged if it cannot be read)."""
         self.prefetch(recording, [step])
         future = self.pictures.pop(step.screenshot_before or "")
         try:
@@ -302,12 +311,12 @@ class Replayer:
              targets: list[tuple[int, int]]) -> Match:
         """Compare the screen with what Claude saw before `step`, waiting (up to the bound) for a
         screen that is still changing; raises Diverged if it never matches."""
-        recorded = self.picture(recording, step)
+        recorded, cells = self.picture(recording, step)
         frame = runner.last_frame or runner.desktop.capture()
         deadline = runner.clock() + self.wait_s
         while True:
             match = compare_step(recorded, self.model_image(runner, frame), targets,
-                                 space=runner.space, tol=self.tolerance)
+                                 space=runner.space, tol=self.tolerance, recorded_cells=cells)
             remaining = deadline - runner.clock()
             if match.is_match or remaining <= 0:
                 break
@@ -400,9 +409,10 @@ class Replayer:
         return runner.run_steps(state)
 
 
-def _load_rgb(path: Any) -> Image.Image:
+def _load(path: Any, tolerance: Tolerance) -> tuple[Image.Image, Image.Image]:
     with Image.open(path) as image:
-        return image.convert("RGB")
+        rgb = image.convert("RGB")
+    return rgb, screen_cells(rgb, tolerance)
 
 
 def first_step_verdict(recording: Run, desktop: Any,

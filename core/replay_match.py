@@ -62,7 +62,9 @@ class Match:
 def grey_cells(image: Image.Image, box: tuple[int, int, int, int], cell: int) -> Image.Image:
     """The box of `image` as grey cells of `cell` pixels (box-averaged; the last row and
     column average what is left). About 9 ms for a whole 1920x1080 screen in 16-pixel cells."""
-    return image.crop(box).convert("L").reduce(cell)
+    if box != (0, 0, *image.size):  # cropping to the whole image would copy it for nothing
+        image = image.crop(box)
+    return image.convert("L").reduce(cell)
 
 
 def changed_share(a: Image.Image, b: Image.Image, cell_diff: int) -> float:
@@ -88,12 +90,18 @@ def compare_region(recorded: Image.Image, current: Image.Image, point: Point,
                          tol.cell_diff)
 
 
+def screen_cells(image: Image.Image, tol: Tolerance = DEFAULT_TOLERANCE) -> Image.Image:
+    """The whole picture as the grey cells `compare_screen` compares (computable ahead)."""
+    return grey_cells(image, (0, 0, *image.size), tol.screen_cell)
+
+
 def compare_screen(recorded: Image.Image, current: Image.Image,
-                   tol: Tolerance = DEFAULT_TOLERANCE) -> float:
+                   tol: Tolerance = DEFAULT_TOLERANCE, *,
+                   recorded_cells: Image.Image | None = None) -> float:
     """Share of changed cells over the whole screen."""
-    box = (0, 0, *recorded.size)
-    return changed_share(grey_cells(recorded, box, tol.screen_cell),
-                         grey_cells(current, box, tol.screen_cell), tol.cell_diff)
+    if recorded_cells is None:
+        recorded_cells = screen_cells(recorded, tol)
+    return changed_share(recorded_cells, screen_cells(current, tol), tol.cell_diff)
 
 
 def shift_of(recorded: Image.Image, current: Image.Image, point: Point,
@@ -127,13 +135,15 @@ def same_window(recorded: Window | None, current: Window) -> bool:
 
 
 def compare_step(recorded: Image.Image, current: Image.Image, targets: Sequence[Point], *,
-                 space: ScreenSpace, tol: Tolerance = DEFAULT_TOLERANCE) -> Match:
+                 space: ScreenSpace, tol: Tolerance = DEFAULT_TOLERANCE,
+                 recorded_cells: Image.Image | None = None) -> Match:
     """Does `current` show what `recorded` showed, around each target (screen pixels) and over
-    the whole screen? Both images are model-size."""
+    the whole screen? Both images are model-size; `recorded_cells`, if given, is
+    `screen_cells(recorded)` computed ahead."""
     if recorded.size != current.size:
         return Match(0.0, f"the screenshot is {current.width}x{current.height}, the recording's "
                           f"{recorded.width}x{recorded.height}")
-    worst = compare_screen(recorded, current, tol)
+    worst = compare_screen(recorded, current, tol, recorded_cells=recorded_cells)
     if worst > tol.screen_max_changed:
         return Match(round(1 - worst, 4), f"{worst:.1%} of the screen differs from the "
                                           "recording (a dialog, another window, a new layout)")
