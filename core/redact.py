@@ -3,15 +3,16 @@
 A value leaves cua in more shapes than itself: inside JSON (`\\"`, `\\\\`, `\\u00e9` when the
 writer escapes non-ASCII), in a Python `repr` (an error message quoting the input, a traceback),
 percent-encoded in a URL, as base64 (say an `Authorization: Basic` header quoted back, where the
-value sits at any byte offset of a larger blob), or as hex. `Redactor` knows every such form of
-each value and replaces it with the value's placeholder. It works on plain text (`redact`), on
-JSON-like data (`redact_data`, checking each string also as JSON will serialise it), and on text
-that arrives in pieces (`StreamRedactor`), so a value split across two streamed chunks is still
-caught.
+value sits at any byte offset of a larger blob), HTML-escaped (a report), or as hex. `Redactor`
+knows every such form of each value and replaces it with the value's placeholder. It works on
+plain text (`redact`), on JSON-like data (`redact_data`, checking each string also as JSON will
+serialise it), and on text that arrives in pieces (`StreamRedactor`), so a value split across two
+streamed chunks is still caught.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import unicodedata
@@ -54,8 +55,8 @@ def _hex_case_variants(text: str, pattern: str, prefix: int = 2) -> set[str]:
 
 def text_forms(value: str) -> set[str]:
     """Every literal form of `value` worth searching for: raw, its Unicode normal forms, JSON-
-    escaped, repr/ascii (both quote styles), bytes repr, URL-encoded, hex; and the JSON and
-    repr escapes of those (an error message quoting a repr, inside a JSON record)."""
+    escaped, repr/ascii (both quote styles), bytes repr, URL-encoded, HTML-escaped, hex; and the
+    JSON and repr escapes of those (an error message quoting a repr, inside a JSON record)."""
     raw = {value} | {unicodedata.normalize(f, value) for f in ("NFC", "NFD", "NFKC", "NFKD")}
     first: set[str] = set(raw)
     for v in raw:
@@ -69,6 +70,8 @@ def text_forms(value: str) -> set[str]:
         for encoded in (quote(v, safe=""), quote(v, safe="/"), quote_plus(v, safe=""),
                         quote_plus(v, safe="/")):
             first |= _hex_case_variants(encoded, r"%[0-9a-fA-F]{2}", prefix=1)
+        first |= {html.escape(v, quote=True), html.escape(v, quote=False),
+                  html.escape(v).replace("&#x27;", "&#39;")}
         data = v.encode("utf-8", "surrogatepass")
         if len(data) >= 4:
             first |= {data.hex(), data.hex().upper()}

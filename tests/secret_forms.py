@@ -5,6 +5,7 @@ core/redact.py on purpose (base64 is checked by whole 3-byte groups, not by rege
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 from pathlib import Path
@@ -53,6 +54,7 @@ def forms(value: str) -> dict[str, bytes]:
         "url-lower": re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(),
                             quote(value, safe="")).encode(),
         "hex": raw.hex().encode(),
+        "html": html.escape(value).encode(),
     }
     for i, core in enumerate(sorted(_b64_cores(raw))):
         found[f"base64-{i}"] = core
@@ -73,10 +75,12 @@ def encoded(value: str, how: str, prefix: str = "user:") -> str:
         "base64": base64.b64encode(data).decode(),
         "base64-url": base64.urlsafe_b64encode(b"x" + data).decode(),
         "hex": value.encode().hex(),
+        "html": html.escape(value),
     }[how]
 
 
-ENCODINGS = ("raw", "json", "repr", "ascii", "url", "url-plus", "base64", "base64-url", "hex")
+ENCODINGS = ("raw", "json", "repr", "ascii", "url", "url-plus", "base64", "base64-url", "hex",
+             "html")
 
 
 def leaks(haystack: bytes, values: tuple[str, ...] = SECRET_VALUES) -> list[str]:
