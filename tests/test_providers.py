@@ -236,6 +236,15 @@ def test_vertex_429_is_retried_and_403_says_enable_the_model(vertex):
         client.send(request("claude-sonnet-4-5@20250929"), on_text=lambda t: None)
 
 
+def test_an_unknown_vertex_model_id_names_the_id_format(vertex):
+    fake, env = vertex
+    fake.queue(vertex_error(404))
+    with pytest.raises(ModelError, match=r"does not know model claude-sonet-4-6 .* e\.g\. "
+                                         r"claude-sonnet-4-5@20250929"):
+        vertex_client(fake, env, model="claude-sonet-4-6").send(request("claude-sonet-4-6"),
+                                                                on_text=lambda t: None)
+
+
 def test_a_key_the_token_endpoint_does_not_know_is_a_model_error(vertex, tmp_path):
     fake, env = vertex
     other = FakeVertex(project="cua-test-project")
