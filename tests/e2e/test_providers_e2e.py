@@ -12,6 +12,8 @@ from claude_cua.core.demo.fakecloud import (
     vertex_error,
 )
 from claude_cua.core.demo.policies import SUPPLIER_VALUES, supplier_form_policy
+from claude_cua.core.prices import price_for
+from claude_cua.core.usage import Usage
 
 from .conftest import FORM, Cua, summary_of
 
@@ -72,7 +74,9 @@ def test_bedrock_fills_the_form_after_throttling(bedrock, tmp_path):
     assert (summary["provider"], summary["region"], summary["model"]) == (
         "bedrock", "eu-central-1", model)
     assert summary["tool_version"] == "computer_20250124"
-    assert summary["cost_usd"] > 0
+    # An eu. profile is a regional endpoint: Sonnet 4.5's list price plus 10%.
+    list_price = price_for("claude-sonnet-4-5-20250929").cost(Usage.from_dict(summary["usage"]))
+    assert summary["cost_usd"] == pytest.approx(list_price * 1.1, rel=1e-3)
     sent = [r for r in fake.requests if r.path.endswith("/invoke-with-response-stream")]
     assert len(sent) == 13  # the throttled request, then the 12 steps
     assert all(r.json["anthropic_beta"] == ["computer-use-2025-01-24"] for r in sent)
