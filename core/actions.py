@@ -2,14 +2,19 @@
 
 `parse_action` checks the input against the flavour's action set and turns model-space
 coordinates into screen pixels through `ScreenSpace`; anything Claude can fix raises ActionError.
+It is where every action's input is checked, once: each field's type and range (the limits
+below), chords and held modifiers by the key parser that types them, and text by the keysyms
+that would type it. The desktop takes what it is given.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from . import keys
 from .desktop import Button, Desktop, ScrollDirection
 from .errors import ActionError
 from .screen import ScreenSpace
@@ -115,6 +120,7 @@ _CLICKS: dict[str, tuple[Button, int]] = {
 MAX_WAIT_S = 60
 MAX_REPEAT = 100
 MAX_SCROLL = 50
+_COORDINATE_LIMIT = 2**31  # beyond any screen; to_screen then says where the screen ends
 
 
 def parse_action(
@@ -126,10 +132,13 @@ def parse_action(
     clicks_take_coordinate: bool = True,
 ) -> Action:
     """Turn one computer-tool call into an Action, or raise ActionError saying what is wrong."""
-    if name not in allowed:
+    if not isinstance(name, str) or name not in allowed:
         raise ActionError(
-            f"unknown action {name!r}; this tool version supports: {', '.join(sorted(allowed))}"
+            f"unknown action {_shown(name)}; this tool version supports: "
+            f"{', '.join(sorted(allowed))}"
         )
+    if not isinstance(tool_input, Mapping):
+        raise ActionError(f"the input of {name} must be an object, got {_shown(tool_input)}")
     if name in _CLICKS:
         button, count = _CLICKS[name]
         at = _optional_target(tool_input, "coordinate", space) if clicks_take_coordinate else None
@@ -138,16 +147,21 @@ def parse_action(
 
 
 def _key(inp: Mapping[str, Any], _: ScreenSpace) -> Action:
-    repeat = inp.get("repeat", 1)
-    return Key(_text(inp, "text"), _int_in(repeat, "repeat", 1, MAX_REPEAT))
+    chord = _text(inp, "text")
+    keys.parse_chords(chord)  # an unknown or malformed key is Claude's to fix, before anything
+    return Key(chord, _int_in(_given(inp, "repeat", 1), "repeat", 1, MAX_REPEAT))
 
 
 def _hold_key(inp: Mapping[str, Any], _: ScreenSpace) -> Action:
-    return HoldKey(_text(inp, "text"), _seconds(inp, "duration"))
+    chord = _text(inp, "text")
+    keys.parse_chord(chord)
+    return HoldKey(chord, _seconds(inp, "duration"))
 
 
 def _type(inp: Mapping[str, Any], _: ScreenSpace) -> Action:
-    return TypeText(_text(inp, "text", allow_empty=True))
+    text = _text(inp, "text", allow_empty=True)
+    keys.keysyms_for_text(text)  # control characters and lone surrogates cannot be typed
+    return TypeText(text)
 
 
 def _mouse_move(inp: Mapping[str, Any], space: ScreenSpace) -> Action:
@@ -167,11 +181,15 @@ def _mouse_up(inp: Mapping[str, Any], space: ScreenSpace) -> Action:
     return MouseButton(_optional_target(inp, "coordinate", space), is_down=False)
 
 
+_DIRECTIONS: tuple[ScrollDirection, ...] = ("up", "down", "left", "right")
+
+
 def _scroll(inp: Mapping[str, Any], space: ScreenSpace) -> Action:
     direction = inp.get("scroll_direction")
-    if direction not in ("up", "down", "left", "right"):
-        raise ActionError(f"scroll_direction must be up, down, left or right, not {direction!r}")
-    amount = _int_in(inp.get("scroll_amount", 3), "scroll_amount", 0, MAX_SCROLL)
+    if not isinstance(direction, str) or direction not in _DIRECTIONS:
+        raise ActionError(
+            f"scroll_direction must be up, down, left or right, not {_shown(direction)}")
+    amount = _int_in(_given(inp, "scroll_amount", 3), "scroll_amount", 1, MAX_SCROLL)
     at = _optional_target(inp, "coordinate", space)
     return Scroll(at, direction, amount, _modifiers(inp))
 
@@ -183,12 +201,12 @@ def _wait(inp: Mapping[str, Any], _: ScreenSpace) -> Action:
 def _zoom(inp: Mapping[str, Any], space: ScreenSpace) -> Action:
     region = inp.get("region")
     if not (isinstance(region, list | tuple) and len(region) == 4):
-        raise ActionError(f"zoom needs region [x0, y0, x1, y1], got {region!r}")
+        raise ActionError(f"zoom needs region [x0, y0, x1, y1], got {_shown(region)}")
     top = max(space.model_w, space.model_h)
     x0, y0, x1, y1 = (_int_in(v, "region value", 0, top) for v in region)
     if x1 > space.model_w or y1 > space.model_h or x0 >= x1 or y0 >= y1:
         raise ActionError(
-            f"zoom region {list(region)} must satisfy 0 <= x0 < x1 <= {space.model_w} and "
+            f"zoom region {[x0, y0, x1, y1]} must satisfy 0 <= x0 < x1 <= {space.model_w} and "
             f"0 <= y0 < y1 <= {space.model_h}"
         )
     return Zoom((x0, y0, x1, y1))
@@ -210,36 +228,61 @@ _PARSERS = {
 }
 
 
+def _shown(value: object, limit: int = 60) -> str:
+    """A short rendering of a model-sent value for an error message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _given(inp: Mapping[str, Any], field: str, default: object) -> object:
+    """An optional field's value; null counts as not given."""
+    value = inp.get(field)
+    return default if value is None else value
+
+
 def _text(inp: Mapping[str, Any], field: str, *, allow_empty: bool = False) -> str:
     value = inp.get(field)
     if not isinstance(value, str) or (not value and not allow_empty):
-        raise ActionError(f"{field!r} must be a non-empty string, got {value!r}")
+        raise ActionError(f"{field!r} must be a non-empty string, got {_shown(value)}")
     return value
 
 
 def _modifiers(inp: Mapping[str, Any]) -> str | None:
+    """The modifier keys to hold ('shift', 'ctrl+alt'): only modifiers, never other keys."""
     value = inp.get("text")
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise ActionError(f"'text' (the held modifier) must be a string, got {value!r}")
+        raise ActionError(f"'text' (the held modifier) must be a string, got {_shown(value)}")
+    if not set(keys.parse_chord(value)) <= keys.modifier_keysyms():
+        raise ActionError(f"'text' names the keys to hold while the mouse acts, which must be "
+                          f"modifiers such as shift, ctrl, alt or super; got {_shown(value)}")
     return value
 
 
+def _number(value: object) -> float | int | None:
+    """`value` if it is a finite JSON number (not a boolean), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value if math.isfinite(value) else None
+
+
 def _int_in(value: object, field: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-        raise ActionError(f"{field} must be a whole number, got {value!r}")
-    if not low <= int(value) <= high:
-        raise ActionError(f"{field} must be between {low} and {high}, got {value!r}")
-    return int(value)
+    number = _number(value)
+    if number is None or number != int(number):
+        raise ActionError(f"{field} must be a whole number, got {_shown(value)}")
+    whole = int(number)
+    if not low <= whole <= high:
+        raise ActionError(f"{field} must be between {low} and {high}, got {_shown(value)}")
+    return whole
 
 
 def _seconds(inp: Mapping[str, Any], field: str) -> float:
     value = inp.get(field)
-    is_number = isinstance(value, int | float) and not isinstance(value, bool)
-    if not is_number or not 0 <= value <= MAX_WAIT_S:
-        raise ActionError(f"{field} must be seconds from 0 to {MAX_WAIT_S}, got {value!r}")
-    return float(value)
+    number = _number(value)
+    if number is None or not 0 <= number <= MAX_WAIT_S:
+        raise ActionError(f"{field} must be seconds from 0 to {MAX_WAIT_S}, got {_shown(value)}")
+    return float(number)
 
 
 def _target(inp: Mapping[str, Any], field: str, space: ScreenSpace) -> Target:
@@ -247,8 +290,8 @@ def _target(inp: Mapping[str, Any], field: str, space: ScreenSpace) -> Target:
     if value is None:
         raise ActionError(f"this action needs {field} [x, y]")
     if not (isinstance(value, list | tuple) and len(value) == 2):
-        raise ActionError(f"{field} must be [x, y], got {value!r}")
-    x, y = (_int_in(v, field, -(2**31), 2**31) for v in value)
+        raise ActionError(f"{field} must be [x, y], got {_shown(value)}")
+    x, y = (_int_in(v, field, -_COORDINATE_LIMIT, _COORDINATE_LIMIT) for v in value)
     return Target((x, y), space.to_screen(x, y))
 
 

@@ -136,6 +136,9 @@ class ClaudeClient:
         builder = ReplyBuilder()
         try:
             stream = self._open(request)
+        except (TypeError, ValueError, RecursionError) as exc:  # raised before anything is sent
+            raise _error(f"cua could not encode its own request ({_brief(exc)}); this is a bug "
+                         "in cua: please report it, with the run folder") from exc
         except Exception as exc:
             raise self._fault(exc, request.model) from exc
         with stream:
@@ -147,7 +150,7 @@ class ClaudeClient:
                 if text:
                     on_text(text)
         try:
-            return builder.reply()
+            return builder.reply(taken_ids=tool_use_ids(request.messages))
         except IncompleteReply as exc:
             raise _incomplete(exc) from exc
 
@@ -173,12 +176,12 @@ class ClaudeClient:
         events = iter(stream)
         while True:
             try:
-                event = next(events)
+                event = next(events).to_dict(warnings=False)
             except StopIteration:
                 return
             except Exception as exc:
                 raise self._fault(exc, model) from exc
-            yield event.to_dict()
+            yield event
 
     def _fault(self, exc: Exception, model: str) -> Exception:
         """The error to raise for an SDK or transport failure: _Transient to retry, else final."""
@@ -194,7 +197,7 @@ class ClaudeClient:
         if isinstance(exc, self._transport_errors):
             return _Transient(f"the connection to the API broke mid-reply ({_brief(exc)})",
                               _CHECK_NETWORK)
-        if isinstance(exc, ValueError | anthropic.APIError):  # undecodable SSE or JSON
+        if isinstance(exc, ValueError | RecursionError | anthropic.APIError):  # undecodable
             return _Transient(f"the API sent a reply cua could not read ({_brief(exc)})",
                               _NOTHING_DONE)
         return exc  # not the API's fault: a bug, reported as one
@@ -241,6 +244,18 @@ def _provider_error_kind(exc: Any) -> str:
     if isinstance(error, dict):
         return str(error.get("status") or error.get("type") or "")
     return ""
+
+
+def tool_use_ids(messages: Sequence[Mapping[str, Any]]) -> set[str]:
+    """Every tool-use id the conversation already holds (a new one must differ from all)."""
+    ids: set[str] = set()
+    for message in messages:
+        content = message.get("content")
+        if message.get("role") == "assistant" and isinstance(content, list):
+            ids.update(block["id"] for block in content
+                       if isinstance(block, Mapping) and block.get("type") == "tool_use"
+                       and isinstance(block.get("id"), str))
+    return ids
 
 
 def backoff_s(retry: int, *, initial_s: float = INITIAL_RETRY_DELAY_S,

@@ -5,9 +5,13 @@ that xdesktop.py fetches, so every decision about which keycode to press (and wh
 has to be mapped onto a spare keycode first) is testable without a display.
 
 Chords are X keysym names or common aliases joined with '+' ('ctrl+shift+t', 'KP_Enter',
-'pagedown'); a literal plus is '+', 'ctrl++' or 'ctrl+plus'. Like xdotool, key() also accepts
-a space-separated sequence ('ctrl+a Delete'), and a keysym on the shifted level ('A', 'ctrl+T',
-'exclam') gets Shift added, so 'ctrl+T' is ctrl+shift+t.
+'pagedown'), or with '-' when every name before the last is a modifier ('alt-F4'); a literal
+plus is '+', 'ctrl++' or 'ctrl+plus'. Like xdotool, key() also accepts a space-separated
+sequence ('ctrl+a Delete'), and a keysym on the shifted level ('A', 'ctrl+T', 'exclam') gets
+Shift added, so 'ctrl+T' is ctrl+shift+t.
+
+This is cua's one key vocabulary: the action parser checks chords with it, XDesktop types them
+with it, and the policy judges them by `chord_spellings`, built on the same parse.
 
 Xlib is imported lazily, inside functions: no core module may import it at import time.
 """
@@ -28,7 +32,7 @@ _ALIASES: dict[str, str] = {
     "ctrl": "Control_L", "control": "Control_L", "lctrl": "Control_L", "rctrl": "Control_R",
     "shift": "Shift_L", "lshift": "Shift_L", "rshift": "Shift_R",
     "alt": "Alt_L", "lalt": "Alt_L", "ralt": "Alt_R", "option": "Alt_L",
-    "altgr": "ISO_Level3_Shift", "meta": "Meta_L",
+    "altgr": "ISO_Level3_Shift", "meta": "Meta_L", "ctl": "Control_L", "sysrq": "Sys_Req",
     "super": "Super_L", "win": "Super_L", "windows": "Super_L", "cmd": "Super_L",
     "command": "Super_L",
     "enter": "Return", "return": "Return", "esc": "Escape", "escape": "Escape", "tab": "Tab",
@@ -47,6 +51,8 @@ _MODIFIER_NAMES = (
     "Shift_L", "Shift_R", "Control_L", "Control_R", "Alt_L", "Alt_R", "Meta_L", "Meta_R",
     "Super_L", "Super_R", "Hyper_L", "Hyper_R", "ISO_Level3_Shift", "Mode_switch",
 )
+MAX_CHORD_KEYS = 16  # keys held at once in one chord
+MAX_CHORDS = 100  # chords in one space-separated sequence
 _KEYSYM_GROUPS = ("miscellany", "latin1", "latin2", "latin3", "latin4", "greek", "xkb", "xf86")
 
 SHIFT_L = 0xFFE1
@@ -113,28 +119,55 @@ def keysyms_for_text(text: str) -> list[int]:
     return [keysym_for_char(ch) for ch in text.replace("\r\n", "\n")]
 
 
-def _keysym_for_name(name: str, chord: str) -> int:
+def _lookup(name: str) -> int | None:
+    """The keysym a key name stands for (an alias, one character, or a keysym name), or None."""
     alias = _ALIASES.get(name.lower())
     exact, folded = _keysym_names()
     if alias is not None:
         return exact[alias]
     if len(name) == 1:
         return keysym_for_char(name)
-    keysym = exact.get(name) or folded.get(name.lower())
+    return exact.get(name) or folded.get(name.lower())
+
+
+def _keysym_for_name(name: str, chord: str) -> int:
+    keysym = _lookup(name)
     if keysym is None:
-        raise ActionError(f"unknown key {name!r} in {chord!r}; {KEY_HINT}")
+        raise ActionError(f"unknown key {_shown(name)} in {_shown(chord)}; {KEY_HINT}")
     return keysym
 
 
-def _split_chord(chord: str) -> list[str]:
-    """Split on '+', keeping a literal '+' key: '+', 'ctrl++' and 'ctrl+plus' all name it."""
-    if chord == "+":
-        return ["+"]
-    if chord.endswith("++"):
-        return [*_split_chord(chord[:-2]), "+"]
-    names = chord.split("+")
-    if any(not name for name in names):
-        raise ActionError(f"malformed key chord {chord!r}; {KEY_HINT}")
+def _shown(text: str, limit: int = 60) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
+def _is_modifier(name: str) -> bool:
+    try:
+        keysym = _lookup(name)
+    except ActionError:
+        return False
+    return keysym in modifier_keysyms()
+
+
+def chord_names(chord: str) -> list[str]:
+    """The key names of one chord, in the order given: split on '+' (a trailing '++' is the
+    plus key), or on '-' when every name before the last is a modifier ('alt-F4', 'ctrl--');
+    otherwise the whole text is one name ('Page-Down'). Never recursive: any length is fine."""
+    if chord in ("+", "-"):
+        return [chord]
+    if "+" in chord:
+        names = [*chord[:-2].split("+"), "+"] if chord.endswith("++") else chord.split("+")
+        if any(not name for name in names):
+            raise ActionError(f"malformed key chord {_shown(chord)}; {KEY_HINT}")
+    elif "-" in chord:
+        names = [*chord[:-2].split("-"), "-"] if chord.endswith("--") else chord.split("-")
+        if not (names[-1] and all(name and _is_modifier(name) for name in names[:-1])):
+            return [chord]
+    else:
+        return [chord]
+    if len(names) > MAX_CHORD_KEYS:
+        raise ActionError(f"a chord holds at most {MAX_CHORD_KEYS} keys, not {len(names)}")
     return names
 
 
@@ -142,16 +175,82 @@ def parse_chord(chord: str) -> list[int]:
     """Keysyms of one chord such as 'ctrl+shift+t', in the order they are pressed."""
     stripped = chord.strip()
     if not stripped:
-        raise ActionError(f"empty key name {chord!r}; {KEY_HINT}")
-    return [_keysym_for_name(name, stripped) for name in _split_chord(stripped)]
+        raise ActionError(f"empty key name {_shown(chord)}; {KEY_HINT}")
+    return [_keysym_for_name(name, stripped) for name in chord_names(stripped)]
 
 
 def parse_chords(keys: str) -> list[list[int]]:
     """A whitespace-separated sequence of chords, as xdotool accepts: 'ctrl+a Delete'."""
     chords = keys.split()
     if not chords:
-        raise ActionError(f"empty key name {keys!r}; {KEY_HINT}")
+        raise ActionError(f"empty key name {_shown(keys)}; {KEY_HINT}")
+    if len(chords) > MAX_CHORDS:
+        raise ActionError(f"a key sequence holds at most {MAX_CHORDS} chords, not {len(chords)}; "
+                          "use repeat, or several key actions")
     return [parse_chord(chord) for chord in chords]
+
+
+# How the policy names keys: a modifier by its kind (Meta is Alt: on X it sits on the Alt key),
+# any other key by its keysym name, lower-cased; chords list modifiers in this order.
+MODIFIER_ORDER = ("ctrl", "alt", "shift", "super")
+_MODIFIER_KINDS = {
+    "Control_L": "ctrl", "Control_R": "ctrl", "Alt_L": "alt", "Alt_R": "alt", "Meta_L": "alt",
+    "Meta_R": "alt", "Shift_L": "shift", "Shift_R": "shift", "Super_L": "super",
+    "Super_R": "super", "Hyper_L": "super", "Hyper_R": "super",
+}
+
+
+@functools.cache
+def _keysym_spellings() -> dict[int, str]:
+    """keysym -> the one name the policy compares, for keysyms with several names."""
+    exact, _ = _keysym_names()
+    preferred = set(_ALIASES.values())
+    names: dict[int, str] = {}
+    for name, keysym in exact.items():
+        current = names.get(keysym)
+        if current is None or (name in preferred and current not in preferred) or (
+                current.startswith("XF86_") and name.startswith("XF86")):
+            names[keysym] = name
+    kinds = {exact[name]: kind for name, kind in _MODIFIER_KINDS.items()}
+    return {keysym: kinds.get(keysym, name.lower()) for keysym, name in names.items()}
+
+
+def key_spelling(name: str) -> str:
+    """The policy's name for one key name: 'Control_R' -> 'ctrl', 'Prior' -> 'page_up',
+    'Q' -> 'q'; a name that is no key stays as it is, lower-cased (it cannot be typed)."""
+    try:
+        keysym = _lookup(name)
+    except ActionError:
+        keysym = None
+    if keysym is None:
+        return name.lower()
+    spelled = _keysym_spellings().get(keysym)
+    if spelled is None:  # a character with no keysym name: its Unicode keysym
+        return chr(keysym - _UNICODE_KEYSYM_BASE if keysym > _UNICODE_KEYSYM_BASE
+                   else keysym).lower()
+    return spelled
+
+
+def chord_spellings(chord: str) -> list[str]:
+    """How the policy matches one chord: its canonical spelling ('Delete+alt+Control_L' ->
+    'ctrl+alt+delete') and, when a capital letter makes the typing add Shift ('ctrl+Q'),
+    the spelling with shift too ('ctrl+shift+q'). Empty when the chord is malformed."""
+    try:
+        names = chord_names(chord)
+    except ActionError:
+        return []
+    spelled = [key_spelling(name) for name in names]
+    modifiers = {m for m in MODIFIER_ORDER if m in spelled}
+    rest = [n for n in spelled if n not in MODIFIER_ORDER]
+
+    def join(held: set[str]) -> str:
+        return "+".join([*(m for m in MODIFIER_ORDER if m in held), *rest])
+
+    spellings = [join(modifiers)]
+    shifted = any(len(name) == 1 and name != name.lower() for name in names)
+    if shifted and "shift" not in modifiers:
+        spellings.append(join(modifiers | {"shift"}))
+    return spellings
 
 
 @dataclass(frozen=True, slots=True)

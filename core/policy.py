@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from . import keys
 from .desktop import Window
 
 if TYPE_CHECKING:
@@ -146,70 +147,29 @@ def normalize_text(text: str) -> str:
     return re.sub(r"[ \t]+", " ", "".join(out))
 
 
-_MODIFIER_ALIASES = {
-    **dict.fromkeys(("ctrl", "control", "control_l", "control_r", "ctl", "lctrl", "rctrl"),
-                    "ctrl"),
-    **dict.fromkeys(("alt", "alt_l", "alt_r", "lalt", "ralt", "option", "meta", "meta_l",
-                     "meta_r"), "alt"),
-    **dict.fromkeys(("shift", "shift_l", "shift_r", "lshift", "rshift"), "shift"),
-    **dict.fromkeys(("super", "super_l", "super_r", "win", "windows", "cmd", "command",
-                     "hyper", "hyper_l", "hyper_r"), "super"),
-}
-_MODIFIER_ORDER = ("ctrl", "alt", "shift", "super")
-_KEY_ALIASES = {
-    "esc": "escape", "enter": "return", "del": "delete", "back_space": "backspace",
-    "pgup": "page_up", "pageup": "page_up", "prior": "page_up",
-    "pgdn": "page_down", "pagedown": "page_down", "next": "page_down", "ins": "insert",
-    "sysrq": "sys_req", "printscreen": "print", "prtsc": "print", "spacebar": "space",
-    "kp_return": "kp_enter", "+": "plus", "-": "minus",
-}
-
-
-def _key_name(name: str) -> str:
-    low = name.lower()
-    if low in _MODIFIER_ALIASES:
-        return _MODIFIER_ALIASES[low]
-    if low.startswith("xf86_"):  # python-xlib's spelling of XF86 keysyms
-        low = "xf86" + low[5:]
-    return _KEY_ALIASES.get(low, low)
-
-
-def _split(chord: str) -> list[str]:
-    """Split one chord on '+' (a trailing '++' is the plus key), or on '-' when unambiguous."""
-    if chord in ("+", "-"):
-        return [chord]
-    if "+" in chord:
-        parts = [*chord[:-2].split("+"), "+"] if chord.endswith("++") else chord.split("+")
-    elif "-" in chord:
-        parts = [*chord[:-2].split("-"), "-"] if chord.endswith("--") else chord.split("-")
-        # "alt-F4" is a chord, but a name with a dash in it is not: every part before the last
-        # has to be a modifier.
-        if not all(part.lower() in _MODIFIER_ALIASES for part in parts[:-1]):
-            return [chord]
-    else:
-        return [chord]
-    return [part.strip() for part in parts]
-
-
 def normalize_chord(chord: str) -> str:
     """A canonical spelling for comparing chords: 'Delete+alt+Control_L' -> 'ctrl+alt+delete'.
 
-    Several space-separated chords ('Tab alt+F4') are normalized one by one and joined with a
-    space. Returns "" for an empty or malformed chord.
+    The same parser that types chords (keys.py) reads them, so both agree on every alias
+    ('meta' is alt, 'alt-F4' is alt+F4). Several space-separated chords ('Tab alt+F4') are
+    normalized one by one and joined with a space. Returns "" for an empty or malformed chord.
     """
     chords = []
     for one in chord.split():
-        parts = _split(one)
-        if any(not part for part in parts):
+        spellings = keys.chord_spellings(one)
+        if not spellings:
             return ""
-        names = [_key_name(part) for part in parts]
-        modifiers = [m for m in _MODIFIER_ORDER if m in names]
-        chords.append("+".join([*modifiers, *(n for n in names if n not in _MODIFIER_ORDER)]))
+        chords.append(spellings[0])
     return " ".join(chords)
 
 
-def _chords(keys: str | None) -> list[str]:
-    return normalize_chord(keys).split() if keys else []
+def _chords(keys_text: str | None) -> list[str]:
+    """Every spelling the policy matches for these chords: each canonical one, plus its
+    shifted twin where a capital letter makes the typing hold Shift ('ctrl+W' presses
+    ctrl+shift+w)."""
+    if not keys_text:
+        return []
+    return [spelling for one in keys_text.split() for spelling in keys.chord_spellings(one)]
 
 
 # --- built-in rules --------------------------------------------------------------------------

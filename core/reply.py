@@ -7,18 +7,35 @@ JSON at all (`{"coordinate": [1, 2}` becomes `[1, 2]`); here each tool input is 
 from the JSON text exactly as it arrived, when the reply is over. A reply that never reached
 `message_stop`, or carries tool input that is not complete JSON, raises `IncompleteReply`: an
 API fault for claude.py to retry, never an instruction to carry out.
+
+It is also the one boundary for what the model sends: whatever is kept (and so re-sent with the
+next request) is valid JSON and valid Unicode, with string tool names and tool-use ids unique
+in the conversation. A tool call that cannot be used as it came (a name that is not a string,
+input that is not an object, NaN or 1e400 in it, a lone surrogate) carries a `problem`, which
+the step answers with an `is_error` tool_result; the action parser checks the rest.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import math
+import re
+import secrets
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .usage import Usage
 
 _TOOL_BLOCKS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
+# Names and ids as the API's tool definitions and tool_use ids spell them.
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_ID = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_LONE_SURROGATE = re.compile(
+    "[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]")
+MAX_INPUT_DEPTH = 32  # far deeper than any tool's input; bounds every walk over it
+INVALID_NAME = "invalid_tool_name"
 
 
 class IncompleteReply(Exception):
@@ -31,6 +48,7 @@ class ToolCall:
     name: str
     input: dict[str, Any]
     toolset_name: str | None = None
+    problem: str | None = None  # why the call cannot be used as it came; None when it can
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +74,7 @@ class ReplyBuilder:
         self._usage: dict[str, Any] = {}
 
     def add(self, event: Mapping[str, Any]) -> str:
-        """Take one event; returns the text it streamed ("" for any other event)."""
+        """Take one event; returns the text it streamed, as valid Unicode ("" for others)."""
         kind = event.get("type")
         if kind == "ping" or self._stopped:
             return ""
@@ -74,37 +92,39 @@ class ReplyBuilder:
             self._stopped = True
         return ""  # content_block_stop, and kinds newer than this code, change nothing here
 
-    def reply(self) -> ModelReply:
-        """The whole reply; raises IncompleteReply unless it ended with message_stop."""
+    def reply(self, *, taken_ids: Iterable[str] = ()) -> ModelReply:
+        """The whole reply, made re-sendable; raises IncompleteReply unless it ended with
+        message_stop. `taken_ids` are the tool-use ids already in the conversation."""
         if not self._started:
             raise IncompleteReply("the reply stream ended before it started a message")
         if not self._stopped:
             raise IncompleteReply("the reply stream ended before message_stop")
+        used = set(taken_ids)
         content: list[dict[str, Any]] = []
         texts: list[str] = []
         calls: list[ToolCall] = []
         for index, block in enumerate(self._blocks):
             kind = block.get("type")
+            if kind == "tool_use":
+                call = _tool_call(block, *self._tool_input(index, block), used=used)
+                calls.append(call)
+                content.append(_tool_use_block(call))
+                continue
             if kind in _TOOL_BLOCKS:
-                block = {**block, "input": self._tool_input(index, block)}
+                block = {**block, "input": self._tool_input(index, block)[0]}
+            kept = _clean(block, (), [])
             if kind == "text":
-                texts.append(str(block.get("text", "")))
-                kept = {"type": "text", "text": block.get("text", "")}
-                if block.get("citations"):
-                    kept["citations"] = block["citations"]
-            elif kind == "tool_use":
-                toolset = block.get("toolset_name")
-                calls.append(ToolCall(block.get("id"), block.get("name"), block["input"],
-                                      toolset))
-                kept = {"type": "tool_use", "id": block.get("id"), "name": block.get("name"),
-                        "input": block["input"]}
-                if toolset:
-                    kept["toolset_name"] = toolset
+                text = kept.get("text")
+                text = text if isinstance(text, str) else ""
+                texts.append(text)
+                kept = {"type": "text", "text": text,
+                        **({"citations": kept["citations"]} if kept.get("citations") else {})}
             else:  # thinking and other blocks go back to the API as they came
-                kept = {k: v for k, v in block.items() if v is not None}
+                kept = {k: v for k, v in kept.items() if v is not None}
             content.append(kept)
+        stop_reason = self._stop_reason if isinstance(self._stop_reason, str) else None
         return ModelReply(content=content, text="\n".join(texts), tool_calls=tuple(calls),
-                          stop_reason=self._stop_reason, usage=_usage(self._usage))
+                          stop_reason=stop_reason, usage=_usage(self._usage))
 
     # -- events ---------------------------------------------------------------------------------
 
@@ -134,7 +154,7 @@ class ReplyBuilder:
         if kind == "text_delta":
             text = _string(delta.get("text"), "text_delta")
             block["text"] = str(block.get("text", "")) + text
-            return text
+            return clean_text(text)
         if kind == "input_json_delta":
             self._json.setdefault(index, []).append(
                 _string(delta.get("partial_json"), "input_json_delta"))
@@ -154,19 +174,132 @@ class ReplyBuilder:
         usage = _mapping(event.get("usage") or {}, "message_delta's usage")
         self._usage.update({k: v for k, v in usage.items() if v is not None})
 
-    def _tool_input(self, index: int, block: Mapping[str, Any]) -> Any:
+    def _tool_input(self, index: int, block: Mapping[str, Any]) -> tuple[Any, str | None]:
+        """The tool input exactly as sent, and why it cannot be read (None if it can)."""
         parts = self._json.get(index)
         if parts is None:  # no deltas: the input is the one content_block_start carried
-            return block.get("input", {})
+            return block.get("input", {}), None
         text = "".join(parts)
         if not text.strip():
-            return {}
+            return {}, None
         try:
-            return json.loads(text, parse_int=_integer)
-        except RecursionError:
-            raise IncompleteReply("tool input is nested too deeply to read") from None
+            return json.loads(text, parse_int=_integer), None
+        except RecursionError:  # valid JSON, but no tool takes input nested this deep
+            return {}, "the tool input is nested too deeply"
         except ValueError as exc:
             raise IncompleteReply(f"tool input is not complete, valid JSON ({exc})") from None
+
+
+def _tool_call(block: Mapping[str, Any], raw_input: Any, unreadable: str | None, *,
+               used: set[str]) -> ToolCall:
+    """One tool_use block as a ToolCall that can be kept and answered, whatever it held."""
+    problems = [unreadable] if unreadable else []
+    call_id = block.get("id")
+    if not (isinstance(call_id, str) and _ID.fullmatch(call_id)) or call_id in used:
+        call_id = _fresh_id(used)  # the tool_result answers this id, so the pair stays whole
+    used.add(call_id)
+    name = block.get("name")
+    if not (isinstance(name, str) and _NAME.fullmatch(name)):
+        problems.append(f"the tool name {shown(name)} is not a tool's name")
+        name = INVALID_NAME
+    toolset = block.get("toolset_name")
+    if toolset is not None and not (isinstance(toolset, str) and _NAME.fullmatch(toolset)):
+        problems.append(f"the toolset_name {shown(toolset)} is not a toolset's name")
+        toolset = None
+    if isinstance(raw_input, Mapping):
+        tool_input = _clean(raw_input, (), problems)
+    else:
+        problems.append(f"the tool input must be a JSON object, not {_json_kind(raw_input)}")
+        tool_input = {}
+    problem = None
+    if problems:
+        more = f" (and {len(problems) - 3} more problems)" if len(problems) > 3 else ""
+        problem = ("Not executed: " + "; ".join(problems[:3]) + more
+                   + ". Send the call again with valid input.")
+    return ToolCall(call_id, name, tool_input, toolset or None, problem)
+
+
+def _tool_use_block(call: ToolCall) -> dict[str, Any]:
+    entry: dict[str, Any] = {"type": "tool_use", "id": call.id, "name": call.name,
+                             "input": call.input}
+    if call.toolset_name:
+        entry["toolset_name"] = call.toolset_name
+    return entry
+
+
+def _fresh_id(used: set[str]) -> str:
+    while True:
+        candidate = f"toolu_cua{secrets.token_hex(11)}"
+        if candidate not in used:
+            return candidate
+
+
+def clean_text(text: str) -> str:
+    """`text` as valid Unicode: surrogate pairs joined, lone surrogates replaced by U+FFFD."""
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A short, printable, valid-Unicode rendering of a model-sent value, for messages."""
+    text = repr(value) if not isinstance(value, str) else repr(clean_text(value))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _where(path: tuple[str | int, ...]) -> str:
+    """`coordinate[0]`, `a.b`: where in the input a value sits (for messages)."""
+    if not path:
+        return "the input"
+    text = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
+    return shown(text.lstrip("."), 40)[1:-1]
+
+
+def _clean(value: Any, path: tuple[str | int, ...], problems: list[str], depth: int = 0
+           ) -> Any:
+    """A JSON-safe copy of `value`; each thing that had to change is added to `problems`."""
+    if isinstance(value, str):
+        if _LONE_SURROGATE.search(value):
+            code = ord(_LONE_SURROGATE.search(value).group(0))  # type: ignore[union-attr]
+            problems.append(f"{_where(path)} holds a lone surrogate (U+{code:04X}), which is "
+                            "not valid Unicode")
+        return clean_text(value)
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        problems.append(f"{_where(path)} is {value!r}, not a finite number")
+        return None
+    if depth >= MAX_INPUT_DEPTH:
+        problems.append(f"{_where(path)} is nested too deeply")
+        return None
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            name = clean_text(str(key))
+            if name != key:
+                problems.append(f"the key {shown(key)} is not valid Unicode")
+            out[name] = _clean(item, (*path, name), problems, depth + 1)
+        return out
+    if isinstance(value, list | tuple):
+        return [_clean(item, (*path, i), problems, depth + 1) for i, item in enumerate(value)]
+    problems.append(f"{_where(path)} is a {type(value).__name__}, which JSON cannot carry")
+    return None
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "an array"
+    return type(value).__name__
 
 
 def _integer(digits: str) -> int | float:

@@ -256,7 +256,9 @@ def read_steps(run_dir: Path) -> list[StepRecord]:
     if not steps_file.is_file():
         return []
     steps = []
-    for line in steps_file.read_text(encoding="utf-8").splitlines():
+    # Only "\n" ends a record: str.splitlines() would also cut at U+0085, U+2028 and others,
+    # which JSON written with ensure_ascii=False carries raw inside Claude's text.
+    for line in steps_file.read_text(encoding="utf-8").split("\n"):
         try:
             data = json.loads(line)
         except json.JSONDecodeError:

@@ -223,6 +223,13 @@ class StepRunner:
         failed = False
         calls = reply.tool_calls
         for i, call in enumerate(calls):
+            if call.problem is not None:  # unusable as it came: answered, never run
+                result = _result(call, call.problem, is_error=True)
+                self.note(actions, ActionRecord(call.name, call.input, tool_use_id=call.id,
+                                                error=call.problem), result)
+                results.append(result)
+                failed = True
+                continue
             if call.name == context.REPORT_TOOL_NAME and not call.toolset_name:
                 outcome = _report(call)
                 if outcome is not None:

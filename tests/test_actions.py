@@ -121,3 +121,70 @@ def test_describe_shows_api_and_screen_coordinates():
         "kind": "Click", "at": {"api": [714, 402], "screen": [960, 540]}, "button": "left",
         "count": 1,
     }
+
+
+# --- hostile input: every field of every action of every tool version --------------------------
+
+FIELDS = ("coordinate", "start_coordinate", "text", "repeat", "duration", "scroll_direction",
+          "scroll_amount", "region")
+HOSTILE = [
+    None, True, False, 0, -1, 1.5, 2**64, -(2**64), float("nan"), float("inf"), float("-inf"),
+    "", "x", "\ud800", "+" * 10_000, "ctrl+" * 50 + "a", "a " * 500, [], [1], [1, 2, 3],
+    [float("nan"), 1], [True, 1], ["1", "2"], [[1], [2]], [2**64, 1], {}, {"x": 1},
+    [0, 0, 1e308, 1], "\x00\x1b", "alt+F4",
+]
+
+
+@pytest.mark.parametrize("version", sorted(FLAVOURS))
+def test_any_value_in_any_field_of_any_action_parses_or_is_an_action_error(version):
+    flavour = FLAVOURS[version]
+    for name in [*sorted(flavour.actions), "fly", ""]:
+        for field in FIELDS:
+            for value in HOSTILE:
+                try:
+                    parse_action(name, {"coordinate": [5, 5], field: value},
+                                 allowed=flavour.actions, space=SPACE,
+                                 clicks_take_coordinate=flavour.clicks_take_coordinate)
+                except ActionError as exc:
+                    assert len(str(exc)) < 400, (name, field, value)
+
+
+@pytest.mark.parametrize("name", [None, 3, ["key"], {"a": 1}])
+def test_an_action_name_that_is_not_a_string_is_an_action_error(name):
+    with pytest.raises(ActionError, match="unknown action"):
+        parse_action(name, {}, allowed=ALL, space=SPACE)
+
+
+@pytest.mark.parametrize(("name", "inp", "message"), [
+    ("key", {"text": "+" * 100_000}, "malformed key chord"),
+    ("key", {"text": "ctrl+" * 100_000 + "a"}, "at most 16 keys"),
+    ("key", {"text": "a " * 1000}, "at most 100 chords"),
+    ("left_click", {"coordinate": [1, 1], "text": "shift+" * 50_000 + "ctrl"}, "at most 16"),
+    ("key", {"text": "ctrl+Foo"}, "unknown key 'Foo'"),
+    ("hold_key", {"text": "nosuchkey", "duration": 1}, "unknown key"),
+    ("left_click", {"coordinate": [1, 1], "text": "alt+F4"}, "must be modifiers"),
+    ("scroll", {"scroll_direction": "up", "text": "a"}, "must be modifiers"),
+    ("type", {"text": "line\x07bell"}, "control character U\\+0007"),
+    ("key", {"text": "a", "repeat": float("nan")}, "whole number"),
+    ("wait", {"duration": float("nan")}, "seconds from 0 to 60"),
+    ("left_click", {"coordinate": [float("inf"), 1]}, "whole number"),
+    ("zoom", {"region": [0, 0, float("nan"), 5]}, "whole number"),
+    ("scroll", {"scroll_direction": ["up"]}, "scroll_direction"),
+    ("scroll", {"scroll_direction": "up", "scroll_amount": 0}, "between 1 and 50"),
+    ("scroll", {"scroll_direction": "up", "scroll_amount": 51}, "between 1 and 50"),
+])
+def test_hostile_values_are_refused_with_a_reason_and_no_recursion(name, inp, message):
+    with pytest.raises(ActionError, match=message):
+        parse(name, **inp)
+
+
+def test_null_optional_fields_mean_not_given():
+    assert parse("key", text="a", repeat=None) == Key("a", 1)
+    assert parse("scroll", scroll_direction="up", scroll_amount=None) == Scroll(None, "up", 3)
+    assert parse("left_click", coordinate=None, text=None) == Click(None)
+
+
+def test_an_error_quotes_a_huge_value_only_in_part():
+    with pytest.raises(ActionError) as info:
+        parse("left_click", coordinate="9" * 100_000)
+    assert len(str(info.value)) < 200

@@ -1,0 +1,177 @@
+"""The one boundary for what the model sends (core/reply.py): whole replies only, and whatever is
+kept can be sent back: valid JSON, valid Unicode, string names, unique tool-use ids."""
+
+import json
+import math
+
+import pytest
+from claude_cua.core.reply import INVALID_NAME, IncompleteReply, ReplyBuilder
+
+
+def events(*blocks, raw=None, stop=True):
+    """The stream events of a reply of `blocks`; `raw` maps a block index to its input JSON."""
+    raw = raw or {}
+    out = [{"type": "message_start", "message": {
+        "id": "msg_1", "type": "message", "role": "assistant", "content": [],
+        "usage": {"input_tokens": 7, "output_tokens": 1}}}]
+    for index, block in enumerate(blocks):
+        if block["type"] == "text":
+            out.append({"type": "content_block_start", "index": index,
+                        "content_block": {"type": "text", "text": ""}})
+            out.append({"type": "content_block_delta", "index": index,
+                        "delta": {"type": "text_delta", "text": block["text"]}})
+        else:
+            start = {k: v for k, v in block.items() if k != "input"}
+            out.append({"type": "content_block_start", "index": index,
+                        "content_block": {**start, "input": {}}})
+            text = raw.get(index, json.dumps(block.get("input", {})))
+            for i in range(0, len(text), 5):
+                out.append({"type": "content_block_delta", "index": index,
+                            "delta": {"type": "input_json_delta", "partial_json": text[i:i + 5]}})
+        out.append({"type": "content_block_stop", "index": index})
+    out.append({"type": "message_delta", "delta": {"stop_reason": "tool_use"},
+                "usage": {"output_tokens": 12}})
+    if stop:
+        out.append({"type": "message_stop"})
+    return out
+
+
+def build(stream, taken=()):
+    builder = ReplyBuilder()
+    for event in stream:
+        builder.add(event)
+    return builder.reply(taken_ids=taken)
+
+
+def tool(name="computer", id="toolu_1", **inp):
+    return {"type": "tool_use", "id": id, "name": name, "input": inp}
+
+
+def resendable(content):
+    """What the API needs of a message it is sent: strict JSON, encodable as UTF-8."""
+    json.dumps(content, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    return True
+
+
+CLICK = tool(action="left_click", coordinate=[10, 20])
+
+
+def test_a_whole_reply_keeps_text_calls_usage_and_stop_reason():
+    reply = build(events({"type": "text", "text": "hi"}, CLICK))
+    assert reply.text == "hi"
+    assert [(c.id, c.name, c.input, c.problem) for c in reply.tool_calls] == [
+        ("toolu_1", "computer", {"action": "left_click", "coordinate": [10, 20]}, None)]
+    assert reply.stop_reason == "tool_use"
+    assert (reply.usage.input_tokens, reply.usage.output_tokens) == (7, 12)
+
+
+def test_no_prefix_of_a_reply_is_a_reply():
+    stream = events({"type": "text", "text": "typing"},
+                    tool(action="type", text="orders@antequip.example"), CLICK)
+    for cut in range(len(stream)):
+        with pytest.raises(IncompleteReply):
+            build(stream[:cut])
+
+
+def test_tool_input_json_is_read_as_sent_never_repaired():
+    for raw in ['{"action":"mouse_move","coordinate":[1, 2}', '{"action": "type", "text": "ab',
+                '{"action": "key"} {"x": 1}', "{'action': 'key'}"]:
+        with pytest.raises(IncompleteReply, match="not complete, valid JSON"):
+            build(events(tool(), raw={0: raw}))
+
+
+@pytest.mark.parametrize(("name", "shown"), [
+    (None, "None"), (5, "5"), (["computer"], "['computer']"), ({"a": 1}, "{'a': 1}"),
+    ("", "''"), ("has space", "'has space'"), ("x" * 300, "'xxx"), (True, "True"),
+])
+def test_a_tool_name_that_is_not_a_name_is_kept_as_a_string_and_flagged(name, shown):
+    block = {**CLICK, "name": name}
+    reply = build(events(block))
+    call = reply.tool_calls[0]
+    assert call.name == INVALID_NAME
+    assert reply.content[0]["name"] == INVALID_NAME
+    assert call.problem is not None and shown in call.problem
+    assert resendable(reply.content)
+
+
+@pytest.mark.parametrize(("raw", "where"), [
+    ('{"action": "left_click", "coordinate": [NaN, 2]}', "coordinate[0] is nan"),
+    ('{"action": "left_click", "coordinate": [1, Infinity]}', "coordinate[1] is inf"),
+    ('{"action": "scroll", "scroll_amount": -Infinity}', "scroll_amount is -inf"),
+    ('{"action": "zoom", "region": [0, 0, 1e400, 5]}', "region[2] is inf"),
+    ('{"action": "key", "repeat": ' + "9" * 5000 + "}", "repeat is inf"),
+    ('{"action": "type", "text": "a\\ud800b"}', "text holds a lone surrogate (U+D800)"),
+    ('{"action": "type", "text": "\\udc00"}', "U+DC00"),
+    ('{"a\\ud800": 1}', "the key"),
+    ('{"deep": ' + "[" * 40 + "]" * 40 + "}", "nested too deeply"),
+    ('{"deep": ' + "[" * 5000 + "]" * 5000 + "}", "nested too deeply"),
+    ("[1, 2]", "must be a JSON object, not an array"),
+    ('"left_click"', "not a string"),
+    ("null", "not null"),
+])
+def test_input_that_json_cannot_carry_is_flagged_and_kept_resendable(raw, where):
+    reply = build(events(tool(), raw={0: raw}))
+    call = reply.tool_calls[0]
+    assert call.problem is not None
+    assert where.replace("not a string", "a string") in call.problem
+    assert resendable(reply.content)
+    assert reply.content[0]["input"] == call.input
+
+
+def test_numbers_that_are_finite_stay_as_they_are():
+    raw = '{"a": 1e308, "b": -0.0, "c": 12345678901234567890, "d": 1.5}'
+    call = build(events(tool(), raw={0: raw})).tool_calls[0]
+    assert call.problem is None
+    assert call.input == {"a": 1e308, "b": -0.0, "c": 12345678901234567890, "d": 1.5}
+
+
+def test_surrogate_pairs_are_characters_and_lone_ones_in_text_are_replaced():
+    reply = build(events({"type": "text", "text": "ok \ud83d\ude00 bad \ud800 end"}))
+    assert reply.text == "ok 😀 bad \ufffd end"
+    assert resendable(reply.content)
+    raw = '{"action": "type", "text": "\\ud83d\\ude00"}'
+    assert build(events(tool(), raw={0: raw})).tool_calls[0].input["text"] == "😀"
+
+
+def test_streamed_text_is_valid_unicode():
+    builder = ReplyBuilder()
+    for event in events({"type": "text", "text": "a\ud800"})[:3]:
+        streamed = builder.add(event)
+    assert streamed == "a\ufffd"
+
+
+def test_tool_use_ids_are_unique_in_the_conversation_and_answerable():
+    reply = build(events(tool(id="toolu_a"), tool(id="toolu_a"), tool(id=None), tool(id=7),
+                         tool(id="toolu_old"), tool(id="bad id!")), taken={"toolu_old"})
+    ids = [c.id for c in reply.tool_calls]
+    assert ids[0] == "toolu_a"
+    assert len(set(ids)) == 6 and "toolu_old" not in ids
+    assert all(isinstance(i, str) and i for i in ids)
+    assert [b["id"] for b in reply.content] == ids
+    assert all(c.problem is None for c in reply.tool_calls)  # an id is ours to fix, not Claude's
+
+
+def test_a_toolset_name_that_is_not_a_name_is_flagged():
+    call = build(events({**CLICK, "toolset_name": ["computer"]})).tool_calls[0]
+    assert call.toolset_name is None and "toolset_name" in call.problem
+
+
+def test_a_non_string_stop_reason_or_usage_does_not_get_through():
+    stream = events(CLICK)
+    stream[-2] = {"type": "message_delta", "delta": {"stop_reason": ["x"]},
+                  "usage": {"output_tokens": math.inf}}
+    reply = build(stream)
+    assert reply.stop_reason is None and reply.usage.output_tokens == 0
+
+
+@pytest.mark.parametrize("event", [
+    {"type": "content_block_delta", "index": 9, "delta": {"type": "text_delta", "text": "x"}},
+    {"type": "content_block_start", "index": 5, "content_block": {"type": "text", "text": ""}},
+    {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": None}},
+    {"type": "content_block_start", "index": 1, "content_block": "text"},
+    {"type": "message_start", "message": {"content": []}},
+])
+def test_events_out_of_order_or_of_the_wrong_shape_are_an_incomplete_reply(event):
+    stream = events({"type": "text", "text": "x"})
+    with pytest.raises(IncompleteReply):
+        build([*stream[:3], event, *stream[3:]])
