@@ -9,6 +9,7 @@ the SDK's backoff (0.5 s doubling to 8 s, with jitter; `retry-after` honoured up
 from __future__ import annotations
 
 import email.utils
+import functools
 import logging
 import random
 import time
@@ -26,6 +27,7 @@ __all__ = ["ClaudeClient", "ModelClient", "ModelReply", "ModelRequest", "ToolCal
 
 log = logging.getLogger(__name__)
 
+REPLY_DEADLINE_S = 600.0  # one reply, start to message_stop (max_tokens bounds real ones)
 INITIAL_RETRY_DELAY_S = 0.5
 MAX_RETRY_DELAY_S = 8.0
 MAX_RETRY_AFTER_S = 60.0
@@ -80,7 +82,9 @@ class ClaudeClient:
         max_retries: int = 4,
         timeout_s: float = 300.0,
         initial_retry_delay_s: float = INITIAL_RETRY_DELAY_S,
+        reply_deadline_s: float = REPLY_DEADLINE_S,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # Imported here: providers -> flavours imports this module's ToolCall.
         from .flavours import parse_model_id
@@ -98,7 +102,10 @@ class ClaudeClient:
         self._transport_errors = (httpx2.HTTPError,)
         self._max_retries = max(0, max_retries)
         self._initial_delay_s = initial_retry_delay_s
+        self._reply_deadline_s = reply_deadline_s
         self._sleep = sleep
+        self._clock = clock
+        self._deadline_stream = _deadline_stream_class(httpx2)
         # The SDK's own retries are off: they cannot see faults after the stream started, and
         # one budget for both kinds is what max_retries promises.
         self._endpoint = spec.endpoint or endpoint
@@ -141,6 +148,7 @@ class ClaudeClient:
                          "in cua: please report it, with the run folder") from exc
         except Exception as exc:
             raise self._fault(exc, request.model) from exc
+        self._bound(stream)
         with stream:
             for event in self._events(stream, request.model):
                 try:
@@ -171,6 +179,15 @@ class ClaudeClient:
             return self._client.beta.messages.create(**kwargs, betas=list(request.betas))
         return self._client.messages.create(**kwargs)
 
+    def _bound(self, stream: Any) -> None:
+        """Give the whole reply a deadline: the SDK's timeout is per read, so a server that
+        keeps a stream alive with pings (or trickles it) would otherwise hold a run forever."""
+        response = getattr(stream, "response", None)
+        if response is not None and getattr(response, "stream", None) is not None:
+            response.stream = self._deadline_stream(
+                response.stream, end=self._clock() + self._reply_deadline_s,
+                limit_s=self._reply_deadline_s, clock=self._clock)
+
     def _events(self, stream: Any, model: str) -> Iterator[dict[str, Any]]:
         """The stream's raw events as dicts; any fault reading them becomes ours."""
         events = iter(stream)
@@ -186,6 +203,8 @@ class ClaudeClient:
     def _fault(self, exc: Exception, model: str) -> Exception:
         """The error to raise for an SDK or transport failure: _Transient to retry, else final."""
         anthropic = self._anthropic
+        if isinstance(exc, ReplyTooSlow):
+            return _Transient(str(exc), _TRY_LATER)
         if isinstance(exc, anthropic.APIStatusError):
             return _provider_fault(_status_fault(exc, model), exc, self._endpoint)
         if isinstance(exc, self._auth_errors):  # signing, or fetching a token, failed
@@ -244,6 +263,32 @@ def _provider_error_kind(exc: Any) -> str:
     if isinstance(error, dict):
         return str(error.get("status") or error.get("type") or "")
     return ""
+
+
+class ReplyTooSlow(Exception):
+    """The reply stream was still open when its deadline passed."""
+
+
+@functools.cache
+def _deadline_stream_class(httpx2: Any) -> Any:
+    """An httpx2 byte stream that ends a response once its deadline has passed."""
+
+    class DeadlineStream(httpx2.SyncByteStream):  # type: ignore[misc]
+        def __init__(self, inner: Any, *, end: float, limit_s: float,
+                     clock: Callable[[], float]) -> None:
+            self._inner, self._end, self._limit_s, self._clock = inner, end, limit_s, clock
+
+        def __iter__(self) -> Iterator[bytes]:
+            for chunk in self._inner:
+                if self._clock() > self._end:
+                    raise ReplyTooSlow(
+                        f"the API's reply was not finished after {self._limit_s:g} s")
+                yield chunk
+
+        def close(self) -> None:
+            self._inner.close()
+
+    return DeadlineStream
 
 
 def tool_use_ids(messages: Sequence[Mapping[str, Any]]) -> set[str]:

@@ -6,6 +6,7 @@ one ends the run with a ModelError that says what happened and what to do next.
 """
 
 import json
+import time
 
 import pytest
 from claude_cua.core.claude import MAX_RETRY_DELAY_S, ClaudeClient, backoff_s
@@ -26,13 +27,14 @@ def api():
         yield fake
 
 
-def run(api, *, retries=0, initial_delay=0.5, desktop=None):
+def run(api, *, retries=0, initial_delay=0.5, desktop=None, deadline=600.0):
     """Run a task; returns (RunFinished or ModelError, desktop, waits asked for)."""
     desktop = desktop or FakeDesktop(1280, 800)
     waits: list[float] = []
     events: list[object] = []
     client = ClaudeClient(api_key="test-key", base_url=api.url, max_retries=retries,
-                          initial_retry_delay_s=initial_delay, sleep=waits.append)
+                          initial_retry_delay_s=initial_delay, sleep=waits.append,
+                          reply_deadline_s=deadline)
     config = LoopConfig(model=MODEL, flavour=flavour_for(MODEL), max_steps=5)
     try:
         outcome = run_task("fill the form", desktop=desktop, client=client, config=config,
@@ -75,8 +77,9 @@ def _event_counts():
     return counts
 
 
+QUICK_FAULTS = [fault for fault in FAULTS if fault != "stall"]  # stall waits for a deadline
 CUT_POINTS = [(name, fault, after) for name, total in _event_counts().items()
-              for fault in FAULTS for after in range(total)]
+              for fault in QUICK_FAULTS for after in range(total)]
 
 
 @pytest.mark.parametrize(("name", "fault", "after"), CUT_POINTS)
@@ -93,7 +96,7 @@ def test_a_reply_broken_anywhere_is_never_acted_on(api, name, fault, after):
 @pytest.mark.parametrize("name", sorted(HALF_REPLIES))
 def test_a_broken_stream_is_retried_and_only_the_whole_reply_runs(api, fault, name):
     api.queue(Broken(HALF_REPLIES[name](), fault), click, SUCCESS)
-    outcome, desktop, waits = run(api, retries=2)
+    outcome, desktop, waits = run(api, retries=2, deadline=0.3)
     assert isinstance(outcome, RunFinished) and outcome.status == "success", outcome
     assert desktop.calls == [("click", (100, 200), "left", 1, None)]
     assert len(api.requests) == 3
@@ -222,3 +225,14 @@ def test_every_retried_request_is_the_same_request(api):
 def test_backoff_doubles_from_the_initial_delay_up_to_the_cap_with_jitter():
     assert [backoff_s(n, rng=lambda: 0.0) for n in range(6)] == [0.5, 1, 2, 4, 8, 8]
     assert [backoff_s(n, rng=lambda: 1.0) for n in range(3)] == [0.375, 0.75, 1.5]
+
+
+def test_a_stream_kept_alive_with_pings_ends_at_the_reply_deadline(api):
+    api.queue(Broken(SUCCESS, "stall", after=3), Broken(SUCCESS, "stall"))
+    started = time.monotonic()
+    outcome, desktop, waits = run(api, retries=1, deadline=0.4)
+    elapsed = time.monotonic() - started
+    assert isinstance(outcome, ModelError)
+    assert "not finished after 0.4 s, on all 2 attempts" in str(outcome)
+    assert elapsed < 5  # two deadlines and the (not slept) backoff, not forever
+    assert desktop.calls == [] and len(waits) == 1

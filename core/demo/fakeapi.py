@@ -95,7 +95,7 @@ class Malformed:
     events: int = 3
 
 
-Fault: TypeAlias = Literal["cut", "end", "error", "garbage"]
+Fault: TypeAlias = Literal["cut", "end", "error", "garbage", "stall"]
 FAULTS: tuple[Fault, ...] = get_args(Fault)
 
 
@@ -105,7 +105,8 @@ class Broken:
 
     Faults: `cut` drops the connection in the middle of the chunked body; `end` closes the body
     cleanly (a reply without `message_stop`); `error` sends an SSE `error` event (`error`, by
-    default an overloaded_error) and ends; `garbage` sends an event whose data is not JSON.
+    default an overloaded_error) and ends; `garbage` sends an event whose data is not JSON;
+    `stall` keeps the stream alive with a `ping` every 50 ms and never finishes it.
     `after=None` sends every event but `message_stop`. A JSON (non-streaming) request gets the
     reply's JSON body cut in half, whatever the fault.
     """
@@ -575,6 +576,10 @@ class FakeMessagesAPI:
             events.append(_error_event(Error(529, answer.error)))
         elif answer.fault == "garbage":
             events.append(b"event: content_block_delta\ndata: {\"type\": \"content_blo\n\n")
+        elif answer.fault == "stall":
+            handler.send_stream(_stalled(events, self._stopping), delay=0.0,
+                                stopping=self._stopping)
+            return
         handler.send_stream(events, delay=self._event_delay_s, stopping=self._stopping,
                             cut=answer.fault == "cut")
 
@@ -591,6 +596,14 @@ class FakeMessagesAPI:
             handler.send_stream(
                 events, delay=self._event_delay_s, stopping=self._stopping, cut=True
             )
+
+
+def _stalled(events: list[bytes], stopping: threading.Event) -> Iterator[bytes]:
+    """`events`, then pings until the server stops (or the client hangs up)."""
+    yield from events
+    ping = encode_event({"type": "ping"})
+    while not stopping.wait(0.05):
+        yield ping
 
 
 def _error_event(error: Error) -> bytes:
