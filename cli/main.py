@@ -126,9 +126,14 @@ def _register() -> None:
     runs_app.command("report", help=runs.REPORT_HELP)(runs.report_run_command)
 
 
+def interruption_message(exc: KeyboardInterrupt) -> str:
+    """What stopped the run, in words: a bare KeyboardInterrupt (Ctrl-C) has no message."""
+    return str(exc) or "interrupted by Ctrl-C (SIGINT)"
+
+
 def _interrupted(exc: KeyboardInterrupt) -> int:
     """Ctrl-C exits 130; SIGTERM (Terminated, a KeyboardInterrupt) exits 143."""
-    sys.stderr.write(f"cua: {exc or 'interrupted'}\n")
+    sys.stderr.write(f"cua: {interruption_message(exc)}\n")
     return exit_code_for(exc)
 
 

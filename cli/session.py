@@ -5,6 +5,7 @@ Shared by `cua run` and `cua demo`, which differ only in where Claude and the ap
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import signal
@@ -26,7 +27,7 @@ from ..core.events import Event, RunFinished, Usage
 from ..core.secrets import Secrets
 from ..core.settings import Settings
 from .logs import core_logging
-from .main import BUG_EXIT, STATUS_EXIT, InternalError, exit_code_for
+from .main import BUG_EXIT, STATUS_EXIT, InternalError, exit_code_for, interruption_message
 from .replay import make_replayer
 from .terminal import guarded_stdio
 from .view import make_view
@@ -129,7 +130,7 @@ def _execute_logged(plan: RunPlan, secrets: Secrets, failure: ConfigError | None
             _print_json(secrets.redact_data(summary))
         if isinstance(exc, KeyboardInterrupt):
             # Handled here: typer would turn it into a bare 130, losing SIGTERM's 143.
-            sys.stderr.write(f"cua: {exc or 'interrupted'}\n")
+            sys.stderr.write(f"cua: {interruption_message(exc)}\n")
             return exit_code_for(exc)
         if isinstance(exc, CuaError):
             safe = _redacted(exc, secrets)
@@ -270,14 +271,24 @@ def _execute(plan: RunPlan, secrets: Secrets, view: Any, console: Console,
     client: Any = make_client() if replay is None else LazyClient(make_client)
     if replay is None:
         endpoint = client.endpoint
-    run_dir = prepare_run_dir(plan.run_dir or runs_root(plan.env) / run_id)
+    run_path = plan.run_dir or runs_root(plan.env) / run_id
+    existed = run_path.exists()
+    prepare_run_dir(run_path)  # early: refuses a folder holding a record, or one not writable
+    if not existed:
+        _drop_if_unrecorded(run_path)  # made again once the desktop is up
     summary.update(status=None, summary="", steps=0, exit_code=None, model=model.id,
                    provider=endpoint.provider, region=endpoint.region,
-                   tool_version=flavour.version, run_id=run_id, run_dir=str(run_dir),
+                   tool_version=flavour.version, run_id=run_id,
                    duration_s=0.0, usage=Usage().as_dict(), cost_usd=None)
     with ExitStack() as stack:
         stack.callback(client.close)
-        desktop, desktop_env = _open_desktop(plan, stack, run_dir)
+        desktop, desktop_env = _open_desktop(plan, stack, run_path)
+        # Only now, with the desktop up: a run stopped while Xvfb or --app starts (a signal,
+        # even SIGKILL) leaves no run folder without a record.
+        run_dir = prepare_run_dir(run_path)
+        if not existed:
+            stack.callback(_drop_if_unrecorded, run_dir)
+        summary["run_dir"] = str(run_dir)
         recorder = RunRecorder(run_dir, meta={**_versions(plan, secrets, policy_files),
                                               **_provider_meta(endpoint),
                                               "display": desktop_env["DISPLAY"],
@@ -313,6 +324,13 @@ def _execute(plan: RunPlan, secrets: Secrets, view: Any, console: Console,
     elif not plan.quiet or result.status != "success":
         sys.stdout.write(f"{result.status}: {result.summary}\n")
     return code
+
+
+def _drop_if_unrecorded(run_dir: Path) -> None:
+    """Remove the run folder again if the run stopped before its record began (still empty)."""
+    if not (run_dir / "run.json").exists():
+        with contextlib.suppress(OSError):
+            run_dir.rmdir()
 
 
 def _approver(plan: RunPlan, view: Any, console: Console) -> Any:

@@ -1,0 +1,176 @@
+"""SIGINT and SIGTERM end a run promptly wherever they land: `cua run` as a subprocess on a
+shared Xvfb, the signal sent once a condition shows where the run is (the probe app received N
+characters, the model call is waiting, Xvfb is starting). Then: the exit code, one JSON summary,
+a complete run record, and nothing pressed or remapped, asked of the X server itself."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from claude_cua.core.demo.fakeapi import Reply
+from claude_cua.core.demo.policies import computer_call
+from helpers import keyboard_mapping, keys_down, pointer_state, running_probe, wait_until
+
+from .conftest import summary_of
+
+pytestmark = pytest.mark.display
+
+SIGNALS = [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
+BUTTONS = 0x1F00
+
+
+@pytest.fixture
+def shared_display(virtual_display):
+    return {"DISPLAY": virtual_display.display, "XAUTHORITY": str(virtual_display.xauthority)}
+
+
+def long_text(kind: str, length: int = 200_000) -> str:
+    rng = random.Random(3)
+    if kind == "ascii":
+        return "".join(rng.choice("abcdefghij klmnopqrstuvwxyz ABCDEF.,") for _ in range(length))
+    return "".join(rng.choice([*"abc ", *(chr(0x4E00 + i) for i in range(500)), "é", "🙂"])
+                   for _ in range(length))
+
+
+def type_into(probe, text: str):
+    """Claude's script: click into the probe's text box, then type `text`."""
+    x, y, w, h = probe.ready["text_widget"]
+    return [lambda req: Reply([computer_call(req, "left_click", coordinate=[x + w // 2,
+                                                                            y + h // 2])]),
+            lambda req: Reply([computer_call(req, "type", text=text)])]
+
+
+def ended(proc, code: int, stop: float):
+    """The run ended within a bound after the signal, with `code`, one JSON summary and a
+    finished record. Returns the summary."""
+    try:
+        stdout, stderr = proc.communicate(timeout=30)  # a hang shows as a timeout here
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError("cua was still running 30 s after the signal") from None
+    took = time.monotonic() - stop
+    assert proc.returncode == code, stderr
+    proc.stdout, proc.stderr = stdout, stderr
+    summary = summary_of(proc)
+    assert (summary["status"], summary["exit_code"]) == ("interrupted", code)
+    meta = json.loads((Path(summary["run_dir"]) / "run.json").read_text())
+    assert meta["status"] == "interrupted"
+    assert "cua: interrupted" in stderr or "cua: terminated" in stderr, stderr
+    assert all(line.strip() != "cua:" for line in stderr.splitlines())
+    return summary, took
+
+
+def input_released(screen) -> bool:
+    return keys_down(screen) == [] and pointer_state(screen)[2] & BUTTONS == 0
+
+
+@pytest.mark.parametrize(("signum", "code"), SIGNALS)
+@pytest.mark.parametrize("kind", ["ascii", "unicode"])
+def test_a_signal_while_typing_a_long_text_ends_the_run_and_releases_input(
+        cua, api, virtual_display, shared_display, tmp_path, hang, signum, code, kind):
+    before = keyboard_mapping(virtual_display)
+    with running_probe(virtual_display, tmp_path / "probe.jsonl") as probe:
+        api.queue(*type_into(probe, long_text(kind)), hang)
+        proc = cua.popen("run", "--json", "type a lot", **shared_display)
+        # Well into the text: cua is inside XTest requests when the signal lands.
+        wait_until(lambda: len(probe.text()) >= 300, 60, message="300 characters typed")
+        proc.send_signal(signum)
+        stop = time.monotonic()
+        _, took = ended(proc, code, stop)
+    wait_until(lambda: input_released(virtual_display), 5, message="input to be released")
+    assert keyboard_mapping(virtual_display) == before
+    assert took < 10, took  # 2 s on an idle machine; this one is shared
+
+
+@pytest.mark.parametrize(("signum", "code"), SIGNALS)
+def test_a_signal_while_the_model_thinks_ends_the_run(cua, api, virtual_display, shared_display,
+                                                      hang, signum, code):
+    api.queue(lambda req: Reply([computer_call(req, "left_mouse_down", coordinate=[300, 300])]),
+              hang)
+    proc = cua.popen("run", "--json", "hold and wait", **shared_display)
+    api.wait_for_requests(2, timeout=30)  # the button is down; the model never answers
+    assert pointer_state(virtual_display)[2] & 0x100
+    proc.send_signal(signum)
+    ended(proc, code, time.monotonic())
+    wait_until(lambda: input_released(virtual_display), 5, message="input to be released")
+
+
+@pytest.mark.parametrize(("signum", "code"), SIGNALS)
+def test_a_signal_while_the_screen_settles_ends_the_run(cua, api, virtual_display,
+                                                        shared_display, tmp_path, hang, signum,
+                                                        code):
+    # A terminal that never stops scrolling: after each action cua waits for the screen to
+    # settle, up to the ceiling (a minute here), so that is where the signal lands.
+    ticker = virtual_display.start_app(
+        ["xterm", "-geometry", "80x24+600+400", "-e", "sh", "-c",
+         "while :; do date +%s%N; done"])
+    try:
+        with running_probe(virtual_display, tmp_path / "probe.jsonl") as probe:
+            x, y = probe.canvas_point(200, 200)
+            api.queue(lambda req: Reply([computer_call(req, "left_click", coordinate=[x, y])]),
+                      hang)
+            proc = cua.popen("run", "--json", "click", CUA_SETTLE_CEILING_S="60",
+                             **shared_display)
+            probe.wait_for("release", timeout=60)  # the click is done: cua is settling now
+            proc.send_signal(signum)
+            ended(proc, code, time.monotonic())
+            assert len(api.requests) == 1  # it never got to ask again
+    finally:
+        ticker.terminate()
+        ticker.wait(timeout=10)
+
+
+def children_named(pid: int, name: str) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)
+            comm = fields[0].split("(", 1)[1]
+            ppid = int(fields[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid and comm == name:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.parametrize(("signum", "code"), SIGNALS)
+def test_a_signal_while_xvfb_starts_leaves_no_folder_without_a_record(cua, api, tmp_path,
+                                                                      signum, code):
+    proc = cua.popen("run", "--json", "--virtual-display", "1024x768", "x")
+    xvfb = wait_until(lambda: children_named(proc.pid, "Xvfb"), 30, message="Xvfb to start")
+    proc.send_signal(signum)
+    try:
+        _, stderr = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError("cua was still running 30 s after the signal") from None
+    assert proc.returncode == code, stderr
+    assert all(line.strip() != "cua:" for line in stderr.splitlines())
+    runs = tmp_path / "data" / "runs"
+    folders = list(runs.iterdir()) if runs.is_dir() else []
+    assert all((folder / "run.json").is_file() for folder in folders), folders
+    for folder in folders:
+        assert json.loads((folder / "run.json").read_text())["status"] == "interrupted"
+    wait_until(lambda: not Path(f"/proc/{xvfb[0]}").exists() or
+               "Z" in Path(f"/proc/{xvfb[0]}/stat").read_text().rsplit(")", 1)[1][:3], 10,
+               message="Xvfb to stop")
+
+
+def test_ctrl_c_names_what_happened(cua, api, hang):
+    api.queue(hang)
+    proc = cua.popen("run", "--desktop", "fake", "wait")
+    api.wait_for_requests(1, timeout=30)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("cua: interrupted"), stderr
