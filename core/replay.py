@@ -280,7 +280,11 @@ class Replayer:
         if not planned and step.outcome is None and step.screenshot is None:
             return None  # a turn without actions (a nudge): nothing to check or do
         t0 = runner.clock()
-        match = self.look(runner, recording, step, targets_of(planned))
+        # Only a step that acts, or the final one, must match: a step that only looked (a
+        # screenshot, a wait) risks nothing, and its recorded screenshot may have been taken
+        # mid-repaint. Its score is still recorded.
+        must_match = bool(planned) or step.outcome is not None
+        match = self.look(runner, recording, step, targets_of(planned), must_match=must_match)
         state.step += 1
         runner.step = state.step
         runner.emit(StepStarted(state.step, runner.config.max_steps))
@@ -308,9 +312,10 @@ class Replayer:
         return None
 
     def look(self, runner: StepRunner, recording: Run, step: StepRecord,
-             targets: list[tuple[int, int]]) -> Match:
+             targets: list[tuple[int, int]], *, must_match: bool = True) -> Match:
         """Compare the screen with what Claude saw before `step`, waiting (up to the bound) for a
-        screen that is still changing; raises Diverged if it never matches."""
+        screen that is still changing; raises Diverged if it never matches (with `must_match`;
+        else one look, whatever it shows)."""
         recorded, cells = self.picture(recording, step)
         frame = runner.last_frame or runner.desktop.capture()
         deadline = runner.clock() + self.wait_s
@@ -318,13 +323,13 @@ class Replayer:
             match = compare_step(recorded, self.model_image(runner, frame), targets,
                                  space=runner.space, tol=self.tolerance, recorded_cells=cells)
             remaining = deadline - runner.clock()
-            if match.is_match or remaining <= 0:
+            if match.is_match or remaining <= 0 or not must_match:
                 break
             frame = wait_for_change(runner.desktop.capture, frame, timeout_s=remaining,
                                     interval_s=self.interval_s, clock=runner.clock,
                                     sleep=runner.sleep).frame
         runner.last_frame = frame
-        if not match.is_match:
+        if must_match and not match.is_match:
             raise Diverged(step.step, f"{match.reason} (after waiting {self.wait_s:g} s)")
         return match
 

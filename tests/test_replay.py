@@ -15,7 +15,7 @@ from claude_cua.core.loop import LoopConfig, run_task
 from claude_cua.core.replay import Replayer, find_recording, handover_note, replay_problem
 from claude_cua.core.runs import RunRecorder, list_runs, load_run
 from claude_cua.core.secrets import Secrets
-from PIL import ImageDraw
+from PIL import Image, ImageDraw
 
 MODEL = "claude-sonnet-4-6"
 XTERM = Window("XTerm", "xterm", "bash")
@@ -190,7 +190,7 @@ from claude_cua.core.loop import LoopConfig, run_task
 from claude_cua.core.replay import Replayer
 from claude_cua.core.runs import load_run
 from claude_cua.core.secrets import Secrets
-from PIL import ImageDraw
+from PIL import Image, ImageDraw
 d = FakeDesktop(1920, 1080); d.window = Window("XTerm", "xterm", "bash")
 ImageDraw.Draw(d.image).rectangle((800, 480, 1120, 600), fill=(236, 0, 140))
 rec = load_run(Path({str(tmp_path)!r}), "rec")
@@ -221,3 +221,18 @@ def test_the_handover_note_lists_what_was_replayed_in_claudes_coordinates(api, t
     assert "3. step 3: key Return" in note
     assert "hunter2" not in note
     assert "before recorded step 4: the screen differs" in note
+
+
+def test_a_step_that_only_looked_need_not_match_its_screenshot(api, tmp_path):
+    """Its recorded screenshot may have been taken mid-repaint; nothing is done on it."""
+    scripted(api)
+    _, _, recording = record(api, tmp_path, xterm_desktop())
+    with Image.open(recording.file("step-000.png")) as shot:
+        size = shot.size
+    FakeDesktop(1920, 1080).image.resize(size).save(recording.file("step-000.png"))
+    desktop = xterm_desktop()
+    result, _, again = run(tmp_path, "replay", client=NoModel(), desktop=desktop,
+                           secrets=Secrets.from_specs(["PW"], {"PW": "s3cret"}),
+                           replay=Replayer(recording, wait_s=0.05))
+    assert result.status == "success" and result.replay.diverged_at is None
+    assert again.steps[0].match < 0.99 and again.steps[1].match == 1.0

@@ -166,7 +166,10 @@ def _build_fields(root: tk.Tk, *, out: Path, variant: Variant) -> None:
 
     def submit() -> None:
         save_atomically({key: entry.get() for key, entry in entries.items()}, out=out)
-        root.after(round(variant.slow_s * 1000), show_banner)
+        if variant.slow_s:
+            root.after(round(variant.slow_s * 1000), show_banner)
+        else:
+            show_banner()
 
     violet = hex_colour(colours.SUBMIT)
     # activebackground matches, or the button turns grey while the pointer rests on it and its
