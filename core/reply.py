@@ -187,6 +187,10 @@ class ReplyBuilder:
         except RecursionError:  # valid JSON, but no tool takes input nested this deep
             return {}, "the tool input is nested too deeply"
         except ValueError as exc:
+            if self._stop_reason == "max_tokens":  # the model ran out of tokens mid-call: its
+                # own doing, and a retry would end the same way; the call is answered instead
+                return {}, ("the reply reached max_tokens in the middle of this call's input, "
+                            "so the input is incomplete; send the call again")
             raise IncompleteReply(f"tool input is not complete, valid JSON ({exc})") from None
 
 

@@ -236,3 +236,15 @@ def test_a_stream_kept_alive_with_pings_ends_at_the_reply_deadline(api):
     assert "not finished after 0.4 s, on all 2 attempts" in str(outcome)
     assert elapsed < 5  # two deadlines and the (not slept) backoff, not forever
     assert desktop.calls == [] and len(waits) == 1
+
+
+def test_a_call_cut_by_max_tokens_is_answered_with_an_error_and_the_run_goes_on(api):
+    cut = {"type": "tool_use", "name": "computer",
+           "raw_input": '{"action": "type", "text": "orders@antequip.e'}
+    api.queue(Reply([cut], stop_reason="max_tokens"), SUCCESS)
+    outcome, desktop, waits = run(api, retries=2)
+    assert outcome.status == "success"
+    assert desktop.calls == [] and waits == []
+    assert len(api.requests) == 2
+    result = api.requests[1].json["messages"][-1]["content"][0]
+    assert result["is_error"] is True and "max_tokens" in result["content"][0]["text"]

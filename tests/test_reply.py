@@ -175,3 +175,14 @@ def test_events_out_of_order_or_of_the_wrong_shape_are_an_incomplete_reply(event
     stream = events({"type": "text", "text": "x"})
     with pytest.raises(IncompleteReply):
         build([*stream[:3], event, *stream[3:]])
+
+
+def test_input_cut_by_max_tokens_is_answered_not_retried():
+    stream = events(CLICK, tool(id="toolu_2"), raw={1: '{"action": "type", "text": "half'})
+    stream[-2] = {"type": "message_delta", "delta": {"stop_reason": "max_tokens"},
+                  "usage": {"output_tokens": 4096}}
+    reply = build(stream)
+    first, cut = reply.tool_calls
+    assert first.problem is None and first.input["action"] == "left_click"
+    assert cut.input == {} and "max_tokens" in cut.problem
+    assert resendable(reply.content)
