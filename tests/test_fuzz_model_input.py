@@ -8,12 +8,14 @@ the server receives must be strict JSON (no NaN, no Infinity, valid UTF-8, no lo
 and steps.jsonl must hold strict JSON lines.
 """
 
+import io
 import json
 import math
 import re
 import tempfile
 from pathlib import Path
 
+from claude_cua.cli.view import PlainView
 from claude_cua.core.claude import ClaudeClient
 from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
 from claude_cua.core.demo.policies import computer_call, report
@@ -24,6 +26,7 @@ from claude_cua.core.loop import LoopConfig, run_task
 from claude_cua.core.runs import RunRecorder, read_steps
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rich.console import Console
 
 EXAMPLES = 300
 ACTIONS = sorted(FLAVOURS["computer_toolset_20260801"].actions)
@@ -185,9 +188,17 @@ class Session:
         before = len(self.api.requests)
         with tempfile.TemporaryDirectory() as folder:
             recorder = RunRecorder(Path(folder), meta={})
+            # The view renders every event too, as on stderr (strict UTF-8, like a pipe).
+            stderr = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+            view = PlainView(Console(file=stderr, width=100), verbose=True)
+
+            def sink(event):
+                recorder(event)
+                view(event)
+
             try:
                 finished = run_task("fill in the form", desktop=FakeDesktop(320, 200),
-                                    client=self.client, config=config, on_event=recorder,
+                                    client=self.client, config=config, on_event=sink,
                                     sleep=lambda s: None, approver=lambda request: "deny")
             finally:
                 recorder.close()
