@@ -147,6 +147,7 @@ class XDesktop:
         self._ping_target: Any | None = None  # the app typed into, if it answers pings
         self._ping_serial = 0
         self._ping_answered = False
+        self._silent_windows: set[int] = set()
         self._ping_timeout_s = 10.0
         try:
             with stdout_to_log():
@@ -396,7 +397,8 @@ class XDesktop:
             self._check_failsafe()
             keymap = self._keymap()
             batches = plan_typing(keysyms, keymap)
-            self._ping_target = self._pingable_focus() if batches[0].remap else None
+            needs_remap = any(batch.remap for batch in batches)
+            self._ping_target = self._pingable_focus() if needs_remap else None
             try:
                 with self._caps_lock_off(keymap):
                     for batch in batches:
@@ -534,6 +536,8 @@ class XDesktop:
             protocols = found[0].get_wm_protocols() or []
         except (Xlib.error.BadWindow, Xlib.error.BadDrawable, Xlib.error.BadMatch):
             return None
+        if found[0].id in self._silent_windows:
+            return None
         self._ping_answered = self._x.get_atom("_NET_WM_PING") in protocols
         return found[0]
 
@@ -573,6 +577,7 @@ class XDesktop:
             self._root.change_attributes(event_mask=X.NoEventMask)
         log.info("the focused app did not answer a ping within %.1f s; typing on with timed "
                  "waits", timeout)
+        self._silent_windows.add(window.id)  # not asked again during this run
         self._ping_target = None
         return False
 
