@@ -1,12 +1,13 @@
 """Typing speed of XDesktop.type_text, and what a long Unicode text costs the window manager.
 
-On a private Xvfb with openbox, into an xterm whose shell reads the input raw and discards it.
+On a private Xvfb with openbox, into an xterm whose shell reads the input raw and discards it, or
+into a Tk text box.
 Prints characters per second for ASCII, Latin-1, CJK and emoji texts, the keyboard-mapping
 changes each one caused (MappingNotify events seen by a separate X client), and openbox's CPU
 time from /proc/PID/stat (utime + stime) before and after a 10k-character Unicode text,
 counting until openbox is idle again.
 
-Run:  python benchmarks/typing.py [--chars 10000] [--seed 1] [--only ascii ...]
+Run:  python benchmarks/typing.py [--chars 10000] [--seed 1] [--app xterm|tk] [--only ascii ...]
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ from claude_cua.core.xdesktop import XDesktop, display_env_restored
 from claude_cua.core.xserver import VirtualDisplay
 
 _TICKS = os.sysconf("SC_CLK_TCK")
+# A Tk text box that empties itself now and then, so a long text costs it no more per key.
+TK_BOX = ("import tkinter as tk; r = tk.Tk(); r.geometry('600x300+10+10'); t = tk.Text(r); "
+          "t.pack(); t.focus_force(); "
+          "f = lambda: (t.delete('1.0', 'end'), r.after(500, f)); f(); r.mainloop()")
+APPS = {
+    "xterm": ["xterm", "-u8", "-geometry", "80x24+10+10", "-e", "sh", "-c",
+              "stty raw -echo; cat > /dev/null"],
+    "tk": [sys.executable, "-c", TK_BOX],
+}
 
 
 def texts(chars: int, seed: int) -> dict[str, str]:
@@ -97,6 +107,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chars", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--app", choices=["xterm", "tk"], default="xterm",
+                        help="type into an xterm (does not answer pings, so cua waits set "
+                        "times around mapping changes) or a Tk text box (answers them)")
     parser.add_argument("--only", choices=["ascii", "latin-1", "cjk", "emoji"], action="append",
                         help="measure only these scripts (repeatable)")
     args = parser.parse_args()
@@ -106,13 +119,12 @@ def main() -> None:
     with VirtualDisplay(size=(1280, 800)) as screen, display_env_restored():
         wm_pid = screen.window_manager_pid
         assert wm_pid is not None, "openbox did not start"
-        screen.start_app(["xterm", "-u8", "-geometry", "80x24+10+10", "-e", "sh", "-c",
-                          "stty raw -echo; cat > /dev/null"], env={"LC_ALL": "C.UTF-8"})
+        screen.start_app(APPS[args.app], env={"LC_ALL": "C.UTF-8"})
         desktop = XDesktop(display=screen.display, xauthority=screen.xauthority)
         watcher = MappingWatcher(screen)
         try:
-            desktop.click(300, 150)  # focus the xterm
-            print(f"{args.chars} characters each, seed {args.seed}")
+            desktop.click(300, 150)  # focus the app
+            print(f"{args.chars} characters each into {args.app}, seed {args.seed}")
             for name, text in samples.items():
                 if args.only and name not in args.only:
                     continue

@@ -148,6 +148,8 @@ class XDesktop:
         self._ping_serial = 0
         self._ping_answered = False
         self._silent_windows: set[int] = set()
+        self._wm_probe: Any | None = None  # a 1x1 unmapped window to ask the WM about
+        self._wm_answered = self._wm_silent = False
         self._ping_timeout_s = 10.0
         try:
             with stdout_to_log():
@@ -473,6 +475,7 @@ class XDesktop:
         self._write_rows(rows)
         self._borrowed.update(rows)
         self._sync()
+        self._wm_caught_up()
         if not self._caught_up():
             time.sleep(self._settle_s)
 
@@ -519,6 +522,46 @@ class XDesktop:
         remaining = last_use + self._settle_s - time.monotonic()
         if remaining > 0 and not self._caught_up():
             time.sleep(remaining)
+
+    def _wm_caught_up(self) -> None:
+        """Wait until the window manager has handled the mapping change just made.
+
+        A window manager regrabs its key bindings on every change (openbox: ~40 ms); typing
+        faster than that leaves it seconds behind, with the pointer frozen meanwhile. An EWMH
+        window manager answers _NET_REQUEST_FRAME_EXTENTS by setting _NET_FRAME_EXTENTS on
+        the window asked about, and reaches the request only after the change's MappingNotify,
+        so the property change marks it caught up. Without an answer in a second, not asked
+        again.
+        """
+        from Xlib import X
+        from Xlib.protocol import event
+
+        if self._wm_silent:
+            return
+        extents = self._x.get_atom("_NET_FRAME_EXTENTS")
+        if self._wm_probe is None:
+            self._wm_probe = self._root.create_window(
+                -10, -10, 1, 1, 0, X.CopyFromParent, X.InputOutput, X.CopyFromParent,
+                event_mask=X.PropertyChangeMask)
+        self._wm_probe.delete_property(extents)
+        self._root.send_event(event.ClientMessage(
+            window=self._wm_probe, client_type=self._x.get_atom("_NET_REQUEST_FRAME_EXTENTS"),
+            data=(32, [0, 0, 0, 0, 0])),
+            event_mask=X.SubstructureRedirectMask | X.SubstructureNotifyMask)
+        self._x.flush()
+        deadline = time.monotonic() + (self._ping_timeout_s if self._wm_answered
+                                       else _FIRST_PING_TIMEOUT_S)
+        while time.monotonic() < deadline:
+            while self._x.pending_events():
+                reply = self._x.next_event()
+                if (reply.type == X.PropertyNotify and reply.atom == extents
+                        and reply.state == X.PropertyNewValue):
+                    self._wm_answered = True
+                    return
+            select.select([self._x.fileno()], [], [], max(deadline - time.monotonic(), 0))
+        log.info("the window manager did not answer _NET_REQUEST_FRAME_EXTENTS; typing on "
+                 "without waiting for it")
+        self._wm_silent = True
 
     def _pingable_focus(self) -> Any | None:
         """The focused client window, to ping (see _caught_up); None without one.
