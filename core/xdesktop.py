@@ -206,6 +206,7 @@ class XDesktop:
         _drop_connection(self._x)
         _drop_connection(backend._display)
         self._x_errors.clear()
+        self._wm_probe = None  # it belonged to the old connection
         with stdout_to_log():
             self._x = self._open_connection()
             _point_pyautogui_at(self._gui, self._display, stale_usable=False)
