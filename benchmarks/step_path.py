@@ -5,8 +5,9 @@ policy rule, so the gate asks and `--yes` answers), on a FakeDesktop, with the r
 the fake Messages API; events go to the run recorder and the plain view, as in `cua run`.
 Traced with sys.setprofile: every Python call whose code lives in core/ or cli/ between the
 return of the first ClaudeClient.send and the start of the second.
-Prints the files in first-visit order, how many times the path switched file, and how many of
-those switches went back into the most visited file.
+Prints the files of the step itself in first-visit order, how many times the path switched
+file and how many of those switches went back into the most visited file; then, apart, the
+files the event sinks (run recorder, plain view) ran through.
 
     python benchmarks/step_path.py [SOURCE_ROOT]
 
@@ -45,7 +46,8 @@ def main() -> None:
     desktop = FakeDesktop()
     desktop.window = Window("XTerm", "xterm", "bash")
     visited: list[str] = []
-    state = {"on": False, "sends": 0}
+    in_sinks: list[str] = []
+    state = {"on": False, "sends": 0, "sink": 0}
     send_code = ClaudeClient.send.__code__
 
     def profile(frame, event, arg):
@@ -58,7 +60,12 @@ def main() -> None:
             elif event == "return" and state["sends"] == 1:
                 state["on"] = True
             return
-        if not state["on"] or event != "call":
+        if not state["on"]:
+            return
+        if code in sink_codes:  # calls made by the event sinks are counted apart
+            state["sink"] += 1 if event == "call" else -1
+            return
+        if event != "call":
             return
         path = Path(code.co_filename).resolve()
         try:
@@ -66,7 +73,7 @@ def main() -> None:
         except ValueError:
             return
         if rel.parts[0] in ("core", "cli"):
-            visited.append(str(rel))
+            (in_sinks if state["sink"] else visited).append(str(rel))
 
     with FakeMessagesAPI() as api:
         api.queue(lambda req: Reply([computer_call(req, "left_click", coordinate=[100, 100])]),
@@ -78,6 +85,7 @@ def main() -> None:
         (folder / "run").mkdir()
         recorder = RunRecorder(folder / "run", meta={})
         view = PlainView(Console(file=io.StringIO()))
+        sink_codes = {RunRecorder.__call__.__code__, PlainView.__call__.__code__}
 
         def on_event(event: object) -> None:  # what the cli's session does with each event
             recorder(event)
@@ -95,10 +103,13 @@ def main() -> None:
     order = list(dict.fromkeys(visited))
     switches = [b for a, b in itertools.pairwise(visited) if a != b]
     top, _ = Counter(visited).most_common(1)[0]
-    print(f"files: {len(order)}")
+    print(f"the step itself: {len(order)} files")
     for name in order:
         print(f"  {name}  ({visited.count(name)} calls)")
     print(f"switches between files: {len(switches)}; back into {top}: {switches.count(top)}")
+    sinks = list(dict.fromkeys(in_sinks))
+    print(f"the event sinks (recorder, plain view): {len(sinks)} files: {', '.join(sinks)}")
+    print(f"together: {len(set(order) | set(sinks))} files")
 
 
 if __name__ == "__main__":

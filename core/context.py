@@ -1,4 +1,6 @@
-"""What goes into each request: the system prompt, tools, cache marks and old-image pruning.
+"""Every SDK content shape cua builds, and what goes into each request: the system prompt, the
+tools, the turns (first message, tool results, "not executed", the nudge), cache marks and
+old-image pruning.
 
 All pure: these take the conversation and return what to send, never mutating what they got.
 """
@@ -6,7 +8,12 @@ All pure: these take the conversation and return what to send, never mutating wh
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .claude import ToolCall
+    from .flavours import Flavour
+    from .screen import ScreenSpace
 
 REPORT_TOOL_NAME = "report_outcome"
 
@@ -97,10 +104,89 @@ APPROVAL_TOOL: dict[str, Any] = {
 
 _CACHE = {"type": "ephemeral"}
 
+NOT_EXECUTED = "Not executed: an earlier computer action in this turn failed."
+
+
+def tools(flavour: Flavour, space: ScreenSpace) -> list[dict[str, Any]]:
+    """The `tools` of every request: the computer tool for this flavour and screen, then cua's
+    report_outcome and request_approval."""
+    return [computer_tool(flavour, space), REPORT_TOOL, APPROVAL_TOOL]
+
+
+def computer_tool(flavour: Flavour, space: ScreenSpace) -> dict[str, Any]:
+    """The `tools[]` entry declaring `flavour` for a screen of this model-space size."""
+    if flavour.is_toolset:
+        # A toolset entry carries no name and no size: coordinates are in the pixel space of
+        # the screenshots sent, which cua keeps at exactly `space`'s model size.
+        return {"type": flavour.version}
+    entry: dict[str, Any] = {
+        "type": flavour.version,
+        "name": "computer",
+        "display_width_px": space.model_w,
+        "display_height_px": space.model_h,
+    }
+    if "zoom" in flavour.actions:
+        entry["enable_zoom"] = True  # off by default in computer_20251124
+    return entry
+
 
 def image_block(png: bytes) -> dict[str, Any]:
     data = base64.b64encode(png).decode("ascii")
     return {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": data}}
+
+
+def first_message(task: str, png: bytes) -> dict[str, Any]:
+    """The user turn that starts a run: the task and the first screenshot."""
+    return {"role": "user", "content": [{"type": "text", "text": task}, image_block(png)]}
+
+
+def assistant_turn(content: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"role": "assistant", "content": content}
+
+
+def user_turn(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"role": "user", "content": blocks}
+
+
+def nudge_block() -> dict[str, Any]:
+    return {"type": "text", "text": NUDGE}
+
+
+def tool_result(call: ToolCall, text: str, *, is_error: bool = False,
+                image: bytes | None = None) -> dict[str, Any]:
+    """The tool_result answering `call` (echoing its toolset_name, as the toolset requires)."""
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": call.id, "content": []}
+    if text:
+        block["content"].append({"type": "text", "text": text})
+    if image is not None:
+        block["content"].append(image_block(image))
+    if is_error:
+        block["is_error"] = True
+    if call.toolset_name:
+        block["toolset_name"] = call.toolset_name
+    return block
+
+
+def result_text(block: dict[str, Any]) -> str:
+    """The text of a tool_result, without its images."""
+    return " ".join(c["text"] for c in block["content"] if c.get("type") == "text")
+
+
+def is_report(call: ToolCall) -> bool:
+    return call.name == REPORT_TOOL_NAME and not call.toolset_name
+
+
+def is_approval_request(call: ToolCall) -> bool:
+    return call.name == APPROVAL_TOOL_NAME and not call.toolset_name
+
+
+def reported_outcome(call: ToolCall) -> tuple[str, str] | None:
+    """(status, summary) of a report_outcome call, or None if its status is not valid."""
+    status = call.input.get("status")
+    if status not in ("success", "failure"):
+        return None
+    summary = call.input.get("summary")
+    return status, summary if isinstance(summary, str) else ""
 
 
 def system_blocks(extra: str = "", *, cache: bool = True) -> list[dict[str, Any]]:

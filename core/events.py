@@ -17,9 +17,9 @@ from .record import (
 )
 
 __all__ = [
-    "ActionPerformed", "CheckFinished", "Event", "EventSink", "FirstScreenshot", "HandedOver",
-    "ModelReplied", "ModelRetrying", "ReplayStarted", "RunFinished", "RunStarted", "StepFinished",
-    "StepStarted", "TextStreamed", "Usage",
+    "ActionPerformed", "ApprovalPictureTaken", "CheckFinished", "Event", "EventSink",
+    "FirstScreenshot", "HandedOver", "ModelReplied", "ModelRetrying", "ReplayStarted",
+    "RunFinished", "RunStarted", "StepFinished", "StepStarted", "TextStreamed", "Usage",
 ]
 
 
@@ -78,6 +78,15 @@ class ModelRetrying:
 class FirstScreenshot:
     """The screenshot sent with the task, before step 1 (saved as step-000.png)."""
 
+    name: str  # its file name in the run folder
+    png: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalPictureTaken:
+    """The picture of an action's target shown to the person asked (the recorder saves it)."""
+
+    step: int
     name: str  # its file name in the run folder
     png: bytes = field(repr=False)
 
@@ -172,6 +181,7 @@ class RunFinished:
 
 Event = (
     RunStarted | StepStarted | TextStreamed | ModelRetrying | ModelReplied | FirstScreenshot
-    | ActionPerformed | StepFinished | CheckFinished | RunFinished | ReplayStarted | HandedOver
+    | ApprovalPictureTaken | ActionPerformed | StepFinished | CheckFinished | RunFinished
+    | ReplayStarted | HandedOver
 )
 EventSink = Callable[[Event], None]

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .claude import ToolCall
-
-if TYPE_CHECKING:
-    from .screen import ScreenSpace
 
 # Anthropic's guidance for computer-use screenshots on most models: the long edge at most 1568 px
 # and about 1.15 megapixels. Larger images are rejected or downscaled server-side, which would
@@ -34,29 +31,14 @@ _WITH_ZOOM = _BASE_2025 | {"zoom"}
 
 @dataclass(frozen=True, slots=True)
 class Flavour:
-    """One computer-tool version: what the tool entry looks like and what Claude may call."""
+    """One computer-tool version: its shape and what Claude may call (its `tools[]` entry is
+    built by context.computer_tool)."""
 
     version: str
     beta: str | None
     actions: frozenset[str]
     is_toolset: bool = False
     clicks_take_coordinate: bool = True
-
-    def tool_entry(self, space: ScreenSpace) -> dict[str, Any]:
-        """The `tools[]` entry declaring this flavour for a screen of this model-space size."""
-        if self.is_toolset:
-            # A toolset entry carries no name and no size: coordinates are in the pixel space of
-            # the screenshots sent, which cua keeps at exactly `space`'s model size.
-            return {"type": self.version}
-        entry: dict[str, Any] = {
-            "type": self.version,
-            "name": "computer",
-            "display_width_px": space.model_w,
-            "display_height_px": space.model_h,
-        }
-        if "zoom" in self.actions:
-            entry["enable_zoom"] = True  # off by default in computer_20251124
-        return entry
 
     def is_computer_call(self, call: ToolCall) -> bool:
         if self.is_toolset:

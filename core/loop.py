@@ -7,45 +7,23 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from . import context
 from .check import CheckResult
 from .claude import ModelClient
 from .desktop import Desktop
 from .errors import CuaError, DeadlineExceeded
-from .events import CheckFinished, EventSink, FirstScreenshot, RunFinished, RunStarted
-from .flavours import Flavour, ImageLimits
+from .events import CheckFinished, EventSink, RunFinished, RunStarted
 from .gate import Approver, Gate, answerer_name, refuse_all
-from .policy import BUILTIN_RULES, Rule
-from .prices import Price
-from .record import CheckRecord, screenshot_name
+from .record import CheckRecord
 from .screen import space_for
 from .secrets import Secrets
-from .step import RunState, StepRunner, run_cost, timeout_summary
+from .step import LoopConfig, RunState, StepRunner, run_cost, timeout_summary
 
 if TYPE_CHECKING:
     from .replay import Replayer
 
-
-@dataclass(frozen=True, slots=True)
-class LoopConfig:
-    model: str
-    flavour: Flavour
-    max_steps: int = 50
-    max_tokens: int = 4096
-    keep_images: int = 3
-    image_chunk: int = 3
-    settle_interval_s: float = 0.01
-    settle_ceiling_s: float = 2.0
-    limits: ImageLimits = field(default_factory=ImageLimits)
-    price: Price | None = None
-    max_cost_usd: float | None = None
-    prompt_cache: bool = True
-    rules: tuple[Rule, ...] = BUILTIN_RULES
-    secrets: Secrets = field(default_factory=Secrets)
-    timeout_s: float | None = None
+__all__ = ["LoopConfig", "run_task"]
 
 
 def run_task(
@@ -86,22 +64,19 @@ def run_task(
     task = secrets.redact(task)
     on_event(RunStarted(run_id, run_dir, task, config.model, config.flavour.version,
                         (width, height), (space.model_w, space.model_h), config.max_steps))
-    step_runner = StepRunner(desktop, client, config, space, on_event, clock, sleep,
-                              Gate(config.rules, approver, who=who, clock=clock), run_dir,
-                              started)
+    step_runner = StepRunner(desktop=desktop, client=client, config=config, space=space,
+                             gate=Gate(config.rules, approver, who=who, clock=clock),
+                             on_event=on_event, clock=clock, sleep=sleep, run_dir=run_dir,
+                             started=started)
     status, summary = "error", "the run stopped before it finished"
     state = RunState(messages=[])
     check_record: CheckRecord | None = None
     try:
         with _deadline_alarm(config.timeout_s):
-            first = step_runner.observe(settle=False)
-            step_runner.last_screenshot = screenshot_name(0)
-            on_event(FirstScreenshot(step_runner.last_screenshot, first.png))
+            step_runner.start(state, task)
             if replay is not None:
                 status, summary = replay.run(step_runner, state, task)
             else:
-                state.messages = [{"role": "user", "content": [
-                    {"type": "text", "text": task}, context.image_block(first.png)]}]
                 status, summary = step_runner.run_steps(state)
         if status == "success" and check is not None:
             status, summary, check_record = _run_check(check, summary, on_event, secrets)
@@ -119,7 +94,7 @@ def run_task(
         finally:
             finished = RunFinished(status, secrets.redact(summary), state.step, state.usage,
                                    clock() - started, run_cost(config, state),
-                                   step_runner.approval, check_record,
+                                   state.approval, check_record,
                                    None if replay is None else replay.record)
             on_event(finished)
     return finished

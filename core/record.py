@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # actions.py pulls in Pillow, which `cua runs list` must not 
 __all__ = [
     "FORMAT", "ActionRecord", "ApprovalRecord", "CheckRecord", "PolicyRecord", "ReplayRecord",
     "RunHeader", "StepRecord", "ToolCallRecord", "Usage", "action_from_dict", "action_to_dict",
+    "approval_picture_name",
     "screenshot_name",
 ]
 
@@ -32,6 +33,11 @@ FORMAT = 1
 """Version of the record format written now (a `format` key in run.json and every step line)."""
 
 Point = tuple[int, int]
+
+
+def approval_picture_name(step: int, number: int) -> str:
+    """File name of the `number`-th approval picture of the run, taken at `step`."""
+    return f"approval-step-{step:03d}-{number}.png"
 
 
 def screenshot_name(step: int) -> str:

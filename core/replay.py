@@ -224,9 +224,7 @@ class Replayer:
                     f"{space.screen_h} screen to replay; this is an ordinary run")
             self.record = ReplayRecord(None, 0, None, note)
             runner.emit(ReplayStarted(None, 0, note))
-            state.messages = [{"role": "user", "content": [
-                {"type": "text", "text": task}, context.image_block(runner.last_png)]}]
-            return runner.run_steps(state)
+            return runner.run_steps(state)  # runner.start has sent the task and screenshot
         missing = sorted(set(recording.header.secrets) - set(runner.secrets.names))
         if missing:
             flags = " ".join(f"--secret {name}" for name in missing)
@@ -256,6 +254,8 @@ class Replayer:
             return self.hand_over(runner, state, task, recording, stop)
         except EndRun as end:
             self.record = ReplayRecord(recording.run_id, replayed, None, end.summary)
+            if end.approval is not None:
+                state.approval = end.approval
             return end.status, end.summary
         finally:
             runner.config = own_config
@@ -286,12 +286,11 @@ class Replayer:
         must_match = bool(planned) or step.outcome is not None
         match = self.look(runner, recording, step, targets_of(planned), must_match=must_match)
         state.step += 1
-        runner.step = state.step
         runner.emit(StepStarted(state.step, runner.config.max_steps))
         before = runner.last_screenshot
         actions: list[ActionRecord] = []
         try:
-            sent = self.carry_out(runner, step, planned, actions)
+            sent = self.carry_out(runner, state.step, step, planned, actions)
         except (Diverged, EndRun):
             if actions:  # a step cut short still records what it did
                 self.finish_step(runner, state, step, actions, match, before, t0, shot=False)
@@ -317,7 +316,7 @@ class Replayer:
         screen that is still changing; raises Diverged if it never matches (with `must_match`;
         else one look, whatever it shows)."""
         recorded, cells = self.picture(recording, step)
-        frame = runner.last_frame or runner.desktop.capture()
+        frame = runner.screen.frame or runner.desktop.capture()
         deadline = runner.clock() + self.wait_s
         while True:
             match = compare_step(recorded, self.model_image(runner, frame), targets,
@@ -328,7 +327,7 @@ class Replayer:
             frame = wait_for_change(runner.desktop.capture, frame, timeout_s=remaining,
                                     interval_s=self.interval_s, clock=runner.clock,
                                     sleep=runner.sleep).frame
-        runner.last_frame = frame
+        runner.screen.frame = frame
         if must_match and not match.is_match:
             raise Diverged(step.step, f"{match.reason} (after waiting {self.wait_s:g} s)")
         return match
@@ -337,8 +336,8 @@ class Replayer:
         space = runner.space
         return scale_image(frame_to_image(frame), (space.model_w, space.model_h))
 
-    def carry_out(self, runner: StepRunner, step: StepRecord, planned: list[Planned],
-                  actions: list[ActionRecord]) -> bool:
+    def carry_out(self, runner: StepRunner, step_no: int, step: StepRecord,
+                  planned: list[Planned], actions: list[ActionRecord]) -> bool:
         """Run the step's actions through the gate and the desktop; True if input was sent."""
         sent = False
         for i, item in enumerate(planned):
@@ -346,9 +345,9 @@ class Replayer:
                 self.wait_for_window(runner, step, item.record.window)
             following = planned[i + 1].call if i + 1 < len(planned) else None
             if item.call.name == context.APPROVAL_TOOL_NAME:
-                result = runner.request_approval(item.call, actions)
+                result = runner.request_approval(step_no, item.call, actions)
             else:
-                result, _ = runner.do_call(item.call, following, actions)
+                result, _ = runner.do_call(step_no, item.call, following, actions)
             if result.get("is_error"):
                 raise Diverged(step.step, f"its {item.record.name} did not run: "
                                           f"{actions[-1].error or actions[-1].result}")

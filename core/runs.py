@@ -16,6 +16,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from .errors import ConfigError, RecordError
 from .events import (
+    ApprovalPictureTaken,
     CheckFinished,
     Event,
     FirstScreenshot,
@@ -133,10 +134,10 @@ class RunRecorder:
                 self._write_header()
                 self._steps = open(self.run_dir / "steps.jsonl", "a", encoding="utf-8",  # noqa: SIM115
                                    errors="backslashreplace")
-            case FirstScreenshot():
-                (self.run_dir / event.name).write_bytes(event.png)
+            case FirstScreenshot() | ApprovalPictureTaken():
+                write_run_file(self.run_dir / event.name, event.png)
             case HandedOver():
-                (self.run_dir / event.screenshot).write_bytes(event.png)
+                write_run_file(self.run_dir / event.screenshot, event.png)
             case StepFinished():
                 self._record_step(event)
             case RunFinished():
