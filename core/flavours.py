@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .claude import ToolCall
+from .reply import ToolCall
 
 # Anthropic's guidance for computer-use screenshots on most models: the long edge at most 1568 px
 # and about 1.15 megapixels. Larger images are rejected or downscaled server-side, which would
