@@ -1,4 +1,5 @@
-"""The `cua` command: Typer app, global wiring, and the one place errors become exit codes."""
+"""The `cua` command: Typer app, global wiring, and reporting errors (their exit codes come from
+core/exits.py, the one table)."""
 
 from __future__ import annotations
 
@@ -7,64 +8,18 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from ..core.errors import (
-    ConfigError,
-    CuaError,
-    DesktopError,
-    FailSafeTriggered,
-    ModelError,
-    Terminated,
+from ..core.errors import CuaError
+from ..core.exits import (
+    BUG_EXIT,
+    ERROR_EXIT,
+    EXIT_CODES_HELP,
+    STATUS_EXIT,
+    InternalError,
+    exit_code_for,
+    interruption_message,
 )
 
-EXIT_CODES_HELP = (
-    "Exit codes: 0 success; 1 task reported failed or unknown, or --check failed; 2 usage or "
-    "configuration error; 3 budget exhausted (steps, cost or --timeout); 4 an action needed "
-    "approval nobody could give, or the run was aborted at a prompt; 5 environment error "
-    "(display, X11, lock, permissions); 6 API error that retries could not fix; 70 a bug in "
-    "cua; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM)."
-)
-
-# Run status → exit code. Errors map through `exit_code_for` below; nothing else decides codes.
-STATUS_EXIT = {
-    "success": 0,
-    "failure": 1,
-    "unknown": 1,
-    "check_failed": 1,
-    "budget_exhausted": 3,
-    "timeout": 3,
-    "needs_approval": 4,
-    "aborted": 4,
-    "interrupted": 130,
-}
-ERROR_EXIT: tuple[tuple[type[BaseException], int], ...] = (
-    (ConfigError, 2),
-    (DesktopError, 5),
-    (ModelError, 6),
-    (FailSafeTriggered, 130),
-    (Terminated, 143),
-)
-BUG_EXIT = 70
-
-
-def exit_code_for(error: BaseException) -> int:
-    for kind, code in ERROR_EXIT:
-        if isinstance(error, kind):
-            return code
-    return 130 if isinstance(error, KeyboardInterrupt) else BUG_EXIT
-
-
-class InternalError(Exception):
-    """A bug in cua, wrapped with the run folder so the user can send it along."""
-
-    def __init__(self, run_dir: str, cause: BaseException, *,
-                 crash_file: str | None = None) -> None:
-        try:
-            detail = f"{type(cause).__name__}: {cause}"
-        except Exception:  # an exception whose __str__ fails must still be reported
-            detail = type(cause).__name__
-        super().__init__(detail)
-        self.run_dir, self.crash_file = run_dir, crash_file
-
+__all__ = ["BUG_EXIT", "ERROR_EXIT", "STATUS_EXIT", "app", "exit_code_for", "main", "run_cli"]
 
 app = typer.Typer(
     name="cua",
@@ -124,11 +79,6 @@ def _register() -> None:
     runs_app.command("show", help="Show one run's steps. ID may be a prefix or a folder.")(
         runs.show_run_command)
     runs_app.command("report", help=runs.REPORT_HELP)(runs.report_run_command)
-
-
-def interruption_message(exc: KeyboardInterrupt) -> str:
-    """What stopped the run, in words: a bare KeyboardInterrupt (Ctrl-C) has no message."""
-    return str(exc) or "interrupted by Ctrl-C (SIGINT)"
 
 
 def _interrupted(exc: KeyboardInterrupt) -> int:

@@ -24,10 +24,16 @@ from rich.console import Console
 
 from ..core.errors import ConfigError, CuaError, Terminated
 from ..core.events import Event, RunFinished, Usage
+from ..core.exits import (
+    BUG_EXIT,
+    STATUS_EXIT,
+    InternalError,
+    exit_code_for,
+    interruption_message,
+)
 from ..core.secrets import Secrets
 from ..core.settings import Settings
 from .logs import core_logging
-from .main import BUG_EXIT, STATUS_EXIT, InternalError, exit_code_for, interruption_message
 from .replay import make_replayer
 from .terminal import guarded_stdio
 from .view import make_view
