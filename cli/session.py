@@ -1,4 +1,5 @@
-"""Builds what a run needs (display, desktop, client, recorder, view), runs it, reports it.
+"""Builds what a run needs (the desktop session from core.session, client, recorder, view),
+runs it, reports it.
 
 Shared by `cua run` and `cua demo`, which differ only in where Claude and the app come from.
 """
@@ -244,6 +245,7 @@ def _execute(plan: RunPlan, secrets: Secrets, view: Any, console: Console,
     from ..core.providers import resolve_endpoint
     from ..core.replay import LazyClient
     from ..core.runs import RunRecorder, new_run_id, prepare_run_dir, runs_root
+    from ..core.session import open_session
 
     s = plan.settings
     summary.update(provider=s.provider, region=s.region)
@@ -288,7 +290,11 @@ def _execute(plan: RunPlan, secrets: Secrets, view: Any, console: Console,
                    duration_s=0.0, usage=Usage().as_dict(), cost_usd=None)
     with ExitStack() as stack:
         stack.callback(client.close)
-        desktop, desktop_env = _open_desktop(plan, stack, run_path)
+        session = stack.enter_context(open_session(
+            plan.env, virtual_display=plan.virtual_display, app=plan.app,
+            monitor=plan.settings.monitor, run_dir=str(run_path), wait_lock_s=plan.wait_lock_s,
+            app_wait_s=plan.app_wait_s, fake=plan.desktop))
+        desktop, desktop_env = session.desktop, session.env
         # Only now, with the desktop up: a run stopped while Xvfb or --app starts (a signal,
         # even SIGKILL) leaves no run folder without a record.
         run_dir = prepare_run_dir(run_path)
@@ -358,67 +364,6 @@ def _check(command: str | None, env: Mapping[str, str]) -> Any:
     from ..core.check import run_check
 
     return lambda: run_check(command, env=env)
-
-
-def _open_desktop(plan: RunPlan, stack: ExitStack, run_dir: Path) -> tuple[Any, dict[str, str]]:
-    """The desktop to drive (a private Xvfb when asked, else $DISPLAY), locked for this run;
-    starts --app on it. Also returns the environment that points programs at that display."""
-    from ..core.lock import DisplayLock, lock_dir
-    from ..core.xdesktop import XDesktop
-    from ..core.xserver import VirtualDisplay, check_display, ensure_xauthority, parse_size
-
-    if plan.desktop:
-        return _fake_desktop(plan, stack)
-    display = None
-    env = plan.env
-    if plan.virtual_display:
-        try:
-            width, height = parse_size(plan.virtual_display)
-        except ValueError as exc:
-            raise ConfigError(f"--virtual-display: {exc}") from exc
-        display = stack.enter_context(VirtualDisplay(size=(width, height)))
-        env = {**plan.env, **display.env}
-    name = display.display if display else check_display(env)
-    stack.enter_context(DisplayLock(name, directory=lock_dir(plan.env), run_dir=str(run_dir),
-                                    wait_s=plan.wait_lock_s))
-    xauthority = ensure_xauthority(env)
-    desktop = XDesktop(display=name, xauthority=xauthority, monitor=plan.settings.monitor)
-    stack.callback(desktop.close)
-    env = {**env, "DISPLAY": name, "XAUTHORITY": str(xauthority)}
-    if plan.app:
-        from ..core.screen import wait_for_change
-
-        before = desktop.capture()
-        if display is not None:
-            display.start_app(plan.app)
-        else:
-            _start_app_on_display(plan.app, plan.env, stack)
-        wait_for_change(desktop.capture, before, timeout_s=plan.app_wait_s)
-    return desktop, env
-
-
-def _fake_desktop(plan: RunPlan, stack: ExitStack) -> tuple[Any, dict[str, str]]:
-    """The hidden `--desktop fake…`: an in-memory desktop, no X server, no lock."""
-    from ..core.desktop import FakeDesktop
-
-    if plan.virtual_display or plan.app:
-        raise ConfigError("--desktop fake cannot be combined with --virtual-display or --app")
-    desktop = FakeDesktop.from_spec(plan.desktop or "fake")
-    stack.callback(desktop.close)
-    return desktop, {**plan.env, "DISPLAY": "fake"}
-
-
-def _start_app_on_display(argv: list[str], env: Mapping[str, str], stack: ExitStack) -> None:
-    import subprocess
-
-    from ..core.errors import DesktopError
-    from ..core.xserver import stop_process
-
-    try:
-        proc = subprocess.Popen(argv, env=dict(env), stdin=subprocess.DEVNULL)
-    except OSError as exc:
-        raise DesktopError(f"cannot start --app {argv[0]!r}: {exc.strerror}") from exc
-    stack.callback(stop_process, proc)
 
 
 def _versions(plan: RunPlan, secrets: Any, policy_files: list[Path]) -> dict[str, Any]:

@@ -1,0 +1,113 @@
+"""A desktop session: the X display a run drives, held for the run and given back on every path.
+
+`open_session` uses $DISPLAY or starts a private Xvfb with a window manager, takes the display
+lock, connects an XDesktop, starts the `--app` program and waits for its first window, and
+returns the environment that points `--app` and `--check` at that display. `cua run` and
+`cua demo` open one; so can a batch runner. (`cua doctor` checks the same pieces one by one,
+so that it can report every failure rather than stop at the first.)
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .errors import ConfigError, DesktopError
+
+if TYPE_CHECKING:
+    from .desktop import Desktop
+
+FAKE_DISPLAY = "fake"
+
+
+@dataclass(frozen=True, slots=True)
+class DesktopSession:
+    desktop: Desktop
+    display: str  # the DISPLAY name ("fake" for a FakeDesktop)
+    env: Mapping[str, str]  # the caller's environment pointed at this display
+
+
+@contextmanager
+def open_session(
+    env: Mapping[str, str],
+    *,
+    virtual_display: str | None = None,
+    app: Sequence[str] | None = None,
+    monitor: int = 1,
+    run_dir: str = "",
+    wait_lock_s: float = 0.0,
+    app_wait_s: float = 15.0,
+    fake: str | None = None,
+) -> Iterator[DesktopSession]:
+    """The session; everything it started is stopped and the lock released when it closes.
+
+    `virtual_display` is "WxH" for a private Xvfb; `run_dir` is named in the lock for a second
+    run to report; `fake` is a FakeDesktop spec (tests), which needs no X server and no lock.
+    """
+    with ExitStack() as stack:
+        if fake is not None:
+            yield _fake_session(env, fake, stack, virtual_display=virtual_display, app=app)
+            return
+        yield _x_session(env, stack, virtual_display=virtual_display, app=app,
+                         monitor=monitor, run_dir=run_dir, wait_lock_s=wait_lock_s,
+                         app_wait_s=app_wait_s)
+
+
+def _x_session(env: Mapping[str, str], stack: ExitStack, *, virtual_display: str | None,
+               app: Sequence[str] | None, monitor: int, run_dir: str, wait_lock_s: float,
+               app_wait_s: float) -> DesktopSession:
+    from .lock import DisplayLock, lock_dir
+    from .xdesktop import XDesktop
+    from .xserver import VirtualDisplay, check_display, ensure_xauthority, parse_size
+
+    display = None
+    target = dict(env)
+    if virtual_display:
+        try:
+            size = parse_size(virtual_display)
+        except ValueError as exc:
+            raise ConfigError(f"--virtual-display: {exc}") from exc
+        display = stack.enter_context(VirtualDisplay(size=size))
+        target.update(display.env)
+    name = display.display if display else check_display(target)
+    stack.enter_context(DisplayLock(name, directory=lock_dir(env), run_dir=run_dir,
+                                    wait_s=wait_lock_s))
+    xauthority = ensure_xauthority(target)
+    desktop = XDesktop(display=name, xauthority=xauthority, monitor=monitor)
+    stack.callback(desktop.close)
+    target.update(DISPLAY=name, XAUTHORITY=str(xauthority))
+    if app:
+        from .screen import wait_for_change
+
+        before = desktop.capture()
+        if display is not None:
+            display.start_app(list(app))
+        else:
+            _start_app(list(app), env, stack)
+        wait_for_change(desktop.capture, before, timeout_s=app_wait_s)
+    return DesktopSession(desktop, name, target)
+
+
+def _fake_session(env: Mapping[str, str], spec: str, stack: ExitStack, *,
+                  virtual_display: str | None, app: Sequence[str] | None) -> DesktopSession:
+    from .desktop import FakeDesktop
+
+    if virtual_display or app:
+        raise ConfigError("--desktop fake cannot be combined with --virtual-display or --app")
+    desktop = FakeDesktop.from_spec(spec)
+    stack.callback(desktop.close)
+    return DesktopSession(desktop, FAKE_DISPLAY, {**env, "DISPLAY": FAKE_DISPLAY})
+
+
+def _start_app(argv: list[str], env: Mapping[str, str], stack: ExitStack) -> None:
+    """--app on an existing display: started with the caller's environment, stopped after."""
+    from .xserver import stop_process
+
+    try:
+        proc = subprocess.Popen(argv, env=dict(env), stdin=subprocess.DEVNULL)
+    except OSError as exc:
+        raise DesktopError(f"cannot start --app {argv[0]!r}: {exc.strerror}") from exc
+    stack.callback(stop_process, proc)
