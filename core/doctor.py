@@ -11,28 +11,14 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
+from .checks import Check, check_api_key
 from .errors import DesktopError
 
+__all__ = ["Check", "check_api_key", "run_checks"]
+
 _VIRTUAL = "`cua run --virtual-display 1920x1080`"
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    """One check's outcome: what was found (`detail`) and, on failure, what to do (`fix`)."""
-
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
-    skipped: bool = False
-
-    @property
-    def status(self) -> str:
-        """"ok", "FAIL" or "skipped", as shown."""
-        return "skipped" if self.skipped else "ok" if self.ok else "FAIL"
 
 
 def run_checks(env: Mapping[str, str], *, display: str | None = None,
@@ -148,15 +134,6 @@ def _screen_sizes(display: str, xauthority: Path) -> tuple[tuple[int, int], tupl
             return desktop.size(), (int(width), int(height))
         finally:
             desktop.close()
-
-
-def check_api_key(env: Mapping[str, str]) -> Check:
-    """ANTHROPIC_API_KEY is set. Its value is never read into a message."""
-    if env.get("ANTHROPIC_API_KEY", "").strip():
-        return Check("api_key", True, "ANTHROPIC_API_KEY is set")
-    return Check("api_key", False, "ANTHROPIC_API_KEY is not set",
-                 "export ANTHROPIC_API_KEY where the run starts (cron does not read your shell "
-                 "profile: set it in the crontab or in a script the job runs)")
 
 
 def check_data_dir(env: Mapping[str, str]) -> Check:

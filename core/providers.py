@@ -360,7 +360,7 @@ def auth_failure(endpoint: Endpoint, exc: BaseException) -> str:
 def doctor_checks(env: Mapping[str, str], *, provider: str, region: str | None = None,
                   project: str | None = None, model: str | None = None) -> list[Any]:
     """`cua doctor`'s checks for one provider: extra, region/project, credentials, model id."""
-    from .doctor import Check
+    from .checks import Check
 
     if provider not in PROVIDERS:
         return [Check("provider", False, f"unknown provider {provider!r}",
@@ -382,7 +382,7 @@ def doctor_checks(env: Mapping[str, str], *, provider: str, region: str | None =
 
 
 def _doctor_model(env: Mapping[str, str], provider: str, model: str | None) -> Any:
-    from .doctor import Check
+    from .checks import Check
 
     chosen = model or env.get("CUA_MODEL", "").strip()
     model_id = parse_model_id(provider, chosen or PROVIDER_MODELS[provider].default_model)
@@ -399,13 +399,13 @@ def _doctor_model(env: Mapping[str, str], provider: str, model: str | None) -> A
 
 
 def _doctor_anthropic(env: Mapping[str, str], region: str | None, project: str | None) -> list[Any]:
-    from .doctor import check_api_key
+    from .checks import check_api_key
 
     return [check_api_key(env)]
 
 
 def _doctor_foundry(env: Mapping[str, str], region: str | None, project: str | None) -> list[Any]:
-    from .doctor import Check
+    from .checks import Check
 
     checks = []
     if env.get("ANTHROPIC_FOUNDRY_API_KEY", "").strip():
@@ -426,7 +426,7 @@ def _doctor_bedrock(env: Mapping[str, str], region: str | None, project: str | N
     import botocore.exceptions
     import botocore.session
 
-    from .doctor import Check
+    from .checks import Check
 
     profile = env.get("AWS_PROFILE") or None
     try:
@@ -450,7 +450,7 @@ def _aws_credentials_check(env: Mapping[str, str], session: Any) -> Any:
     import botocore.credentials
     import botocore.exceptions
 
-    from .doctor import Check
+    from .checks import Check
 
     if env.get("AWS_BEARER_TOKEN_BEDROCK", "").strip():
         return Check("credentials", True, "AWS_BEARER_TOKEN_BEDROCK is set (a Bedrock API key)")
@@ -475,7 +475,7 @@ def _aws_credentials_check(env: Mapping[str, str], session: Any) -> Any:
 
 
 def _doctor_vertex(env: Mapping[str, str], region: str | None, project: str | None) -> list[Any]:
-    from .doctor import Check
+    from .checks import Check
 
     found_region = region or env.get("CUA_REGION") or _first(env, REGION_VARS["vertex"])
     checks = [Check("region", True, f"region {found_region}") if found_region else
@@ -496,7 +496,7 @@ def _google_credentials_check(env: Mapping[str, str]) -> tuple[Any, str | None]:
     """The application default credentials file that would be used, read but not refreshed."""
     from pathlib import Path
 
-    from .doctor import Check
+    from .checks import Check
 
     path_text = env.get("GOOGLE_APPLICATION_CREDENTIALS", "").strip()
     if path_text:
