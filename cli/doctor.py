@@ -33,8 +33,14 @@ def doctor(
         help="The Vertex AI project a run would pass.")] = None,
 ) -> None:
     from ..core.doctor import run_checks
+    from .run import _settings_flags, load_settings
 
-    checks = run_checks(os.environ, provider=provider, region=region, project=project)
+    # The same resolution as `cua run`: flags, CUA_* variables, the config file, defaults.
+    loaded = load_settings(dict(os.environ), None, _settings_flags(
+        provider=provider, region=region, project=project))
+    s = loaded.settings
+    checks = run_checks(os.environ, provider=s.provider, region=s.region, project=s.project,
+                        model=None if loaded.sources["model"] == "default" else s.model)
     if as_json:
         rows = [{**asdict(c), "status": c.status} for c in checks]
         sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")

@@ -58,6 +58,9 @@ def _options(
 ) -> None:
     """Options that come before the command."""
 
+config_app = typer.Typer(help="Show the settings cua run would use, and their sources.",
+                         no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(config_app, name="config")
 policy_app = typer.Typer(help="Show the confirmation policy, or test an action against it.",
                          no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(policy_app, name="policy")
@@ -67,12 +70,13 @@ def _register() -> None:
     # Command modules import only what --help needs; heavy imports happen inside the commands.
     if app.registered_commands:
         return
-    from . import demo, doctor, policy, replay, run, runs
+    from . import config, demo, doctor, policy, replay, run, runs
 
     app.command("run", help=run.HELP, epilog=EXIT_CODES_HELP)(run.run)
     app.command("demo", help=demo.HELP)(demo.demo)
     app.command("doctor", help=doctor.HELP)(doctor.doctor)
     app.command("replay-check", help=replay.HELP_CHECK)(replay.replay_check_command)
+    config_app.command("show", help=config.HELP_SHOW)(config.config_show)
     policy_app.command("show", help=policy.HELP_SHOW)(policy.policy_show)
     policy_app.command("test", help=policy.HELP_TEST)(policy.policy_test)
     runs_app.command("list", help="List recorded runs, newest first.")(runs.list_runs_command)

@@ -94,14 +94,14 @@ def run(
         metavar="NAME[=VAR]")] = None,
     timeout: Annotated[float | None, typer.Option(
         help="Stop (status timeout, exit 3) once the run has taken this many seconds of wall "
-        "time.", metavar="SECONDS", min=0.001)] = None,
+        "time (env CUA_TIMEOUT_S).", metavar="SECONDS", min=0.001)] = None,
     check: Annotated[str | None, typer.Option(
         help="After Claude reports success, run CMD with the shell; success stands only if it "
         "exits 0 (else status check_failed, exit 1). Its output goes to check.txt in the run "
         "folder.", metavar="CMD")] = None,
-    wait_lock: Annotated[float, typer.Option(
+    wait_lock: Annotated[float | None, typer.Option(
         help="If another cua run holds this display, wait this long for it before giving up "
-        "(exit 5).", metavar="SECONDS", min=0)] = 0.0,
+        "(exit 5) (env CUA_WAIT_LOCK_S).", metavar="SECONDS", show_default="0", min=0)] = None,
     replay: Annotated[str | None, typer.Option(
         help="Replay a recorded run without Claude, checking every step on screen; Claude takes "
         "over where the screen differs. RUN: a run id, prefix or folder, `latest`, or `auto` "
@@ -127,7 +127,8 @@ def run(
     loaded = load_settings(env, config, _settings_flags(
         model=model, tool_version=tool_version, max_steps=max_steps, max_tokens=max_tokens,
         monitor=monitor, keep_images=keep_images, max_cost_usd=max_cost, provider=provider,
-        region=region, project=project, base_url=base_url, replay=replay))
+        region=region, project=project, base_url=base_url, replay=replay, timeout_s=timeout,
+        wait_lock_s=wait_lock))
     plan = RunPlan(
         task=task, settings=loaded.settings, env=env, virtual_display=virtual_display,
         app=parse_app(app), run_dir=run_dir, as_json=as_json, quiet=quiet,
@@ -135,7 +136,8 @@ def run(
         model_is_default=loaded.sources["model"] == "default",
         price_overrides=loaded.prices, policy_files=tuple(policy or ()),
         secret_specs=tuple(secret or ()), assume_yes=yes, non_interactive=non_interactive,
-        timeout_s=timeout, check=check, wait_lock_s=wait_lock, verbose=verbose,
+        timeout_s=loaded.settings.timeout_s, check=check,
+        wait_lock_s=loaded.settings.wait_lock_s, verbose=verbose,
         desktop=desktop, report=report,
     )
     return execute(plan)

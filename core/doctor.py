@@ -23,9 +23,10 @@ _VIRTUAL = "`cua run --virtual-display 1920x1080`"
 
 def run_checks(env: Mapping[str, str], *, display: str | None = None,
                provider: str | None = None, region: str | None = None,
-               project: str | None = None) -> list[Check]:
+               project: str | None = None, model: str | None = None) -> list[Check]:
     """Run every check in order. `display` overrides $DISPLAY; `provider` (else CUA_PROVIDER,
-    else the Anthropic API) picks the credential checks, which never call the network."""
+    else the Anthropic API) picks the credential checks, which never call the network;
+    `model` is the resolved setting (else CUA_MODEL, else the default)."""
     from .providers import doctor_checks
 
     if display is not None:
@@ -38,14 +39,14 @@ def run_checks(env: Mapping[str, str], *, display: str | None = None,
     elif found is None:
         screen = _skipped("screen", "no Xauthority file")
     else:
-        screen = check_screen(name, xauthority=found, model=env.get("CUA_MODEL", ""))
+        screen = check_screen(name, xauthority=found, model=model or env.get("CUA_MODEL", ""))
     return [
         reachable,
         check_session(env),
         xauthority,
         screen,
         *doctor_checks(env, provider=provider or env.get("CUA_PROVIDER") or "anthropic",
-                       region=region, project=project),
+                       region=region, project=project, model=model),
         check_data_dir(env),
         check_config_dir(),
         check_lock(env, name) if name else _skipped("display_lock", "no display"),

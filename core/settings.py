@@ -50,11 +50,14 @@ class Settings:
     base_url: str | None = None
     replay: str | None = None  # a run id, prefix or folder, `latest` or `auto` (see core/replay)
     replay_wait_s: float = 10.0  # how long replay waits for the screen to match a step
+    timeout_s: float | None = None  # --timeout: the run's wall-clock budget
+    wait_lock_s: float = 0.0  # --wait-lock: how long to wait for another run on the display
 
 
 # Environment variable → setting. ANTHROPIC_API_KEY is deliberately not a setting: it comes
 # only from the environment and is never stored or shown.
 ENV_NAMES = {f"CUA_{f.name.upper()}": f.name for f in fields(Settings)}
+DEFAULTS = Settings()  # the one place defaults are written: the dataclass above
 _TYPES = {f.name: f.type for f in fields(Settings)}
 
 
@@ -102,8 +105,10 @@ def _check(name: str, value: Any, where: str) -> None:
                           f"not {describe(value)}")
     if name in ("max_steps", "max_tokens", "monitor") and value < 1:
         raise ConfigError(f"{where}: {name} must be at least 1, not {value}")
+    if name == "timeout_s" and value is not None and value <= 0:
+        raise ConfigError(f"{where}: timeout_s must be more than 0 seconds, not {value}")
     if name in ("keep_images", "max_retries", "settle_ceiling_s", "max_cost_usd",
-                "replay_wait_s") and (
+                "replay_wait_s", "wait_lock_s") and (
             value is not None and value < 0):
         raise ConfigError(f"{where}: {name} must not be negative, not {value}")
 

@@ -178,3 +178,36 @@ def test_runs_list_and_show_read_what_the_run_wrote(cua, api):
     assert moved["points"] == [moved["action"]["at"]["screen"]] == [[135, 135]]
     code, out, _ = cua("runs", "show", summary["run_id"])
     assert code == 0 and "step 1" in out and "mouse_move" in out
+
+
+def test_config_show_names_each_value_and_its_source(cua, monkeypatch, isolated_environment):
+    config = isolated_environment / "cua.toml"
+    config.write_text('max_steps = 12\ntimeout_s = 600\nwait_lock_s = 30\n')
+    monkeypatch.setenv("CUA_CONFIG", str(config))
+    monkeypatch.setenv("CUA_KEEP_IMAGES", "5")
+    code, out, _ = cua("config", "show", "--json")
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert code == 0
+    assert (rows["max_steps"]["value"], rows["max_steps"]["source"]) == (12, f"config {config}")
+    assert (rows["timeout_s"]["value"], rows["wait_lock_s"]["value"]) == (600.0, 30.0)
+    assert (rows["keep_images"]["value"], rows["keep_images"]["source"]) == (
+        5, "env CUA_KEEP_IMAGES")
+    assert rows["model"]["source"] == "default" and rows["timeout_s"]["env"] == "CUA_TIMEOUT_S"
+    code, out, _ = cua("config", "show")
+    assert code == 0 and any(line.split()[:2] == ["max_steps", "12"] for line in out.splitlines())
+
+
+def test_timeout_from_the_environment_stops_the_run(cua, api, monkeypatch):
+    monkeypatch.setenv("CUA_TIMEOUT_S", "0.001")
+    api.queue(*[lambda req: Reply([computer_call(req, "wait", duration=1)])] * 3)
+    code, summary, _ = cua.json(*RUN, "wait")
+    assert (code, summary["status"]) == (3, "timeout")
+
+
+def test_a_bad_timeout_in_the_config_file_is_a_configuration_error(cua, monkeypatch,
+                                                                    isolated_environment):
+    config = isolated_environment / "cua.toml"
+    config.write_text("timeout_s = 0\n")
+    monkeypatch.setenv("CUA_CONFIG", str(config))
+    code, _out, err = cua("run", "--desktop", "fake", "x")
+    assert code == 2 and "timeout_s" in err
