@@ -33,14 +33,23 @@ def doctor(
         help="The Vertex AI project a run would pass.")] = None,
 ) -> None:
     from ..core.doctor import run_checks
+    from ..core.errors import ConfigError
     from .run import _settings_flags, load_settings
 
-    # The same resolution as `cua run`: flags, CUA_* variables, the config file, defaults.
-    loaded = load_settings(dict(os.environ), None, _settings_flags(
-        provider=provider, region=region, project=project))
-    s = loaded.settings
+    # The same resolution as `cua run`: flags, CUA_* variables, the config file, defaults. A
+    # config folder or file that cannot be read is what the checks below report on; the
+    # settings then come from flags, variables and defaults alone.
+    flags = _settings_flags(provider=provider, region=region, project=project)
+    try:
+        loaded = load_settings(dict(os.environ), None, flags)
+        s, sources = loaded.settings, loaded.sources
+    except ConfigError:
+        from ..core.settings import Settings, resolve_settings
+
+        s, sources = resolve_settings(Settings(), file={}, file_path=None, env=os.environ,
+                                      flags=flags)
     checks = run_checks(os.environ, provider=s.provider, region=s.region, project=s.project,
-                        model=None if loaded.sources["model"] == "default" else s.model)
+                        model=None if sources["model"] == "default" else s.model)
     if as_json:
         rows = [{**asdict(c), "status": c.status} for c in checks]
         sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")

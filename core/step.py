@@ -57,6 +57,7 @@ from .screen import (
     zoom_region,
 )
 from .secrets import Secrets
+from .settings import DEFAULTS
 from .usage import Usage
 
 
@@ -66,12 +67,12 @@ class LoopConfig:
 
     model: str
     flavour: Flavour
-    max_steps: int = 50
-    max_tokens: int = 4096
-    keep_images: int = 3
+    max_steps: int = DEFAULTS.max_steps
+    max_tokens: int = DEFAULTS.max_tokens
+    keep_images: int = DEFAULTS.keep_images
     image_chunk: int = 3
     settle_interval_s: float = 0.01
-    settle_ceiling_s: float = 2.0
+    settle_ceiling_s: float = DEFAULTS.settle_ceiling_s
     limits: ImageLimits = field(default_factory=ImageLimits)
     price: Price | None = None
     max_cost_usd: float | None = None
