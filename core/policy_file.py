@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, get_args
 
-from .config_file import read_toml
+from .config_file import describe, read_toml
 from .errors import ConfigError
 from .policy import BUILTIN_RULES, DECISIONS, Rule, normalize_chord
 
@@ -93,7 +93,7 @@ def _strings(value: object) -> list[str] | None:
 
 def _regex(value: object, flags: int = 0) -> re.Pattern[str]:
     if not isinstance(value, str):
-        raise ValueError(f"must be a regular expression in a string, not {value!r}")
+        raise ValueError(f"must be a regular expression in a string, not {describe(value)}")
     try:
         return re.compile(value, flags)
     except re.error as exc:
@@ -104,7 +104,7 @@ def _regex(value: object, flags: int = 0) -> re.Pattern[str]:
 def _kinds(value: object) -> frozenset[str]:
     kinds = _strings(value)
     if not kinds:
-        raise ValueError(f"must be an action name or a list of them, not {value!r}")
+        raise ValueError(f"must be an action name or a list of them, not {describe(value)}")
     known = _action_kinds()
     out: set[str] = set()
     for kind in kinds:
@@ -121,7 +121,8 @@ def _kinds(value: object) -> frozenset[str]:
 def _key_set(value: object) -> frozenset[str]:
     chords = _strings(value)
     if not chords:
-        raise ValueError(f"must be a chord such as \"ctrl+s\" or a list of them, not {value!r}")
+        raise ValueError("must be a chord such as \"ctrl+s\" or a list of them, "
+                         f"not {describe(value)}")
     out = set()
     for chord in chords:
         normal = normalize_chord(chord)
@@ -135,7 +136,7 @@ def _key_set(value: object) -> frozenset[str]:
 def _region(value: object) -> tuple[int, int, int, int]:
     if not (isinstance(value, list) and len(value) == 4
             and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
-        raise ValueError(f"must be four whole numbers [x0, y0, x1, y1], not {value!r}")
+        raise ValueError(f"must be four whole numbers [x0, y0, x1, y1], not {describe(value)}")
     x0, y0, x1, y1 = value
     if not (0 <= x0 < x1 and 0 <= y0 < y1):
         raise ValueError(f"{value!r} must satisfy 0 <= x0 < x1 and 0 <= y0 < y1 (screen pixels)")
@@ -145,13 +146,13 @@ def _region(value: object) -> tuple[int, int, int, int]:
 def _secret(value: object) -> str:
     if not isinstance(value, str) or not _SECRET_NAME.fullmatch(value):
         raise ValueError(f"must be a secret's name such as \"PASSWORD\" (no braces) or \"*\" "
-                         f"for any secret, not {value!r}")
+                         f"for any secret, not {describe(value)}")
     return value
 
 
 def _text_field(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"must be a non-empty string, not {value!r}")
+        raise ValueError(f"must be a non-empty string, not {describe(value)}")
     return value
 
 
@@ -182,7 +183,8 @@ def _rule(table: Mapping[str, Any], index: int, where: _Lines) -> Rule:
         if verdict is None:
             raise where.error(at, 'this [[rule]] has no verdict; add verdict = "allow", '
                               '"ask" or "deny"')
-        raise where.error(at, f"verdict must be \"allow\", \"ask\" or \"deny\", not {verdict!r}")
+        raise where.error(at, "verdict must be \"allow\", \"ask\" or \"deny\", "
+                          f"not {describe(verdict)}")
     values: dict[str, Any] = {}
     for key, parse in _PARSERS.items():
         if key in table:
@@ -217,8 +219,8 @@ def load_policy_file(path: Path) -> list[Rule]:
     rules = []
     for index, table in enumerate(tables):
         if not isinstance(table, dict):
-            raise where.error(where.rule(index), f"each rule must be a table, not {table!r}; "
-                              "write it under a [[rule]] header")
+            raise where.error(where.rule(index), "each rule must be a table, not "
+                              f"{describe(table)}; write it under a [[rule]] header")
         rules.append(_rule(table, index, where))
     return rules
 
