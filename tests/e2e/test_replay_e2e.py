@@ -118,13 +118,14 @@ def test_moved_fields_hand_over_to_claude_who_fills_the_form_correctly(recording
                    "--app", form(out, "--offset", "30,40"), TASK)
     summary = summary_of(proc)
     assert proc.returncode == 0, proc.stderr
-    assert summary["replay"]["diverged_at"] == 1
-    assert summary["replay"]["steps_replayed"] == 0
+    # step 1 only took a screenshot; the first step that acts is where it stops
+    assert summary["replay"]["diverged_at"] == 2
+    assert summary["replay"]["steps_replayed"] == 1
     # nothing went into a wrong field: the form's own output is exactly what was asked for
     assert json.loads(out.read_text()) == {**SUPPLIER_VALUES, "notes": f"pin {REPLAY_PIN}"}
     first = api.requests[0].json["messages"][0]["content"]
     assert first[0]["text"] == TASK
-    assert "Replay stopped before recorded step 1" in first[1]["text"]
+    assert "Replay stopped before recorded step 2" in first[1]["text"]
     assert first[2]["type"] == "image"
     no_secret_anywhere(home, api, proc)
     # the repaired run is a recording: the next replay follows it without Claude
