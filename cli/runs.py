@@ -38,22 +38,54 @@ def list_runs_command(
         h = r.header
         table.append((r.run_id, (h.started_at or "")[:19].replace("T", " "), h.status,
                       "" if h.steps is None else str(h.steps),
-                      "yes" if is_replayable(h) else "", h.model, h.task[:60]))
+                      "yes" if is_replayable(h) else "", h.model, " ".join(h.task.split())))
     widths = [max(len(row[i]) for row in table) for i in range(6)]
+    task_width = _task_width(sum(widths) + 2 * 6)
     for row in table:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        sys.stdout.write("  ".join([*cells, row[6]]) + "\n")
+        cells = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+        sys.stdout.write(_with_task(cells, row[6], task_width) + "\n")
     return 0
 
 
+_MIN_TASK_COLUMN = 24
+
+
+def _task_width(used: int) -> tuple[int, int] | None:
+    """(columns for the task, terminal width) on a terminal; None when piped (write the task
+    whole, on one line, for scripts)."""
+    if not sys.stdout.isatty():
+        return None
+    import shutil
+
+    columns = shutil.get_terminal_size().columns
+    return columns - used, columns
+
+
+def _with_task(cells: str, task: str, room: tuple[int, int] | None) -> str:
+    """The row with its task, wrapped at word boundaries under its own column (or, when that
+    column would be too narrow, on indented lines of its own below the row)."""
+    if room is None or len(task) <= room[0]:
+        return f"{cells}  {task}".rstrip()
+    import textwrap
+
+    width, columns = room
+    if width < _MIN_TASK_COLUMN:
+        lines = textwrap.wrap(task, columns - 4, break_on_hyphens=False)
+        return cells.rstrip() + "".join(f"\n    {line}" for line in lines)
+    lines = textwrap.wrap(task, width, break_on_hyphens=False)
+    indent = " " * (len(cells) + 2)
+    return f"{cells}  {lines[0]}" + "".join(f"\n{indent}{line}" for line in lines[1:])
+
+
 def show_run_command(
-    run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix, or a run folder).")],
+    run_id: Annotated[str, typer.Argument(
+        help="Run id, a unique prefix, a run folder, or latest.", metavar="RUN")],
     as_json: Annotated[bool, typer.Option("--json", help="The run and its steps as JSON.")] = False,
 ) -> int:
     from rich.console import Console
-    from rich.markup import escape
 
     from ..core.runs import load_run
+    from .show import render_run
 
     run = load_run(_root(), run_id)
     if as_json:
@@ -62,34 +94,9 @@ def show_run_command(
         sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
         return 0
     console = Console()
-    h = run.header
-    console.print(f"[bold]{escape(h.task)}[/]  {run.path}")
-    steps = h.steps if h.steps is not None else len(run.steps)
-    duration = h.duration_s if h.duration_s is not None else "?"
-    where = f" on {h.provider}" + (f" {h.region}" if h.region else "") if h.provider else ""
-    console.print(f"{escape(h.model)} ({h.tool_version}){escape(where)}, status "
-                  f"[bold]{h.status}[/], {steps} steps, {duration} s")
-    if h.summary:
-        console.print(f"summary: {escape(h.summary)}")
-    if h.replay is not None:
-        r = h.replay
-        if r.from_run is None:
-            console.print(f"replay: {escape(r.reason)}")
-        else:
-            where = ("replayed to the end" if r.diverged_at is None
-                     else f"handed over to Claude at recorded step {r.diverged_at}: {r.reason}")
-            console.print(f"replay of {r.from_run}: {r.steps_replayed} steps, {escape(where)}")
-    for step in run.steps:
-        text = step.text.strip()
-        how = (f"replayed, match {step.match:.3f}" if step.replayed and step.match is not None
-               else f"model {step.model_s} s")
-        console.print(f"[bold]step {step.step}[/] {how}" + (f": {escape(text)}" if text else ""))
-        for action in step.actions:
-            err = f"  [red]error: {escape(action.error)}[/]" if action.error else ""
-            described = json.dumps(action.to_dict()["action"])
-            console.print(f"  {action.name} {escape(described)}{err}")
-        if step.screenshot:
-            console.print(f"  [dim]{run.path / step.screenshot}[/]")
+    for line, style in render_run(run):
+        console.print(line, markup=False, highlight=False, style=style,
+                      soft_wrap=not console.is_terminal)
     return 0
 
 

@@ -66,7 +66,8 @@ def action_text(record: ActionRecord, *, verbose: bool = False) -> str:
 
 def _action_line(record: ActionRecord, *, verbose: bool = False) -> str:
     line = f"{action_text(record, verbose=verbose)}  {_ms(record.action_s)}"
-    if record.approval_s:
+    if record.approval_s and record.policy is not None and record.policy.answered_by == (
+            "terminal"):  # a person's time, shown apart from the action's
         line += f" (+ {_ms(record.approval_s)} waiting for approval)"
     if record.policy is not None:
         p = record.policy

@@ -223,6 +223,9 @@ def list_runs(runs_root: Path) -> list[RunInfo]:
     return sorted(found, key=lambda r: str(r.header.started_at or ""), reverse=True)
 
 
+_MAX_MATCHES_SHOWN = 10
+
+
 def load_run(runs_root: Path, run_id: str) -> Run:
     """One run and its steps. `run_id` may be a unique prefix, a path to a run folder, or
     `latest` (the newest run)."""
@@ -233,11 +236,18 @@ def load_run(runs_root: Path, run_id: str) -> Run:
             raise ConfigError(f"no runs yet in {runs_root}")
         path = newest[0].path
     elif not (path / "run.json").is_file():
-        matches = [r.path for r in list_runs(runs_root) if r.run_id.startswith(run_id)]
-        if len(matches) != 1:
-            what = "no run" if not matches else f"{len(matches)} runs"
-            raise ConfigError(f"{what} matching {run_id!r} in {runs_root}; see `cua runs list`")
-        path = matches[0]
+        matches = [r for r in list_runs(runs_root) if r.run_id.startswith(run_id)]
+        if not matches:
+            raise ConfigError(f"no run matching {run_id!r} in {runs_root}; see `cua runs list`, "
+                              "or pass `latest`")
+        if len(matches) > 1:
+            shown = "\n".join(f"  {r.run_id}  {r.header.status:<16}  {r.header.task[:60]}"
+                               for r in matches[:_MAX_MATCHES_SHOWN])
+            more = (f"\n  ... and {len(matches) - _MAX_MATCHES_SHOWN} more"
+                    if len(matches) > _MAX_MATCHES_SHOWN else "")
+            raise ConfigError(f"{len(matches)} runs match {run_id!r}; give more of the id:\n"
+                              f"{shown}{more}")
+        path = matches[0].path
     header = _read_header(path)
     if header is None:
         raise ConfigError(f"{path}/run.json is missing or unreadable")

@@ -1,0 +1,96 @@
+"""`cua runs show RUN`: a recorded run, read back in the live view's words.
+
+One line per step (model time, tokens and cost, Claude's text) and one per action (the action
+with its API and screen coordinates, typed text escaped, its time, the policy's verdict and the
+answer, an error), then the pictures: the screenshot after each step, and those shown to a
+person asked to approve. Pure: it returns (line, style) pairs and the command prints them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..core.record import StepRecord
+from ..core.runs import Run
+from .approval import visible
+from .view import _action_line, _ms, outcome_style
+
+Line = tuple[str, str | None]
+
+
+def render_run(run: Run) -> list[Line]:
+    """Every line of `runs show` for `run`, with its Rich style (None for plain)."""
+    return [*_header(run), *(line for step in run.steps for line in _step(run, step)),
+            *_footer(run)]
+
+
+def _header(run: Run) -> Iterator[Line]:
+    h = run.header
+    yield f"{visible(h.task)}", "bold"
+    where = f" on {h.provider}" + (f" {h.region}" if h.region else "") if h.provider else ""
+    screen = ""
+    if h.screen_size and h.model_size:
+        screen = (f"; screen {h.screen_size[0]}x{h.screen_size[1]} seen as "
+                  f"{h.model_size[0]}x{h.model_size[1]}")
+    yield f"run {run.run_id} with {h.model} ({h.tool_version}){where}{screen}", None
+    yield f"folder {run.path}; started {(h.started_at or '?')[:19].replace('T', ' ')}", "dim"
+    if h.replay is not None:
+        r = h.replay
+        if r.from_run is None:
+            yield f"replay: {r.reason}", None
+        else:
+            how = ("replayed to the end" if r.diverged_at is None
+                   else f"handed over to Claude at recorded step {r.diverged_at}: {r.reason}")
+            yield f"replay of {r.from_run}: {r.steps_replayed} steps, {how}", None
+    first = run.file("step-000.png")
+    if first is not None and first.exists():
+        yield f"  first screenshot (sent with the task): {first}", "dim"
+
+
+def _step(run: Run, step: StepRecord) -> Iterator[Line]:
+    u = step.usage
+    cost = f", ${step.cost_usd:.4f}" if step.cost_usd is not None else ""
+    replayed = ""
+    if step.replayed:
+        replayed = f" (replayed, match {step.match:.3f})" if step.match is not None else (
+            " (replayed)")
+    text = " ".join(step.text.split())
+    yield (f"step {step.step}{replayed}: model {_ms(step.model_s)}, {u.input_tokens} in / "
+           f"{u.output_tokens} out / {u.cache_read_input_tokens} cached tokens{cost}."
+           + (f" {visible(text)}" if text else "")), "bold"
+    for action in step.actions:
+        policy = action.policy
+        denied = policy is not None and (policy.decision == "deny" or policy.answer in (
+            "deny", "abort", "stop"))
+        yield f"  {_action_line(action)}", "red" if denied or action.error else None
+        picture = run.file(action.approval_picture)
+        if picture is not None:
+            yield f"    picture shown for approval: {picture}", "dim"
+    if step.outcome is not None:
+        yield f"  reported {step.outcome}", outcome_style(step.outcome)
+    shot = run.file(step.screenshot)
+    if shot is not None:
+        yield f"  screenshot: {shot}", "dim"
+
+
+def _footer(run: Run) -> Iterator[Line]:
+    h = run.header
+    if h.approval is not None:
+        a = h.approval
+        yield (f"stopped for approval at step {a.step}: {a.name} (rule {a.policy.rule}: "
+               f"{a.policy.reason}; answer {a.policy.answer})"), "yellow"
+        if a.picture:
+            yield f"  picture of the target: {a.picture}", "dim"
+    if h.check is not None:
+        c = h.check
+        yield (f"check: `{c.command}` exited {c.exit_code} after {_ms(c.duration_s)}"
+               f" ({'passed' if c.passed else 'failed'})"), None
+    steps = h.steps if h.steps is not None else len(run.steps)
+    duration = f" in {h.duration_s:.1f} s" if h.duration_s is not None else ""
+    tokens = f", {h.usage.total} tokens" if h.usage is not None else ""
+    cost = f", ${h.cost_usd:.4f}" if h.cost_usd is not None else ""
+    exit_code = f", exit {h.exit_code}" if h.exit_code is not None else ""
+    yield (f"finished: {h.status} after {steps} steps{duration}{tokens}{cost}{exit_code}",
+           outcome_style(h.status))
+    if h.summary:
+        yield f"summary: {visible(h.summary)}", None
