@@ -88,7 +88,8 @@ def test_bedrock_fills_the_form_after_throttling(bedrock, tmp_path):
     assert meta["model_canonical"] == "claude-sonnet-4-5-20250929"
     assert SECRET not in everything_written(proc, summary)
     show = cua.run("runs", "show", summary["run_id"], COLUMNS="200", **env)
-    assert f"{model} (computer_20250124) on bedrock eu-central-1, status success" in show.stdout
+    assert f"with {model} (computer_20250124) on bedrock eu-central-1;" in show.stdout
+    assert "finished: success after" in show.stdout
 
 
 def test_bedrock_access_denied_exits_6_naming_the_console_step(bedrock):
