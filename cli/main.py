@@ -116,8 +116,34 @@ def main() -> NoReturn:
 
 def run_cli(argv: list[str] | None = None) -> int:
     """Run `cua` with `argv` (default: the process's arguments) and return its exit code,
-    with every error already reported on stderr. Tests call this in-process."""
+    with every error already reported on stderr. Tests call this in-process.
+
+    `cua run|demo --json` prints its one JSON object on every path: the session prints it for
+    the runs it starts; for what fails before (typer's usage errors, a bad config file or CUA_*
+    value) it is printed here, with the same keys."""
+    from . import summary
+
+    summary.reset()
+    args = list(sys.argv[1:] if argv is None else argv)
+    code, message = _run_cli(argv)
+    if code != 0 and _wants_json(args) and not summary.was_printed():
+        status = "interrupted" if code in (130, 143) else "error"
+        import json
+
+        sys.stdout.write(json.dumps(summary.error_summary(message or f"exit {code}", code,
+                                                          status), ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    return code
+
+
+def _wants_json(args: list[str]) -> bool:
+    commands = [a for a in args if not a.startswith("-")]
+    return bool(commands) and commands[0] in ("run", "demo") and "--json" in args
+
+
+def _run_cli(argv: list[str] | None) -> tuple[int, str]:
     _register()
+    message = ""
     try:
         code = app(args=argv, standalone_mode=False, prog_name="cua")
     except typer.Exit as exc:
@@ -133,6 +159,8 @@ def run_cli(argv: list[str] | None = None) -> int:
         else:
             sys.stderr.write(f"cua: {exc}\n")
         code = exc.exit_code
+        formatted = getattr(exc, "format_message", None)
+        message = formatted() if formatted is not None else str(exc)
     except KeyboardInterrupt as exc:
         code = _interrupted(exc)
     except typer.Abort as exc:
@@ -141,12 +169,15 @@ def run_cli(argv: list[str] | None = None) -> int:
     except CuaError as exc:
         sys.stderr.write(f"cua: {exc}\n")
         code = exit_code_for(exc)
+        message = str(exc)
     except InternalError as exc:
         where = (f"the traceback is in {exc.crash_file}" if exc.crash_file
                  else "the traceback could not be written anywhere")
         sys.stderr.write(f"cua: internal error: {exc}\nThis is a bug in cua; the run record is in "
                          f"{exc.run_dir} ({where}). Please report it.\n")
         code = BUG_EXIT
+        message = f"internal error: {exc}"
     except Exception as exc:  # a bug outside a run: still one clear message, never a traceback
         code = _bug_outside_a_run(exc)
-    return code if isinstance(code, int) else 0
+        message = "internal error (a bug in cua)"
+    return (code if isinstance(code, int) else 0), message

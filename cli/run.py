@@ -58,7 +58,8 @@ def run(
     max_tokens: Annotated[int | None, typer.Option(
         help="Output-token limit of each Claude reply.", show_default="4096", min=1)] = None,
     monitor: Annotated[int | None, typer.Option(
-        help="Which monitor to capture and drive (1 = primary).", show_default="1", min=1)] = None,
+        help="Which monitor to capture and drive (1 = primary, 0 = all monitors as one).",
+        show_default="1", min=0)] = None,
     keep_images: Annotated[int | None, typer.Option(
         help="Screenshots kept in the conversation; older ones become a short placeholder.",
         show_default="3", min=0)] = None,

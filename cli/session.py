@@ -36,6 +36,7 @@ from ..core.secrets import Secrets
 from ..core.settings import Settings
 from .logs import core_logging
 from .replay import make_replayer
+from .summary import empty_summary, mark_printed
 from .terminal import guarded_stdio
 from .view import make_view
 
@@ -200,6 +201,8 @@ def _status_for(exc: BaseException) -> str:
 
 
 def _print_json(summary: dict[str, Any]) -> None:
+    summary = {**empty_summary(), **summary}  # every key on every exit path, null if unknown
+    mark_printed()
     text = json.dumps(summary, ensure_ascii=False)
     try:
         text.encode("utf-8")
@@ -244,7 +247,7 @@ def _execute(plan: RunPlan, secrets: Secrets, view: Any, console: Console,
     from ..core.policy_file import default_policy_path, effective_rules
     from ..core.providers import resolve_endpoint
     from ..core.replay import LazyClient
-    from ..core.runs import RunRecorder, new_run_id, prepare_run_dir, runs_root
+    from ..core.runs import RunRecorder, check_run_dir, new_run_id, prepare_run_dir, runs_root
     from ..core.session import open_session
 
     s = plan.settings
@@ -279,15 +282,15 @@ def _execute(plan: RunPlan, secrets: Secrets, view: Any, console: Console,
     client: Any = make_client() if replay is None else LazyClient(make_client)
     if replay is None:
         endpoint = client.endpoint
+    # One rule for every early exit: the run folder is made only once the desktop (and --app)
+    # is ready, so a run that stops before that leaves no folder (run_id, run_dir null).
     run_path = plan.run_dir or runs_root(plan.env) / run_id
     existed = run_path.exists()
-    prepare_run_dir(run_path)  # early: refuses a folder holding a record, or one not writable
-    if not existed:
-        _drop_if_unrecorded(run_path)  # made again once the desktop is up
+    check_run_dir(run_path)  # early, creating nothing: a folder holding a record, or unwritable
     summary.update(status=None, summary="", steps=0, exit_code=None, model=model.id,
                    provider=endpoint.provider, region=endpoint.region,
-                   tool_version=flavour.version, run_id=run_id,
-                   duration_s=0.0, usage=Usage().as_dict(), cost_usd=None)
+                   tool_version=flavour.version, duration_s=0.0, usage=Usage().as_dict(),
+                   cost_usd=None)
     with ExitStack() as stack:
         stack.callback(client.close)
         session = stack.enter_context(open_session(
@@ -300,7 +303,7 @@ def _execute(plan: RunPlan, secrets: Secrets, view: Any, console: Console,
         run_dir = prepare_run_dir(run_path)
         if not existed:
             stack.callback(_drop_if_unrecorded, run_dir)
-        summary["run_dir"] = str(run_dir)
+        summary.update(run_id=run_id, run_dir=str(run_dir))
         recorder = RunRecorder(run_dir, meta={**_versions(plan, secrets, policy_files),
                                               **_provider_meta(endpoint),
                                               "display": desktop_env["DISPLAY"],

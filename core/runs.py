@@ -45,11 +45,21 @@ def new_run_id(now: datetime) -> str:
     return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
+def check_run_dir(path: Path) -> None:
+    """Refuse a folder that already holds a record (nothing is overwritten): `--run-dir` is for
+    one run; a job run again and again sets CUA_DATA_DIR, and each run gets a folder of its own
+    under it."""
+    if (path / "run.json").exists():
+        raise ConfigError(
+            f"{path} already holds a run record; --run-dir is for one run: pass a new folder, "
+            "or, for a job that runs again (cron), set CUA_DATA_DIR=DIR instead, so that each "
+            "run gets its own folder under DIR/runs")
+
+
 def prepare_run_dir(path: Path) -> Path:
     """Create the run folder and make sure a record can be written there; refuse one that
     already holds a record, so nothing is overwritten."""
-    if (path / "run.json").exists():
-        raise ConfigError(f"{path} already holds a run record; choose an empty or new --run-dir")
+    check_run_dir(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".cua-write-test"

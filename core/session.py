@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, DesktopError
 
@@ -80,15 +80,50 @@ def _x_session(env: Mapping[str, str], stack: ExitStack, *, virtual_display: str
     stack.callback(desktop.close)
     target.update(DISPLAY=name, XAUTHORITY=str(xauthority))
     if app:
-        from .screen import wait_for_change
-
+        _require_program(list(app), target)
         before = desktop.capture()
         if display is not None:
-            display.start_app(list(app))
+            proc = display.start_app(list(app))
         else:
-            _start_app(list(app), env, stack)
-        wait_for_change(desktop.capture, before, timeout_s=app_wait_s)
+            proc = _start_app(list(app), env, stack)
+        _wait_for_app(desktop, before, proc, timeout_s=app_wait_s)
     return DesktopSession(desktop, name, target)
+
+
+def _require_program(argv: list[str], env: Mapping[str, str]) -> None:
+    """--app names a program that exists: fail now (exit 5), before any model call."""
+    import os
+    import shutil
+
+    program = argv[0]
+    found = (os.access(program, os.X_OK) and not os.path.isdir(program)) if "/" in program else (
+        shutil.which(program, path=env.get("PATH")) is not None)
+    if not found:
+        raise DesktopError(f"cannot start --app {program!r}: No such file or directory")
+
+
+def _wait_for_app(desktop: Any, before: Any, proc: Any, *, timeout_s: float) -> None:
+    """Wait until the app has drawn something. An app that exits with an error before its
+    window appears fails the run here (exit 5), before Claude is asked (and billed) anything;
+    one that exits 0 (a launcher) is given the rest of the time to let its window appear."""
+    import time
+
+    from .screen import wait_for_settle
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if desktop.capture().bgra != before.bgra:
+            wait_for_settle(desktop.capture,
+                            ceiling_s=min(3.0, max(0.0, deadline - time.monotonic())))
+            return
+        status = proc.poll()
+        if status is not None and status != 0:
+            raise DesktopError(f"the --app program exited with status {status} before its "
+                               "window appeared; run it by hand to see why")
+        time.sleep(0.05)  # the poll interval: the app's first frame can take seconds
+    if proc.poll() is not None:
+        raise DesktopError(f"the --app program exited (status {proc.poll()}) and no window "
+                           f"appeared within {timeout_s:g} s")
 
 
 def _fake_session(env: Mapping[str, str], spec: str, stack: ExitStack, *,
@@ -102,7 +137,7 @@ def _fake_session(env: Mapping[str, str], spec: str, stack: ExitStack, *,
     return DesktopSession(desktop, FAKE_DISPLAY, {**env, "DISPLAY": FAKE_DISPLAY})
 
 
-def _start_app(argv: list[str], env: Mapping[str, str], stack: ExitStack) -> None:
+def _start_app(argv: list[str], env: Mapping[str, str], stack: ExitStack) -> Any:
     """--app on an existing display: started with the caller's environment, stopped after."""
     from .xserver import stop_process
 
@@ -111,3 +146,4 @@ def _start_app(argv: list[str], env: Mapping[str, str], stack: ExitStack) -> Non
     except OSError as exc:
         raise DesktopError(f"cannot start --app {argv[0]!r}: {exc.strerror}") from exc
     stack.callback(stop_process, proc)
+    return proc

@@ -103,7 +103,9 @@ def _check(name: str, value: Any, where: str) -> None:
     if name == "provider" and value not in PROVIDERS:
         raise ConfigError(f"{where}: provider must be one of {', '.join(PROVIDERS)}, "
                           f"not {describe(value)}")
-    if name in ("max_steps", "max_tokens", "monitor") and value < 1:
+    if name == "monitor" and value < 0:  # 0 is every monitor as one, as mss numbers them
+        raise ConfigError(f"{where}: monitor must be 0 (all monitors) or more, not {value}")
+    if name in ("max_steps", "max_tokens") and value < 1:
         raise ConfigError(f"{where}: {name} must be at least 1, not {value}")
     if name == "timeout_s" and value is not None and value <= 0:
         raise ConfigError(f"{where}: timeout_s must be more than 0 seconds, not {value}")
