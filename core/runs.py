@@ -54,6 +54,12 @@ def check_run_dir(path: Path) -> None:
             f"{path} already holds a run record; --run-dir is for one run: pass a new folder, "
             "or, for a job that runs again (cron), set CUA_DATA_DIR=DIR instead, so that each "
             "run gets its own folder under DIR/runs")
+    # Without creating anything (a run that stops early leaves no folder): the folder, or the
+    # nearest part of its path that exists, must take new files.
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise RecordError(f"cannot write the run record in {path}: {existing} is not writable; "
+                          "choose a writable --run-dir (or CUA_DATA_DIR)")
 
 
 def prepare_run_dir(path: Path) -> Path:

@@ -90,7 +90,7 @@ def test_cua_config_pointing_at_something_that_is_not_a_file_is_refused_at_once(
     ("CUA_MAX_STEPS", "abc"), ("CUA_MAX_STEPS", "1e400"), ("CUA_MAX_STEPS", "9" * 5000),
     ("CUA_MAX_COST_USD", "nan"), ("CUA_MAX_COST_USD", "-1"), ("CUA_KEEP_IMAGES", "1.5"),
     ("CUA_TOOL_VERSION", "computer_1999"), ("CUA_SETTLE_CEILING_S", "inf"),
-    ("CUA_MONITOR", "0"),
+    ("CUA_MONITOR", "-1"),
 ])
 def test_a_bad_cua_variable_is_one_line_naming_it(tmp_path, var, value):
     assert_one_clear_line(cua(tmp_path, **{var: value}), 2, var)
