@@ -567,8 +567,9 @@ class XDesktop:
     def _pingable_focus(self) -> Any | None:
         """The focused client window, to ping (see _caught_up); None without one.
 
-        Apps that list _NET_WM_PING in WM_PROTOCOLS get a long time to answer; others (Tk 8.6
-        answers without listing it) get a short first chance, then timed waits take over.
+        Only apps that list _NET_WM_PING in WM_PROTOCOLS are pinged (ICCCM: a client gets only
+        the protocols it lists). Others get timed waits: xterm, for one, closes its window on
+        any WM_PROTOCOLS message it did not ask for, so a ping would end the user's terminal.
         """
         import Xlib.error
 
@@ -582,7 +583,9 @@ class XDesktop:
             return None
         if found[0].id in self._silent_windows:
             return None
-        self._ping_answered = self._x.get_atom("_NET_WM_PING") in protocols
+        if self._x.get_atom("_NET_WM_PING") not in protocols:
+            return None
+        self._ping_answered = True
         return found[0]
 
     def _caught_up(self) -> bool:
