@@ -1,26 +1,20 @@
 """XDesktop, keys and xserver against a real Xvfb; the probe app's JSONL is the ground truth.
 
-Tests without the display marker need no X server (key parsing, environment checks).
+The pure parts (key parsing, environment checks) are tested in tests/test_keys.py and
+tests/test_xserver.py.
 """
 
 from __future__ import annotations
 
 import os
-import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from claude_cua.core.errors import ActionError, DesktopError, FailSafeTriggered
-from claude_cua.core.keys import keysyms_for_text, parse_chord, parse_chords
-from claude_cua.core.xdesktop import XDesktop, select_monitor
-from claude_cua.core.xserver import (
-    VirtualDisplay,
-    check_display,
-    ensure_xauthority,
-    parse_size,
-)
+from claude_cua.core.xdesktop import XDesktop
+from claude_cua.core.xserver import VirtualDisplay
 from helpers import (
     keyboard_mapping,
     keys_down,
@@ -35,133 +29,6 @@ from helpers import (
 SHIFT, LOCK, CONTROL, MOD1, MOD4, BUTTON1 = 1, 2, 4, 8, 64, 256
 
 display = pytest.mark.display
-
-
-# -- keys: pure ---------------------------------------------------------------------------------
-
-@pytest.mark.parametrize(("chord", "expected"), [
-    ("Return", [0xFF0D]),
-    ("enter", [0xFF0D]),
-    ("KP_Enter", [0xFF8D]),
-    ("kp_enter", [0xFF8D]),
-    ("Page_Down", [0xFF56]),
-    ("pagedown", [0xFF56]),
-    ("PgDn", [0xFF56]),
-    ("BackSpace", [0xFF08]),
-    ("backspace", [0xFF08]),
-    ("F5", [0xFFC2]),
-    ("a", [0x61]),
-    ("A", [0x41]),
-    ("space", [0x20]),
-    ("esc", [0xFF1B]),
-    ("ctrl+shift+t", [0xFFE3, 0xFFE1, 0x74]),
-    ("Control+Alt+Delete", [0xFFE3, 0xFFE9, 0xFFFF]),
-    ("super", [0xFFEB]),
-    ("cmd+c", [0xFFEB, 0x63]),
-    ("win", [0xFFEB]),
-    ("meta+x", [0xFFE7, 0x78]),
-    ("ctrl+plus", [0xFFE3, 0x2B]),
-    ("ctrl++", [0xFFE3, 0x2B]),
-    ("+", [0x2B]),
-    ("ctrl+minus", [0xFFE3, 0x2D]),
-    ("<", [0x3C]),
-    ("XF86AudioMute", [0x1008FF12]),
-])
-def test_parse_chord_knows_keysyms_and_aliases(chord: str, expected: list[int]) -> None:
-    assert parse_chord(chord) == expected
-
-
-def test_unknown_key_names_the_key_and_suggests_keysyms() -> None:
-    with pytest.raises(ActionError) as caught:
-        parse_chord("ctrl+Foo")
-    assert str(caught.value) == (
-        "unknown key 'Foo' in 'ctrl+Foo'; use X keysym names such as Return, Tab, Page_Down, "
-        "ctrl+shift+t"
-    )
-
-
-@pytest.mark.parametrize("chord", ["", "  ", "ctrl+", "+ctrl", "ctrl++shift+a"])
-def test_malformed_chords_are_action_errors(chord: str) -> None:
-    with pytest.raises(ActionError):
-        parse_chord(chord)
-
-
-def test_space_separated_chords_form_a_sequence() -> None:
-    assert parse_chords("ctrl+a Delete") == [[0xFFE3, 0x61], [0xFFFF]]
-
-
-def test_text_keysyms_cover_newlines_tabs_and_astral_characters() -> None:
-    assert keysyms_for_text("a\r\nb\tc\n") == [0x61, 0xFF0D, 0x62, 0xFF09, 0x63, 0xFF0D]
-    assert keysyms_for_text("é日🙂") == [0xE9, 0x0100_65E5, 0x0101_F642]
-    with pytest.raises(ActionError, match="U\\+0007"):
-        keysyms_for_text("bell\a")
-
-
-# -- xserver: no display needed ----------------------------------------------------------------
-
-def test_check_display_without_display_suggests_virtual_display() -> None:
-    with pytest.raises(DesktopError) as caught:
-        check_display({})
-    assert "DISPLAY is not set" in str(caught.value)
-    assert "--virtual-display 1920x1080" in str(caught.value)
-
-
-def test_check_display_on_wayland_without_x_asks_for_xwayland() -> None:
-    with pytest.raises(DesktopError, match="XWayland"):
-        check_display({"WAYLAND_DISPLAY": "wayland-0"})
-
-
-def test_check_display_names_an_unreachable_display(tmp_path: Path) -> None:
-    with pytest.raises(DesktopError, match="':987'"):
-        check_display({"DISPLAY": ":987", "XAUTHORITY": str(tmp_path / "none")})
-
-
-def test_ensure_xauthority_creates_an_empty_private_file_in_home(tmp_path: Path) -> None:
-    path = ensure_xauthority({"HOME": str(tmp_path)})
-    assert path == tmp_path / ".Xauthority"
-    assert path.read_bytes() == b""
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-
-
-def test_ensure_xauthority_prefers_xauthority_and_keeps_existing_files(tmp_path: Path) -> None:
-    existing = tmp_path / "auth"
-    existing.write_bytes(b"cookie")
-    assert ensure_xauthority({"XAUTHORITY": str(existing), "HOME": "/nonexistent"}) == existing
-    assert existing.read_bytes() == b"cookie"
-
-
-def test_ensure_xauthority_reports_paths_it_cannot_create(tmp_path: Path) -> None:
-    blocker = tmp_path / "file"
-    blocker.write_text("not a directory")
-    with pytest.raises(DesktopError, match="XAUTHORITY"):
-        ensure_xauthority({"XAUTHORITY": str(blocker / "Xauthority")})
-    with pytest.raises(DesktopError, match="HOME"):
-        ensure_xauthority({})
-
-
-@pytest.mark.parametrize(("text", "size"), [("1920x1080", (1920, 1080)), (" 800X600 ", (800, 600))])
-def test_parse_size_reads_width_and_height(text: str, size: tuple[int, int]) -> None:
-    assert parse_size(text) == size
-
-
-@pytest.mark.parametrize("text", ["1920", "1920x", "axb", "0x100", "1920x1080x24", "99999x10"])
-def test_parse_size_rejects_other_forms_clearly(text: str) -> None:
-    with pytest.raises(ValueError, match=r"1920x1080|out of range"):
-        parse_size(text)
-
-
-def test_missing_xvfb_says_how_to_install_it(tmp_path: Path) -> None:
-    with pytest.raises(DesktopError, match="apt-get install xvfb"):
-        VirtualDisplay(base_env={"PATH": str(tmp_path)}).start()
-
-
-def test_unknown_monitor_lists_the_available_ones() -> None:
-    monitors = [{"left": 0, "top": 0, "width": 2720, "height": 1080},
-                {"left": 0, "top": 0, "width": 1920, "height": 1080},
-                {"left": 1920, "top": 0, "width": 800, "height": 600}]
-    assert select_monitor(monitors, 2).left == 1920
-    with pytest.raises(DesktopError, match=r"monitor 3 .* 2: 800x600\+1920\+0"):
-        select_monitor(monitors, 3)
 
 
 # -- screen --------------------------------------------------------------------------------------
