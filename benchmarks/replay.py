@@ -5,7 +5,7 @@ default), then replays it `--replays` times on an unchanged form (each a fresh `
 its own Xvfb, start-up included) against a fake API that must receive no request. Prints the
 recorded and replayed wall times, the median overhead of an ordinary step and of a replayed step
 (check + action + settle, from steps.jsonl), and how many replays wrongly handed over (false
-alarms). Run:  python -P benchmarks/replay.py [--replays 50] [--delay 1.0]
+alarms). Run:  python benchmarks/replay.py [--replays 50] [--delay 1.0]
 """
 
 from __future__ import annotations
