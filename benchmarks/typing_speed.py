@@ -7,7 +7,8 @@ changes each one caused (MappingNotify events seen by a separate X client), and 
 time from /proc/PID/stat (utime + stime) before and after a 10k-character Unicode text,
 counting until openbox is idle again.
 
-Run:  python benchmarks/typing_speed.py [--chars 10000] [--seed 1] [--app xterm|tk] [--only ascii ...]
+Run:  python benchmarks/typing_speed.py [--chars 10000] [--seed 1] [--app xterm|tk]
+      [--only ascii ...]
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from helpers import ProbeApp, require_xvfb, running_probe
 
 if TYPE_CHECKING:
+    from claude_cua.core.demo.fakeapi import FakeMessagesAPI
     from claude_cua.core.xdesktop import XDesktop
     from claude_cua.core.xserver import VirtualDisplay
 
@@ -58,6 +59,15 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     return home
+
+
+@pytest.fixture
+def api() -> Iterator[FakeMessagesAPI]:
+    """The fake Messages API on 127.0.0.1; the real SDK talks to it over HTTP."""
+    from claude_cua.core.demo.fakeapi import FakeMessagesAPI
+
+    with FakeMessagesAPI() as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")

@@ -186,3 +186,25 @@ def randr_monitor(screen: Any, *, left: int, top: int, width: int, height: int
                                  randr.Rotate_0, [output])
         x.sync()
         yield
+
+
+class InProcessCli:
+    """`cua` called in-process through `run_cli`: returns (exit code, stdout, stderr)."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str], data: Path) -> None:
+        self.capsys, self.data = capsys, data
+
+    def __call__(self, *argv: str) -> tuple[int, str, str]:
+        from claude_cua.cli.main import run_cli
+
+        self.capsys.readouterr()
+        code = run_cli(list(argv))
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+    def json(self, *argv: str) -> tuple[int, dict[str, Any], str]:
+        """Run, and parse the one JSON object stdout must hold."""
+        code, out, err = self(*argv)
+        lines = [line for line in out.splitlines() if line.strip()]
+        assert len(lines) == 1, f"stdout: {out!r}\nstderr: {err}"
+        return code, json.loads(lines[0]), err

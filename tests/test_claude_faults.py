@@ -10,7 +10,7 @@ import time
 
 import pytest
 from claude_cua.core.claude import MAX_RETRY_DELAY_S, ClaudeClient, backoff_s
-from claude_cua.core.demo.fakeapi import FAULTS, Broken, Error, FakeMessagesAPI, Malformed, Reply
+from claude_cua.core.demo.fakeapi import FAULTS, Broken, Error, Malformed, Reply
 from claude_cua.core.demo.policies import computer_call, report, text
 from claude_cua.core.desktop import FakeDesktop
 from claude_cua.core.errors import ModelError
@@ -19,12 +19,6 @@ from claude_cua.core.flavours import flavour_for
 from claude_cua.core.loop import LoopConfig, run_task
 
 MODEL = "claude-sonnet-4-6"  # computer_20251124: the action sits in the input
-
-
-@pytest.fixture
-def api():
-    with FakeMessagesAPI() as fake:
-        yield fake
 
 
 def run(api, *, retries=0, initial_delay=0.5, desktop=None, deadline=600.0):

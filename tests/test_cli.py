@@ -6,35 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from claude_cua.cli.main import run_cli
-from claude_cua.core.demo.fakeapi import Error, FakeMessagesAPI, Reply
+from claude_cua.core.demo.fakeapi import Error, Reply
 from claude_cua.core.demo.policies import computer_call, report, text
 from claude_cua.core.runs import load_run
+from helpers import InProcessCli
 
 KEY = "sk-ant-inprocess-0123456789"
-
-
-@pytest.fixture
-def api():
-    with FakeMessagesAPI() as fake:
-        yield fake
-
-
-class Cli:
-    def __init__(self, capsys, data: Path) -> None:
-        self.capsys, self.data = capsys, data
-
-    def __call__(self, *argv: str) -> tuple[int, str, str]:
-        self.capsys.readouterr()
-        code = run_cli(list(argv))
-        out, err = self.capsys.readouterr()
-        return code, out, err
-
-    def json(self, *argv: str) -> tuple[int, dict, str]:
-        code, out, err = self(*argv)
-        lines = [line for line in out.splitlines() if line.strip()]
-        assert len(lines) == 1, f"stdout: {out!r}\nstderr: {err}"
-        return code, json.loads(lines[0]), err
 
 
 @pytest.fixture
@@ -44,7 +21,7 @@ def cua(api, capsys, monkeypatch, isolated_environment):
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
     monkeypatch.setenv("CUA_MAX_RETRIES", "0")
-    return Cli(capsys, data)
+    return InProcessCli(capsys, data)
 
 
 RUN = ("run", "--json", "--desktop", "fake", "--model", "claude-sonnet-5-5")

@@ -6,19 +6,13 @@ import tempfile
 
 import pytest
 from claude_cua.cli.main import run_cli
-from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
+from claude_cua.core.demo.fakeapi import Reply
 from claude_cua.core.demo.policies import approval_request, computer_call, report, text
 from secret_forms import ENCODINGS, SECRET_VALUES, encoded, leaks, leaks_in_tree
 
 API_KEY = "sk-ant-inproc\"key\\+/=&x"  # quotes, a backslash, &+/=: ASCII, as a header needs
 VALUES = (*SECRET_VALUES, API_KEY)
 RUN = ("run", "--json", "--yes", "--desktop", "fake", "--model", "claude-sonnet-5-5")
-
-
-@pytest.fixture
-def api():
-    with FakeMessagesAPI() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -10,18 +10,12 @@ import pytest
 from claude_cua.cli.logs import core_logging
 from claude_cua.cli.main import run_cli
 from claude_cua.cli.view import PlainView, outcome_style
-from claude_cua.core.demo.fakeapi import Error, FakeMessagesAPI, Reply
+from claude_cua.core.demo.fakeapi import Error, Reply
 from claude_cua.core.demo.policies import computer_call, report, text
 from claude_cua.core.events import RunFinished, RunStarted, Usage
 from rich.console import Console
 
 MODEL = ("--desktop", "fake", "--model", "claude-sonnet-5-5")
-
-
-@pytest.fixture
-def api():
-    with FakeMessagesAPI() as fake:
-        yield fake
 
 
 @pytest.fixture

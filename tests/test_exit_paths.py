@@ -7,16 +7,10 @@ import json
 import pytest
 from claude_cua.cli.main import run_cli
 from claude_cua.cli.summary import SUMMARY_KEYS
-from claude_cua.core.demo.fakeapi import Error, FakeMessagesAPI, Reply
+from claude_cua.core.demo.fakeapi import Error, Reply
 from claude_cua.core.demo.policies import computer_call, report
 
 FAKE = ("--desktop", "fake", "--model", "claude-sonnet-5-5")
-
-
-@pytest.fixture
-def api():
-    with FakeMessagesAPI() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -25,12 +25,6 @@ XTERM = Window("XTerm", "xterm", "bash")
 EDITOR = Window("Xedit", "xedit", "notes.txt")
 
 
-@pytest.fixture
-def api():
-    with FakeMessagesAPI() as fake:
-        yield fake
-
-
 def run(api, *, desktop=None, approver=refuse_all, rules=BUILTIN_RULES, secrets=None,
         timeout_s=None, check=None, run_dir=None, task="do the thing", sleep=lambda s: None):
     desktop = desktop or FakeDesktop(1920, 1080)

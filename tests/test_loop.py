@@ -5,7 +5,7 @@ import io
 
 import pytest
 from claude_cua.core.claude import ClaudeClient
-from claude_cua.core.demo.fakeapi import Error, FakeMessagesAPI, Malformed, Reply
+from claude_cua.core.demo.fakeapi import Error, Malformed, Reply
 from claude_cua.core.demo.policies import computer_call, report, text
 from claude_cua.core.desktop import FakeDesktop
 from claude_cua.core.errors import ActionError, ConfigError, DesktopError, ModelError
@@ -16,12 +16,6 @@ from claude_cua.core.prices import price_for
 from PIL import Image
 
 FAST_RETRY = {"retry-after-ms": "1"}  # the SDK ignores retry-after: 0
-
-
-@pytest.fixture
-def api():
-    with FakeMessagesAPI() as fake:
-        yield fake
 
 
 def run(api, *, model="claude-sonnet-5-5", tool_version=None, max_steps=10, retries=0,

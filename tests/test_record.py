@@ -7,7 +7,7 @@ import re
 import pytest
 from claude_cua.core.actions import Click, Drag, Key, Scroll, Target, TypeText, Zoom
 from claude_cua.core.claude import ClaudeClient
-from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
+from claude_cua.core.demo.fakeapi import Reply
 from claude_cua.core.demo.policies import approval_request, computer_call, report, text
 from claude_cua.core.desktop import FakeDesktop, Window
 from claude_cua.core.events import ActionPerformed, StepFinished
@@ -137,12 +137,6 @@ def test_records_written_before_the_format_field_still_load(tmp_path):
     assert (click.error, click.is_error, click.policy) == (None, False, None)
     assert bad.action is None and bad.input == {"text": ""} and bad.is_error
     assert second.actions == () and second.settle_s is None
-
-
-@pytest.fixture
-def api():
-    with FakeMessagesAPI() as fake:
-        yield fake
 
 
 def test_what_a_run_emits_is_what_load_run_reads_back(api, tmp_path):

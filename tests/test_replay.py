@@ -3,9 +3,8 @@ gate and a real SDK against the fake API for the recording and for any handover.
 
 import sys
 
-import pytest
 from claude_cua.core.claude import ClaudeClient
-from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
+from claude_cua.core.demo.fakeapi import Reply
 from claude_cua.core.demo.policies import computer_call, report, text
 from claude_cua.core.desktop import FakeDesktop, Window
 from claude_cua.core.events import HandedOver
@@ -26,12 +25,6 @@ class NoModel:
 
     def send(self, request, *, on_text, on_retry=None):
         raise AssertionError("replay called the model on an unchanged screen")
-
-
-@pytest.fixture
-def api():
-    with FakeMessagesAPI() as fake:
-        yield fake
 
 
 def scripted(api):

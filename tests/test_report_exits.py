@@ -7,17 +7,11 @@ from pathlib import Path
 
 import pytest
 from claude_cua.cli.main import run_cli
-from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
+from claude_cua.core.demo.fakeapi import Reply
 from claude_cua.core.demo.policies import computer_call, report
 
 KEY = "sk-ant-report-exits-0123456789"
 MODEL = ("--model", "claude-sonnet-5-5")
-
-
-@pytest.fixture
-def api():
-    with FakeMessagesAPI() as fake:
-        yield fake
 
 
 @pytest.fixture

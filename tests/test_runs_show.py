@@ -7,18 +7,12 @@ import sys
 
 import pytest
 from claude_cua.cli.main import run_cli
-from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
+from claude_cua.core.demo.fakeapi import Reply
 from claude_cua.core.demo.policies import computer_call, report, text
 
 RUN = ("run", "--json", "--desktop", "fake:window=XTerm/bash", "--model", "claude-sonnet-5-5")
 LONG_TASK = ("open the supplier portal, log in with the stored credentials, download every "
              "invoice from November and rename each file after its invoice number")
-
-
-@pytest.fixture
-def api():
-    with FakeMessagesAPI() as fake:
-        yield fake
 
 
 @pytest.fixture

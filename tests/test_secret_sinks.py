@@ -12,7 +12,7 @@ from claude_cua.cli.view import PlainView
 from claude_cua.core import keys
 from claude_cua.core.check import run_check
 from claude_cua.core.claude import ClaudeClient
-from claude_cua.core.demo.fakeapi import Error, FakeMessagesAPI, Reply
+from claude_cua.core.demo.fakeapi import Error, Reply
 from claude_cua.core.demo.policies import approval_request, computer_call, report, text
 from claude_cua.core.desktop import FakeDesktop, Window
 from claude_cua.core.errors import ModelError
@@ -91,12 +91,6 @@ def run(api, tmp_path, flavour, script_end, *, check=None):
         client.close()
         recorder.close()
     return result, desktop, events, terminal.getvalue()
-
-
-@pytest.fixture
-def api():
-    with FakeMessagesAPI() as fake:
-        yield fake
 
 
 @pytest.mark.parametrize("flavour", ["computer_toolset_20260801", "computer_20251124"])

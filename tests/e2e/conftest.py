@@ -51,12 +51,6 @@ class Cua:
 
 
 @pytest.fixture
-def api():
-    with FakeMessagesAPI() as fake:
-        yield fake
-
-
-@pytest.fixture
 def cua(tmp_path, api):
     return Cua(tmp_path, api)
 

@@ -67,12 +67,6 @@ def home(tmp_path):
     return tmp_path
 
 
-@pytest.fixture
-def api():
-    with FakeMessagesAPI() as fake:
-        yield fake
-
-
 def no_secret_anywhere(home: Path, api: FakeMessagesAPI, proc) -> None:
     needle = REPLAY_PIN.encode()
     assert all(needle not in r.body for r in api.requests)
