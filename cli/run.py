@@ -68,9 +68,9 @@ def run(
         metavar="USD", min=0)] = None,
     virtual_display: Annotated[str | None, typer.Option(
         help="Run on a private Xvfb of this size, started and stopped by cua. "
-        "Example: --virtual-display 1920x1080", metavar="WxH")] = None,
+        "Example: --virtual-display 1920x1080 (env CUA_VIRTUAL_DISPLAY, config virtual_display)", metavar="WxH")] = None,
     app: Annotated[str | None, typer.Option(
-        help='Start this program before the first screenshot. Example: --app "xterm"',
+        help='Start this program before the first screenshot (env CUA_APP, config app). Example: --app "xterm"',
         metavar="CMD")] = None,
     run_dir: Annotated[Path | None, typer.Option(
         help="Write this run's record into DIR instead of the user data directory.",
@@ -129,10 +129,10 @@ def run(
         model=model, tool_version=tool_version, max_steps=max_steps, max_tokens=max_tokens,
         monitor=monitor, keep_images=keep_images, max_cost_usd=max_cost, provider=provider,
         region=region, project=project, base_url=base_url, replay=replay, timeout_s=timeout,
-        wait_lock_s=wait_lock))
+        wait_lock_s=wait_lock, virtual_display=virtual_display, app=app))
     plan = RunPlan(
-        task=task, settings=loaded.settings, env=env, virtual_display=virtual_display,
-        app=parse_app(app), run_dir=run_dir, as_json=as_json, quiet=quiet,
+        task=task, settings=loaded.settings, env=env,
+        virtual_display=loaded.settings.virtual_display, app=parse_app(loaded.settings.app), run_dir=run_dir, as_json=as_json, quiet=quiet,
         api_key=env.get("ANTHROPIC_API_KEY"), headers=loaded.headers,
         model_is_default=loaded.sources["model"] == "default",
         price_overrides=loaded.prices, policy_files=tuple(policy or ()),

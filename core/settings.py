@@ -52,6 +52,8 @@ class Settings:
     replay_wait_s: float = 10.0  # how long replay waits for the screen to match a step
     timeout_s: float | None = None  # --timeout: the run's wall-clock budget
     wait_lock_s: float = 0.0  # --wait-lock: how long to wait for another run on the display
+    virtual_display: str | None = None  # --virtual-display WxH: a private Xvfb for the run
+    app: str | None = None  # --app: the program started before the first screenshot
 
 
 # Environment variable → setting. ANTHROPIC_API_KEY is deliberately not a setting: it comes

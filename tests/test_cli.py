@@ -174,6 +174,23 @@ def test_config_show_names_each_value_and_its_source(cua, monkeypatch, isolated_
     assert code == 0 and any(line.split()[:2] == ["max_steps", "12"] for line in out.splitlines())
 
 
+def test_virtual_display_and_app_come_from_the_config_file_or_the_environment(
+        cua, monkeypatch, isolated_environment):
+    config = isolated_environment / "cua.toml"
+    config.write_text('virtual_display = "1024x768"\napp = "xterm -geometry 80x24"\n')
+    monkeypatch.setenv("CUA_CONFIG", str(config))
+    monkeypatch.setenv("CUA_APP", "xedit notes.txt")
+    code, out, _ = cua("config", "show", "--json")
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert code == 0
+    assert (rows["virtual_display"]["value"], rows["virtual_display"]["source"]) == (
+        "1024x768", f"config {config}")
+    assert (rows["app"]["value"], rows["app"]["source"]) == ("xedit notes.txt", "env CUA_APP")
+    # The values reach the run: the fake desktop refuses an --app, from wherever it came.
+    code, summary, _ = cua.json(*RUN, "anything")
+    assert code == 2 and summary["run_id"] is None and "app" in (summary["error"] or "")
+
+
 def test_timeout_from_the_environment_stops_the_run(cua, api, monkeypatch):
     monkeypatch.setenv("CUA_TIMEOUT_S", "0.001")
     api.queue(*[lambda req: Reply([computer_call(req, "wait", duration=1)])] * 3)
