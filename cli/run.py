@@ -162,9 +162,9 @@ def load_settings(env: dict[str, str], config: Path | None,
     if explicit is not None:
         path = explicit
     else:
-        import platformdirs
+        from ..core.paths import config_dir
 
-        path = Path(platformdirs.user_config_dir("cua", appauthor=False)) / "config.toml"
+        path = config_dir(env) / "config.toml"
     file = read_config_file(path, is_explicit=explicit is not None)
     settings, sources = resolve_settings(Settings(), file=file, file_path=path, env=env,
                                          flags=flags)

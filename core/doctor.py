@@ -147,9 +147,9 @@ def check_data_dir(env: Mapping[str, str]) -> Check:
 
 def check_config_dir() -> Check:
     """The config folder (~/.config/cua) can be created and written."""
-    import platformdirs
+    from .paths import config_dir
 
-    return _check_writable("config_dir", Path(platformdirs.user_config_dir("cua", appauthor=False)),
+    return _check_writable("config_dir", config_dir(),
                            "set XDG_CONFIG_HOME to a writable folder, or fix its permissions")
 
 

@@ -233,9 +233,6 @@ def effective_rules(files: Sequence[Path]) -> list[Rule]:
 
 def default_policy_path(env: Mapping[str, str]) -> Path:
     """policy.toml in cua's user config directory ($XDG_CONFIG_HOME/cua on Linux)."""
-    # platformdirs reads XDG_CONFIG_HOME from os.environ; honour the injected env the same way.
-    if env.get("XDG_CONFIG_HOME", "").startswith("/"):
-        return Path(env["XDG_CONFIG_HOME"]) / "cua" / "policy.toml"
-    import platformdirs
+    from .paths import config_dir
 
-    return Path(platformdirs.user_config_dir("cua", appauthor=False)) / "policy.toml"
+    return config_dir(env) / "policy.toml"

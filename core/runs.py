@@ -33,11 +33,9 @@ if TYPE_CHECKING:
 
 def runs_root(env: Mapping[str, str]) -> Path:
     """Where run records live: $CUA_DATA_DIR/runs, else the platform's user data directory."""
-    if env.get("CUA_DATA_DIR"):
-        return Path(env["CUA_DATA_DIR"]) / "runs"
-    import platformdirs
+    from .paths import data_dir
 
-    return Path(platformdirs.user_data_dir("cua", appauthor=False)) / "runs"
+    return data_dir(env) / "runs"
 
 
 def new_run_id(now: datetime) -> str:
