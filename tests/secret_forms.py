@@ -92,3 +92,15 @@ def leaks(haystack: bytes, values: tuple[str, ...] = SECRET_VALUES) -> list[str]
 def leaks_in_tree(root: Path, values: tuple[str, ...] = SECRET_VALUES) -> list[str]:
     return [f"{path}: {leak}" for path in sorted(root.rglob("*")) if path.is_file()
             for leak in leaks(path.read_bytes(), values)]
+
+
+def hostile(req, action, **tool_input):
+    """A computer call in the request's tool shape, with any action name and input at all."""
+    from claude_cua.core.demo.policies import computer_call
+
+    block = computer_call(req, "screenshot")
+    if block.get("toolset_name"):
+        block["name"], block["input"] = action, tool_input
+    else:
+        block["input"] = {"action": action, **tool_input}
+    return block

@@ -8,7 +8,7 @@ import pytest
 from claude_cua.cli.main import run_cli
 from claude_cua.core.demo.fakeapi import Reply
 from claude_cua.core.demo.policies import approval_request, computer_call, report, text
-from secret_forms import ENCODINGS, SECRET_VALUES, encoded, leaks, leaks_in_tree
+from secret_forms import ENCODINGS, SECRET_VALUES, encoded, hostile, leaks, leaks_in_tree
 
 API_KEY = "sk-ant-inproc\"key\\+/=&x"  # quotes, a backslash, &+/=: ASCII, as a header needs
 VALUES = (*SECRET_VALUES, API_KEY)
@@ -28,12 +28,6 @@ def env(api, monkeypatch, isolated_environment):
 
 
 SECRETS = [arg for i in range(len(SECRET_VALUES)) for arg in ("--secret", f"S{i}=VAR{i}")]
-
-
-def hostile(req, action, **tool_input):
-    block = computer_call(req, "screenshot")
-    block["name"], block["input"] = action, tool_input
-    return block
 
 
 def forms_of(value):

@@ -13,7 +13,7 @@ from claude_cua.core import keys
 from claude_cua.core.check import run_check
 from claude_cua.core.claude import ClaudeClient
 from claude_cua.core.demo.fakeapi import Error, Reply
-from claude_cua.core.demo.policies import approval_request, computer_call, report, text
+from claude_cua.core.demo.policies import approval_request, report, text
 from claude_cua.core.desktop import FakeDesktop, Window
 from claude_cua.core.errors import ModelError
 from claude_cua.core.flavours import FLAVOURS
@@ -22,7 +22,7 @@ from claude_cua.core.loop import LoopConfig, run_task
 from claude_cua.core.runs import RunRecorder
 from claude_cua.core.secrets import Secrets
 from rich.console import Console
-from secret_forms import ENCODINGS, SECRET_VALUES, encoded, leaks, leaks_in_tree
+from secret_forms import ENCODINGS, SECRET_VALUES, encoded, hostile, leaks, leaks_in_tree
 
 NAMES = [f"S{i}" for i in range(len(SECRET_VALUES))]
 ENV = {f"VAR{i}": v for i, v in enumerate(SECRET_VALUES)}
@@ -34,16 +34,6 @@ class CheckingDesktop(FakeDesktop):
     def key(self, chord, *, repeat=1):
         keys.parse_chords(chord)
         super().key(chord, repeat=repeat)
-
-
-def hostile(req, action, **tool_input):
-    """A computer call in the request's tool shape, with any action name and input at all."""
-    block = computer_call(req, "screenshot")
-    if block.get("toolset_name"):
-        block["name"], block["input"] = action, tool_input
-    else:
-        block["input"] = {"action": action, **tool_input}
-    return block
 
 
 def echoes(value):

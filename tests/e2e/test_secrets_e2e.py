@@ -8,8 +8,8 @@ import sys
 
 import pexpect
 from claude_cua.core.demo.fakeapi import Error, Reply
-from claude_cua.core.demo.policies import approval_request, computer_call, report, text
-from secret_forms import ENCODINGS, SECRET_VALUES, encoded, leaks, leaks_in_tree
+from claude_cua.core.demo.policies import approval_request, report, text
+from secret_forms import ENCODINGS, SECRET_VALUES, encoded, hostile, leaks, leaks_in_tree
 
 from .conftest import summary_of
 
@@ -17,15 +17,6 @@ API_KEY = 'sk-ant-e2e"key\\with/+=odd&chars'
 VALUES = (*SECRET_VALUES, API_KEY)
 SECRET_ENV = {f"VAR{i}": v for i, v in enumerate(SECRET_VALUES)}
 SECRET_FLAGS = [arg for i in range(len(SECRET_VALUES)) for arg in ("--secret", f"S{i}=VAR{i}")]
-
-
-def hostile(req, action, **tool_input):
-    block = computer_call(req, "screenshot")
-    if block.get("toolset_name"):
-        block["name"], block["input"] = action, tool_input
-    else:
-        block["input"] = {"action": action, **tool_input}
-    return block
 
 
 def all_forms(value):
