@@ -132,7 +132,8 @@ def run(
         wait_lock_s=wait_lock, virtual_display=virtual_display, app=app))
     plan = RunPlan(
         task=task, settings=loaded.settings, env=env,
-        virtual_display=loaded.settings.virtual_display, app=parse_app(loaded.settings.app), run_dir=run_dir, as_json=as_json, quiet=quiet,
+        virtual_display=loaded.settings.virtual_display, app=parse_app(loaded.settings.app),
+        run_dir=run_dir, as_json=as_json, quiet=quiet,
         api_key=env.get("ANTHROPIC_API_KEY"), headers=loaded.headers,
         model_is_default=loaded.sources["model"] == "default",
         price_overrides=loaded.prices, policy_files=tuple(policy or ()),
