@@ -133,7 +133,9 @@ def build_form(root: tk.Tk, *, out: Path, variant: Variant = Variant()) -> None:
                    lambda: _build_fields(root, out=out, variant=variant))
     else:
         _build_fields(root, out=out, variant=variant)
-    root.after(200, root.focus_force)
+    # Take the keyboard focus once drawn (no window manager may give it), but never from a
+    # field a click has focused in the meantime: that would swallow the typing that follows.
+    root.after(200, lambda: root.focus_get() is None and root.focus_force())
 
 
 def _build_fields(root: tk.Tk, *, out: Path, variant: Variant) -> None:

@@ -76,9 +76,6 @@ def no_secret_anywhere(home: Path, api: FakeMessagesAPI, proc) -> None:
             assert needle not in path.read_bytes(), path
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "flaky at the end of the session (2 of 3 runs): the first replayed text, typed right after "
-    "the replayed click, sometimes never reaches the company field; not yet fixed"))
 def test_an_unchanged_form_replays_without_one_request(recording, home, api):
     out = home / "submitted.json"
     proc = run_cua(home, api, *BASE, "--yes", "--replay", str(recording), "--app", form(out),
@@ -184,9 +181,6 @@ def replay_check(home: Path, recording: Path, display) -> tuple[int, dict]:
     return proc.returncode, json.loads(proc.stdout)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "passes alone and in this file, but in the full suite under .ci/run replay-check never "
-    "matched the recording within 60 s (seen twice); cause not found yet, see CHANGELOG"))
 def test_replay_check_says_whether_a_replay_would_start(recording, virtual_display, desktop,
                                                         home):
     from claude_cua.core.screen import frame_to_image
@@ -195,10 +189,16 @@ def test_replay_check_says_whether_a_replay_would_start(recording, virtual_displ
 
     def verdict_when(wanted):
         """replay-check's answer, asked again until the app has drawn what `wanted` expects."""
+        last = []
+
         def ask():
             answer = replay_check(home, recording, virtual_display)
+            last[:] = [answer]
             return answer if wanted(answer) else None
-        return wait_until(ask, 60, message="replay-check's verdict")
+        try:
+            return wait_until(ask, 60, message="replay-check's verdict")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; its last answer: {last}") from None
 
     app = virtual_display.start_app([*FORM, "--out", str(home / "out.json")])
     try:
