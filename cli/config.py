@@ -24,8 +24,7 @@ def config_show(
         help="Config file (TOML) instead of ~/.config/cua/config.toml (env CUA_CONFIG).",
         metavar="FILE")] = None,
 ) -> int:
-    from ..core.settings import ENV_NAMES, Settings
-    from .run import load_settings
+    from ..core.settings import ENV_NAMES, Settings, load_settings
 
     loaded = load_settings(dict(os.environ), config, {})
     env_of = {name: var for var, name in ENV_NAMES.items()}
@@ -44,4 +43,6 @@ def config_show(
 
 
 def _shown(value: object) -> str:
+    if isinstance(value, tuple):
+        return ", ".join(map(str, value)) or "-"
     return "-" if value is None else str(value)

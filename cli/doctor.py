@@ -34,7 +34,8 @@ def doctor(
 ) -> None:
     from ..core.doctor import run_checks
     from ..core.errors import ConfigError
-    from .run import _settings_flags, load_settings
+    from ..core.settings import load_settings
+    from .run import _settings_flags
 
     # The same resolution as `cua run`: flags, CUA_* variables, the config file, defaults. A
     # config folder or file that cannot be read is what the checks below report on; the

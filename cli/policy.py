@@ -45,7 +45,8 @@ Examples:
 
 PolicyOption = Annotated[list[Path] | None, typer.Option(
     "--policy", help="Policy file (TOML) whose rules come before the built-in ones; "
-    "repeatable. Default: policy.toml in the config directory, if it exists.",
+    "repeatable (env CUA_POLICY; config policy). Default: policy.toml in the config "
+    "directory, if it exists.",
     metavar="FILE")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
@@ -55,9 +56,13 @@ VERDICT_EXIT = {"deny": 11, "ask": 10, "allow": 0}
 
 
 def _policy_files(policy: list[Path] | None) -> list[Path]:
-    """The files given with --policy, else the default file if it exists."""
+    """The files `cua run` would use: --policy, else CUA_POLICY, else the config file's
+    `policy`, else the default file if it exists."""
     from ..core.policy_file import default_policy_path
+    from ..core.settings import load_settings
 
+    if not policy:
+        policy = [Path(p) for p in load_settings(os.environ, None, {}).settings.policy]
     if policy:
         return list(policy)
     default = default_policy_path(os.environ)

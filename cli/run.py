@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated
 
 import typer
+
+from ..core.flavours import PROVIDER_MODELS
+from ..core.settings import DEFAULTS, load_settings
 
 HELP = """\
 Carry out TASK on the desktop with Claude, step by step, until Claude reports the outcome or a budget runs out.
@@ -25,6 +28,10 @@ Examples:
 """
 
 
+_DEFAULT_MODELS = f"{DEFAULTS.model}; " + "; ".join(
+    f"{name.capitalize()} {PROVIDER_MODELS[name].default_model}" for name in ("bedrock", "vertex"))
+
+
 def _settings_flags(**flags: object) -> dict[str, object]:
     from ..core.settings import UNSET
 
@@ -38,10 +45,10 @@ def run(
         help="Claude model, written as the provider writes it (env CUA_MODEL). Examples: "
         "--model claude-sonnet-4-6; on Bedrock us.anthropic.claude-sonnet-4-5-20250929-v1:0; "
         "on Vertex claude-sonnet-4-5@20250929.",
-        show_default="claude-opus-5-5; Bedrock global.anthropic.claude-opus-4-6-v1; Vertex claude-opus-4-6")] = None,
+        show_default=_DEFAULT_MODELS)] = None,
     provider: Annotated[str | None, typer.Option(
         help="Where Claude runs: anthropic, bedrock (Amazon Bedrock), vertex (Google Vertex AI) or foundry (Microsoft Foundry) (env CUA_PROVIDER).",
-        show_default="anthropic")] = None,
+        show_default=DEFAULTS.provider)] = None,
     region: Annotated[str | None, typer.Option(
         help="Cloud region (env CUA_REGION; else AWS_REGION/AWS_DEFAULT_REGION on Bedrock, CLOUD_ML_REGION on Vertex). Example: --region us-east-1, --region global.")] = None,
     project: Annotated[str | None, typer.Option(
@@ -54,15 +61,16 @@ def run(
         "computer_20241022, computer_20250124, computer_20251124, computer_toolset_20260801.")] = None,
     max_steps: Annotated[int | None, typer.Option(
         help="Stop (exit 3) after this many Claude replies (env CUA_MAX_STEPS).",
-        show_default="50", min=1)] = None,
+        show_default=str(DEFAULTS.max_steps), min=1)] = None,
     max_tokens: Annotated[int | None, typer.Option(
-        help="Output-token limit of each Claude reply.", show_default="4096", min=1)] = None,
+        help="Output-token limit of each Claude reply (env CUA_MAX_TOKENS).",
+        show_default=str(DEFAULTS.max_tokens), min=1)] = None,
     monitor: Annotated[int | None, typer.Option(
         help="Which monitor to capture and drive (1 = primary, 0 = all monitors as one).",
-        show_default="1", min=0)] = None,
+        show_default=str(DEFAULTS.monitor), min=0)] = None,
     keep_images: Annotated[int | None, typer.Option(
         help="Screenshots kept in the conversation; older ones become a short placeholder.",
-        show_default="3", min=0)] = None,
+        show_default=str(DEFAULTS.keep_images), min=0)] = None,
     max_cost: Annotated[float | None, typer.Option(
         help="Stop (exit 3) before a step once the run has cost this many US dollars, by the price table (env CUA_MAX_COST_USD).",
         metavar="USD", min=0)] = None,
@@ -79,8 +87,9 @@ def run(
         help="Config file (TOML) instead of ~/.config/cua/config.toml (env CUA_CONFIG).",
         metavar="FILE")] = None,
     policy: Annotated[list[Path] | None, typer.Option(
-        help="Policy file (TOML) whose rules come before the built-in ones; repeatable. "
-        "Default: policy.toml in the config directory, if it exists. See `cua policy show`.",
+        help="Policy file (TOML) whose rules come before the built-in ones; repeatable "
+        "(env CUA_POLICY, files separated by ':'; config policy, a list). Default: policy.toml "
+        "in the config directory, if it exists. See `cua policy show`.",
         metavar="FILE")] = None,
     yes: Annotated[bool, typer.Option(
         "--yes", "-y", help="Approve every action the policy would ask about. Actions a rule "
@@ -88,7 +97,7 @@ def run(
     non_interactive: Annotated[bool, typer.Option(
         "--non-interactive", help="Never prompt, even on a terminal: an action that needs "
         "approval stops the run (status needs_approval, exit 4). Implied when stdin is not a "
-        "terminal.")] = False,
+        "terminal (env CUA_NON_INTERACTIVE=1, config non_interactive = true).")] = False,
     secret: Annotated[list[str] | None, typer.Option(
         help="Let Claude type a secret without seeing it: NAME takes the value of $NAME, "
         "NAME=VAR of $VAR. Claude writes {{NAME}}; cua types the value. Repeatable.",
@@ -102,7 +111,8 @@ def run(
         "folder.", metavar="CMD")] = None,
     wait_lock: Annotated[float | None, typer.Option(
         help="If another cua run holds this display, wait this long for it before giving up "
-        "(exit 5) (env CUA_WAIT_LOCK_S).", metavar="SECONDS", show_default="0", min=0)] = None,
+        "(exit 5) (env CUA_WAIT_LOCK_S).", metavar="SECONDS",
+        show_default=f"{DEFAULTS.wait_lock_s:g}", min=0)] = None,
     replay: Annotated[str | None, typer.Option(
         help="Replay a recorded run without Claude, checking every step on screen; Claude takes "
         "over where the screen differs. RUN: a run id, prefix or folder, `latest`, or `auto` "
@@ -119,8 +129,9 @@ def run(
     desktop: Annotated[str | None, typer.Option(
         hidden=True, help="For tests: drive fake[:WxH][:window=CLASS][:fail=METHOD[@N]] "
         "instead of an X display.", metavar="SPEC")] = None,
-    report: Annotated[bool, typer.Option(
-        "--report", help="When the run ends, however it ends (crash, timeout, approval needed, Ctrl-C or SIGTERM included), write report.html into the run folder (see `cua runs report`) and name it on stderr.")] = False,
+    report: Annotated[bool | None, typer.Option(
+        "--report/--no-report", help="When the run ends, however it ends (crash, timeout, approval needed, Ctrl-C or SIGTERM included), write report.html into the run folder (see `cua runs report`) and name it on stderr (env CUA_REPORT=1, config report = true).",
+        show_default=DEFAULTS.report)] = None,
 ) -> int:
     from .session import RunPlan, execute, parse_app
 
@@ -129,46 +140,20 @@ def run(
         model=model, tool_version=tool_version, max_steps=max_steps, max_tokens=max_tokens,
         monitor=monitor, keep_images=keep_images, max_cost_usd=max_cost, provider=provider,
         region=region, project=project, base_url=base_url, replay=replay, timeout_s=timeout,
-        wait_lock_s=wait_lock, virtual_display=virtual_display, app=app))
+        wait_lock_s=wait_lock, virtual_display=virtual_display, app=app,
+        policy=policy or None, non_interactive=non_interactive or None, report=report))
     plan = RunPlan(
         task=task, settings=loaded.settings, env=env,
         virtual_display=loaded.settings.virtual_display, app=parse_app(loaded.settings.app),
         run_dir=run_dir, as_json=as_json, quiet=quiet,
         api_key=env.get("ANTHROPIC_API_KEY"), headers=loaded.headers,
         model_is_default=loaded.sources["model"] == "default",
-        price_overrides=loaded.prices, policy_files=tuple(policy or ()),
-        secret_specs=tuple(secret or ()), assume_yes=yes, non_interactive=non_interactive,
+        price_overrides=loaded.prices,
+        policy_files=tuple(Path(p) for p in loaded.settings.policy),
+        secret_specs=tuple(secret or ()), assume_yes=yes,
+        non_interactive=loaded.settings.non_interactive,
         timeout_s=loaded.settings.timeout_s, check=check,
         wait_lock_s=loaded.settings.wait_lock_s, verbose=verbose,
-        desktop=desktop, report=report,
+        desktop=desktop, report=loaded.settings.report,
     )
     return execute(plan)
-
-
-class LoadedSettings(NamedTuple):
-    settings: Any
-    prices: dict[str, Any]
-    headers: dict[str, str]
-    sources: dict[str, str]
-
-
-def load_settings(env: dict[str, str], config: Path | None,
-                  flags: dict[str, object]) -> LoadedSettings:
-    """Settings from defaults, the config file, CUA_* variables and flags, in that order;
-    plus the config file's price overrides and extra headers, and where each setting came from."""
-    from ..core.prices import parse_price_overrides
-    from ..core.settings import Settings, parse_headers, read_config_file, resolve_settings
-
-    explicit = config or (Path(env["CUA_CONFIG"]) if env.get("CUA_CONFIG") else None)
-    if explicit is not None:
-        path = explicit
-    else:
-        from ..core.paths import config_dir
-
-        path = config_dir(env) / "config.toml"
-    file = read_config_file(path, is_explicit=explicit is not None)
-    settings, sources = resolve_settings(Settings(), file=file, file_path=path, env=env,
-                                         flags=flags)
-    prices = parse_price_overrides(file.get("prices", {}), where=f"config file {path}")
-    headers = parse_headers(file.get("headers", {}), where=f"config file {path}")
-    return LoadedSettings(settings, prices, headers, sources)

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .config_file import (
     TomlFile,
@@ -54,6 +54,11 @@ class Settings:
     wait_lock_s: float = 0.0  # --wait-lock: how long to wait for another run on the display
     virtual_display: str | None = None  # --virtual-display WxH: a private Xvfb for the run
     app: str | None = None  # --app: the program started before the first screenshot
+    non_interactive: bool = False  # --non-interactive: never prompt, even on a terminal
+    report: bool = False  # --report: write report.html when the run ends
+    # --policy: policy files whose rules come before the built-in ones (CUA_POLICY: a list
+    # separated by ':'; in the config file a list, relative paths from the file's folder)
+    policy: tuple[str, ...] = ()
 
 
 # Environment variable → setting. ANTHROPIC_API_KEY is deliberately not a setting: it comes
@@ -78,19 +83,55 @@ def _coerce(name: str, value: Any, where: str, *, typed: bool = False) -> Any:
             result = None if value in ("", None) and kind != "float" else float(value)
             if result is not None and not math.isfinite(result):
                 raise ValueError
+        elif kind == "bool":
+            result = _boolean(value)
+        elif kind == "tuple[str, ...]":
+            result = _paths(value)
         else:
             result = None if value in ("", None) else str(value)
     except (TypeError, ValueError, OverflowError) as exc:
         if typed and str(exc):  # the validator's own words: "must be a finite number, not nan"
             raise ConfigError(f"{where}: {name} {exc}") from None
-        noun = {"int": "a whole number", "float": "a number", "float | None": "a number"}.get(
-            kind, "text")
+        noun = {"int": "a whole number", "float": "a number", "float | None": "a number",
+                "bool": "true or false (1/0, yes/no, on/off)",
+                "tuple[str, ...]": "a list of file paths"}.get(kind, "text")
         raise ConfigError(f"{where}: {name} must be {noun}, not {describe(value)}") from None
     _check(name, result, where)
     return result
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+
+
+def _boolean(value: Any) -> bool:
+    """A flag's, a TOML or an environment variable's yes or no."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ValueError
+
+
+def _paths(value: Any) -> tuple[str, ...]:
+    """File paths: a list (flags, TOML) or one text of paths separated by ':' (environment)."""
+    if isinstance(value, str):
+        return tuple(part for part in value.split(":") if part)
+    if not isinstance(value, list | tuple) or not all(
+            isinstance(v, str | Path) and str(v) for v in value):
+        raise ValueError
+    return tuple(str(v) for v in value)
+
+
 def _typed(kind: str, value: Any) -> Any:
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ValueError
+        return value
+    if kind == "tuple[str, ...]":
+        if isinstance(value, str):  # one path, as TOML `policy = "rules.toml"`
+            return (value,) if value else ()
+        return _paths(value)
     if kind == "int":
         return whole_number(value)
     if kind in ("float", "float | None"):
@@ -196,7 +237,10 @@ def resolve_settings(
         if name in TABLES:  # tables of their own, read by their own parsers
             continue
         values[name] = _coerce(name, value, f"config file {file_path}",
-                               typed=not isinstance(value, str))
+                               typed=not isinstance(value, str) or name == "policy")
+        if name == "policy" and file_path is not None:  # relative to the file, not the cwd
+            values[name] = tuple(str(file_path.parent / Path(p).expanduser())
+                                 for p in values[name])
         sources[name] = f"config {file_path}"
     for var, name in ENV_NAMES.items():
         if var in env:
@@ -208,3 +252,29 @@ def resolve_settings(
             values[name] = _coerce(name, value, f"--{name.replace('_', '-')}")
             sources[name] = "flag"
     return replace(defaults, **values), sources
+
+
+class LoadedSettings(NamedTuple):
+    settings: Settings
+    prices: dict[str, Any]
+    headers: dict[str, str]
+    sources: dict[str, str]
+
+
+def load_settings(env: Mapping[str, str], config: Path | None,
+                  flags: Mapping[str, Any]) -> LoadedSettings:
+    """Settings from defaults, the config file (`config`, else $CUA_CONFIG, else config.toml in
+    cua's config folder), CUA_* variables and flags, in that order; plus the config file's price
+    overrides and extra headers, and where each setting came from. `cua run`, `cua config show`
+    and `cua doctor` all resolve settings here."""
+    from .paths import config_dir
+    from .prices import parse_price_overrides
+
+    explicit = config or (Path(env["CUA_CONFIG"]) if env.get("CUA_CONFIG") else None)
+    path = explicit if explicit is not None else config_dir(env) / "config.toml"
+    file = read_config_file(path, is_explicit=explicit is not None)
+    settings, sources = resolve_settings(DEFAULTS, file=file, file_path=path, env=env,
+                                         flags=flags)
+    prices = parse_price_overrides(file.get("prices", {}), where=f"config file {path}")
+    headers = parse_headers(file.get("headers", {}), where=f"config file {path}")
+    return LoadedSettings(settings, prices, headers, sources)

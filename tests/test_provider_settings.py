@@ -2,9 +2,8 @@
 config keys, and the config file's [headers] table."""
 
 import pytest
-from claude_cua.cli.run import load_settings
 from claude_cua.core.errors import ConfigError
-from claude_cua.core.settings import UNSET
+from claude_cua.core.settings import UNSET, load_settings
 
 
 def flags(**given):
