@@ -194,6 +194,17 @@ class InProcessCli:
     def __init__(self, capsys: pytest.CaptureFixture[str], data: Path) -> None:
         self.capsys, self.data = capsys, data
 
+    @classmethod
+    def against(cls, api: Any, capsys: pytest.CaptureFixture[str],
+                monkeypatch: pytest.MonkeyPatch, home: Path, *, key: str) -> InProcessCli:
+        """A cua whose runs go to `home`/data and whose requests go to the fake API `api`
+        with API key `key`, with no retries (a fault shows at once)."""
+        data = home / "data"
+        for name, value in (("CUA_DATA_DIR", str(data)), ("ANTHROPIC_API_KEY", key),
+                            ("ANTHROPIC_BASE_URL", api.url), ("CUA_MAX_RETRIES", "0")):
+            monkeypatch.setenv(name, value)
+        return cls(capsys, data)
+
     def __call__(self, *argv: str) -> tuple[int, str, str]:
         from claude_cua.cli.main import run_cli
 

@@ -16,12 +16,7 @@ KEY = "sk-ant-inprocess-0123456789"
 
 @pytest.fixture
 def cua(api, capsys, monkeypatch, isolated_environment):
-    data = isolated_environment / "data"
-    monkeypatch.setenv("CUA_DATA_DIR", str(data))
-    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
-    monkeypatch.setenv("CUA_MAX_RETRIES", "0")
-    return InProcessCli(capsys, data)
+    return InProcessCli.against(api, capsys, monkeypatch, isolated_environment, key=KEY)
 
 
 RUN = ("run", "--json", "--desktop", "fake", "--model", "claude-sonnet-5-5")

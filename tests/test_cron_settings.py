@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from claude_cua.cli.main import run_cli
 from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
 from claude_cua.core.demo.policies import computer_call, report
 from claude_cua.core.errors import ConfigError
 from claude_cua.core.settings import load_settings
+from helpers import InProcessCli
 
 KEY = "sk-ant-cron-settings-0123456789"
 MODEL = ("--model", "claude-sonnet-5-5")
@@ -78,17 +78,8 @@ def test_bad_values_name_the_setting_and_where_it_came_from(tmp_path, env, confi
 
 @pytest.fixture
 def cua(api, capsys, monkeypatch, isolated_environment):
-    monkeypatch.setenv("CUA_DATA_DIR", str(isolated_environment / "data"))
-    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
-    monkeypatch.setenv("CUA_MAX_RETRIES", "0")
-
-    def run(*argv):
-        capsys.readouterr()
-        code = run_cli(["run", "--json", *MODEL, "--desktop", "fake", *argv])
-        out, err = capsys.readouterr()
-        return code, json.loads(out.strip().splitlines()[-1]), err
-    return run
+    cli = InProcessCli.against(api, capsys, monkeypatch, isolated_environment, key=KEY)
+    return lambda *argv: cli.json("run", "--json", *MODEL, "--desktop", "fake", *argv)
 
 
 def test_cua_report_in_the_environment_writes_the_report_and_no_report_turns_it_off(

@@ -9,6 +9,7 @@ import pytest
 from claude_cua.cli.main import run_cli
 from claude_cua.core.demo.fakeapi import Reply
 from claude_cua.core.demo.policies import computer_call, report
+from helpers import InProcessCli
 
 KEY = "sk-ant-report-exits-0123456789"
 MODEL = ("--model", "claude-sonnet-5-5")
@@ -16,17 +17,8 @@ MODEL = ("--model", "claude-sonnet-5-5")
 
 @pytest.fixture
 def run(api, capsys, monkeypatch, isolated_environment):
-    monkeypatch.setenv("CUA_DATA_DIR", str(isolated_environment / "data"))
-    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
-    monkeypatch.setenv("CUA_MAX_RETRIES", "0")
-
-    def cua(*argv):
-        capsys.readouterr()
-        code = run_cli(["run", "--json", "--report", *MODEL, *argv])
-        out, err = capsys.readouterr()
-        return code, json.loads(out.strip().splitlines()[-1]), err
-    return cua
+    cli = InProcessCli.against(api, capsys, monkeypatch, isolated_environment, key=KEY)
+    return lambda *argv: cli.json("run", "--json", "--report", *MODEL, *argv)
 
 
 def click(req):
