@@ -16,7 +16,8 @@ _printed = [False]
 
 
 def empty_summary() -> dict[str, Any]:
-    return dict.fromkeys(SUMMARY_KEYS)
+    """Every key null, except `steps`: no step has run yet, so 0."""
+    return {**dict.fromkeys(SUMMARY_KEYS), "steps": 0}
 
 
 def mark_printed() -> None:
@@ -33,5 +34,4 @@ def was_printed() -> bool:
 
 def error_summary(message: str, exit_code: int, status: str = "error") -> dict[str, Any]:
     """The object for a run that ended before it began: only the outcome is known."""
-    return {**empty_summary(), "status": status, "exit_code": exit_code, "error": message,
-            "steps": 0}
+    return {**empty_summary(), "status": status, "exit_code": exit_code, "error": message}

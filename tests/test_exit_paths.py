@@ -61,6 +61,8 @@ EARLY = [
     ([*FAKE, "t"], {"CUA_MAX_STEPS": "lots"}, 2),
     ([*FAKE, "t"], {"CUA_MONITOR": "-2"}, 2),
     ([*FAKE, "t"], {"CUA_MAX_COST_USD": "cheap"}, 2),
+    ([*FAKE, "t"], {"CUA_REPORT": "maybe"}, 2),
+    ([*FAKE, "t"], {"CUA_POLICY": "missing-policy.toml"}, 2),
     ([*FAKE, "--config", "missing.toml", "t"], {}, 2),
     ([*FAKE, "--config", "BAD_TOML", "t"], {}, 2),
     ([*FAKE, "--config", "UNKNOWN_KEY", "t"], {}, 2),
@@ -88,6 +90,7 @@ def test_an_early_exit_prints_one_object_with_every_key_and_leaves_no_folder(
     assert summary["status"] == "error"
     assert summary["error"] and summary["error"].strip()
     assert summary["run_id"] is None and summary["run_dir"] is None
+    assert summary["steps"] == 0  # no step ran, whichever layer stopped the run
     assert "Traceback" not in err
     assert run_folders(env) == []
 
