@@ -7,6 +7,7 @@ written before the person is asked, so the prompt can name its path); nothing he
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,10 @@ class Screen:
 
     frame: Frame | None = None
     png: bytes = b""
+    pending: Callable[[], bytes] | None = None  # the PNG, when it is encoded only if wanted
+
+    def picture(self) -> bytes:
+        return self.png if self.pending is None else self.pending()
 
 
 class Approvals:
@@ -96,7 +101,7 @@ class Approvals:
         """A picture of what the action targets (the whole screenshot without a point)."""
         if self.screen.frame is None:
             return None, None
-        png = encode_png(crop_around(self.screen.frame, point)) if point else self.screen.png
+        png = encode_png(crop_around(self.screen.frame, point)) if point else self.screen.picture()
         if not self.run_dir:
             return png, None
         self.pictures += 1

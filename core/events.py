@@ -122,7 +122,8 @@ class StepFinished:
 
     step: int
     record: StepRecord
-    screenshot_png: bytes | None = field(default=None, repr=False)  # saved as record.screenshot
+    # saved as record.screenshot; a callable is encoded by the recorder, off the run's path
+    screenshot_png: bytes | Callable[[], bytes] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -376,7 +376,7 @@ class Replayer:
                     *, shot: bool) -> None:
         observed = None
         if shot:
-            observed = runner.observe(settle=True, after_input=bool(actions))
+            observed = runner.observe(settle=True, after_input=bool(actions), deferred=True)
             runner.last_screenshot = screenshot_name(state.step)
         ids = {a.tool_use_id for a in actions}
         calls = tuple(c for c in step.tool_calls if c.id in ids or (
@@ -389,7 +389,7 @@ class Replayer:
             is_stable=None if observed is None else observed.is_stable,
             screenshot=None if observed is None else runner.last_screenshot,
             screenshot_before=before, outcome=step.outcome, replayed=True, match=match.score)
-        runner.emit(StepFinished(state.step, record, observed.png if observed else None))
+        runner.emit(StepFinished(state.step, record, observed.pending if observed else None))
 
     def summary_of(self, recording: Run, step: StepRecord) -> str:
         for call in step.tool_calls:

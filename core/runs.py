@@ -8,7 +8,8 @@ import contextlib
 import json
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -120,6 +121,9 @@ class RunRecorder:
         self._steps: IO[str] | None = None
         self._redactor = redactor
         self.failure: RecordError | None = None
+        # Screenshots handed over unencoded (a replayed step's) are encoded and written here.
+        self._writer: ThreadPoolExecutor | None = None
+        self._writes: list[Future[None]] = []
 
     def _stamp(self) -> str:
         return self._now().isoformat(timespec="milliseconds")
@@ -131,6 +135,7 @@ class RunRecorder:
         if self.failure is not None:
             return
         try:
+            self._written(wait=isinstance(event, RunFinished))
             self._handle(event)
         except OSError as exc:
             path = Path(exc.filename) if exc.filename else self.run_dir / "steps.jsonl"
@@ -169,11 +174,24 @@ class RunRecorder:
 
     def _record_step(self, event: StepFinished) -> None:
         record = event.record
-        if event.screenshot_png is not None and record.screenshot:
-            (self.run_dir / record.screenshot).write_bytes(event.screenshot_png)
+        png = event.screenshot_png
+        if png is not None and record.screenshot:
+            path = self.run_dir / record.screenshot
+            if callable(png):
+                if self._writer is None:
+                    self._writer = ThreadPoolExecutor(1, thread_name_prefix="cua-record")
+                self._writes.append(self._writer.submit(_encode_to, path, png))
+            else:
+                path.write_bytes(png)
         if self._steps is not None:
             self._steps.write(json.dumps(self._data(record.to_dict()), ensure_ascii=False) + "\n")
             self._steps.flush()
+
+    def _written(self, *, wait: bool) -> None:
+        """Raise, here on the run's thread, the OSError of a screenshot written in the
+        background; with `wait`, first wait for every one (a finished record has them all)."""
+        while self._writes and (wait or self._writes[0].done()):
+            self._writes.pop(0).result()
 
     def _write_header(self) -> None:
         _write_json_atomically(self.run_dir / "run.json", self._data(self.header.to_dict()))
@@ -184,11 +202,19 @@ class RunRecorder:
         self._write_header()
 
     def close(self) -> None:
-        """Close steps.jsonl; never raises (a full disk may refuse the last flush)."""
+        """Finish the screenshots still being written, close steps.jsonl; never raises (a
+        full disk may refuse the last flush)."""
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer, self._writes = None, []
         if self._steps is not None:
             steps, self._steps = self._steps, None
             with contextlib.suppress(OSError):
                 steps.close()
+
+
+def _encode_to(path: Path, encode: Callable[[], bytes]) -> None:
+    path.write_bytes(encode())
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -101,6 +102,26 @@ def encode_png(image: Image.Image) -> bytes:
     buf = io.BytesIO()
     image.save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
+
+
+class PendingPng:
+    """A screenshot encoded when it is first wanted, once, on whichever thread wants it first.
+
+    A replayed step's screenshot goes to no model, only into the run record: the recorder
+    encodes it beside the next step (Pillow lets go of the GIL while it compresses) instead of
+    on the step's path, where the encode was most of a replayed step's cost."""
+
+    def __init__(self, image: Image.Image) -> None:
+        self._image: Image.Image | None = image
+        self._png: bytes | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> bytes:
+        with self._lock:
+            if self._png is None:
+                assert self._image is not None
+                self._png, self._image = encode_png(self._image), None
+            return self._png
 
 
 def zoom_region(

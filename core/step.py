@@ -49,6 +49,7 @@ from .policy import BUILTIN_RULES, Rule
 from .prices import Price
 from .record import ActionRecord, ApprovalRecord, StepRecord, ToolCallRecord, screenshot_name
 from .screen import (
+    PendingPng,
     ScreenSpace,
     encode_png,
     frame_to_image,
@@ -84,11 +85,12 @@ class LoopConfig:
 
 @dataclass(frozen=True, slots=True)
 class Observation:
-    png: bytes
+    png: bytes  # b"" when `pending` encodes it later
     frame: Frame
     settle_s: float = 0.0
     captures: int = 1
     is_stable: bool = True
+    pending: PendingPng | None = None
 
 
 @dataclass(slots=True)
@@ -395,8 +397,11 @@ class StepRunner:
             message = self.secrets.redact(str(exc))
             raise type(exc)(f"typing text with a secret failed: {message}") from None
 
-    def observe(self, *, settle: bool, after_input: bool = False) -> Observation:
-        """A screenshot for Claude; after input, first wait for the screen to settle."""
+    def observe(self, *, settle: bool, after_input: bool = False,
+                deferred: bool = False) -> Observation:
+        """A screenshot for Claude; after input, first wait for the screen to settle.
+        `deferred`: a screenshot no request carries (a replayed step's), encoded only when
+        the record or an approval picture wants it."""
         if settle:
             # Only input can still be repainting; a screenshot or wait shows what is there.
             baseline = self.screen.frame if after_input else None
@@ -408,11 +413,13 @@ class StepRunner:
         else:
             frame = self.desktop.capture()
         image = scale_image(frame_to_image(frame), (self.space.model_w, self.space.model_h))
-        png = encode_png(image)
-        self.screen.frame, self.screen.png = frame, png
+        pending = PendingPng(image) if deferred else None
+        png = b"" if pending else encode_png(image)
+        self.screen.frame, self.screen.png, self.screen.pending = frame, png, pending
         if settle:
-            return Observation(png, frame, settled.waited_s, settled.captures, settled.is_stable)
-        return Observation(png, frame)
+            return Observation(png, frame, settled.waited_s, settled.captures, settled.is_stable,
+                               pending)
+        return Observation(png, frame, pending=pending)
 
 
 def _with_result(record: ActionRecord, text: str, is_error: bool) -> ActionRecord:

@@ -21,13 +21,12 @@ by $DISPLAY at import time, so the environment must be set first.
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import math
 import os
 import select
+import sys
 import time
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -864,21 +863,24 @@ class XDesktop:
             raise
 
 
+# pyautogui's optional parts cua never calls, each imported in a try/except ImportError:
+# pyscreeze (screenshots, image search; runs `which scrot` at import), mouseinfo (a Tk window;
+# imports tkinter and opens its own connection to $DISPLAY at import), pymsgbox (message boxes).
+# Hidden from its import, they cost nothing: about 40 ms, a process and an X connection a run.
+_UNUSED_PYAUTOGUI_PARTS = ("pyscreeze", "mouseinfo", "pymsgbox")
+
+
 def _import_pyautogui() -> ModuleType:
-    """Import pyautogui, which connects to $DISPLAY at import time.
-
-    pyscreeze (a pyautogui dependency) leaves the pipes of a `which scrot` process open while
-    importing; collect them here, quietly, instead of leaking ResourceWarnings into the run.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        import mouseinfo
+    """Import pyautogui (which connects to $DISPLAY at import time) without its unused parts."""
+    hidden = [name for name in _UNUSED_PYAUTOGUI_PARTS if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # import raises ImportError
+    try:
         import pyautogui
-
-        gc.collect()
-    # mouseinfo (another dependency) also opened $DISPLAY at import, for a GUI we never show.
-    with contextlib.suppress(Exception):
-        mouseinfo._display.close()
+    finally:
+        for name in hidden:  # anyone else may still import them
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
     return pyautogui
 
 

@@ -229,3 +229,37 @@ def test_the_readme_documents_every_field_of_the_record():
         keys = set(cls().to_dict() if cls is RunHeader else
                    cls.from_dict({}).to_dict())
         assert keys <= documented, (cls.__name__, keys - documented)
+
+
+def test_a_screenshot_handed_over_unencoded_is_in_the_record_once_the_run_finishes(tmp_path):
+    """A replayed step's screenshot is encoded beside the next step; the record that says the
+    run finished has the picture, the same PNG an ordinary step would have written."""
+    from claude_cua.core.events import RunFinished, RunStarted
+    from claude_cua.core.screen import PendingPng, encode_png
+    from PIL import Image
+
+    image = Image.new("RGB", (64, 48), (10, 200, 30))
+    recorder = RunRecorder(tmp_path)
+    recorder(RunStarted("r1", str(tmp_path), "t", MODEL, "computer_20251124", (64, 48),
+                        (64, 48), 5))
+    recorder(StepFinished(1, StepRecord(1, screenshot="step-001.png"), PendingPng(image)))
+    recorder(RunFinished("success", "done", 1, Usage(), 0.1))
+    assert (tmp_path / "step-001.png").read_bytes() == encode_png(image)
+    assert json.loads((tmp_path / "run.json").read_text())["status"] == "success"
+    recorder.close()
+
+
+def test_a_screenshot_written_in_the_background_that_fails_stops_the_record(tmp_path):
+    from claude_cua.core.errors import RecordError
+    from claude_cua.core.events import RunFinished, RunStarted
+
+    recorder = RunRecorder(tmp_path)
+    recorder(RunStarted("r1", str(tmp_path), "t", MODEL, "computer_20251124", (64, 48),
+                        (64, 48), 5))
+    # the picture's folder does not exist: the write fails on the recorder's thread
+    recorder(StepFinished(1, StepRecord(1, screenshot="gone/step-001.png"), lambda: b"png"))
+    with pytest.raises(RecordError, match=r"step-001\.png"):
+        recorder(RunFinished("success", "done", 1, Usage(), 0.1))
+    assert recorder.failure is not None
+    assert json.loads((tmp_path / "run.json").read_text())["status"] == "running"
+    recorder.close()
