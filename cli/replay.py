@@ -12,7 +12,8 @@ from typing import Annotated, Any
 import typer
 
 HELP_CHECK = """\
-Compare the current screen with a recording's first step and say whether
+Compare the current screen with the first step of a recording that acts (steps that only
+took a screenshot need not match) and say whether
 `cua run --replay RUN` would start replaying it, without acting (exit 0: it would;
 1: it would hand over to Claude at once; 2: RUN cannot be replayed).
 
@@ -73,8 +74,9 @@ def replay_check_command(
     if as_json:
         sys.stdout.write(json.dumps(verdict, ensure_ascii=False) + "\n")
     elif verdict["would_replay"]:
-        sys.stdout.write(f"would replay {recording.run_id} ({verdict['steps']} steps): step 1 "
-                         f"matches the screen (match {verdict['match']:.3f})\n")
+        sys.stdout.write(f"would replay {recording.run_id} ({verdict['steps']} steps): the "
+                         f"screen matches its first step that acts (match "
+                         f"{verdict['match']:.3f})\n")
     else:
         sys.stdout.write(f"would hand over to Claude at once: {verdict['reason']}\n")
     return 0 if verdict["would_replay"] else 1

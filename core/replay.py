@@ -422,7 +422,8 @@ def _load(path: Any, tolerance: Tolerance) -> tuple[Image.Image, Image.Image]:
 def first_step_verdict(recording: Run, desktop: Any,
                        tolerance: Tolerance = DEFAULT_TOLERANCE) -> Match:
     """`cua replay-check`: would replaying `recording` start on this screen? One look at the
-    screen and the focused window, judged as replay would judge recorded step 1."""
+    screen and the focused window, judged as replay would judge the first recorded step that
+    acts."""
     problem = replay_problem(recording)
     if problem is not None:
         return Match(0.0, problem)
@@ -433,8 +434,13 @@ def first_step_verdict(recording: Run, desktop: Any,
         return Match(0.0, f"the screen is {width}x{height}, the recording's "
                           f"{h.screen_size[0]}x{h.screen_size[1]}")
     space = ScreenSpace(width, height, *h.model_size)
-    step = recording.steps[0]
-    planned = planned_actions(step, flavour_for(h.model, h.tool_version))
+    flavour = flavour_for(h.model, h.tool_version)
+    # Judged as replay judges it: steps that only looked need not match (their screenshot may
+    # have been taken while the app was still drawing), so the first step that acts, or ends
+    # the run, is the one the screen must match.
+    step = next((s for s in recording.steps if s.screenshot_before is not None and (
+        planned_actions(s, flavour) or s.outcome is not None)), recording.steps[0])
+    planned = planned_actions(step, flavour)
     with Image.open(recording.file(step.screenshot_before)) as image:  # type: ignore[arg-type]
         recorded = image.convert("RGB")
     current = scale_image(frame_to_image(desktop.capture()), h.model_size)

@@ -171,10 +171,12 @@ def wait_for_settle(
     interval_s: float = 0.02,
     ceiling_s: float = 2.0,
     quiet_grace_s: float = 0.1,
+    hold_s: float = 0.0,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Settled:
-    """Capture until two consecutive frames are identical, or until the ceiling.
+    """Capture until two consecutive frames are identical (and, with `hold_s`, the screen has
+    not changed for that long), or until the ceiling.
 
     No fixed wait: comparing raw bytes is a memcmp (about a millisecond for 1920x1080), and a
     screen that changed and then held still for one interval is done. `baseline` is the screen
@@ -184,16 +186,19 @@ def wait_for_settle(
     """
     start = clock()
     previous = capture()
-    captures = 1
+    captures, changed_at = 1, start
     while True:
         sleep(interval_s)
         current = capture()
         captures += 1
-        elapsed = clock() - start
+        now = clock()
+        elapsed = now - start
         if current.bgra == previous.bgra:
             is_unchanged = baseline is not None and current.bgra == baseline.bgra
-            if not is_unchanged or elapsed >= quiet_grace_s:
+            if (not is_unchanged or elapsed >= quiet_grace_s) and now - changed_at >= hold_s:
                 return Settled(current, elapsed, captures, True)
+        else:
+            changed_at = now
         if elapsed >= ceiling_s:
             return Settled(current, elapsed, captures, False)
         previous = current

@@ -102,6 +102,9 @@ def _require_program(argv: list[str], env: Mapping[str, str]) -> None:
         raise DesktopError(f"cannot start --app {program!r}: No such file or directory")
 
 
+APP_HOLD_S = 0.2  # how long a newly started app's window must stay unchanged to count as drawn
+
+
 def _wait_for_app(desktop: Any, before: Any, proc: Any, *, timeout_s: float) -> None:
     """Wait until the app has drawn something. An app that exits with an error before its
     window appears fails the run here (exit 5), before Claude is asked (and billed) anything;
@@ -113,7 +116,11 @@ def _wait_for_app(desktop: Any, before: Any, proc: Any, *, timeout_s: float) -> 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if desktop.capture().bgra != before.bgra:
-            wait_for_settle(desktop.capture,
+            # A window manager frames the window, the server fills its background, and only
+            # then does the app draw its widgets: on a busy machine those come tens of ms
+            # apart, so "two frames alike" is not enough here. The first screenshot (the one
+            # Claude sees, the one replay compares with) waits for the app to hold still.
+            wait_for_settle(desktop.capture, hold_s=APP_HOLD_S,
                             ceiling_s=min(3.0, max(0.0, deadline - time.monotonic())))
             return
         status = proc.poll()

@@ -110,3 +110,28 @@ def test_a_replay_from_the_command_line_never_imports_the_sdk(cua, api):
     assert proc.returncode == 0, proc.stderr
     assert "MODULES=[]" in proc.stderr
     assert json.loads(proc.stdout)["replay"]["steps_replayed"] == 2
+
+
+def test_replay_check_judges_the_first_step_that_acts_not_a_look_taken_mid_draw(cua, api):
+    """Step 1 only looked, and its screenshot caught the app half drawn (here: black): a
+    replay would not stop there, so neither does replay-check's verdict."""
+    from claude_cua.core.desktop import FakeDesktop
+    from claude_cua.core.replay import first_step_verdict
+    from PIL import Image
+
+    api.queue(lambda req: Reply([computer_call(req, "screenshot")]),
+              lambda req: Reply([computer_call(req, "left_click", coordinate=[714, 402])]),
+              Reply([report("success", "clicked it")]))
+    code, summary, _ = cua.json(*RUN, TASK)
+    assert code == 0
+    run = load_run(cua.data / "runs", summary["run_id"])
+    first = run.file(run.steps[0].screenshot_before)
+    with Image.open(first) as image:
+        size = image.size
+    Image.new("RGB", size).save(first)
+    assert first_step_verdict(load_run(cua.data / "runs", summary["run_id"]),
+                              FakeDesktop.from_spec("fake")).is_match
+    # the step that acts is still checked: spoil its picture and the verdict says so
+    Image.new("RGB", size).save(run.file(run.steps[1].screenshot_before))
+    assert not first_step_verdict(load_run(cua.data / "runs", summary["run_id"]),
+                                  FakeDesktop.from_spec("fake")).is_match

@@ -120,6 +120,19 @@ def test_static_screen_settles_after_one_interval():
     assert settled.captures == 2 and settled.waited_s == pytest.approx(0.02)
 
 
+def test_hold_waits_out_a_pause_between_two_bursts_of_drawing():
+    """An app frames its window, pauses, then draws its widgets: with `hold_s` the second
+    burst is waited for; without it the pause looks like the end."""
+    def screens():
+        return iter([b"frame", b"frame", b"frame", b"widgets", *[b"widgets"] * 20])
+    for hold, expected in ((0.0, b"frame"), (0.1, b"widgets")):
+        clock, frames = FakeClock(), screens()
+        settled = wait_for_settle(lambda f=frames: Frame(1, 1, next(f)), interval_s=0.02,
+                                  ceiling_s=2, hold_s=hold, clock=clock, sleep=clock.sleep)
+        assert settled.is_stable and settled.frame.bgra == expected
+    assert settled.waited_s == pytest.approx(0.06 + 0.1)  # the change, then the hold
+
+
 def test_animation_gives_up_at_the_ceiling():
     counter = iter(range(10_000))
     clock = FakeClock()

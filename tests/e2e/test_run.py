@@ -92,6 +92,30 @@ def test_each_flavour_fills_the_form_from_the_screenshot(cua, api, tmp_path, mod
     assert meta["screen_size"] == [1920, 1080] and meta["model_size"] == [1429, 804]
 
 
+def test_the_first_screenshot_waits_for_an_app_that_draws_in_two_parts(cua, api, tmp_path):
+    """The form shows its window, then its fields a moment later (as a slow app, or any app
+    on a busy machine, does): the screenshot sent with the task, taken as soon as the app is
+    up, must already show every field. It is also what a replay of this run compares with."""
+    from claude_cua.core.demo import colours
+    from claude_cua.core.demo.policies import find_colour, latest_image
+    from claude_cua.core.session import APP_HOLD_S
+
+    def fields_seen(request):
+        image = latest_image(request)
+        missing = [name for name in ("COMPANY", "EMAIL", "COUNTRY", "NOTES", "SUBMIT")
+                   if image is None or find_colour(image, getattr(colours, name)) is None]
+        return Reply([report("failure", f"not drawn: {missing}") if missing else
+                      report("success", "every field")])
+
+    api.queue(fields_seen)
+    app = " ".join([*FORM, "--out", str(tmp_path / "out.json"), "--slow",
+                    f"{APP_HOLD_S * 0.6:.3f}"])
+    proc = cua.run("run", "--json", "--virtual-display", "1920x1080", "--app", app,
+                   "--model", "claude-sonnet-4-6", "look at the form")
+    summary = summary_of(proc)
+    assert (proc.returncode, summary["summary"]) == (0, "every field"), proc.stderr
+
+
 def test_xterm_runs_what_claude_types(cua, api, tmp_path):
     marker = tmp_path / "marker.txt"
     api.queue(
