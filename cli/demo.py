@@ -28,6 +28,13 @@ def demo(
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print the run summary as one JSON object on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    verbose: Annotated[int, typer.Option(
+        "--verbose", "-v", count=True, help="More detail, as for `cua run`: -v adds settling "
+        "and overhead per step, every field of each action, and cua's info logs; -vv adds "
+        "debug logs.")] = 0,
+    report: Annotated[bool, typer.Option(
+        "--report", help="Write report.html into the run folder at the end (see `cua runs "
+        "report`) and name it on stderr.")] = False,
 ) -> int:
     from rich.console import Console
 
@@ -52,6 +59,7 @@ def demo(
                                   max_steps=30),
                 env=dict(os.environ), virtual_display=virtual_display, app=app,
                 as_json=as_json, quiet=quiet, base_url=api.url, api_key="demo-stand-in",
+                verbose=verbose, report=report, known_model=True,
             )
             code = execute(plan)
         if not quiet:

@@ -67,6 +67,7 @@ class RunPlan:
     desktop: str | None = None  # hidden --desktop: a FakeDesktop spec, for tests
     report: bool = False  # write report.html into the run folder when the run ends
     verbose: int = 0  # -v: step detail and core's info logs; -vv: debug logs
+    known_model: bool = False  # the model is known not to be in the table (cua demo's stand-in)
 
 
 def parse_app(command: str | None) -> list[str] | None:
@@ -261,7 +262,7 @@ def _execute(plan: RunPlan, secrets: Secrets, view: Any, console: Console,
     canonical = model.canonical or model.id
     flavour = flavour_for(canonical, s.tool_version)
     warning = model_warning(canonical, s.tool_version)
-    if warning is not None:
+    if warning is not None and not plan.known_model:
         where = "" if endpoint.provider == "anthropic" else f"{endpoint.label}: "
         sys.stderr.write(f"cua: warning: {where}{warning}\n")
     policy_files = list(plan.policy_files)

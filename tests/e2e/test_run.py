@@ -236,10 +236,15 @@ def test_a_killed_run_leaves_a_readable_record(cua, api):
 
 
 def test_demo_fills_its_form_offline(cua):
-    proc = cua.run("demo", "--json", ANTHROPIC_API_KEY=None, ANTHROPIC_BASE_URL=None)
+    proc = cua.run("demo", "--json", "-v", "--report", ANTHROPIC_API_KEY=None,
+                   ANTHROPIC_BASE_URL=None)
     assert proc.returncode == 0, proc.stderr
-    assert summary_of(proc)["status"] == "success"
+    summary = summary_of(proc)
+    assert summary["status"] == "success"
     assert "not Claude" in proc.stderr
+    assert "warning" not in proc.stderr  # the stand-in is not taken for a mistyped model
+    assert "settle" in proc.stderr  # -v: the settling time of each step
+    assert f"cua: report: {Path(summary['run_dir']) / 'report.html'}" in proc.stderr
     assert '"country": "Österreich"' in proc.stderr
 
 
