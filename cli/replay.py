@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -71,28 +71,84 @@ def replay_check_command(
     env = dict(os.environ)
     recording = resolve_recording(run_id, root=runs_root(env))
     verdict = check_now(recording, env=env, monitor=monitor)
+    return print_verdict(verdict, as_json=as_json)
+
+
+def print_verdict(verdict: Mapping[str, Any], *, as_json: bool,
+                  redact: Callable[[str], str] = str) -> int:
+    """The verdict on stdout (one line, or one JSON object); the exit code that says it."""
     if as_json:
-        sys.stdout.write(json.dumps(verdict, ensure_ascii=False) + "\n")
+        from .summary import mark_printed
+
+        mark_printed()  # `cua run --json --dry-run`: this is its one object
+        text = json.dumps(verdict, ensure_ascii=False)
     elif verdict["would_replay"]:
-        sys.stdout.write(f"would replay {recording.run_id} ({verdict['steps']} steps): the "
-                         f"screen matches its first step that acts (match "
-                         f"{verdict['match']:.3f})\n")
+        text = (f"would replay {verdict['run_id']} ({verdict['steps']} steps): the screen "
+                f"matches its first step that acts (match {verdict['match']:.3f})")
     else:
-        sys.stdout.write(f"would hand over to Claude at once: {verdict['reason']}\n")
+        text = f"would hand over to Claude at once: {verdict['reason']}"
+    sys.stdout.write(redact(text) + "\n")
     return 0 if verdict["would_replay"] else 1
 
 
 def check_now(recording: Any, *, env: Mapping[str, str], monitor: int) -> dict[str, Any]:
-    """Look at the screen once and judge the recording's first step against it."""
-    from ..core.replay import first_step_verdict
+    """Look at the screen once and judge the recording's first step that acts against it."""
     from ..core.xdesktop import XDesktop
     from ..core.xserver import check_display, ensure_xauthority
 
     name = check_display(env)
     desktop = XDesktop(display=name, xauthority=ensure_xauthority(env), monitor=monitor)
     try:
-        match = first_step_verdict(recording, desktop)
+        return verdict_of(recording, desktop)
     finally:
         desktop.close()
+
+
+def verdict_of(recording: Any, desktop: Any, redact: Callable[[str], str] = str,
+               wait_s: float = 0.0) -> dict[str, Any]:
+    from ..core.replay import first_step_verdict
+
+    match = first_step_verdict(recording, desktop, redact=redact, wait_s=wait_s)
     return {"run_id": recording.run_id, "steps": len(recording.steps),
             "would_replay": match.is_match, "match": match.score, "reason": match.reason}
+
+
+def dry_run(plan: Any) -> int:
+    """`cua run TASK --replay RUN --dry-run`: the desktop set up as the run would set it up
+    (the display or --virtual-display, --app started and drawn, the display lock), the
+    recording's first step that acts judged against it as replay would judge it (waiting as
+    replay would, up to replay_wait_s, for a screen still drawing), and nothing done: no input,
+    no model request (no API key needed), no run folder. Exit 0: the replay would start;
+    1: Claude would take over at once (or, `auto` finding nothing, do an ordinary run)."""
+    from ..core.errors import ConfigError
+    from ..core.replay import find_recording
+    from ..core.runs import list_runs, load_run, runs_root
+    from ..core.secrets import Secrets
+    from ..core.session import open_session
+
+    spec = plan.settings.replay
+    if not spec:
+        raise ConfigError("--dry-run says whether a replay would start, so it needs --replay "
+                          "RUN (or CUA_REPLAY, or the config key replay)")
+    secrets = Secrets.from_specs(plan.secret_specs, plan.env)
+    root = runs_root(plan.env)
+    recording = None if spec == "auto" else resolve_recording(spec, root=root)
+    with open_session(plan.env, virtual_display=plan.virtual_display, app=plan.app,
+                      monitor=plan.settings.monitor, wait_lock_s=plan.wait_lock_s,
+                      app_wait_s=plan.app_wait_s, fake=plan.desktop) as session:
+        desktop = session.desktop
+        if recording is None:
+            width, height = desktop.size()
+            recording = find_recording(
+                list_runs(root), task=secrets.redact(plan.task), screen_size=(width, height),
+                monitor=plan.settings.monitor,
+                load=lambda info: load_run(root, str(info.path)))
+            if recording is None:
+                verdict: dict[str, Any] = {
+                    "run_id": None, "steps": 0, "would_replay": False, "match": 0.0,
+                    "reason": f"no earlier successful run of this task on a {width}x{height} "
+                              "screen to replay; an ordinary run would start"}
+        if recording is not None:
+            verdict = verdict_of(recording, desktop, redact=secrets.redact,
+                                 wait_s=plan.settings.replay_wait_s)
+    return print_verdict(verdict, as_json=plan.as_json, redact=secrets.redact)

@@ -118,6 +118,11 @@ def run(
         "over where the screen differs. RUN: a run id, prefix or folder, `latest`, or `auto` "
         "(the newest success of this task on this screen; none found: an ordinary run). "
         "Env CUA_REPLAY.", metavar="RUN")] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="With --replay: set the desktop up as the run would (--virtual-display, "
+        "--app), compare the screen with the recording's first step that acts and say whether "
+        "would start (exit 0) or Claude would take over at once (exit 1), without acting: no "
+        "input, no model request, no run folder. Like `cua replay-check`.")] = False,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print exactly one JSON object (the run summary) on stdout at the end; "
         "progress stays on stderr.")] = False,
@@ -156,4 +161,8 @@ def run(
         wait_lock_s=loaded.settings.wait_lock_s, verbose=verbose,
         desktop=desktop, report=loaded.settings.report,
     )
+    if dry_run:
+        from .replay import dry_run as replay_dry_run
+
+        return replay_dry_run(plan)
     return execute(plan)

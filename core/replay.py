@@ -11,6 +11,7 @@ as an ordinary one and is itself a recording.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -419,11 +420,13 @@ def _load(path: Any, tolerance: Tolerance) -> tuple[Image.Image, Image.Image]:
     return rgb, screen_cells(rgb, tolerance)
 
 
-def first_step_verdict(recording: Run, desktop: Any,
-                       tolerance: Tolerance = DEFAULT_TOLERANCE) -> Match:
-    """`cua replay-check`: would replaying `recording` start on this screen? One look at the
-    screen and the focused window, judged as replay would judge the first recorded step that
-    acts."""
+def first_step_verdict(recording: Run, desktop: Any, tolerance: Tolerance = DEFAULT_TOLERANCE,
+                       *, redact: Callable[[str], str] = str, wait_s: float = 0.0,
+                       interval_s: float = 0.05) -> Match:
+    """`cua replay-check`, `cua run --replay RUN --dry-run`: would replaying `recording` start
+    on this screen? The screen and the focused window (its title redacted with `redact`, as the
+    recording's was) judged as replay would judge the first recorded step that acts, waiting as
+    replay would (up to `wait_s`) for a screen still changing and a window still coming up."""
     problem = replay_problem(recording)
     if problem is not None:
         return Match(0.0, problem)
@@ -443,9 +446,26 @@ def first_step_verdict(recording: Run, desktop: Any,
     planned = planned_actions(step, flavour)
     with Image.open(recording.file(step.screenshot_before)) as image:  # type: ignore[arg-type]
         recorded = image.convert("RGB")
-    current = scale_image(frame_to_image(desktop.capture()), h.model_size)
-    match = compare_step(recorded, current, targets_of(planned), space=space, tol=tolerance)
+    deadline = time.monotonic() + wait_s
+    waited = f" (after waiting {wait_s:g} s)" if wait_s > 0 else ""
+    frame = desktop.capture()
+    while True:
+        current = scale_image(frame_to_image(frame), h.model_size)
+        match = compare_step(recorded, current, targets_of(planned), space=space, tol=tolerance)
+        remaining = deadline - time.monotonic()
+        if match.is_match or remaining <= 0:
+            break
+        frame = wait_for_change(desktop.capture, frame, timeout_s=remaining,
+                                interval_s=interval_s).frame
+    if not match.is_match:
+        return Match(match.score, match.reason + waited)
     keyboard = [p.record.window for p in planned if p.record.name in KEYBOARD]
-    if match.is_match and keyboard and not same_window(keyboard[0], desktop.focused_window()):
-        return Match(match.score, "another window has the focus than when it was recorded")
+    while keyboard:
+        focused = desktop.focused_window()
+        if same_window(keyboard[0], replace(focused, title=redact(focused.title))):
+            break
+        if time.monotonic() >= deadline:
+            return Match(match.score, "another window has the focus than when it was "
+                                      "recorded" + waited)
+        time.sleep(interval_s)
     return match

@@ -135,3 +135,46 @@ def test_replay_check_judges_the_first_step_that_acts_not_a_look_taken_mid_draw(
     Image.new("RGB", size).save(run.file(run.steps[1].screenshot_before))
     assert not first_step_verdict(load_run(cua.data / "runs", summary["run_id"]),
                                   FakeDesktop.from_spec("fake")).is_match
+
+
+def run_folders(cua):
+    root = cua.data / "runs"
+    return sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+
+
+@pytest.mark.parametrize("spec", ["latest", "auto"])
+def test_dry_run_says_the_replay_would_start_and_does_nothing(cua, api, spec, monkeypatch):
+    recorded = record(cua, api)
+    sent, folders = len(api.requests), run_folders(cua)
+    monkeypatch.delenv("ANTHROPIC_API_KEY")  # nothing is asked, so no key is needed
+    code, verdict, _ = cua.json(*RUN, "--replay", spec, "--dry-run", TASK)
+    assert code == 0
+    assert verdict == {"run_id": recorded["run_id"], "steps": 2, "would_replay": True,
+                       "match": 1.0, "reason": ""}
+    assert len(api.requests) == sent and run_folders(cua) == folders
+    code, out, _ = cua("run", "--desktop", "fake", "--replay", spec, "--dry-run", TASK)
+    assert code == 0
+    assert out == f"would replay {recorded['run_id']} (2 steps): the screen matches its first " \
+                  "step that acts (match 1.000)\n"
+
+
+def test_dry_run_on_another_screen_says_claude_would_take_over(cua, api):
+    recorded = record(cua, api)
+    folders = run_folders(cua)
+    code, verdict, _ = cua.json("run", "--json", "--desktop", "fake:1280x800", "--replay",
+                                recorded["run_id"], "--dry-run", TASK)
+    assert code == 1 and not verdict["would_replay"]
+    assert "1280x800" in verdict["reason"] and run_folders(cua) == folders
+    # auto looks for a recording of this task on this screen: there is none
+    code, verdict, _ = cua.json("run", "--json", "--desktop", "fake:1280x800", "--replay",
+                                "auto", "--dry-run", TASK)
+    assert code == 1 and verdict["run_id"] is None
+    assert "an ordinary run would start" in verdict["reason"]
+    assert run_folders(cua) == folders
+
+
+def test_dry_run_without_replay_is_a_usage_error(cua, api):
+    code, out, err = cua("run", "--desktop", "fake", "--dry-run", TASK)
+    assert code == 2 and out == ""
+    assert "--dry-run" in err and "--replay" in err
+    assert api.requests == []

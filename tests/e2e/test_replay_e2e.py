@@ -215,3 +215,22 @@ def test_replay_check_says_whether_a_replay_would_start(recording, virtual_displ
         assert "differs" in verdict["reason"]
     finally:
         stop_process(moved)
+
+
+def test_run_dry_run_says_whether_a_replay_would_start_without_acting(recording, home, api):
+    """`cua run --replay RUN --dry-run` sets the desktop up as the run would (its own Xvfb, the
+    form started and drawn), judges recorded step 1, and does nothing: no request, no input
+    (the form is never submitted), no run folder."""
+    out = home / "submitted.json"
+    dry = [*BASE, "--replay", str(recording), "--dry-run"]
+    proc = run_cua(home, api, *dry, "--app", form(out), TASK)
+    assert proc.returncode == 0, proc.stderr
+    verdict = json.loads(proc.stdout)
+    assert verdict["would_replay"] and verdict["run_id"] == recording.name
+    assert verdict["steps"] == 12
+    proc = run_cua(home, api, *dry, "--app", form(out, "--offset=30,40"), TASK)
+    assert proc.returncode == 1, proc.stderr
+    verdict = json.loads(proc.stdout)
+    assert not verdict["would_replay"] and "differs" in verdict["reason"]
+    assert api.requests == [] and not out.exists()
+    assert not (home / "data" / "runs").exists() or not any((home / "data" / "runs").iterdir())
