@@ -120,7 +120,7 @@ def run(
         "Env CUA_REPLAY.", metavar="RUN")] = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="With --replay: set the desktop up as the run would (--virtual-display, "
-        "--app), compare the screen with the recording's first step that acts and say whether "
+        "--app), compare the screen with the recording's first step that acts and say whether the replay "
         "would start (exit 0) or Claude would take over at once (exit 1), without acting: no "
         "input, no model request, no run folder. Like `cua replay-check`.")] = False,
     as_json: Annotated[bool, typer.Option(
