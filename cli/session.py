@@ -249,7 +249,7 @@ def _execute(plan: RunPlan, secrets: Secrets, view: Any, console: Console,
     from ..core.providers import resolve_endpoint
     from ..core.replay import LazyClient
     from ..core.runs import RunRecorder, check_run_dir, new_run_id, prepare_run_dir, runs_root
-    from ..core.session import open_session
+    from ..core.session import APP_HOLD_S, open_session
 
     s = plan.settings
     summary.update(provider=s.provider, region=s.region)
@@ -297,7 +297,9 @@ def _execute(plan: RunPlan, secrets: Secrets, view: Any, console: Console,
         session = stack.enter_context(open_session(
             plan.env, virtual_display=plan.virtual_display, app=plan.app,
             monitor=plan.settings.monitor, run_dir=str(run_path), wait_lock_s=plan.wait_lock_s,
-            app_wait_s=plan.app_wait_s, fake=plan.desktop))
+            app_wait_s=plan.app_wait_s, fake=plan.desktop,
+            # a replay waits at each step for the screen to match the recording instead
+            app_hold_s=0.0 if replay is not None else APP_HOLD_S))
         desktop, desktop_env = session.desktop, session.env
         # Only now, with the desktop up: a run stopped while Xvfb or --app starts (a signal,
         # even SIGKILL) leaves no run folder without a record.

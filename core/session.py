@@ -30,6 +30,9 @@ class DesktopSession:
     env: Mapping[str, str]  # the caller's environment pointed at this display
 
 
+APP_HOLD_S = 0.2  # how long a newly started app's window must stay unchanged to count as drawn
+
+
 @contextmanager
 def open_session(
     env: Mapping[str, str],
@@ -40,12 +43,15 @@ def open_session(
     run_dir: str = "",
     wait_lock_s: float = 0.0,
     app_wait_s: float = 15.0,
+    app_hold_s: float = APP_HOLD_S,
     fake: str | None = None,
 ) -> Iterator[DesktopSession]:
     """The session; everything it started is stopped and the lock released when it closes.
 
     `virtual_display` is "WxH" for a private Xvfb; `run_dir` is named in the lock for a second
     run to report; `fake` is a FakeDesktop spec (tests), which needs no X server and no lock.
+    `app_hold_s`: how long the --app window must stay unchanged before the session is ready (a
+    replay, which waits for each step's screen to match anyway, needs none).
     """
     with ExitStack() as stack:
         if fake is not None:
@@ -53,12 +59,12 @@ def open_session(
             return
         yield _x_session(env, stack, virtual_display=virtual_display, app=app,
                          monitor=monitor, run_dir=run_dir, wait_lock_s=wait_lock_s,
-                         app_wait_s=app_wait_s)
+                         app_wait_s=app_wait_s, app_hold_s=app_hold_s)
 
 
 def _x_session(env: Mapping[str, str], stack: ExitStack, *, virtual_display: str | None,
                app: Sequence[str] | None, monitor: int, run_dir: str, wait_lock_s: float,
-               app_wait_s: float) -> DesktopSession:
+               app_wait_s: float, app_hold_s: float) -> DesktopSession:
     from .lock import DisplayLock, lock_dir
     from .xdesktop import XDesktop
     from .xserver import VirtualDisplay, check_display, ensure_xauthority, parse_size
@@ -86,7 +92,7 @@ def _x_session(env: Mapping[str, str], stack: ExitStack, *, virtual_display: str
             proc = display.start_app(list(app))
         else:
             proc = _start_app(list(app), env, stack)
-        _wait_for_app(desktop, before, proc, timeout_s=app_wait_s)
+        _wait_for_app(desktop, before, proc, timeout_s=app_wait_s, hold_s=app_hold_s)
     return DesktopSession(desktop, name, target)
 
 
@@ -102,10 +108,8 @@ def _require_program(argv: list[str], env: Mapping[str, str]) -> None:
         raise DesktopError(f"cannot start --app {program!r}: No such file or directory")
 
 
-APP_HOLD_S = 0.2  # how long a newly started app's window must stay unchanged to count as drawn
-
-
-def _wait_for_app(desktop: Any, before: Any, proc: Any, *, timeout_s: float) -> None:
+def _wait_for_app(desktop: Any, before: Any, proc: Any, *, timeout_s: float,
+                  hold_s: float) -> None:
     """Wait until the app has drawn something. An app that exits with an error before its
     window appears fails the run here (exit 5), before Claude is asked (and billed) anything;
     one that exits 0 (a launcher) is given the rest of the time to let its window appear."""
@@ -120,7 +124,7 @@ def _wait_for_app(desktop: Any, before: Any, proc: Any, *, timeout_s: float) -> 
             # then does the app draw its widgets: on a busy machine those come tens of ms
             # apart, so "two frames alike" is not enough here. The first screenshot (the one
             # Claude sees, the one replay compares with) waits for the app to hold still.
-            wait_for_settle(desktop.capture, hold_s=APP_HOLD_S,
+            wait_for_settle(desktop.capture, hold_s=hold_s,
                             ceiling_s=min(3.0, max(0.0, deadline - time.monotonic())))
             return
         status = proc.poll()
