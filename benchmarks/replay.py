@@ -44,7 +44,9 @@ CUA_ARGS = ["run", "--json", "--yes", "--virtual-display", "1920x1080"]
 PHASES = [
     ("claude_cua.cli.main", "run_cli", "command line, settings, view (rest)"),
     ("claude_cua.core.xserver", "VirtualDisplay._start_xvfb", "Xvfb start"),
-    ("claude_cua.core.xserver", "VirtualDisplay._start_wm", "openbox start"),
+    ("claude_cua.core.xserver", "VirtualDisplay._start_wm", "openbox spawn"),
+    ("claude_cua.core.xserver", "VirtualDisplay.wait_for_window_manager",
+     "waiting for openbox (after the X connection)"),
     ("claude_cua.core.xdesktop", "XDesktop.__init__", "X connection (XDesktop)"),
     ("claude_cua.core.xserver", "VirtualDisplay.start_app", "app spawn"),
     ("claude_cua.core.session", "_wait_for_app", "waiting for the app's first frame"),

@@ -76,7 +76,8 @@ def _x_session(env: Mapping[str, str], stack: ExitStack, *, virtual_display: str
             size = parse_size(virtual_display)
         except ValueError as exc:
             raise ConfigError(f"--virtual-display: {exc}") from exc
-        display = stack.enter_context(VirtualDisplay(size=size))
+        # openbox comes up while cua connects (below); waited for before any window maps
+        display = stack.enter_context(VirtualDisplay(size=size, wait_for_wm=False))
         target.update(display.env)
     name = display.display if display else check_display(target)
     stack.enter_context(DisplayLock(name, directory=lock_dir(env), run_dir=run_dir,
@@ -84,6 +85,8 @@ def _x_session(env: Mapping[str, str], stack: ExitStack, *, virtual_display: str
     xauthority = ensure_xauthority(target)
     desktop = XDesktop(display=name, xauthority=xauthority, monitor=monitor)
     stack.callback(desktop.close)
+    if display is not None:
+        display.wait_for_window_manager()
     target.update(DISPLAY=name, XAUTHORITY=str(xauthority))
     if app:
         _require_program(list(app), target)

@@ -209,8 +209,13 @@ class VirtualDisplay:
 
     def __init__(self, *, size: tuple[int, int] = (1920, 1080),
                  base_env: Mapping[str, str] | None = None, window_manager: bool = True,
-                 start_timeout: float = 15.0) -> None:
+                 start_timeout: float = 15.0, wait_for_wm: bool = True) -> None:
+        """`wait_for_wm=False`: start() returns once Xvfb answers, with openbox still coming up,
+        so the caller can connect meanwhile; call wait_for_window_manager() before mapping
+        windows."""
         self._size = size
+        self._wait_for_wm = wait_for_wm
+        self._wm_deadline: float | None = None
         # Children inherit this environment plus DISPLAY/XAUTHORITY; the cli passes its own.
         self._base_env = dict(os.environ if base_env is None else base_env)
         self._want_wm = window_manager
@@ -266,6 +271,8 @@ class VirtualDisplay:
             self._start_xvfb(xvfb)
             if self._want_wm:
                 self._start_wm()
+                if self._wait_for_wm:
+                    self.wait_for_window_manager()
         except BaseException:
             self.stop()
             raise
@@ -298,8 +305,13 @@ class VirtualDisplay:
         config.write_text(OPENBOX_CONFIG, encoding="utf-8")
         self._wm = self._spawn([openbox, "--sm-disable", "--config-file", str(config)],
                                log_name="openbox")
-        deadline = time.monotonic() + self._start_timeout
-        if not _poll(lambda: self._wm_ready(), deadline):
+        self._wm_deadline = time.monotonic() + self._start_timeout
+
+    def wait_for_window_manager(self) -> None:
+        """Wait until openbox has announced itself (_NET_SUPPORTING_WM_CHECK on the root), so
+        a window mapped now is managed and focused; at once without one, or the second time."""
+        deadline, self._wm_deadline = self._wm_deadline, None
+        if deadline is not None and not _poll(lambda: self._wm_ready(), deadline):
             log.warning("openbox did not announce itself; continuing anyway")
 
     def _wm_ready(self) -> bool:
@@ -337,12 +349,16 @@ class VirtualDisplay:
         return Path(self._tmp_dir()) / f"{name}.log"
 
     def stop(self) -> None:
-        """End the apps, the window manager and Xvfb (in that order). Safe to call twice."""
-        while self._apps:
-            stop_process(self._apps.pop())
-        if self._wm is not None:
-            stop_process(self._wm)
-            self._wm = None
+        """End the apps and the window manager (told together, then waited for), then Xvfb.
+        Safe to call twice."""
+        clients = [*reversed(self._apps), *([self._wm] if self._wm is not None else [])]
+        for proc in clients:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.terminate()
+        for proc in clients:
+            stop_process(proc)  # kills one that lingers, reaps every one
+        self._apps, self._wm, self._wm_deadline = [], None, None
         if self._xvfb is not None:
             stop_process(self._xvfb)
             self._xvfb = None
