@@ -3,7 +3,9 @@ and false alarms.
 
 Records the supplier form once with a fake model that takes `--delay` seconds per reply (1 s by
 default), then replays it `--replays` times on an unchanged form (each a fresh `cua` process,
-its own Xvfb, start-up included) against a fake API that must receive no request. Prints the
+its own Xvfb, start-up included) against a fake API that must receive no request. By default
+each replay is `--replay auto`, the cron pattern: it follows the newest success, i.e. the
+previous replay (`--fixed`: every replay follows the first recording). Prints the
 recorded and replayed wall times and their ratio (the target is at least 10x), the median
 overhead of an ordinary step and of a replayed step (check + action + settle, from
 steps.jsonl; the target is at most 2x), how many replays wrongly handed over (false alarms), and
@@ -166,6 +168,8 @@ def main() -> int:
     parser.add_argument("--delay", type=float, default=1.0, help="seconds per model reply")
     parser.add_argument("--phases", type=int, default=5,
                         help="extra replays run under the timing harness (0: none)")
+    parser.add_argument("--fixed", action="store_true",
+                        help="replay the first recording every time, not `--replay auto`")
     args = parser.parse_args()
     from claude_cua.core.demo.fakeapi import FakeMessagesAPI
     from claude_cua.core.demo.policies import supplier_form_policy
@@ -185,7 +189,8 @@ def main() -> int:
         app = " ".join([*FORM, "--out", str(home / f"replay-{i}.json")])
         phases = home / f"phases-{i}.json" if i >= args.replays else None
         with FakeMessagesAPI(reply_delay_s=args.delay) as api:
-            proc, wall, spent = cua(home, api.url, "--replay", recording, "--app", app,
+            proc, wall, spent = cua(home, api.url, "--replay",
+                                    recording if args.fixed else "auto", "--app", app,
                                     phases=phases)
             asked += len(api.requests)
         result = json.loads(proc.stdout)
@@ -194,6 +199,9 @@ def main() -> int:
         else:
             walls.append(wall)
             in_run.append(result["duration_s"])
+        followed = (result.get("replay") or {}).get("from")
+        if not args.fixed and followed is None:
+            sys.stderr.write(f"replay {i}: auto found nothing to replay\n")
         if result.get("replay", {}).get("diverged_at") is not None or result["status"] != (
                 "success"):
             false_alarms += 1
@@ -222,7 +230,9 @@ def main() -> int:
     else:
         print("no replay succeeded")
     print(f"model requests during the {total} replays: {asked}")
-    print(f"false alarms (a handover on the unchanged form): {false_alarms} of {total}")
+    how = "each the first recording" if args.fixed else "each `--replay auto`, the previous one"
+    print(f"false alarms (a handover on the unchanged form): {false_alarms} of {total} "
+          f"replays ({how})")
     if timed:
         print_phases("where a replay's wall time goes", timed)
     return 0

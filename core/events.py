@@ -19,7 +19,8 @@ from .record import (
 __all__ = [
     "ActionPerformed", "ApprovalPictureTaken", "CheckFinished", "Event", "EventSink",
     "FirstScreenshot", "HandedOver", "ModelReplied", "ModelRetrying", "ReplayStarted",
-    "RunFinished", "RunStarted", "StepFinished", "StepStarted", "TextStreamed", "Usage",
+    "RunFinished", "RunStarted", "ScreenMatched", "StepFinished", "StepStarted", "TextStreamed",
+    "Usage",
 ]
 
 
@@ -180,9 +181,20 @@ class RunFinished:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class ScreenMatched:
+    """A replayed step waited for the screen until it matched the recording: that screen (saved
+    as `name`, the step's screenshot_before), so a replay of this run compares with a screen
+    known to be drawn, not with an earlier one caught mid-draw. `png` may be encoded later."""
+
+    step: int
+    name: str
+    png: bytes | Callable[[], bytes] = field(repr=False)
+
+
 Event = (
     RunStarted | StepStarted | TextStreamed | ModelRetrying | ModelReplied | FirstScreenshot
     | ApprovalPictureTaken | ActionPerformed | StepFinished | CheckFinished | RunFinished
-    | ReplayStarted | HandedOver
+    | ReplayStarted | HandedOver | ScreenMatched
 )
 EventSink = Callable[[Event], None]

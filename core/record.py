@@ -46,6 +46,11 @@ def screenshot_name(step: int) -> str:
     return f"step-{step:03d}.png"
 
 
+def matched_name(step: int) -> str:
+    """File name of the screen a replayed `step` waited for until it matched the recording."""
+    return f"step-{step:03d}-matched.png"
+
+
 # -- actions ----------------------------------------------------------------------------------
 
 def action_to_dict(action: Action) -> dict[str, Any]:

@@ -24,9 +24,9 @@ from .actions import Click, Drag, Key, MouseButton, MouseMove, Scroll, TypeText
 from .claude import ToolCall
 from .desktop import Frame, Window
 from .errors import ConfigError
-from .events import HandedOver, ReplayStarted, StepFinished, StepStarted
+from .events import HandedOver, ReplayStarted, ScreenMatched, StepFinished, StepStarted
 from .flavours import FLAVOURS, Flavour, flavour_for
-from .record import ActionRecord, ReplayRecord, StepRecord, screenshot_name
+from .record import ActionRecord, ReplayRecord, StepRecord, matched_name, screenshot_name
 from .replay_match import (
     DEFAULT_TOLERANCE,
     Match,
@@ -35,7 +35,7 @@ from .replay_match import (
     same_window,
     screen_cells,
 )
-from .screen import ScreenSpace, frame_to_image, scale_image, wait_for_change
+from .screen import PendingPng, ScreenSpace, frame_to_image, scale_image, wait_for_change
 from .step import EndRun, RunState, StepRunner, timeout_summary
 
 if TYPE_CHECKING:
@@ -285,10 +285,19 @@ class Replayer:
         # screenshot, a wait) risks nothing, and its recorded screenshot may have been taken
         # mid-repaint. Its score is still recorded.
         must_match = bool(planned) or step.outcome is not None
-        match = self.look(runner, recording, step, targets_of(planned), must_match=must_match)
+        match, waited_for = self.look(runner, recording, step, targets_of(planned),
+                                      must_match=must_match)
         state.step += 1
         runner.emit(StepStarted(state.step, runner.config.max_steps))
         before = runner.last_screenshot
+        if waited_for is not None:
+            # The screen the check waited for is the one this step acted on: the record says
+            # so, and a replay of this run compares with it (the last screenshot may have
+            # caught the app mid-draw).
+            before = matched_name(state.step)
+            picture = PendingPng(self.model_image(runner, waited_for))
+            runner.screen.png, runner.screen.pending = b"", picture
+            runner.emit(ScreenMatched(state.step, before, picture))
         actions: list[ActionRecord] = []
         try:
             sent = self.carry_out(runner, state.step, step, planned, actions)
@@ -312,12 +321,14 @@ class Replayer:
         return None
 
     def look(self, runner: StepRunner, recording: Run, step: StepRecord,
-             targets: list[tuple[int, int]], *, must_match: bool = True) -> Match:
+             targets: list[tuple[int, int]], *, must_match: bool = True
+             ) -> tuple[Match, Frame | None]:
         """Compare the screen with what Claude saw before `step`, waiting (up to the bound) for a
         screen that is still changing; raises Diverged if it never matches (with `must_match`;
-        else one look, whatever it shows)."""
+        else one look, whatever it shows). Returns the verdict and, if the screen had to be
+        waited for, the frame that matched."""
         recorded, cells = self.picture(recording, step)
-        frame = runner.screen.frame or runner.desktop.capture()
+        first = frame = runner.screen.frame or runner.desktop.capture()
         deadline = runner.clock() + self.wait_s
         while True:
             match = compare_step(recorded, self.model_image(runner, frame), targets,
@@ -331,7 +342,7 @@ class Replayer:
         runner.screen.frame = frame
         if must_match and not match.is_match:
             raise Diverged(step.step, f"{match.reason} (after waiting {self.wait_s:g} s)")
-        return match
+        return match, None if frame is first else frame
 
     def model_image(self, runner: StepRunner, frame: Frame) -> Image.Image:
         space = runner.space

@@ -24,6 +24,7 @@ from .events import (
     HandedOver,
     RunFinished,
     RunStarted,
+    ScreenMatched,
     StepFinished,
 )
 from .record import FORMAT, RunHeader, StepRecord
@@ -157,6 +158,8 @@ class RunRecorder:
                 write_run_file(self.run_dir / event.name, event.png)
             case HandedOver():
                 write_run_file(self.run_dir / event.screenshot, event.png)
+            case ScreenMatched():
+                self._write_picture(self.run_dir / event.name, event.png)
             case StepFinished():
                 self._record_step(event)
             case RunFinished():
@@ -174,18 +177,20 @@ class RunRecorder:
 
     def _record_step(self, event: StepFinished) -> None:
         record = event.record
-        png = event.screenshot_png
-        if png is not None and record.screenshot:
-            path = self.run_dir / record.screenshot
-            if callable(png):
-                if self._writer is None:
-                    self._writer = ThreadPoolExecutor(1, thread_name_prefix="cua-record")
-                self._writes.append(self._writer.submit(_encode_to, path, png))
-            else:
-                path.write_bytes(png)
+        if event.screenshot_png is not None and record.screenshot:
+            self._write_picture(self.run_dir / record.screenshot, event.screenshot_png)
         if self._steps is not None:
             self._steps.write(json.dumps(self._data(record.to_dict()), ensure_ascii=False) + "\n")
             self._steps.flush()
+
+    def _write_picture(self, path: Path, png: bytes | Callable[[], bytes]) -> None:
+        """Write a PNG; one still to be encoded is encoded and written on the writer thread."""
+        if not callable(png):
+            path.write_bytes(png)
+            return
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="cua-record")
+        self._writes.append(self._writer.submit(_encode_to, path, png))
 
     def _written(self, *, wait: bool) -> None:
         """Raise, here on the run's thread, the OSError of a screenshot written in the

@@ -229,3 +229,43 @@ def test_a_step_that_only_looked_need_not_match_its_screenshot(api, tmp_path):
                            replay=Replayer(recording, wait_s=0.05))
     assert result.status == "success" and result.replay.diverged_at is None
     assert again.steps[0].match < 0.99 and again.steps[1].match == 1.0
+
+
+class LateDesktop(FakeDesktop):
+    """The xterm desktop, shown blank for its first `late` captures: an app still drawing."""
+
+    def __init__(self, late):
+        super().__init__(1920, 1080)
+        self.window = XTERM
+        self.blank = super().capture()
+        ImageDraw.Draw(self.image).rectangle((800, 480, 1120, 600), fill=(236, 0, 140))
+        self.late = late
+
+    def capture(self):
+        if self.late > 0:
+            self.late -= 1
+            return self.blank
+        return super().capture()
+
+
+def test_a_replay_records_the_screen_it_waited_for_so_a_replay_of_it_replays(api, tmp_path):
+    """The app was still drawing when the replay's first screenshots were taken (the cron
+    pattern replays last night's replay next): the step that waited records the screen that
+    matched as what it acted on, so the replay of the replay compares with a drawn screen."""
+    scripted(api)
+    _, _, recording = record(api, tmp_path, xterm_desktop())
+    secrets = Secrets.from_specs(["PW"], {"PW": "s3cret"})
+    result, _, replayed = run(tmp_path, "replay", client=NoModel(), desktop=LateDesktop(4),
+                              secrets=secrets, replay=Replayer(recording, wait_s=5))
+    assert result.status == "success" and result.replay.diverged_at is None
+    looked, clicked = replayed.steps[:2]
+    with Image.open(replayed.file(looked.screenshot)) as shot:
+        assert shot.getpixel((714, 402)) != (236, 0, 140)  # caught before the app drew
+    assert clicked.screenshot_before == "step-002-matched.png"
+    with Image.open(replayed.file(clicked.screenshot_before)) as shot:
+        assert shot.getpixel((714, 402)) == (236, 0, 140)
+    assert replay_problem(replayed) is None
+    result, events, _ = run(tmp_path, "again", client=NoModel(), desktop=xterm_desktop(),
+                            secrets=secrets, replay=Replayer(replayed, wait_s=0.05))
+    assert result.status == "success" and result.replay.diverged_at is None
+    assert not [e for e in events if isinstance(e, HandedOver)]
