@@ -38,6 +38,11 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM: ends the run the way Ctrl-C does, with its own exit code (143)."""
 
 
+class HungUp(Terminated):
+    """SIGHUP (the terminal closed, a service manager's hang-up): ends the run the way SIGTERM
+    does, with its own exit code (129)."""
+
+
 class DeadlineExceeded(BaseException):
     """The --timeout wall-clock budget ran out mid-step (raised from a timer signal).
 

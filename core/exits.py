@@ -10,6 +10,7 @@ from .errors import (
     ConfigError,
     DesktopError,
     FailSafeTriggered,
+    HungUp,
     ModelError,
     Terminated,
 )
@@ -39,6 +40,7 @@ ERROR_EXIT: tuple[tuple[type[BaseException], int], ...] = (
     (DesktopError, 5),
     (ModelError, 6),
     (FailSafeTriggered, 130),
+    (HungUp, 129),
     (Terminated, 143),
 )
 BUG_EXIT = 70

@@ -5,11 +5,15 @@ non-ASCII character. Keys go through XTest on our own python-xlib connection ins
 characters missing from the keyboard layout are mapped onto spare keycodes (keys.plan_typing),
 in one mapping change per batch, restored once the text is typed.
 
-A signal (Ctrl-C, SIGTERM, the --timeout alarm) can land inside a python-xlib request and leave
-that connection's bookkeeping half-updated; used again, it would wait forever for a reply that
-never comes. So a desktop interrupted that way drops its connections unflushed and opens fresh
-ones before it does anything else, releasing keys and buttons included. A watchdog process
-(core/watchdog.py) releases them if cua dies without being able to (SIGKILL, a crash).
+A signal (Ctrl-C, SIGTERM, SIGHUP, the --timeout alarm) can land inside a python-xlib request
+and leave that connection's bookkeeping half-updated; used again, it would spin forever waiting
+for a reply it has already read. So every connection is guarded (_guard): a signal that lands
+inside its I/O marks it at once, the cleanups on the way out (Shift up after typing, a chord's
+keys, a drag's button) leave a marked connection alone, and the next operation, release_all
+included, drops both connections unflushed and opens fresh ones before it does anything else.
+A marked connection used by mistake raises the interruption again instead of hanging. Key and
+button releases count as done only once a sync has sent them. A watchdog process
+(core/watchdog.py) releases input if cua dies without being able to (SIGKILL, a crash).
 
 Action limits (repeat, scroll amount, hold time, scroll direction) are checked once, in
 actions.parse_action; the desktop carries out what it is given.
@@ -61,6 +65,7 @@ _MAX_TREE_DEPTH = 8  # window nesting to walk from the focus to its client, up o
 _MAX_SEARCHED = 64  # windows whose children are searched, per level, below a frame
 _MAX_PROPERTY_LONGS = 1024  # read at most 4 KiB of a class or title property
 _FIRST_PING_TIMEOUT_S = 1.0  # for an app that does not say it answers pings
+_OLD_CLIENT_TIMEOUT_S = 2.0  # for the server to finish an interrupted connection's requests
 _FLUSH_EVERY = 256  # key events queued before sending: python-xlib's send buffer grows O(n^2)
 _FAILSAFE_MESSAGE = (
     "the mouse was pushed into a screen corner, so pyautogui's fail-safe stopped the run; "
@@ -130,11 +135,16 @@ class XDesktop:
         self._closed = True
         self._settle_s = remap_settle_s
         self._pointer_timeout_s = pointer_timeout_s
-        # Keys and buttons that may be down: added before the press is sent, removed after the
-        # release is, so an interruption anywhere leaves them listed for release_all.
+        # Keys and buttons that may be down: added before the press is queued, removed once
+        # the release is; a queued release stays in _unsent until a sync has sent it (an
+        # interrupted connection is dropped with whatever it still held, and python-xlib's
+        # flush may send only part of its queue), so an interruption anywhere leaves them
+        # listed for release_all.
         self._keys_down: list[int] = []
         self._buttons_down: set[int] = set()
         self._wheel_down: set[int] = set()
+        self._unsent_keys: set[int] = set()
+        self._unsent_buttons: set[int] = set()
         # Spare (empty) keycode → the keysyms we put there; and when we last typed it.
         self._borrowed: dict[int, tuple[int, int]] = {}
         self._used_at: dict[int, float] = {}
@@ -142,7 +152,7 @@ class XDesktop:
         self._rows: dict[int, tuple[int, ...]] = {}  # the mapping as last read, with our changes
         self._modifier_keycodes: frozenset[int] = frozenset()
         self._x_errors: list[Exception] = []
-        self._interrupted = False  # a signal may have landed inside a request: reconnect
+        self._interrupted = False  # a signal passed through an operation: reconnect first
         self._ping_target: Any | None = None  # the app typed into, if it answers pings
         self._ping_serial = 0
         self._ping_answered = False
@@ -191,25 +201,53 @@ class XDesktop:
     def _open_connection(self) -> Any:
         import Xlib.display
 
-        connection = Xlib.display.Display(self._display)
+        connection = _guard(Xlib.display.Display(self._display))
         connection.set_error_handler(self._x_errors.append)
         self._root = connection.screen().root
         return connection
 
     def _reconnect(self) -> None:
         """Replace both X connections after an interruption, without touching the old ones'
-        python-xlib state (a flush or close on it could wait forever)."""
+        python-xlib state (a flush or close on it could wait forever).
+
+        The old connections may have sent requests the server has not handled yet (a key
+        press, say); handled after our releases on the new ones, they would leave that key
+        down. So the fresh connections are opened first (their resource ids then differ from
+        the old ones'), the old sockets closed, and the server asked until each old client's
+        marker pixmap is gone: it frees a client's resources only after reading to the end
+        of its requests.
+        """
         from pyautogui import _pyautogui_x11 as backend
 
         log.debug("an interrupted X connection is replaced, not reused")
-        _drop_connection(self._x)
-        _drop_connection(backend._display)
+        old_x = self._x
+        markers = [_marker(old_x), _marker(backend._display)]
         self._x_errors.clear()
         self._wm_probe = None  # it belonged to the old connection
         with stdout_to_log():
             self._x = self._open_connection()
             _point_pyautogui_at(self._gui, self._display, stale_usable=False)
+        _drop_connection(old_x)
         self._interrupted = False
+        self._await_gone([m for m in markers if m is not None])
+
+    def _await_gone(self, markers: Sequence[int]) -> None:
+        """Wait (bounded) until the server has freed each of these pixmaps (see _reconnect)."""
+        import Xlib.error
+
+        deadline = time.monotonic() + _OLD_CLIENT_TIMEOUT_S
+        for marker in markers:
+            pixmap = self._x.create_resource_object("pixmap", marker)
+            while True:
+                try:
+                    pixmap.get_geometry()
+                except (Xlib.error.BadDrawable, Xlib.error.BadPixmap, Xlib.error.BadMatch):
+                    break
+                if time.monotonic() > deadline:
+                    log.warning("an interrupted X connection was not closed by the server "
+                                "within %.0f s; releasing input anyway", _OLD_CLIENT_TIMEOUT_S)
+                    return
+                time.sleep(0.002)
 
     # -- screen ---------------------------------------------------------------------------------
 
@@ -265,7 +303,8 @@ class XDesktop:
                 self._move_to(finish)
                 self._button(1, down=False)
             finally:
-                self._release_buttons([1])
+                if self._usable():  # else release_all releases it, over fresh connections
+                    self._release_buttons([1])
 
     def mouse_down(self, x: int | None, y: int | None, *, button: Button = "left") -> None:
         """Press and keep holding a button."""
@@ -341,12 +380,12 @@ class XDesktop:
         """Release held buttons through XTest directly: pyautogui's fail-safe must not block it."""
         from Xlib import X
 
-        for number in sorted(self._buttons_down.intersection(numbers)):
+        for number in sorted(self._buttons_down.intersection(numbers) | self._unsent_buttons
+                             | self._wheel_down):
             self._fake_input(self._x, X.ButtonRelease, number)
+            self._unsent_buttons.add(number)
             self._buttons_down.discard(number)
-        for number in sorted(self._wheel_down):
-            self._fake_input(self._x, X.ButtonRelease, number)
-        self._wheel_down.clear()
+            self._wheel_down.discard(number)
         self._sync()
 
     def _optional_point(self, x: int | None, y: int | None) -> tuple[int, int] | None:
@@ -434,9 +473,10 @@ class XDesktop:
             self._sync()
             yield
         finally:
-            for keycode in reversed(pressed):
-                self._release_key(keycode)
-            self._sync()
+            if self._usable():  # else release_all releases them, over fresh connections
+                for keycode in reversed(pressed):
+                    self._release_key(keycode)
+                self._sync()
 
     def _type_strokes(self, strokes: Sequence[KeyStroke], keymap: Keymap) -> None:
         """Tap each stroke, holding Shift across runs of shifted characters; one sync at the end.
@@ -452,11 +492,12 @@ class XDesktop:
                 self._press_key(stroke.keycode)
                 self._release_key(stroke.keycode)
                 if count % _FLUSH_EVERY == 0:
-                    self._x.flush()
+                    self._x.flush()  # best effort: may leave part queued, so _unsent stays
         finally:
-            if shift in self._keys_down:
-                self._release_key(shift)
-            self._sync()
+            if self._usable():  # else release_all releases Shift, over fresh connections
+                if shift in self._keys_down:
+                    self._release_key(shift)
+                self._sync()
 
     def _borrow(self, remap: Sequence[tuple[int, tuple[int, int]]]) -> None:
         """Put keysyms on spare keycodes, in one mapping change; they stay until _unborrow.
@@ -620,7 +661,8 @@ class XDesktop:
                         return True
                 select.select([self._x.fileno()], [], [], max(deadline - time.monotonic(), 0))
         finally:
-            self._root.change_attributes(event_mask=X.NoEventMask)
+            if self._usable():
+                self._root.change_attributes(event_mask=X.NoEventMask)
         log.info("the focused app did not answer a ping within %.1f s; typing on with timed "
                  "waits", timeout)
         self._silent_windows.add(window.id)  # not asked again during this run
@@ -639,7 +681,8 @@ class XDesktop:
         try:
             yield
         finally:
-            self._tap_keycode(caps.keycode)
+            if self._usable():
+                self._tap_keycode(caps.keycode)
 
     def _tap_keycode(self, keycode: int) -> None:
         self._press_key(keycode)
@@ -678,6 +721,7 @@ class XDesktop:
         from Xlib import X
 
         self._fake_input(self._x, X.KeyRelease, keycode)
+        self._unsent_keys.add(keycode)
         if keycode in self._keys_down:
             self._keys_down.remove(keycode)
 
@@ -794,7 +838,7 @@ class XDesktop:
         if self._closed:
             return
         with self._device_errors("release held keys and buttons"):
-            for keycode in reversed(list(dict.fromkeys(self._keys_down))):
+            for keycode in reversed(list(dict.fromkeys([*self._unsent_keys, *self._keys_down]))):
                 self._release_key(keycode)
             self._keys_down.clear()
             self._release_buttons()
@@ -814,7 +858,7 @@ class XDesktop:
         finally:
             self._closed = True
             self._mss.close()
-            if self._interrupted:  # interrupted during release_all: never flush these
+            if not self._usable():  # interrupted during release_all: never flush these
                 _drop_connection(self._x)
                 _drop_connection(self._gui._pyautogui_x11._display)
             else:
@@ -826,6 +870,12 @@ class XDesktop:
                 # Released: the helper has nothing to do; otherwise it releases what it can.
                 self._watchdog.close(released=released)
 
+    def _usable(self) -> bool:
+        """Whether both connections can be used as they are: not after a signal landed inside
+        one's I/O (or passed through an operation); then they are replaced before any use."""
+        return not (self._interrupted or _io_interrupted(self._x)
+                    or _io_interrupted(self._gui._pyautogui_x11._display))
+
     def _check_failsafe(self) -> None:
         # pyautogui checks the corners only on its own calls; keys should honour the abort too.
         self._gui.failSafeCheck()
@@ -833,6 +883,8 @@ class XDesktop:
     def _sync(self) -> None:
         """Round-trip to the server, then surface any error it sent for our earlier requests."""
         self._x.sync()
+        self._unsent_keys.clear()
+        self._unsent_buttons.clear()
         now = time.monotonic()
         for keycode in self._unsynced:
             self._used_at[keycode] = now
@@ -848,7 +900,7 @@ class XDesktop:
         if self._closed:
             raise DesktopError(f"cannot {action}: the desktop is closed")
         try:
-            if self._interrupted:
+            if not self._usable():
                 self._reconnect()
             yield
         except self._gui.FailSafeException as exc:
@@ -896,7 +948,7 @@ def _point_pyautogui_at(pyautogui: ModuleType, display: str, *, stale_usable: bo
     import Xlib.display
     from pyautogui import _pyautogui_x11 as backend
 
-    fresh = Xlib.display.Display(display)
+    fresh = _guard(Xlib.display.Display(display))
     stale, backend._display = backend._display, fresh
     if not stale_usable:
         _drop_connection(stale)
@@ -908,6 +960,67 @@ def _point_pyautogui_at(pyautogui: ModuleType, display: str, *, stale_usable: bo
                                     (width - 1, height - 1)]
     pyautogui.FAILSAFE = True
     pyautogui.PAUSE = 0
+
+
+def _guard(connection: Any) -> Any:
+    """Mark `connection` the moment a signal lands inside its I/O, and refuse it afterwards.
+
+    Every byte python-xlib queues or moves goes through two methods of the protocol object:
+    send_request (queue a request) and send_and_recv (every socket read and write, for flush,
+    sync, replies and events). A call that does not return normally or with an ordinary error
+    -- a KeyboardInterrupt, Terminated or DeadlineExceeded raised by a signal handler between
+    two of its bytecodes -- leaves `busy` set: its send/receive flags and buffers may be
+    half-updated, and the next request would spin forever. Such a connection is never used
+    again: a later call raises the interruption again, at once.
+    """
+    protocol = connection.display
+    protocol.cua_busy, protocol.cua_signal = False, None
+    screen = connection.screen()
+    # A resource of this client, for _reconnect to see when the server has closed it.
+    protocol.cua_marker = screen.root.create_pixmap(1, 1, screen.root_depth).id
+    connection.sync()
+
+    def wrap(method: Any) -> Any:
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            if protocol.cua_busy:
+                raise _again(protocol.cua_signal)
+            protocol.cua_busy = True
+            try:
+                result = method(*args, **kwargs)
+                protocol.cua_busy = False
+                return result
+            except Exception:  # python-xlib's own errors leave it consistent (or closed)
+                protocol.cua_busy = False
+                raise
+            except BaseException as exc:
+                protocol.cua_signal = exc
+                raise
+
+        return guarded
+
+    protocol.send_request = wrap(protocol.send_request)
+    protocol.send_and_recv = wrap(protocol.send_and_recv)
+    return connection
+
+
+def _marker(connection: Any) -> int | None:
+    return getattr(getattr(connection, "display", None), "cua_marker", None)
+
+
+def _io_interrupted(connection: Any) -> bool:
+    """Whether a signal interrupted `connection` mid-I/O (see _guard)."""
+    return bool(getattr(getattr(connection, "display", None), "cua_busy", False))
+
+
+def _again(signal_exc: BaseException | None) -> BaseException:
+    """The interruption that poisoned a connection, raised anew (the same kind: the exit code
+    and the run's status stay those of the signal)."""
+    if signal_exc is None:
+        return KeyboardInterrupt("interrupted inside an X request")
+    try:
+        return type(signal_exc)(*signal_exc.args)
+    except Exception:
+        return KeyboardInterrupt(*signal_exc.args)
 
 
 def _drop_connection(connection: Any) -> None:
