@@ -111,6 +111,9 @@ def _bug_outside_a_run(exc: Exception) -> int:
 
 
 def main() -> NoReturn:
+    from ..core.interrupts import for_this_process
+
+    for_this_process()  # SIGTERM and SIGHUP end any command like Ctrl-C, from here to the exit
     sys.exit(run_cli())
 
 
@@ -127,7 +130,7 @@ def run_cli(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     code, message = _run_cli(argv)
     if code != 0 and _wants_json(args) and not summary.was_printed():
-        status = "interrupted" if code in (130, 143) else "error"
+        status = "interrupted" if code in (129, 130, 143) else "error"
         import json
 
         sys.stdout.write(json.dumps(summary.error_summary(message or f"exit {code}", code,

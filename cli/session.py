@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shlex
-import signal
 import socket
 import sys
 import traceback
@@ -23,7 +23,7 @@ from typing import Any
 
 from rich.console import Console
 
-from ..core.errors import ConfigError, CuaError, Terminated
+from ..core.errors import ConfigError, CuaError
 from ..core.events import Event, RunFinished, Usage
 from ..core.exits import (
     BUG_EXIT,
@@ -31,6 +31,13 @@ from ..core.exits import (
     InternalError,
     exit_code_for,
     interruption_message,
+)
+from ..core.interrupts import (
+    GRACE_S,
+    SignalHandling,
+    exit_code_is,
+    handling_signals,
+    signal_name,
 )
 from ..core.secrets import Secrets
 from ..core.settings import Settings
@@ -118,9 +125,32 @@ def _execute_guarded(plan: RunPlan, secrets: Secrets, failure: ConfigError | Non
 
 def _execute_logged(plan: RunPlan, secrets: Secrets, failure: ConfigError | None,
                     stderr: Console) -> int:
+    # SIGINT, SIGTERM and SIGHUP unwind the run like Ctrl-C (exit 130, 143, 129); a signal
+    # during the ending after it (or after any end) is held until the record is finished.
+    with handling_signals(on_held=_note_held, on_overdue=_note_overdue) as handling:
+        return _execute_handled(plan, secrets, failure, stderr, handling)
+
+
+def _note_held(signum: int) -> None:
+    # Straight to fd 2 from the handler: the view may be half-way through a write.
+    _write_fd(2, f"\ncua: {signal_name(signum)} noted; still releasing input and finishing the "
+                 "run record, then cua exits\n")
+
+
+def _note_overdue(code: int) -> None:
+    _write_fd(2, f"cua: the run's ending took over {GRACE_S:g} s; exiting now with {code} (the "
+                 "input watchdog releases any key or button still down)\n")
+
+
+def _write_fd(fd: int, text: str) -> None:
+    with contextlib.suppress(OSError):  # a terminal that hung up: nobody is there to read it
+        os.write(fd, text.encode("utf-8", "replace"))
+
+
+def _execute_handled(plan: RunPlan, secrets: Secrets, failure: ConfigError | None,
+                     stderr: Console, handling: SignalHandling | None) -> int:
     view = make_view(stderr, quiet=plan.quiet, verbose=plan.verbose)
     summary: dict[str, Any] = {}
-    previous = signal.signal(signal.SIGTERM, _terminate)
     code = BUG_EXIT
     try:
         if failure is not None:
@@ -128,6 +158,8 @@ def _execute_logged(plan: RunPlan, secrets: Secrets, failure: ConfigError | None
         code = _execute(plan, secrets, view, stderr, summary)
     except BaseException as exc:
         code = exit_code_for(exc)
+        if handling is not None:
+            handling.exit_code_is(code)
         close = getattr(view, "close", None)
         if close:
             close()
@@ -152,7 +184,8 @@ def _execute_logged(plan: RunPlan, secrets: Secrets, failure: ConfigError | None
         error.args = (secrets.redact(str(error)),)
         raise error from exc
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if handling is not None:
+            handling.exit_code_is(code)
         _after_run(plan, summary.get("run_dir"), code, secrets)
     return code
 
@@ -190,11 +223,6 @@ def _after_run(plan: RunPlan, run_dir: str | None, code: int, secrets: Secrets) 
             sys.stderr.write(f"cua: report: {path}\n")
     except Exception as exc:  # a full disk must not turn a finished run into a crash
         sys.stderr.write(f"cua: could not finish the run record or report in {run_dir}: {exc}\n")
-
-
-def _terminate(signum: int, frame: object) -> None:
-    # Unwinds like Ctrl-C: keys released, display stopped, run record finished; exit 143.
-    raise Terminated("terminated by SIGTERM")
 
 
 def _status_for(exc: BaseException) -> str:
@@ -335,6 +363,7 @@ def _execute(plan: RunPlan, secrets: Secrets, view: Any, console: Console,
                           on_event=on_event, run_id=run_id, run_dir=str(run_dir),
                           approver=_approver(plan, view, console),
                           check=_check(plan.check, desktop_env), replay=replay)
+        exit_code_is(STATUS_EXIT[result.status])  # the ending still to come keeps this code
     code = STATUS_EXIT[result.status]
     summary["exit_code"] = code  # the rest came with the RunFinished event
     if plan.as_json:

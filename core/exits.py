@@ -20,7 +20,7 @@ EXIT_CODES_HELP = (
     "configuration error; 3 budget exhausted (steps, cost or --timeout); 4 an action needed "
     "approval nobody could give, or the run was aborted at a prompt; 5 environment error "
     "(display, X11, lock, permissions); 6 API error that retries could not fix; 70 a bug in "
-    "cua; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM)."
+    "cua; 129 hung up (SIGHUP); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM)."
 )
 
 # Run status → exit code. Errors map through `exit_code_for` below; nothing else decides codes.

@@ -15,6 +15,7 @@ from .desktop import Desktop
 from .errors import CuaError, DeadlineExceeded
 from .events import CheckFinished, EventSink, RunFinished, RunStarted
 from .gate import Approver, Gate, answerer_name, refuse_all
+from .interrupts import ending, run_ending
 from .record import CheckRecord
 from .screen import space_for
 from .secrets import Secrets
@@ -89,6 +90,7 @@ def run_task(
         status, summary = "error", secrets.redact(str(exc))
         raise
     finally:
+        run_ending()  # from here a second signal is held: input released, the record finished
         try:
             desktop.release_all()
         finally:
@@ -110,7 +112,8 @@ def _deadline_alarm(timeout_s: float | None) -> Iterator[None]:
         return
 
     def expire(signum: int, frame: object) -> None:
-        raise DeadlineExceeded
+        if not ending():  # a signal came first: the run is unwinding already
+            raise DeadlineExceeded
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, max(timeout_s, 0.001))

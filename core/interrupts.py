@@ -1,0 +1,192 @@
+"""How a signal ends a run: promptly, wherever it lands, and never half-way through the cleanup.
+
+While a run goes, SIGINT, SIGTERM and SIGHUP raise KeyboardInterrupt, Terminated and HungUp
+wherever the main thread is (a model call, a settle wait, inside an X request: the desktop
+replaces a connection a signal interrupted), and the run unwinds: input released, the record
+finished, the display stopped, exit 130, 143 or 129.
+
+Once the run is ending -- after the first signal, or once run_task has started its own cleanup
+however the run ended -- every further signal is held: noted (the `on_held` callback, once) and
+not raised, so a second Ctrl-C cannot leave a half-written record or a key down. The ending is
+bounded all the same: if the process has not finished `grace_s` after the first signal, it
+exits at once with that signal's code (`on_overdue` says so first); the input watchdog
+(core/watchdog.py) releases keys and buttons then, as after SIGKILL.
+
+`handling_signals` installs the handlers for one run (the cli does, around `cua run`);
+`run_ending` is what run_task calls as its cleanup starts. Without installed handlers (a library
+caller, a test in another thread) both are no-ops and Python's defaults apply.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+import termios
+import threading
+from collections.abc import Callable, Iterator
+
+from .errors import HungUp, Terminated
+
+GRACE_S = 10.0  # the longest the cleanup after a signal may take before cua exits anyway
+
+_RAISED: dict[int, Callable[[], BaseException]] = {
+    signal.SIGINT: KeyboardInterrupt,
+    signal.SIGTERM: lambda: Terminated("terminated by SIGTERM"),
+    signal.SIGHUP: lambda: HungUp("hung up (SIGHUP): the terminal closed"),
+}
+_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
+
+
+class SignalHandling:
+    """The state of one run's handlers: the first signal, whether the run is ending, what was
+    held."""
+
+    def __init__(self, *, on_held: Callable[[int], None], on_overdue: Callable[[int], None],
+                 grace_s: float) -> None:
+        self.first: int | None = None
+        self.held: list[int] = []
+        self.ending = False
+        self._on_held, self._on_overdue, self._grace_s = on_held, on_overdue, grace_s
+        self._timer: threading.Timer | None = None
+        self._exit_code: int | None = None
+        self.arrivals = -1  # read end of the wakeup pipe: signal numbers in order of arrival
+
+    def handle(self, signum: int, frame: object) -> None:
+        was_ending, self.ending = self.ending, True  # from the first signal on: not again
+        if self.first is None:
+            # Python runs pending handlers in signal-number order: with SIGTERM and then
+            # SIGINT both pending (the main thread was in a long C call), SIGINT's would run
+            # first. The wakeup pipe has the order their C handlers ran in, which is the
+            # order of arrival unless they came within a scheduling delay of each other.
+            signum = self._first_arrived(signum)
+            self.first = signum
+            self._arm(_CODES[signum])
+        if was_ending:
+            self.held.append(signum)
+            if len(self.held) == 1:
+                self._on_held(signum)
+            return
+        _raise(signum, frame)
+
+    def _first_arrived(self, signum: int) -> int:
+        try:
+            arrived = os.read(self.arrivals, 4096) if self.arrivals >= 0 else b""
+        except OSError:
+            arrived = b""
+        return next((number for number in arrived if number in _RAISED), signum)
+
+    def exit_code_is(self, code: int) -> None:
+        """The code this run ends with, once known (used if the ending overruns)."""
+        self._exit_code = code
+
+    def _arm(self, code: int) -> None:
+        def overdue() -> None:
+            with contextlib.suppress(Exception):
+                self._on_overdue(self._exit_code if self._exit_code is not None else code)
+            os._exit(self._exit_code if self._exit_code is not None else code)
+
+        self._timer = threading.Timer(self._grace_s, overdue)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+_active: SignalHandling | None = None
+_process_ends_after_run = False
+
+
+def for_this_process() -> None:
+    """For a process that is one `cua` command (the `cua` entry point): from now on SIGTERM
+    and SIGHUP end it the way Ctrl-C does (exit 143, 129, not death by signal), and once a
+    run's handlers are done (its record finished, its code decided) signals are ignored, so
+    one landing in the last moments cannot change how the process ends."""
+    global _process_ends_after_run
+    _process_ends_after_run = True
+    for number in _RAISED:
+        signal.signal(number, _raise)
+
+
+def _raise(signum: int, frame: object) -> None:
+    if signum == signal.SIGHUP:
+        silence_hung_up_terminal()
+    raise _RAISED[signum]()
+
+
+@contextlib.contextmanager
+def handling_signals(*, on_held: Callable[[int], None] = lambda signum: None,
+                     on_overdue: Callable[[int], None] = lambda code: None,
+                     grace_s: float = GRACE_S) -> Iterator[SignalHandling | None]:
+    """Install the run's SIGINT, SIGTERM and SIGHUP handlers (main thread only; elsewhere
+    nothing is installed and None is yielded); the previous ones come back on exit."""
+    global _active
+    if threading.current_thread() is not threading.main_thread():
+        yield None
+        return
+    state = SignalHandling(on_held=on_held, on_overdue=on_overdue, grace_s=grace_s)
+    read_end, write_end = os.pipe()
+    for fd in (read_end, write_end):
+        os.set_blocking(fd, False)
+    state.arrivals = read_end
+    previous_wakeup = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    previous = {number: signal.signal(number, state.handle) for number in _RAISED}
+    outer, _active = _active, state
+    try:
+        yield state
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, signal.SIG_IGN if _process_ends_after_run else handler)
+        signal.set_wakeup_fd(previous_wakeup)
+        state.arrivals = -1
+        os.close(read_end)
+        os.close(write_end)
+        _active = outer
+        state.disarm()
+
+
+def run_ending() -> None:
+    """The run's outcome is being decided and recorded: hold every signal from now on."""
+    if _active is not None:
+        _active.ending = True
+
+
+def silence_hung_up_terminal() -> None:
+    """Point stdin, stdout and stderr at /dev/null if they are a terminal that has hung up:
+    every write to it fails (EIO), and the ending must not turn into a traceback for want of
+    a screen nobody is looking at any more."""
+    devnull = -1
+    try:
+        for fd in (0, 1, 2):
+            try:
+                termios.tcgetattr(fd)
+                continue  # a live terminal
+            except termios.error as exc:
+                if exc.args[0] != errno.EIO:
+                    continue  # not a terminal (a pipe, a file): it still works
+            if devnull < 0:
+                devnull = os.open(os.devnull, os.O_RDWR)
+            os.dup2(devnull, fd)
+    except OSError:
+        return
+    finally:
+        if devnull >= 0:
+            os.close(devnull)
+
+
+def exit_code_is(code: int) -> None:
+    """The code the current run ends with, once known (used if its ending overruns)."""
+    if _active is not None:
+        _active.exit_code_is(code)
+
+
+def ending() -> bool:
+    """Whether the run is ending (see run_ending): a timer signal should not interrupt that."""
+    return _active is not None and _active.ending
+
+
+def signal_name(signum: int) -> str:
+    return signal.Signals(signum).name
