@@ -88,9 +88,11 @@ def show_run_command(
     from .show import render_run
 
     run = load_run(_root(), run_id)
+    warn_damage(run)
     if as_json:
         record = {"run": run.header.to_dict(), "path": str(run.path),
-                  "steps": [step.to_dict() for step in run.steps]}
+                  "steps": [step.to_dict() for step in run.steps],
+                  "damaged": [{"line": n, "why": why} for n, why in run.damaged]}
         sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
         return 0
     console = Console()
@@ -98,6 +100,21 @@ def show_run_command(
         console.print(line, markup=False, highlight=False, style=style,
                       soft_wrap=not console.is_terminal)
     return 0
+
+
+_DAMAGE_SHOWN = 5
+
+
+def warn_damage(run) -> None:  # type: ignore[no-untyped-def]
+    """One stderr line per thing wrong with the record (a few, then a count): what is shown
+    leaves damaged lines out, and says so."""
+    from ..core.runs import damage_of
+
+    damage = damage_of(run)
+    for what in damage[:_DAMAGE_SHOWN]:
+        sys.stderr.write(f"cua: warning: {run.path}: {what}\n")
+    if len(damage) > _DAMAGE_SHOWN:
+        sys.stderr.write(f"cua: warning: and {len(damage) - _DAMAGE_SHOWN} more such problems\n")
 
 
 REPORT_HELP = """\
@@ -129,6 +146,7 @@ def report_run_command(
     from ..core.runs import load_run
 
     run = load_run(_root(), run_id)
+    warn_damage(run)
     redact = report_redactor(run.header.secrets, os.environ)
     path = output or run.path / "report.html"
     try:

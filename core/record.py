@@ -11,10 +11,13 @@ Secrets: every string here is as recorded, with `{{NAME}}` placeholders and neve
 
 from __future__ import annotations
 
+import functools
+import math
+import types
 import typing
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from .desktop import Window
 from .usage import Usage
@@ -23,9 +26,21 @@ if TYPE_CHECKING:  # actions.py pulls in Pillow, which `cua runs list` must not 
     from .actions import Action
 
 __all__ = [
-    "FORMAT", "ActionRecord", "ApprovalRecord", "CheckRecord", "PolicyRecord", "ReplayRecord",
-    "RunHeader", "StepRecord", "ToolCallRecord", "Usage", "action_from_dict", "action_to_dict",
+    "FORMAT",
+    "ActionRecord",
+    "ApprovalRecord",
+    "CheckRecord",
+    "DamagedRecord",
+    "PolicyRecord",
+    "ReplayRecord",
+    "RunHeader",
+    "StepRecord",
+    "ToolCallRecord",
+    "Usage",
+    "action_from_dict",
+    "action_to_dict",
     "approval_picture_name",
+    "parse_record",
     "screenshot_name",
 ]
 
@@ -33,6 +48,89 @@ FORMAT = 1
 """Version of the record format written now (a `format` key in run.json and every step line)."""
 
 Point = tuple[int, int]
+R = TypeVar("R")
+MAX_SIDE = 1 << 16  # X11 screens are at most 32767 pixels a side
+
+
+class DamagedRecord(ValueError):
+    """A run.json or steps.jsonl line that does not hold what the format says it holds."""
+
+
+def parse_record(cls: type[R], data: Any) -> R:
+    """`cls.from_dict(data)`, refused with a DamagedRecord unless `data` is a JSON object whose
+    fields all have the types the format gives them (every nested record and action included).
+
+    Records are input too: replay, the report and `cua runs show` read folders that a person,
+    a disk or another tool may have damaged, and a wrong type must not reach them."""
+    if not isinstance(data, Mapping):
+        raise DamagedRecord(f"not a JSON object but {type(data).__name__}")
+    try:
+        record = cls.from_dict(data)  # type: ignore[attr-defined]
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as exc:
+        raise DamagedRecord(f"{type(exc).__name__}: {exc}") from None
+    check_types(record)
+    return record
+
+
+def check_types(record: Any) -> None:
+    """DamagedRecord unless every field of dataclass `record` (recursively) has its declared
+    type; numbers must be finite."""
+    hints = _hints(type(record))
+    for f in fields(record):
+        value = getattr(record, f.name)
+        if not _conforms(value, hints[f.name]):
+            shown = repr(value)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise DamagedRecord(f"{type(record).__name__}.{f.name} cannot be {shown}")
+    sane = getattr(record, "check_values", None)
+    if sane is not None:
+        sane()
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    # `Action` is imported for type checking only (actions.py pulls in Pillow); an action is
+    # checked against its own class when action_from_dict builds it.
+    import sys
+
+    module = vars(sys.modules[cls.__module__])
+    return typing.get_type_hints(cls, globalns=module, localns={"Action": object})
+
+
+def _conforms(value: Any, hint: Any) -> bool:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any or hint is object:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_conforms(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    if origin is Literal:
+        return any(value == a and type(value) is type(a) for a in args)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return (isinstance(value, int | float) and not isinstance(value, bool)
+                and math.isfinite(value))
+    if hint is str:
+        return isinstance(value, str)
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_conforms(v, args[0]) for v in value)
+        return len(value) == len(args) and all(_conforms(v, a) for v, a in zip(value, args,
+                                                                                 strict=True))
+    if origin in (Mapping, dict) or hint in (Mapping, dict):
+        return isinstance(value, Mapping) and all(isinstance(k, str) for k in value)
+    if isinstance(hint, type) and is_dataclass(hint):
+        if not isinstance(value, hint):
+            return False
+        check_types(value)
+        return True
+    return isinstance(value, hint) if isinstance(hint, type) else True
 
 
 def approval_picture_name(step: int, number: int) -> str:
@@ -81,9 +179,11 @@ def action_from_dict(data: Mapping[str, Any]) -> Action | None:
             value = tuple(value)
         kwargs[f.name] = value
     try:
-        return cls(**kwargs)
+        action = cls(**kwargs)
     except TypeError:  # a field this version requires is missing: keep the record readable
         return None
+    check_types(action)  # a DamagedRecord: the action's fields are not what the format says
+    return action
 
 
 def _point(value: Any) -> Point:
@@ -381,6 +481,13 @@ class RunHeader:
     exit_code: int | None = None  # cua's exit code, written once the process knows it
     extra: Mapping[str, Any] = field(default_factory=dict)  # keys this version does not know
     format: int = FORMAT
+
+    def check_values(self) -> None:
+        """DamagedRecord for sizes no screen has (the report and replay divide by them)."""
+        for name in ("screen_size", "model_size"):
+            size = getattr(self, name)
+            if size is not None and not all(1 <= side <= MAX_SIDE for side in size):
+                raise DamagedRecord(f"RunHeader.{name} cannot be {size}")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"format": self.format}

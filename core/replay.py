@@ -35,6 +35,7 @@ from .replay_match import (
     same_window,
     screen_cells,
 )
+from .runs import damage_of
 from .screen import PendingPng, ScreenSpace, frame_to_image, scale_image, wait_for_change
 from .step import EndRun, RunState, StepRunner, timeout_summary
 
@@ -72,6 +73,9 @@ def replay_problem(run: Run) -> str | None:
     """Why `run` cannot be replayed, or None if it can."""
     if run.header.status != "success":
         return f"it ended {run.header.status}, and only a run that succeeded is worth repeating"
+    damage = damage_of(run)
+    if damage:
+        return f"{damage[0]}, so the recording is not whole"
     if not run.steps:
         return "it has no steps"
     if run.steps[-1].outcome is None:

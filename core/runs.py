@@ -27,7 +27,7 @@ from .events import (
     ScreenMatched,
     StepFinished,
 )
-from .record import FORMAT, RunHeader, StepRecord
+from .record import FORMAT, DamagedRecord, RunHeader, StepRecord, parse_record
 
 if TYPE_CHECKING:
     from .redact import Redactor
@@ -244,10 +244,27 @@ class Run:
     path: Path
     header: RunHeader
     steps: tuple[StepRecord, ...]
+    # steps.jsonl lines (1-based) that hold no readable step record, each with why; a run
+    # killed mid-write leaves its last line torn, anything else is damage
+    damaged: tuple[tuple[int, str], ...] = ()
 
     def file(self, name: str | None) -> Path | None:
         """The path of a file the record names (a screenshot, an approval picture)."""
         return None if not name else self.path / name
+
+
+def damage_of(run: Run) -> list[str]:
+    """What is wrong with `run`'s record as a whole: lines that hold no step, steps missing,
+    repeated or out of order, a step count run.json disagrees with. Empty for a whole record."""
+    found = [f"line {number} of steps.jsonl {why}" for number, why in run.damaged]
+    numbers = [step.step for step in run.steps]
+    if numbers != list(range(1, len(numbers) + 1)):
+        shown = ", ".join(map(str, numbers[:12])) + (", ..." if len(numbers) > 12 else "")
+        found.append(f"steps.jsonl holds steps {shown}, not 1 to {len(numbers)} in order")
+    if run.header.steps is not None and run.header.steps != len(numbers):
+        found.append(f"run.json says {run.header.steps} steps but steps.jsonl holds "
+                     f"{len(numbers)}")
+    return found
 
 
 def is_replayable(header: RunHeader) -> bool:
@@ -296,7 +313,8 @@ def load_run(runs_root: Path, run_id: str) -> Run:
     header = _read_header(path)
     if header is None:
         raise ConfigError(f"{path}/run.json is missing or unreadable")
-    return Run(path.name, path, header, tuple(read_steps(path)))
+    steps, damaged = read_step_lines(path)
+    return Run(path.name, path, header, tuple(steps), tuple(damaged))
 
 
 def record_exit_code(run_dir: Path, code: int) -> None:
@@ -307,26 +325,40 @@ def record_exit_code(run_dir: Path, code: int) -> None:
 
 
 def read_steps(run_dir: Path) -> list[StepRecord]:
-    """Parsed steps.jsonl; a torn last line (a killed run) is skipped."""
+    """Parsed steps.jsonl; lines that are not step records (a torn last line of a killed run,
+    damage) are left out; `read_step_lines` also says which."""
+    return read_step_lines(run_dir)[0]
+
+
+def read_step_lines(run_dir: Path) -> tuple[list[StepRecord], list[tuple[int, str]]]:
+    """The step records of steps.jsonl, and the (1-based) lines that hold none, with why."""
     steps_file = run_dir / "steps.jsonl"
-    if not steps_file.is_file():
-        return []
-    steps = []
+    steps: list[StepRecord] = []
+    damaged: list[tuple[int, str]] = []
+    try:
+        text = steps_file.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return steps, damaged
+    except OSError as exc:
+        return steps, [(0, f"cannot be read: {exc.strerror or exc}")]
     # Only "\n" ends a record: str.splitlines() would also cut at U+0085, U+2028 and others,
     # which JSON written with ensure_ascii=False carries raw inside Claude's text.
-    for line in steps_file.read_text(encoding="utf-8").split("\n"):
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError:
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
             continue
-        if isinstance(data, dict):
-            steps.append(StepRecord.from_dict(data))
-    return steps
+        try:
+            steps.append(parse_record(StepRecord, json.loads(line)))
+        except json.JSONDecodeError:
+            damaged.append((number, "is not JSON (torn or edited)"))
+        except (DamagedRecord, RecursionError) as exc:
+            damaged.append((number, f"is not a step record ({exc})"))
+    return steps, damaged
 
 
 def _read_header(run_dir: Path) -> RunHeader | None:
+    """run.json, or None when it is missing, unreadable or not a run header."""
     try:
         data = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        return parse_record(RunHeader, data)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, DamagedRecord, RecursionError):
         return None
-    return RunHeader.from_dict(data) if isinstance(data, dict) else None
