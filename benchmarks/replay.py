@@ -113,12 +113,21 @@ def phases_child(out: str, argv: list[str]) -> int:
         owner_name, _, name = attribute.rpartition(".")
         owner = getattr(module, owner_name) if owner_name else module
         setattr(owner, name, timer.wrap(phase, getattr(owner, name)))
-    from claude_cua.cli.main import run_cli
+    from claude_cua.cli import main as cli
 
-    code = run_cli(argv)
-    timer.totals["finished"] = time.time()
-    Path(out).write_text(json.dumps(timer.totals), encoding="utf-8")
-    return code
+    timed_cli = cli.run_cli
+
+    def run_cli(args: list[str] | None = None) -> int:
+        try:
+            return timed_cli(args)
+        finally:  # written here: cua's main() leaves with os._exit
+            timer.totals["finished"] = time.time()
+            Path(out).write_text(json.dumps(timer.totals), encoding="utf-8")
+
+    cli.run_cli = run_cli
+    sys.argv = ["cua", *argv]
+    cli.main()  # as the `cua` command runs, exit included
+    return 0
 
 
 def cua(home: Path, api_url: str, *args: str, phases: Path | None = None

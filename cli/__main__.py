@@ -1,5 +1,5 @@
 """`python -m claude_cua.cli`, the same as the `cua` command."""
 
-from .main import main
+from .main import entry
 
-main()
+entry()

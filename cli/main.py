@@ -19,7 +19,8 @@ from ..core.exits import (
     interruption_message,
 )
 
-__all__ = ["BUG_EXIT", "ERROR_EXIT", "STATUS_EXIT", "app", "exit_code_for", "main", "run_cli"]
+__all__ = ["BUG_EXIT", "ERROR_EXIT", "STATUS_EXIT", "app", "entry", "exit_code_for", "main",
+           "run_cli"]
 
 app = typer.Typer(
     name="cua",
@@ -115,6 +116,24 @@ def main() -> NoReturn:
 
     for_this_process()  # SIGTERM and SIGHUP end any command like Ctrl-C, from here to the exit
     sys.exit(run_cli())
+
+
+def entry() -> NoReturn:
+    """The `cua` command (and `python -m claude_cua.cli`): `main`, then leave without tearing
+    the interpreter down. Every command has by then stopped what it started (Xvfb, --app, the
+    watchdog), closed its record and released the display; Python's own teardown of the ~450
+    modules a run imports took ~100 ms here, a twentieth of a replay (benchmarks/replay.py
+    --phases, "process exit"). Logs and stdio are flushed first."""
+    import contextlib
+    import logging
+    import os
+
+    code = run_cli()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing can reach it
+            stream.flush()
+    os._exit(code)
 
 
 def run_cli(argv: list[str] | None = None) -> int:
