@@ -126,7 +126,7 @@ def phases_child(out: str, argv: list[str]) -> int:
 
     cli.run_cli = run_cli
     sys.argv = ["cua", *argv]
-    cli.main()  # as the `cua` command runs, exit included
+    cli.entry()  # as the `cua` command runs, exit included
     return 0
 
 
