@@ -408,8 +408,11 @@ def _launch_xvfb(xvfb: list[str], number: int, size: tuple[int, int], xauthority
                  log_file: IO[bytes], deadline: float) -> tuple[subprocess.Popen[bytes], bool]:
     """Start Xvfb on :number; ready once it writes its number to -displayfd, i.e. it listens."""
     read_fd, write_fd = os.pipe()
+    # -noreset: by default an X server resets when its last client disconnects, and a client
+    # connecting during the reset is dropped ("Display connection closed by server"). A
+    # private display sees its last client go often (a probe, a window manager not yet up).
     argv = [*xvfb, f":{number}", "-screen", "0", f"{size[0]}x{size[1]}x24", "-nolisten", "tcp",
-            "-auth", str(xauthority), "-displayfd", str(write_fd)]
+            "-noreset", "-auth", str(xauthority), "-displayfd", str(write_fd)]
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log_file,
                                 stderr=subprocess.STDOUT, pass_fds=(write_fd,),
