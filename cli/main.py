@@ -128,6 +128,9 @@ def entry() -> NoReturn:
     import logging
     import os
 
+    from ..core.interrupts import for_this_process
+
+    for_this_process()  # SIGTERM and SIGHUP end any command like Ctrl-C, from here to the exit
     code = run_cli()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):

@@ -78,3 +78,21 @@ def test_an_ending_that_hangs_ends_the_process_with_the_signals_code(name, code)
     assert child.returncode == code, child.stderr
     assert child.stdout.split() == ["unwinding", "overdue", str(code)]
     assert time.monotonic() - started < 30
+
+
+def test_the_cua_entry_point_turns_sigterm_and_sighup_into_exits_for_every_command(tmp_path):
+    # `python -m claude_cua.cli` and the console script go through cli.main.entry; a SIGTERM
+    # there (in any command, here one stopped at its first line) exits 143, not by the signal.
+    for name, code in (("TERM", 143), ("HUP", 129)):
+        script = ("import os, signal, sys\n"
+                  "import claude_cua.cli.main as m\n"
+                  "def run_cli(argv=None):\n"
+                  "    try:\n"
+                  f"        os.kill(os.getpid(), signal.SIG{name}); signal.pause()\n"
+                  "    except KeyboardInterrupt as exc:\n"
+                  "        return m.exit_code_for(exc)\n"
+                  "m.run_cli = run_cli\n"
+                  "m.entry()\n")
+        child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                               timeout=60, stdin=subprocess.DEVNULL, cwd=tmp_path)
+        assert child.returncode == code, (name, child.returncode, child.stderr)
