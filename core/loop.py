@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 import time
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from .replay import Replayer
 
 __all__ = ["LoopConfig", "run_task"]
+
+log = logging.getLogger(__name__)
 
 
 def run_task(
@@ -93,6 +96,12 @@ def run_task(
         run_ending()  # from here a second signal is held: input released, the record finished
         try:
             desktop.release_all()
+        except CuaError as exc:
+            if status != "interrupted":
+                raise
+            # The signal's outcome stands (exit 130/143/129), not "cannot release" (exit 5): the
+            # display may have gone with the same signal; the watchdog releases what it can.
+            log.warning("could not release input after the interruption: %s", exc)
         finally:
             finished = RunFinished(status, secrets.redact(summary), state.step, state.usage,
                                    clock() - started, run_cost(config, state),

@@ -250,3 +250,16 @@ def test_a_terminal_that_hangs_up_ends_the_run_with_129(cua, api, virtual_displa
     meta = json.loads((Path(summary["run_dir"]) / "run.json").read_text())
     assert (meta["status"], meta["exit_code"]) == ("interrupted", 129)
     wait_until(lambda: input_released(virtual_display), 5, message="input to be released")
+
+
+@pytest.mark.parametrize(("signum", "code"), SIGNALS)
+def test_a_display_that_cannot_release_input_does_not_change_how_a_signal_ends_the_run(
+        cua, api, hang, signum, code):
+    # The display went with the signal (or broke): releasing fails, and the run still ends as
+    # the signal says, with its record complete -- not as an environment error (exit 5).
+    api.queue(hang)
+    proc = cua.popen("run", "--json", "--desktop", "fake:fail=release_all", "wait")
+    api.wait_for_requests(1, timeout=30)
+    proc.send_signal(signum)
+    ended(proc, code, time.monotonic())
+    assert "could not release input after the interruption" in proc.stderr
