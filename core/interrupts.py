@@ -15,6 +15,8 @@ exits at once with that signal's code (`on_overdue` says so first); the input wa
 `handling_signals` installs the handlers for one run (the cli does, around `cua run`);
 `run_ending` is what run_task calls as its cleanup starts. Without installed handlers (a library
 caller, a test in another thread) both are no-ops and Python's defaults apply.
+`for_this_process` is for the `cua` entry point: SIGTERM and SIGHUP end any command like
+Ctrl-C, and after a run the three are ignored until the process has gone.
 """
 
 from __future__ import annotations
