@@ -49,7 +49,7 @@ FORMAT = 1
 
 Point = tuple[int, int]
 R = TypeVar("R")
-MAX_SIDE = 1 << 16  # X11 screens are at most 32767 pixels a side
+MAX_SIDE = 1 << 16  # more than any screen has a side (X11 itself allows 32767)
 
 
 class DamagedRecord(ValueError):
