@@ -8,11 +8,11 @@ import re
 
 import pytest
 from claude_cua.cli.logs import core_logging
-from claude_cua.cli.main import run_cli
 from claude_cua.cli.view import PlainView, outcome_style
 from claude_cua.core.demo.fakeapi import Error, Reply
 from claude_cua.core.demo.policies import computer_call, report, text
 from claude_cua.core.events import RunFinished, RunStarted, Usage
+from helpers import InProcessCli
 from rich.console import Console
 
 MODEL = ("--desktop", "fake", "--model", "claude-sonnet-5-5")
@@ -20,18 +20,9 @@ MODEL = ("--desktop", "fake", "--model", "claude-sonnet-5-5")
 
 @pytest.fixture
 def cua(api, capsys, monkeypatch, isolated_environment):
-    monkeypatch.setenv("CUA_DATA_DIR", str(isolated_environment / "data"))
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-view-test-0123456789")
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
-    monkeypatch.setenv("CUA_MAX_RETRIES", "0")
-
-    def run(*argv):
-        capsys.readouterr()
-        code = run_cli(["run", *argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+    cli = InProcessCli.against(api, capsys, monkeypatch, isolated_environment,
+                               key="sk-ant-view-test-0123456789")
+    return lambda *argv: cli("run", *argv)
 
 
 def click_then_report(api):

@@ -13,12 +13,8 @@ RUN = ("run", "--json", "--desktop", "fake", "--model", "claude-sonnet-5-5")
 
 @pytest.fixture
 def cua(api, capsys, monkeypatch, isolated_environment):
-    data = isolated_environment / "data"
-    monkeypatch.setenv("CUA_DATA_DIR", str(data))
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-replay-0123456789")
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
-    monkeypatch.setenv("CUA_MAX_RETRIES", "0")
-    return InProcessCli(capsys, data)
+    return InProcessCli.against(api, capsys, monkeypatch, isolated_environment,
+                                key="sk-ant-replay-0123456789")
 
 
 TASK = "click the middle"

@@ -6,9 +6,9 @@ import re
 import sys
 
 import pytest
-from claude_cua.cli.main import run_cli
 from claude_cua.core.demo.fakeapi import Reply
 from claude_cua.core.demo.policies import computer_call, report, text
+from helpers import InProcessCli
 
 RUN = ("run", "--json", "--desktop", "fake:window=XTerm/bash", "--model", "claude-sonnet-5-5")
 LONG_TASK = ("open the supplier portal, log in with the stored credentials, download every "
@@ -17,19 +17,8 @@ LONG_TASK = ("open the supplier portal, log in with the stored credentials, down
 
 @pytest.fixture
 def cua(api, capsys, monkeypatch, isolated_environment):
-    monkeypatch.setenv("CUA_DATA_DIR", str(isolated_environment / "data"))
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-show-test-0123456789")
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
-    monkeypatch.setenv("CUA_MAX_RETRIES", "0")
-
-    def run(*argv):
-        capsys.readouterr()
-        code = run_cli(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    run.data = isolated_environment / "data"
-    return run
+    return InProcessCli.against(api, capsys, monkeypatch, isolated_environment,
+                                key="sk-ant-show-test-0123456789")
 
 
 def a_run(cua, api, task="click and type"):

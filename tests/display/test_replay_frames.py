@@ -75,13 +75,18 @@ def space(virtual_display):
                      max_pixels=DEFAULT_MAX_PIXELS)
 
 
+def company_clicked(desktop, space):
+    """On the open form: Company clicked (its caret blinking), then the settled frame."""
+    targets = wait_until(lambda: ready(desktop), 20, message="the form")
+    desktop.click(*targets[0])
+    return settled(desktop, space), targets
+
+
 @pytest.fixture
 def live(virtual_display, desktop, space, tmp_path):
     """The standard form, Company clicked (its caret blinking): frame and targets."""
     with form(virtual_display, tmp_path):
-        targets = wait_until(lambda: ready(desktop), 20, message="the form")
-        desktop.click(*targets[0])
-        frame = settled(desktop, space)
+        frame, targets = company_clicked(desktop, space)
         yield frame, targets, desktop
 
 
@@ -89,9 +94,7 @@ def live(virtual_display, desktop, space, tmp_path):
 def recorded(virtual_display, desktop, space, tmp_path):
     """As `live`, but the form is closed again (and gone from the screen) when the test runs."""
     with form(virtual_display, tmp_path):
-        targets = wait_until(lambda: ready(desktop), 20, message="the form")
-        desktop.click(*targets[0])
-        frame = settled(desktop, space)
+        frame, targets = company_clicked(desktop, space)
     wait_until(lambda: not drawn(desktop, colours.COMPANY), 20, message="the form to close")
     return frame, targets, desktop
 
