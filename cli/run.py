@@ -8,8 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ..core.flavours import PROVIDER_MODELS
-from ..core.settings import DEFAULTS, load_settings
+from ..core import defaults
 
 HELP = """\
 Carry out TASK on the desktop with Claude, step by step, until Claude reports the outcome or a budget runs out.
@@ -28,8 +27,8 @@ Examples:
 """
 
 
-_DEFAULT_MODELS = f"{DEFAULTS.model}; " + "; ".join(
-    f"{name.capitalize()} {PROVIDER_MODELS[name].default_model}" for name in ("bedrock", "vertex"))
+_DEFAULT_MODELS = (f"{defaults.MODEL}; Bedrock {defaults.BEDROCK_MODEL}; "
+                   f"Vertex {defaults.VERTEX_MODEL}")
 
 
 def _settings_flags(**flags: object) -> dict[str, object]:
@@ -48,7 +47,7 @@ def run(
         show_default=_DEFAULT_MODELS)] = None,
     provider: Annotated[str | None, typer.Option(
         help="Where Claude runs: anthropic, bedrock (Amazon Bedrock), vertex (Google Vertex AI) or foundry (Microsoft Foundry) (env CUA_PROVIDER).",
-        show_default=DEFAULTS.provider)] = None,
+        show_default=defaults.PROVIDER)] = None,
     region: Annotated[str | None, typer.Option(
         help="Cloud region (env CUA_REGION; else AWS_REGION/AWS_DEFAULT_REGION on Bedrock, CLOUD_ML_REGION on Vertex). Example: --region us-east-1, --region global.")] = None,
     project: Annotated[str | None, typer.Option(
@@ -61,16 +60,16 @@ def run(
         "computer_20241022, computer_20250124, computer_20251124, computer_toolset_20260801.")] = None,
     max_steps: Annotated[int | None, typer.Option(
         help="Stop (exit 3) after this many Claude replies (env CUA_MAX_STEPS).",
-        show_default=str(DEFAULTS.max_steps), min=1)] = None,
+        show_default=str(defaults.MAX_STEPS), min=1)] = None,
     max_tokens: Annotated[int | None, typer.Option(
         help="Output-token limit of each Claude reply (env CUA_MAX_TOKENS).",
-        show_default=str(DEFAULTS.max_tokens), min=1)] = None,
+        show_default=str(defaults.MAX_TOKENS), min=1)] = None,
     monitor: Annotated[int | None, typer.Option(
         help="Which monitor to capture and drive (1 = primary, 0 = all monitors as one).",
-        show_default=str(DEFAULTS.monitor), min=0)] = None,
+        show_default=str(defaults.MONITOR), min=0)] = None,
     keep_images: Annotated[int | None, typer.Option(
         help="Screenshots kept in the conversation; older ones become a short placeholder.",
-        show_default=str(DEFAULTS.keep_images), min=0)] = None,
+        show_default=str(defaults.KEEP_IMAGES), min=0)] = None,
     max_cost: Annotated[float | None, typer.Option(
         help="Stop (exit 3) before a step once the run has cost this many US dollars, by the price table (env CUA_MAX_COST_USD).",
         metavar="USD", min=0)] = None,
@@ -112,7 +111,7 @@ def run(
     wait_lock: Annotated[float | None, typer.Option(
         help="If another cua run holds this display, wait this long for it before giving up "
         "(exit 5) (env CUA_WAIT_LOCK_S).", metavar="SECONDS",
-        show_default=f"{DEFAULTS.wait_lock_s:g}", min=0)] = None,
+        show_default=f"{defaults.WAIT_LOCK_S:g}", min=0)] = None,
     replay: Annotated[str | None, typer.Option(
         help="Replay a recorded run without Claude, checking every step on screen; Claude takes "
         "over where the screen differs. RUN: a run id, prefix or folder, `latest`, or `auto` "
@@ -136,8 +135,9 @@ def run(
         "instead of an X display.", metavar="SPEC")] = None,
     report: Annotated[bool | None, typer.Option(
         "--report/--no-report", help="When the run ends, however it ends (crash, timeout, approval needed, Ctrl-C or SIGTERM included), write report.html into the run folder (see `cua runs report`) and name it on stderr (env CUA_REPORT=1, config report = true).",
-        show_default=DEFAULTS.report)] = None,
+        show_default=defaults.REPORT)] = None,
 ) -> int:
+    from ..core.settings import load_settings
     from .session import RunPlan, execute, parse_app
 
     env = dict(os.environ)

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from . import defaults
 from .reply import ToolCall
 
 # Anthropic's guidance for computer-use screenshots on most models: the long edge at most 1568 px
@@ -88,7 +89,7 @@ NEWEST_FAMILIES = ("claude-opus-4-8", "claude-opus-5", "claude-sonnet-5", "claud
                    "claude-fable-5", "claude-mythos-5")
 RETIRED_MODELS = ("claude-3-5-sonnet",)
 # Anthropic's model overview recommends Opus 5.5 for most workloads.
-DEFAULT_MODEL = "claude-opus-5-5"
+DEFAULT_MODEL = defaults.MODEL
 
 # Models that take 2576 px / 3.75 MP screenshots; every other model gets 1568 px / 1.15 MP.
 # Sonnet 5.x and Haiku 5.5 are not documented either way, so they keep the safe, smaller limit.
@@ -202,13 +203,11 @@ PROVIDER_MODELS: dict[str, ProviderModels] = {
                                 "claude-sonnet-4-5-20250929", {}),
     "foundry": ProviderModels("Microsoft Foundry", None, DEFAULT_MODEL,
                               "claude-sonnet-4-5", {}),
-    # The newest model the documented InvokeModel ids reach, through the global profile.
-    "bedrock": ProviderModels("Amazon Bedrock", "bedrock-2023-05-31",
-                              "global.anthropic.claude-opus-4-6-v1",
+    "bedrock": ProviderModels("Amazon Bedrock", "bedrock-2023-05-31", defaults.BEDROCK_MODEL,
                               "anthropic.claude-sonnet-4-5-20250929-v1:0 (optionally with an "
                               "inference-profile prefix such as us. or global., or as an ARN)",
                               _BEDROCK_IDS),
-    "vertex": ProviderModels("Vertex AI", "vertex-2023-10-16", "claude-opus-4-6",
+    "vertex": ProviderModels("Vertex AI", "vertex-2023-10-16", defaults.VERTEX_MODEL,
                              "claude-sonnet-4-5@20250929", _VERTEX_IDS),
 }
 

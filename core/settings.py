@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from . import defaults
 from .config_file import (
     TomlFile,
     describe,
@@ -37,25 +38,25 @@ UNSET: Any = _Unset()
 class Settings:
     model: str = DEFAULT_MODEL
     tool_version: str | None = None
-    max_steps: int = 50
-    max_tokens: int = 4096
-    monitor: int = 1
-    keep_images: int = 3
+    max_steps: int = defaults.MAX_STEPS
+    max_tokens: int = defaults.MAX_TOKENS
+    monitor: int = defaults.MONITOR
+    keep_images: int = defaults.KEEP_IMAGES
     settle_ceiling_s: float = 2.0
     max_retries: int = 4
     max_cost_usd: float | None = None
-    provider: str = "anthropic"
+    provider: str = defaults.PROVIDER
     region: str | None = None
     project: str | None = None
     base_url: str | None = None
     replay: str | None = None  # a run id, prefix or folder, `latest` or `auto` (see core/replay)
     replay_wait_s: float = 10.0  # how long replay waits for the screen to match a step
     timeout_s: float | None = None  # --timeout: the run's wall-clock budget
-    wait_lock_s: float = 0.0  # --wait-lock: how long to wait for another run on the display
+    wait_lock_s: float = defaults.WAIT_LOCK_S  # --wait-lock: how long to wait for another run
     virtual_display: str | None = None  # --virtual-display WxH: a private Xvfb for the run
     app: str | None = None  # --app: the program started before the first screenshot
     non_interactive: bool = False  # --non-interactive: never prompt, even on a terminal
-    report: bool = False  # --report: write report.html when the run ends
+    report: bool = defaults.REPORT  # --report: write report.html when the run ends
     # --policy: policy files whose rules come before the built-in ones (CUA_POLICY: a list
     # separated by ':'; in the config file a list, relative paths from the file's folder)
     policy: tuple[str, ...] = ()
