@@ -152,14 +152,19 @@ def test_runs_list_and_show_read_what_the_run_wrote(cua, api):
     assert code == 0 and "step 1" in out and "mouse_move" in out
 
 
+def config_rows(cua):
+    """`cua config show --json`, by setting name."""
+    code, out, _ = cua("config", "show", "--json")
+    assert code == 0
+    return {r["name"]: r for r in json.loads(out)}
+
+
 def test_config_show_names_each_value_and_its_source(cua, monkeypatch, isolated_environment):
     config = isolated_environment / "cua.toml"
     config.write_text('max_steps = 12\ntimeout_s = 600\nwait_lock_s = 30\n')
     monkeypatch.setenv("CUA_CONFIG", str(config))
     monkeypatch.setenv("CUA_KEEP_IMAGES", "5")
-    code, out, _ = cua("config", "show", "--json")
-    rows = {r["name"]: r for r in json.loads(out)}
-    assert code == 0
+    rows = config_rows(cua)
     assert (rows["max_steps"]["value"], rows["max_steps"]["source"]) == (12, f"config {config}")
     assert (rows["timeout_s"]["value"], rows["wait_lock_s"]["value"]) == (600.0, 30.0)
     assert (rows["keep_images"]["value"], rows["keep_images"]["source"]) == (
@@ -175,9 +180,7 @@ def test_virtual_display_and_app_come_from_the_config_file_or_the_environment(
     config.write_text('virtual_display = "1024x768"\napp = "xterm -geometry 80x24"\n')
     monkeypatch.setenv("CUA_CONFIG", str(config))
     monkeypatch.setenv("CUA_APP", "xedit notes.txt")
-    code, out, _ = cua("config", "show", "--json")
-    rows = {r["name"]: r for r in json.loads(out)}
-    assert code == 0
+    rows = config_rows(cua)
     assert (rows["virtual_display"]["value"], rows["virtual_display"]["source"]) == (
         "1024x768", f"config {config}")
     assert (rows["app"]["value"], rows["app"]["source"]) == ("xedit notes.txt", "env CUA_APP")
