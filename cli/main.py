@@ -71,11 +71,12 @@ def _register() -> None:
     # Command modules import only what --help needs; heavy imports happen inside the commands.
     if app.registered_commands:
         return
-    from . import config, demo, doctor, policy, replay, run, runs
+    from . import config, demo, doctor, mcp, policy, replay, run, runs
 
     app.command("run", help=run.HELP, epilog=EXIT_CODES_HELP)(run.run)
     app.command("demo", help=demo.HELP)(demo.demo)
     app.command("doctor", help=doctor.HELP)(doctor.doctor)
+    app.command("mcp", help=mcp.HELP)(mcp.mcp)
     app.command("replay-check", help=replay.HELP_CHECK)(replay.replay_check_command)
     config_app.command("show", help=config.HELP_SHOW)(config.config_show)
     policy_app.command("show", help=policy.HELP_SHOW)(policy.policy_show)

@@ -7,6 +7,7 @@
 # Usage: sh scripts/setup.sh          (cua)
 #        sh scripts/setup.sh --test   (cua, editable, plus what the tests need)
 #        CUA_EXTRAS=bedrock,vertex sh scripts/setup.sh   (cua with cloud providers' libraries)
+#        CUA_EXTRAS=mcp sh scripts/setup.sh              (cua with `cua mcp`, the MCP server)
 #
 # Where cua goes: the active virtual environment if one is active ($VIRTUAL_ENV), else a
 # virtual environment of its own, $CUA_VENV or ~/.local/share/cua/venv, made with the first
@@ -57,8 +58,9 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 if [ "${1:-}" = "--test" ]; then
-    # The cloud extras too: the provider tests run the SDK's Bedrock and Vertex clients.
-    "$venv/bin/python" -m pip install -q -e ".[test,bedrock,vertex]"
+    # The cloud extras too: the provider tests run the SDK's Bedrock and Vertex clients; and
+    # mcp, for `cua mcp`'s tests (the MCP SDK's own client against the server).
+    "$venv/bin/python" -m pip install -q -e ".[test,bedrock,vertex,mcp]"
 elif [ -n "${CUA_EXTRAS:-}" ]; then
     # e.g. CUA_EXTRAS=bedrock or CUA_EXTRAS=bedrock,vertex: the cloud providers' libraries
     "$venv/bin/python" -m pip install -q ".[$CUA_EXTRAS]"
