@@ -3,12 +3,15 @@ Streamable HTTP on loopback behind a bearer token."""
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import io
 import os
 import secrets
+import signal
 import socket
 import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import anyio
@@ -36,6 +39,7 @@ def keep_stdout_for_protocol() -> tuple[int, int]:
 
 def serve_stdio(options: ServerOptions) -> int:
     protocol_in, protocol_out = keep_stdout_for_protocol()
+    stopped_by: list[int] = []
 
     async def main() -> None:
         from mcp.server.stdio import stdio_server
@@ -47,14 +51,18 @@ def serve_stdio(options: ServerOptions) -> int:
         stdout = anyio.wrap_file(io.TextIOWrapper(os.fdopen(protocol_out, "wb"),
                                                   encoding="utf-8", newline="\n"))
         try:
-            async with stdio_server(stdin=stdin, stdout=stdout) as (read, write):
-                await server.run(read, write, server.create_initialization_options())
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_until_signal, stopped_by, tg.cancel_scope.cancel)
+                async with stdio_server(stdin=stdin, stdout=stdout) as (read, write):
+                    await server.run(read, write, server.create_initialization_options())
+                tg.cancel_scope.cancel()  # the client closed stdin: done
         finally:
-            await cua.stop_all("the MCP client went away")
+            await cua.stop_all("the MCP client went away" if not stopped_by else
+                               f"cua mcp got {signal.Signals(stopped_by[0]).name}")
 
     _log(f"cua mcp: serving MCP on stdio ({_limits(options)})")
     anyio.run(main)
-    return 0
+    return _exit_code(stopped_by)
 
 
 def serve_http(options: ServerOptions, host: str, port: int, *, token: str | None) -> int:
@@ -74,17 +82,54 @@ def serve_http(options: ServerOptions, host: str, port: int, *, token: str | Non
          f"({_limits(options)})")
     _log(f"cua mcp: bearer token: {token}" if printed else
          "cua mcp: bearer token: the value of CUA_MCP_TOKEN")
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",
-                                           timeout_graceful_shutdown=5))
+    server = _uvicorn_server()(uvicorn.Config(app, log_level="warning", lifespan="on",
+                                     timeout_graceful_shutdown=5))
+    stopped_by: list[int] = []
+
+    def stop() -> None:
+        server.should_exit = True
 
     async def main() -> None:
         try:
-            await server.serve(sockets=[sock])
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_until_signal, stopped_by, stop)
+                await server.serve(sockets=[sock])
+                tg.cancel_scope.cancel()
         finally:
             await cua.stop_all("cua mcp is shutting down")
 
     anyio.run(main)
-    return 0
+    return _exit_code(stopped_by)
+
+
+def _uvicorn_server() -> type:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn without its own signal handling: `cua mcp` stops it, after its runs."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return Server
+
+
+async def _until_signal(stopped_by: list[int], stop: Callable[[], None]) -> None:
+    """Wait for SIGINT, SIGTERM or SIGHUP; note it and `stop` the server (whose runs are then
+    cancelled, each ending as Ctrl-C ends a run)."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
+        async for signum in signals:
+            stopped_by.append(signum)
+            _log(f"cua mcp: {signal.Signals(signum).name}: stopping every run, then the server")
+            stop()
+            return
+
+
+def _exit_code(stopped_by: list[int]) -> int:
+    """0 when the client went away; 130, 143 or 129 when a signal stopped the server."""
+    codes = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
+    return codes[signal.Signals(stopped_by[0])] if stopped_by else 0
 
 
 class BearerGate:
