@@ -22,41 +22,9 @@ Uses $DISPLAY. RUN is a run id, a unique prefix, a run folder, or `latest`.
 
 
 def resolve_recording(spec: str, *, root: Path, exclude: str = "") -> Any:
-    """The Run that `spec` names (an id, prefix, folder or `latest`); ConfigError when it
-    does not exist or cannot be replayed. `auto` is resolved later, once the screen is known."""
-    from ..core.errors import ConfigError
-    from ..core.replay import replay_problem
-    from ..core.runs import list_runs, load_run
+    from ..core.replay import resolve_recording as resolve  # the engine: imported on use
 
-    if spec == "latest":
-        runs = [r for r in list_runs(root) if r.run_id != exclude and r.header.status != "running"]
-        if not runs:
-            raise ConfigError(f"--replay latest: no finished run in {root}")
-        spec = str(runs[0].path)
-    run = load_run(root, spec)
-    problem = replay_problem(run)
-    if problem is not None:
-        raise ConfigError(f"--replay {spec}: run {run.run_id} cannot be replayed: {problem}")
-    return run
-
-
-def make_replayer(spec: str | None, *, task: str, root: Path, monitor: int, wait_s: float,
-                  exclude: str) -> Any:
-    """The Replayer for `--replay SPEC` (None without it)."""
-    if not spec:
-        return None
-    from ..core.replay import Replayer, find_recording
-    from ..core.runs import list_runs, load_run
-
-    if spec != "auto":
-        return Replayer(resolve_recording(spec, root=root, exclude=exclude), wait_s=wait_s)
-
-    def find(screen_size: tuple[int, int]) -> Any:
-        runs = [r for r in list_runs(root) if r.run_id != exclude]
-        return find_recording(runs, task=task, screen_size=screen_size, monitor=monitor,
-                              load=lambda info: load_run(root, str(info.path)))
-
-    return Replayer(find=find, wait_s=wait_s)
+    return resolve(spec, root=root, exclude=exclude)
 
 
 def replay_check_command(

@@ -28,8 +28,12 @@ import signal
 import termios
 import threading
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from .errors import HungUp, Terminated
+
+if TYPE_CHECKING:
+    from .cancel import Cancel
 
 GRACE_S = 10.0  # the longest the cleanup after a signal may take before cua exits anyway
 
@@ -46,7 +50,8 @@ class SignalHandling:
     held."""
 
     def __init__(self, *, on_held: Callable[[int], None], on_overdue: Callable[[int], None],
-                 grace_s: float) -> None:
+                 grace_s: float, raise_here: bool = True) -> None:
+        self._raise_here = raise_here
         self.first: int | None = None
         self.held: list[int] = []
         self.ending = False
@@ -69,6 +74,9 @@ class SignalHandling:
             self.held.append(signum)
             if len(self.held) == 1:
                 self._on_held(signum)
+            return
+        if not self._raise_here:
+            cancel_all(signum)  # the runs (on other threads) end at their next check
             return
         _raise(signum, frame)
 
@@ -101,6 +109,34 @@ class SignalHandling:
 _active: SignalHandling | None = None
 _process_ends_after_run = False
 
+# The process's runs in flight (their Cancels): a signal at the entry point ends every one.
+_runs_lock = threading.Lock()
+_runs: list[tuple[Cancel, int]] = []  # each run's Cancel and the thread it runs on
+
+
+@contextlib.contextmanager
+def in_flight(cancel: Cancel) -> Iterator[Cancel]:
+    """Count `cancel`'s run (on this thread) among the process's runs in flight while the
+    block runs."""
+    entry = (cancel, threading.get_ident())
+    with _runs_lock:
+        _runs.append(entry)
+    try:
+        yield cancel
+    finally:
+        with _runs_lock:
+            _runs.remove(entry)
+
+
+def cancel_all(signum: int, *, raised_on: int | None = None) -> int:
+    """End every run in flight as this signal ends a run (exit 130, 143 or 129); how many.
+    A run on thread `raised_on` has had the exception raised already (by the handler)."""
+    with _runs_lock:
+        runs = list(_runs)
+    for cancel, thread in runs:
+        cancel.set(signal_name(signum), error=_RAISED[signum], raised=thread == raised_on)
+    return len(runs)
+
 
 def for_this_process() -> None:
     """For a process that is one `cua` command (the `cua` entry point): from now on SIGTERM
@@ -114,6 +150,8 @@ def for_this_process() -> None:
 
 
 def _raise(signum: int, frame: object) -> None:
+    # Runs on other threads end at their next check; one on this thread unwinds from here.
+    cancel_all(signum, raised_on=threading.get_ident())
     if signum == signal.SIGHUP:
         silence_hung_up_terminal()
     raise _RAISED[signum]()
@@ -122,14 +160,20 @@ def _raise(signum: int, frame: object) -> None:
 @contextlib.contextmanager
 def handling_signals(*, on_held: Callable[[int], None] = lambda signum: None,
                      on_overdue: Callable[[int], None] = lambda code: None,
-                     grace_s: float = GRACE_S) -> Iterator[SignalHandling | None]:
+                     grace_s: float = GRACE_S,
+                     raise_here: bool = True) -> Iterator[SignalHandling | None]:
     """Install the run's SIGINT, SIGTERM and SIGHUP handlers (main thread only; elsewhere
-    nothing is installed and None is yielded); the previous ones come back on exit."""
+    nothing is installed and None is yielded); the previous ones come back on exit.
+
+    The first signal cancels every run in flight (runs on other threads end at their next
+    check) and, with `raise_here` (a run on the main thread), raises in the main thread too;
+    a caller whose main thread only waits for runs on other threads passes False."""
     global _active
     if threading.current_thread() is not threading.main_thread():
         yield None
         return
-    state = SignalHandling(on_held=on_held, on_overdue=on_overdue, grace_s=grace_s)
+    state = SignalHandling(on_held=on_held, on_overdue=on_overdue, grace_s=grace_s,
+                           raise_here=raise_here)
     read_end, write_end = os.pipe()
     for fd in (read_end, write_end):
         os.set_blocking(fd, False)

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from .cancel import Cancel, Deadline
 from .check import CheckResult
-from .claude import ModelClient
+from .claude import ModelClient, ModelReply, ModelRequest, OnRetry
 from .desktop import Desktop
 from .errors import CuaError, DeadlineExceeded
-from .events import CheckFinished, EventSink, RunFinished, RunStarted
+from .events import CheckFinished, Event, EventSink, RunFinished, RunStarted
 from .gate import Approver, Gate, answerer_name, refuse_all
-from .interrupts import ending, run_ending
+from .interrupts import run_ending
 from .record import CheckRecord
 from .screen import space_for
 from .secrets import Secrets
@@ -44,6 +43,7 @@ def run_task(
     approver: Approver = refuse_all,
     check: Callable[[], CheckResult] | None = None,
     replay: Replayer | None = None,
+    cancel: Cancel | None = None,
 ) -> RunFinished:
     """Run one task to its end and return its outcome (the RunFinished it reported); CuaError
     and Ctrl-C propagate after RunFinished has been reported and every held key and button
@@ -52,8 +52,10 @@ def run_task(
     `approver` decides the actions the policy wants a person for (default: nobody is there, so
     the run stops with needs_approval); `check`, if given, must pass for a success to stand.
     With `replay`, the recorded steps are carried out first and Claude is asked only from where
-    the screen stops matching the recording.
+    the screen stops matching the recording. `cancel`, when set from any thread, ends the run as
+    Ctrl-C does (see core/cancel.py); the --timeout budget expires it too.
     """
+    cancel = cancel if cancel is not None else Cancel()
     started = clock()
     width, height = desktop.size()
     space = space_for(width, height, max_long_edge=config.limits.max_long_edge,
@@ -62,7 +64,9 @@ def run_task(
     # Every way out of the run is redacted at its boundary: what is sent to and comes back from
     # Claude, every event (records, views, the summary), and what an approver is shown.
     client = secrets.guard_client(client)
-    on_event = secrets.guard_sink(on_event)
+    on_event = _checking(secrets.guard_sink(on_event), cancel)
+    client = _Interruptible(client, cancel)
+    sleep = cancel.sleep if sleep is time.sleep else _checking_sleep(sleep, cancel)
     who = answerer_name(approver)  # before the guard wraps it
     approver = secrets.guard_approver(approver)
     task = secrets.redact(task)
@@ -76,7 +80,7 @@ def run_task(
     state = RunState(messages=[])
     check_record: CheckRecord | None = None
     try:
-        with _deadline_alarm(config.timeout_s):
+        with Deadline(cancel, config.timeout_s):
             step_runner.start(state, task)
             if replay is not None:
                 status, summary = replay.run(step_runner, state, task)
@@ -94,6 +98,7 @@ def run_task(
         raise
     finally:
         run_ending()  # from here a second signal is held: input released, the record finished
+        cancel.hold()
         try:
             desktop.release_all()
         except CuaError as exc:
@@ -111,26 +116,79 @@ def run_task(
     return finished
 
 
-@contextmanager
-def _deadline_alarm(timeout_s: float | None) -> Iterator[None]:
-    """Raise DeadlineExceeded wherever the run is (a model call, a settle) once `timeout_s` of
-    wall time has passed. The steps also check the time themselves, so where no timer signal
-    can be used (not the main thread) the budget still holds between steps."""
-    if timeout_s is None or threading.current_thread() is not threading.main_thread():
-        yield
-        return
+def _checking(sink: EventSink, cancel: Cancel) -> EventSink:
+    """`sink`, then a check for cancellation: every event the run reports (a step starting, a
+    piece of streamed text, an action done) is a point where it can stop cleanly."""
 
-    def expire(signum: int, frame: object) -> None:
-        if not ending():  # a signal came first: the run is unwinding already
-            raise DeadlineExceeded
+    def emit(event: Event) -> None:
+        sink(event)
+        cancel.check()
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, max(timeout_s, 0.001))
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    return emit
+
+
+def _checking_sleep(sleep: Callable[[float], None], cancel: Cancel) -> Callable[[float], None]:
+    def checked(seconds: float) -> None:
+        cancel.check()
+        sleep(seconds)
+        cancel.check()
+
+    return checked
+
+
+class _Interruptible:
+    """A model client whose call the run can leave at once when cancelled: the request runs on
+    a helper thread while the run's thread waits for it or for the cancellation (a blocking
+    socket read cannot be woken from another thread otherwise). A call left behind is told to
+    stop (its stream closed), and whatever it still reports is dropped."""
+
+    def __init__(self, client: ModelClient, cancel: Cancel) -> None:
+        self._client, self._cancel = client, cancel
+
+    def send(self, request: ModelRequest, *, on_text: Callable[[str], None],
+             on_retry: OnRetry | None = None) -> ModelReply:
+        cancel = self._cancel
+        done = threading.Event()
+        left = threading.Event()
+        result: list[Any] = []
+
+        def text(piece: str) -> None:
+            if not left.is_set():
+                on_text(piece)
+
+        def retry(*args: Any) -> None:
+            if not left.is_set() and on_retry is not None:
+                on_retry(*args)
+
+        def call() -> None:
+            try:
+                result.append(self._client.send(request, on_text=text, on_retry=retry))
+            except BaseException as exc:  # handed to the run's thread, which raises it
+                result.append(exc)
+            finally:
+                done.set()
+
+        worker = threading.Thread(target=call, name="cua-model-call", daemon=True)
+        with cancel.aborting(self._abort):
+            worker.start()
+            try:
+                cancel.wait_for(done)
+            finally:
+                if not done.is_set():
+                    left.set()
+                    self._abort()
+        outcome = result[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def _abort(self) -> None:
+        abort = getattr(self._client, "abort", None)
+        if abort is not None:
+            abort()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
 
 
 def _run_check(check: Callable[[], CheckResult], summary: str, on_event: EventSink,

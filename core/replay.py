@@ -61,6 +61,10 @@ class LazyClient:
             self.client = self._make()
         return self.client.send(request, on_text=on_text, on_retry=on_retry)
 
+    def abort(self) -> None:
+        if self.client is not None:
+            self.client.abort()
+
     def close(self) -> None:
         if self.client is not None:
             self.client.close()
@@ -105,6 +109,41 @@ def find_recording(runs: Sequence[RunInfo], *, task: str, screen_size: tuple[int
         if replay_problem(run) is None:
             return run
     return None
+
+
+def resolve_recording(spec: str, *, root: Any, exclude: str = "") -> Any:
+    """The Run that `spec` names (an id, prefix, folder or `latest`); ConfigError when it
+    does not exist or cannot be replayed. `auto` is resolved later, once the screen is known."""
+    from .runs import list_runs, load_run
+
+    if spec == "latest":
+        runs = [r for r in list_runs(root) if r.run_id != exclude and r.header.status != "running"]
+        if not runs:
+            raise ConfigError(f"--replay latest: no finished run in {root}")
+        spec = str(runs[0].path)
+    run = load_run(root, spec)
+    problem = replay_problem(run)
+    if problem is not None:
+        raise ConfigError(f"--replay {spec}: run {run.run_id} cannot be replayed: {problem}")
+    return run
+
+
+def make_replayer(spec: str | None, *, task: str, root: Any, monitor: int, wait_s: float,
+                  exclude: str) -> Any:
+    """The Replayer for `--replay SPEC` (None without it)."""
+    if not spec:
+        return None
+    from .runs import list_runs, load_run
+
+    if spec != "auto":
+        return Replayer(resolve_recording(spec, root=root, exclude=exclude), wait_s=wait_s)
+
+    def find(screen_size: tuple[int, int]) -> Any:
+        runs = [r for r in list_runs(root) if r.run_id != exclude]
+        return find_recording(runs, task=task, screen_size=screen_size, monitor=monitor,
+                              load=lambda info: load_run(root, str(info.path)))
+
+    return Replayer(find=find, wait_s=wait_s)
 
 
 # -- reading a recorded step ----------------------------------------------------------------
