@@ -264,6 +264,8 @@ class CuaMcp:
         display = args.virtual_display
         if display is None and not self.options.allow_desktop:
             display = s.virtual_display or tools.DEFAULT_DISPLAY
+        if self.options.desktop is not None:  # tests: a fake desktop, no display at all
+            display = None
         policy = self.options.policy_files or tuple(Path(p) for p in s.policy)
         request = RunRequest(
             task=args.task, settings=s, env=env, virtual_display=display,

@@ -28,7 +28,7 @@ import pytest
 from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
 from claude_cua.core.demo.policies import computer_call, report, supplier_form_policy
 from claude_cua.core.demo.supplier_form import FIELDS
-from helpers import keys_down, wait_until
+from helpers import pointer_state, wait_until
 
 mcp = pytest.importorskip("mcp", reason="cua mcp needs the mcp extra: pip install -e '.[mcp]'")
 import mcp_types as types  # noqa: E402
@@ -39,6 +39,7 @@ from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 FORM = f"{sys.executable} -m claude_cua.core.demo.supplier_form"
 SECRET_VALUE = "s3cr3t-Pfl4ume-7781"  # typed into the form's Notes as {{NOTE}}
 MODEL = "claude-sonnet-4-5"
+BUTTONS = 0x1F00  # the pointer's button bits in an X event state
 
 
 def values(company: str) -> dict[str, str]:
@@ -248,31 +249,37 @@ def test_the_supplier_form_through_run_task(server: Server, api: FakeMessagesAPI
 
 
 def test_a_cancelled_call_ends_its_run_with_nothing_held(server: Server, api: FakeMessagesAPI,
-                                                         virtual_display) -> None:
-    """--allow-desktop puts the run on the test's own display, where the keys are observed."""
+                                                         hang, virtual_display) -> None:
+    """The run holds the mouse button down, then waits for Claude; the client cancels. The
+    run ends as Ctrl-C ends one. --allow-desktop puts it on the test's own display, so the
+    button is observed there."""
     server.extra_env.update(DISPLAY=virtual_display.display,
                             XAUTHORITY=str(virtual_display.xauthority))
-    api.queue(lambda req: Reply([computer_call(req, "hold_key", text="shift", duration=60)]))
+    api.queue(lambda req: Reply([computer_call(req, "left_mouse_down")]), hang)
+
+    def button_down() -> bool:
+        return bool(pointer_state(virtual_display)[2] & BUTTONS)
 
     async def main() -> None:
         async with Client(server.stdio("--allow-desktop")) as client:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(client.call_tool, "run_task", {"task": "hold shift"})
-                await anyio.to_thread.run_sync(
-                    lambda: wait_until(lambda: keys_down(virtual_display), 60))
+                tg.start_soon(client.call_tool, "run_task", {"task": "press and hold"})
+                await anyio.to_thread.run_sync(lambda: wait_until(button_down, 60))
+                await anyio.to_thread.run_sync(lambda: api.wait_for_requests(2, timeout=60))
                 tg.cancel_scope.cancel()
-            # the server ends the run as Ctrl-C does before it goes on serving
+            # the server ends the run as Ctrl-C does, while it goes on serving
             await anyio.to_thread.run_sync(lambda: wait_until(
                 lambda: [r for r in server.runs.glob("*/run.json")
-                         if json.loads(r.read_text())["status"] != "running"], 60))
+                         if json.loads(r.read_text()).get("exit_code") is not None], 60))
             listed = await client.call_tool("list_runs", {})
             [row] = listed.structured_content["runs"]
-            assert row["status"] == "interrupted"
-            shown = await client.call_tool("show_run", {"run": row["run_id"][:8]})
-            assert shown.structured_content["run"]["exit_code"] == 130
+            shown = await client.call_tool("show_run", {"run": row["run_id"][:12]})
+        assert row["status"] == "interrupted"
+        assert shown.structured_content["run"]["exit_code"] == 130
+        assert [s["step"] for s in shown.structured_content["steps"]] == [1]
 
     anyio.run(main)
-    assert keys_down(virtual_display) == []
+    assert not button_down()
     server.raw_messages()
 
 
