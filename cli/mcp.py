@@ -4,7 +4,6 @@ command line, checks the optional `mcp` extra is installed, and keeps stdout for
 
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
 import os
 import sys
@@ -51,8 +50,11 @@ def mcp(
         metavar="FILE")] = None,
     desktop: Annotated[str | None, typer.Option("--desktop", hidden=True)] = None,
 ) -> int:
-    if importlib.util.find_spec("mcp") is None:
-        sys.stderr.write(f"cua mcp needs the optional MCP support: {INSTALL}\n")
+    try:
+        import mcp.server  # noqa: F401  (the optional extra)
+    except ImportError as exc:
+        sys.stderr.write(f"cua mcp needs the optional MCP support, which is not installed "
+                         f"({exc}): {INSTALL}\n")
         return 2
     address = parse_address(http) if http is not None else None
     from .mcp_server import ServerOptions

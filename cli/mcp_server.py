@@ -114,7 +114,7 @@ class Channel:
         from ..core.engine import RunHooks, run
 
         try:
-            self.outcome = run(request, RunHooks(on_event=self.on_event, approver=self.approve,
+            self.outcome = run(request, RunHooks(on_event=self.on_event, approver=self,
                                                  cancel=self.cancel))
         finally:
             self.ended_at = time.monotonic()
@@ -133,9 +133,10 @@ class Channel:
             self._post(Progress(event.step, self.max_steps,
                                 self.redact(tools.step_line(event.record))))
 
-    def approve(self, request: Any) -> str:
-        """The run's approver: post the question, wait for the client's answer. Timeout: the
-        action is not carried out and the run stops (needs_approval)."""
+    def __call__(self, request: Any) -> str:
+        """The run's approver (`who` names it in the record): post the question, wait for
+        the client's answer. Timeout: the action is not carried out and the run stops
+        (needs_approval)."""
         self._asked += 1
         ask = Ask(request, key=f"approve-step-{request.step}-{self._asked}")
         self._post(ask)

@@ -146,6 +146,9 @@ def check_arguments(schema: Mapping[str, Any], arguments: Mapping[str, Any] | No
 
 def _problem(error: Any) -> str:
     where = ".".join(str(p) for p in error.path)
+    if list(error.path)[:1] == ["secrets"] and len(error.path) == 2:  # never echo a value
+        return (f"{where}: give a secret's name, NAME or NAME=VAR (its value comes from the "
+                "server's environment)")
     return f"{where}: {error.message}" if where else error.message
 
 

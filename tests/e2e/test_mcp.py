@@ -361,7 +361,7 @@ def test_two_calls_at_once_each_fill_their_own_form(server: Server, api: FakeMes
         anyio.run(main)
     for company, out in outs.items():
         summary = results[company].structured_content
-        assert summary["status"] == "success", summary
+        assert summary["status"] == "success", (summary["error"], summary)
         assert form_values(out) == expected_form(company)
     displays = {json.loads((Path(r.structured_content["run_dir"]) / "run.json").read_text())[
         "display"] for r in results.values()}
