@@ -324,6 +324,41 @@ def test_an_action_the_client_does_not_approve_is_not_carried_out(
     assert len(api.requests) == 1  # the run ended at the question; Claude was not asked again
 
 
+def test_a_call_beyond_max_concurrent_waits_and_says_so(server: Server, api: FakeMessagesAPI,
+                                                        hang) -> None:
+    """With --max-concurrent 1 the second call waits until the first run has ended."""
+    api.queue(hang)
+    api._default = lambda request: Reply([report("success", task_text(request))])
+    said: list[str | None] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        said.append(message)
+        hang.release()  # the second call has said it waits: let the first run go on
+
+    with http_server(server, "--desktop", "fake", "--max-concurrent", "1") as (url, token):
+        async def main() -> list[types.CallToolResult]:
+            async with http_client(url, token) as client:
+                first = None
+
+                async def call_first() -> None:
+                    nonlocal first
+                    first = await client.call_tool("run_task", {"task": "first"})
+
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(call_first)
+                    await anyio.to_thread.run_sync(lambda: api.wait_for_requests(1, timeout=60))
+                    second = await client.call_tool("run_task", {"task": "second"},
+                                                    progress_callback=on_progress)
+                return [first, second]
+
+        first, second = anyio.run(main)
+    assert said[0].startswith("waiting for a free run slot: 1 running, --max-concurrent 1")
+    assert first.structured_content["status"] == "success"
+    assert second.structured_content["status"] == "success"
+    first_run, second_run = (server.record(r.structured_content) for r in (first, second))
+    assert second_run["started_at"] >= first_run["finished_at"]  # one after the other
+
+
 def test_http_refuses_requests_without_the_token(server: Server) -> None:
     with http_server(server) as (url, token):
         hello = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
