@@ -300,8 +300,10 @@ class CuaMcp:
                     return self._park(item, channel)
                 else:
                     item.settle("stop")  # nobody to ask: as an unattended run
-        except anyio.get_cancelled_exc_class():
-            channel.cancel.set("the MCP client cancelled the call")
+        except BaseException as exc:  # cancelled, or the client is gone: the run ends too
+            cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
+            channel.cancel.set("the MCP client cancelled the call" if cancelled else
+                               "the MCP client can no longer be reached")
             with anyio.CancelScope(shield=True), anyio.move_on_after(_SHUTDOWN_WAIT_S):
                 await anyio.to_thread.run_sync(channel.finished.wait)
             raise
