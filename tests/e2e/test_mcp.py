@@ -69,7 +69,7 @@ class Server:
 
     home: Path
     api: FakeMessagesAPI
-    extra_env: dict[str, str] = field(default_factory=dict)
+    extra_env: dict[str, str | None] = field(default_factory=dict)  # None: left out
 
     @property
     def runs(self) -> Path:
@@ -86,7 +86,7 @@ class Server:
                    ANTHROPIC_API_KEY="test-key-mcp", ANTHROPIC_BASE_URL=self.api.url,
                    CUA_MAX_RETRIES="0", CUA_MODEL=MODEL, NOTE=SECRET_VALUE)
         env.update(self.extra_env)
-        return env
+        return {k: v for k, v in env.items() if v is not None}
 
     def stdio(self, *args: str) -> StdioServerParameters:
         """`cua mcp ARGS` on stdio; its stdout also goes, byte for byte, to `raw`."""
@@ -185,12 +185,19 @@ reason = "the company name goes to the supplier register"
 # --- stdio ------------------------------------------------------------------------------------
 
 
-def test_tools_are_listed_with_their_schemas(server: Server) -> None:
-    async def main() -> list[types.Tool]:
-        async with Client(server.stdio()) as client:
-            return (await client.list_tools()).tools
+def test_tools_are_listed_with_their_schemas_and_a_call_that_cannot_run_is_an_error(
+        server: Server) -> None:
+    server.extra_env["ANTHROPIC_API_KEY"] = None
 
-    tools = {t.name: t for t in anyio.run(main)}
+    async def main() -> tuple[list[types.Tool], types.CallToolResult, types.CallToolResult]:
+        async with Client(server.stdio("--desktop", "fake")) as client:
+            tools = (await client.list_tools()).tools
+            bad = await client.call_tool("run_task", {"task": "x", "max_steps": "many"})
+            keyless = await client.call_tool("run_task", {"task": "look at the screen"})
+            return tools, bad, keyless
+
+    listed, bad, keyless = anyio.run(main)
+    tools = {t.name: t for t in listed}
     assert set(tools) == {"run_task", "list_runs", "show_run"}
     run_task = tools["run_task"]
     assert run_task.input_schema["required"] == ["task"]
@@ -203,6 +210,11 @@ def test_tools_are_listed_with_their_schemas(server: Server) -> None:
                     "cost_usd", "error", "approval", "check", "replay"}
     assert set(run_task.output_schema["required"]) == summary_keys
     assert tools["show_run"].input_schema["required"] == ["run"]
+    assert bad.is_error and "max_steps: 'many' is not of type 'integer'" in bad.content[0].text
+    assert keyless.is_error and "ANTHROPIC_API_KEY" in keyless.content[0].text
+    assert keyless.structured_content["status"] == "error"
+    assert keyless.structured_content["exit_code"] == 2
+    assert not list(server.runs.glob("*"))  # nothing ran, nothing recorded
     server.raw_messages()
 
 
