@@ -149,7 +149,7 @@ def run_cli(argv: list[str] | None = None) -> int:
     value) it is printed here, with the same keys."""
     from . import summary
 
-    summary.reset()
+    summary.begin()
     args = list(sys.argv[1:] if argv is None else argv)
     code, message = _run_cli(argv)
     if code != 0 and _wants_json(args) and not summary.was_printed():

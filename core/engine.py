@@ -28,7 +28,14 @@ from typing import Any
 from .cancel import Cancel
 from .errors import ConfigError, CuaError
 from .events import Event, EventSink, RunFinished, Usage
-from .exits import BUG_EXIT, STATUS_EXIT, InternalError, exit_code_for
+from .exits import (
+    BUG_EXIT,
+    STATUS_EXIT,
+    SUMMARY_KEYS,
+    InternalError,
+    empty_summary,
+    exit_code_for,
+)
 from .gate import Approver, refuse_all
 from .interrupts import exit_code_is, in_flight
 from .secrets import CREDENTIAL_VARS, Secrets
@@ -36,16 +43,6 @@ from .settings import Settings
 
 __all__ = ["SUMMARY_KEYS", "Cancel", "RunHooks", "RunOutcome", "RunRequest", "empty_summary",
            "run", "write_crash"]
-
-SUMMARY_KEYS = ("status", "summary", "steps", "exit_code", "model", "tool_version", "provider",
-                "region", "run_id", "run_dir", "duration_s", "usage", "cost_usd", "error",
-                "approval", "check", "replay")
-
-
-def empty_summary() -> dict[str, Any]:
-    """The summary with every key null, except `steps`: no step has run yet, so 0."""
-    return {**dict.fromkeys(SUMMARY_KEYS), "steps": 0}
-
 
 @dataclass(frozen=True, slots=True)
 class RunRequest:
@@ -285,7 +282,7 @@ def _run(request: RunRequest, hooks: RunHooks, secrets: Secrets, summary: dict[s
         session = stack.enter_context(open_session(
             request.env, virtual_display=request.virtual_display, app=request.app,
             monitor=s.monitor, run_dir=str(run_path), wait_lock_s=request.wait_lock_s,
-            app_wait_s=request.app_wait_s, fake=request.desktop,
+            app_wait_s=request.app_wait_s, fake=request.desktop, interrupt=cancel.check,
             # a replay waits at each step for the screen to match the recording instead
             app_hold_s=0.0 if replay is not None else APP_HOLD_S))
         desktop, desktop_env = session.desktop, session.env

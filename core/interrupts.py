@@ -12,11 +12,16 @@ bounded all the same: if the process has not finished `grace_s` after the first 
 exits at once with that signal's code (`on_overdue` says so first); the input watchdog
 (core/watchdog.py) releases keys and buttons then, as after SIGKILL.
 
-`handling_signals` installs the handlers for one run (the cli does, around `cua run`);
+`handling_signals` installs the handlers (the cli does, at the entry point, around `cua run`);
 `run_ending` is what run_task calls as its cleanup starts. Without installed handlers (a library
 caller, a test in another thread) both are no-ops and Python's defaults apply.
 `for_this_process` is for the `cua` entry point: SIGTERM and SIGHUP end any command like
 Ctrl-C, and after a run the three are ignored until the process has gone.
+
+Several runs in one process (core.engine.run on threads): each registers its Cancel while it is
+in flight (`in_flight`), and the entry point's handler cancels every one (`cancel_all`), so each
+ends at its next check with the signal's exception and exit code. The only process-wide state
+here is that registry and the handlers the entry point installed; a run itself sets none.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ class SignalHandling:
     def __init__(self, *, on_held: Callable[[int], None], on_overdue: Callable[[int], None],
                  grace_s: float, raise_here: bool = True) -> None:
         self._raise_here = raise_here
+        self.thread = threading.get_ident()  # the entry point's (main) thread
         self.first: int | None = None
         self.held: list[int] = []
         self.ending = False
@@ -194,10 +200,20 @@ def handling_signals(*, on_held: Callable[[int], None] = lambda signum: None,
         state.disarm()
 
 
+def _own() -> SignalHandling | None:
+    """The handlers installed at the entry point, if the run calling is the one they raise in
+    (on the main thread); a run on another thread is ended through its Cancel instead."""
+    active = _active
+    if active is not None and active._raise_here and active.thread == threading.get_ident():
+        return active
+    return None
+
+
 def run_ending() -> None:
     """The run's outcome is being decided and recorded: hold every signal from now on."""
-    if _active is not None:
-        _active.ending = True
+    active = _own()
+    if active is not None:
+        active.ending = True
 
 
 def silence_hung_up_terminal() -> None:
@@ -225,13 +241,15 @@ def silence_hung_up_terminal() -> None:
 
 def exit_code_is(code: int) -> None:
     """The code the current run ends with, once known (used if its ending overruns)."""
-    if _active is not None:
-        _active.exit_code_is(code)
+    active = _own()
+    if active is not None:
+        active.exit_code_is(code)
 
 
 def ending() -> bool:
-    """Whether the run is ending (see run_ending): a timer signal should not interrupt that."""
-    return _active is not None and _active.ending
+    """Whether the run is ending (see run_ending)."""
+    active = _own()
+    return active is not None and active.ending
 
 
 def signal_name(signum: int) -> str:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .cancel import Cancel, Deadline
 from .check import CheckResult
-from .claude import ModelClient, ModelReply, ModelRequest, OnRetry
+from .claude import ModelClient
 from .desktop import Desktop
 from .errors import CuaError, DeadlineExceeded
-from .events import CheckFinished, Event, EventSink, RunFinished, RunStarted
+from .events import CheckFinished, EventSink, RunFinished, RunStarted
 from .gate import Approver, Gate, answerer_name, refuse_all
 from .interrupts import run_ending
 from .record import CheckRecord
@@ -64,9 +63,9 @@ def run_task(
     # Every way out of the run is redacted at its boundary: what is sent to and comes back from
     # Claude, every event (records, views, the summary), and what an approver is shown.
     client = secrets.guard_client(client)
-    on_event = _checking(secrets.guard_sink(on_event), cancel)
-    client = _Interruptible(client, cancel)
-    sleep = cancel.sleep if sleep is time.sleep else _checking_sleep(sleep, cancel)
+    on_event = cancel.checking(secrets.guard_sink(on_event))
+    client = cancel.interruptible(client)
+    sleep = cancel.sleep if sleep is time.sleep else cancel.checking_sleep(sleep)
     who = answerer_name(approver)  # before the guard wraps it
     approver = secrets.guard_approver(approver)
     task = secrets.redact(task)
@@ -114,81 +113,6 @@ def run_task(
                                    None if replay is None else replay.record)
             on_event(finished)
     return finished
-
-
-def _checking(sink: EventSink, cancel: Cancel) -> EventSink:
-    """`sink`, then a check for cancellation: every event the run reports (a step starting, a
-    piece of streamed text, an action done) is a point where it can stop cleanly."""
-
-    def emit(event: Event) -> None:
-        sink(event)
-        cancel.check()
-
-    return emit
-
-
-def _checking_sleep(sleep: Callable[[float], None], cancel: Cancel) -> Callable[[float], None]:
-    def checked(seconds: float) -> None:
-        cancel.check()
-        sleep(seconds)
-        cancel.check()
-
-    return checked
-
-
-class _Interruptible:
-    """A model client whose call the run can leave at once when cancelled: the request runs on
-    a helper thread while the run's thread waits for it or for the cancellation (a blocking
-    socket read cannot be woken from another thread otherwise). A call left behind is told to
-    stop (its stream closed), and whatever it still reports is dropped."""
-
-    def __init__(self, client: ModelClient, cancel: Cancel) -> None:
-        self._client, self._cancel = client, cancel
-
-    def send(self, request: ModelRequest, *, on_text: Callable[[str], None],
-             on_retry: OnRetry | None = None) -> ModelReply:
-        cancel = self._cancel
-        done = threading.Event()
-        left = threading.Event()
-        result: list[Any] = []
-
-        def text(piece: str) -> None:
-            if not left.is_set():
-                on_text(piece)
-
-        def retry(*args: Any) -> None:
-            if not left.is_set() and on_retry is not None:
-                on_retry(*args)
-
-        def call() -> None:
-            try:
-                result.append(self._client.send(request, on_text=text, on_retry=retry))
-            except BaseException as exc:  # handed to the run's thread, which raises it
-                result.append(exc)
-            finally:
-                done.set()
-
-        worker = threading.Thread(target=call, name="cua-model-call", daemon=True)
-        with cancel.aborting(self._abort):
-            worker.start()
-            try:
-                cancel.wait_for(done)
-            finally:
-                if not done.is_set():
-                    left.set()
-                    self._abort()
-        outcome = result[0]
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
-
-    def _abort(self) -> None:
-        abort = getattr(self._client, "abort", None)
-        if abort is not None:
-            abort()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
 
 
 def _run_check(check: Callable[[], CheckResult], summary: str, on_event: EventSink,

@@ -24,7 +24,7 @@ from .actions import Click, Drag, Key, MouseButton, MouseMove, Scroll, TypeText
 from .claude import ToolCall
 from .desktop import Frame, Window
 from .errors import ConfigError
-from .events import HandedOver, ReplayStarted, ScreenMatched, StepFinished, StepStarted
+from .events import HandedOver, ReplayStarted, ScreenMatched, StepStarted
 from .flavours import FLAVOURS, Flavour, flavour_for
 from .record import ActionRecord, ReplayRecord, StepRecord, matched_name, screenshot_name
 from .replay_match import (
@@ -436,15 +436,10 @@ class Replayer:
         ids = {a.tool_use_id for a in actions}
         calls = tuple(c for c in step.tool_calls if c.id in ids or (
             step.outcome is not None and c.name == context.REPORT_TOOL_NAME))
-        record = StepRecord(
-            step=state.step, text=step.text, stop_reason=step.stop_reason, tool_calls=calls,
-            actions=tuple(actions), overhead_s=round(runner.clock() - t0, 4),
-            settle_s=None if observed is None else round(observed.settle_s, 4),
-            settle_captures=None if observed is None else observed.captures,
-            is_stable=None if observed is None else observed.is_stable,
-            screenshot=None if observed is None else runner.last_screenshot,
-            screenshot_before=before, outcome=step.outcome, replayed=True, match=match.score)
-        runner.emit(StepFinished(state.step, record, observed.pending if observed else None))
+        runner.finish_step(state.step, text=step.text, stop_reason=step.stop_reason,
+                           tool_calls=calls, actions=actions, started=t0, shot=observed,
+                           before=before, outcome=step.outcome, replayed=True,
+                           match=match.score)
 
     def summary_of(self, recording: Run, step: StepRecord) -> str:
         for call in step.tool_calls:
@@ -461,10 +456,7 @@ class Replayer:
         runner.last_screenshot = name
         runner.emit(HandedOver(state.step, stop.at, stop.reason, name, shot.png))
         note = handover_note(recording, self.done, stop.at, stop.reason)
-        content: list[dict[str, Any]] = [{"type": "text", "text": task},
-                                         {"type": "text", "text": note},
-                                         context.image_block(shot.png)]
-        state.messages = [{"role": "user", "content": content}]
+        state.messages = [context.first_message(task, shot.png, note=note)]
         return runner.run_steps(state)
 
 

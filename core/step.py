@@ -169,20 +169,36 @@ class StepRunner:
         outcome, results, shot = self.handle(reply, state, actions)
         if results:
             state.messages.append(context.user_turn(results))
-        record = StepRecord(
-            step=step, text=reply.text, stop_reason=reply.stop_reason,
+        self.finish_step(
+            step, text=reply.text, stop_reason=reply.stop_reason,
             tool_calls=tuple(ToolCallRecord(c.id, c.name, c.input) for c in reply.tool_calls),
-            actions=tuple(actions), usage=reply.usage, cost_usd=state.last_cost_usd,
-            model_s=round(model_s, 4), overhead_s=round(self.clock() - replied_at, 4),
+            actions=actions, started=replied_at, shot=shot, before=before,
+            outcome=outcome[0] if outcome and outcome[0] in ("success", "failure") else None,
+            usage=reply.usage, cost_usd=state.last_cost_usd, model_s=round(model_s, 4))
+        return outcome
+
+    def finish_step(self, step: int, *, text: str, stop_reason: str | None,
+                    tool_calls: tuple[ToolCallRecord, ...], actions: list[ActionRecord],
+                    started: float, shot: Observation | None, before: str | None,
+                    outcome: str | None, usage: Usage | None = None,
+                    cost_usd: float | None = None, model_s: float = 0.0,
+                    replayed: bool = False, match: float | None = None) -> None:
+        """Record the step (the one place a StepRecord is made, live or replayed) and report
+        it. `started`: when the step's own work began (Claude's reply, or the replay's check);
+        `shot`: the screenshot that ended it, if one was taken."""
+        record = StepRecord(
+            step=step, text=text, stop_reason=stop_reason, tool_calls=tool_calls,
+            actions=tuple(actions), usage=Usage() if usage is None else usage,
+            cost_usd=cost_usd, model_s=model_s,
+            overhead_s=round(self.clock() - started, 4),
             settle_s=None if shot is None else round(shot.settle_s, 4),
             settle_captures=None if shot is None else shot.captures,
             is_stable=None if shot is None else shot.is_stable,
             screenshot=None if shot is None else self.last_screenshot,
-            screenshot_before=before,
-            outcome=outcome[0] if outcome and outcome[0] in ("success", "failure") else None,
-        )
-        self.emit(StepFinished(step, record, shot.png if shot else None))
-        return outcome
+            screenshot_before=before, outcome=outcome, replayed=replayed, match=match)
+        picture = None if shot is None else (shot.pending if shot.pending is not None
+                                             else shot.png)
+        self.emit(StepFinished(step, record, picture))
 
     def ask(self, state: RunState) -> tuple[ModelReply, float]:
         note = context.budget_note(state.step, self.config.max_steps)
