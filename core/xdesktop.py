@@ -447,7 +447,17 @@ class XDesktop:
         with self._device_errors(f"hold {chord!r}"):
             self._check_failsafe()
             with self._chord_held(keysyms, chord):
-                time.sleep(seconds)  # the requested hold itself, not a wait for anything
+                self._hold_for(seconds)
+
+    def _hold_for(self, seconds: float) -> None:
+        """The requested hold itself, not a wait for anything; `interrupt` is asked every
+        50 ms, so a run cancelled from another thread (an MCP client's cancel, a batch) lets go
+        at once, as a signal makes it."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, 0.05))
+            if self._interrupt is not None:
+                self._interrupt()
 
     def type_text(self, text: str) -> None:
         """Type any Unicode text exactly; newlines become Return and tabs Tab."""

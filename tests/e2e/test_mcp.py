@@ -28,7 +28,7 @@ import pytest
 from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
 from claude_cua.core.demo.policies import computer_call, report, supplier_form_policy
 from claude_cua.core.demo.supplier_form import FIELDS
-from helpers import pointer_state, wait_until
+from helpers import keys_down, pointer_state, wait_until
 
 mcp = pytest.importorskip("mcp", reason="cua mcp needs the mcp extra: pip install -e '.[mcp]'")
 import mcp_types as types  # noqa: E402
@@ -261,23 +261,26 @@ def test_the_supplier_form_through_run_task(server: Server, api: FakeMessagesAPI
 
 
 def test_a_cancelled_call_ends_its_run_with_nothing_held(server: Server, api: FakeMessagesAPI,
-                                                         hang, virtual_display) -> None:
-    """The run holds the mouse button down, then waits for Claude; the client cancels. The
-    run ends as Ctrl-C ends one. --allow-desktop puts it on the test's own display, so the
-    button is observed there."""
+                                                         virtual_display) -> None:
+    """The run holds the mouse button down, then holds Shift for a minute; the client cancels
+    in the middle. The run ends as Ctrl-C ends one, at once. --allow-desktop puts it on the
+    test's own display, so the button and the key are observed there."""
     server.extra_env.update(DISPLAY=virtual_display.display,
                             XAUTHORITY=str(virtual_display.xauthority))
-    api.queue(lambda req: Reply([computer_call(req, "left_mouse_down")]), hang)
+    api.queue(lambda req: Reply([computer_call(req, "left_mouse_down")]),
+              lambda req: Reply([computer_call(req, "hold_key", text="shift", duration=60)]))
 
     def button_down() -> bool:
         return bool(pointer_state(virtual_display)[2] & BUTTONS)
+
+    def both_down() -> bool:
+        return button_down() and bool(keys_down(virtual_display))
 
     async def main() -> None:
         async with Client(server.stdio("--allow-desktop")) as client:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(client.call_tool, "run_task", {"task": "press and hold"})
-                await anyio.to_thread.run_sync(lambda: wait_until(button_down, 60))
-                await anyio.to_thread.run_sync(lambda: api.wait_for_requests(2, timeout=60))
+                await anyio.to_thread.run_sync(lambda: wait_until(both_down, 60))
                 tg.cancel_scope.cancel()
             # the server ends the run as Ctrl-C does, while it goes on serving
             await anyio.to_thread.run_sync(lambda: wait_until(
@@ -289,9 +292,10 @@ def test_a_cancelled_call_ends_its_run_with_nothing_held(server: Server, api: Fa
         assert row["status"] == "interrupted"
         assert shown.structured_content["run"]["exit_code"] == 130
         assert [s["step"] for s in shown.structured_content["steps"]] == [1]
+        assert shown.structured_content["run"]["duration_s"] < 30  # not the minute's hold
 
     anyio.run(main)
-    assert not button_down()
+    assert not button_down() and keys_down(virtual_display) == []
     server.raw_messages()
 
 
