@@ -17,6 +17,7 @@ import base64
 import concurrent.futures
 import contextlib
 import secrets as token_source
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -115,7 +116,7 @@ class Channel:
 
         try:
             self.outcome = run(request, RunHooks(on_event=self.on_event, approver=self,
-                                                 cancel=self.cancel))
+                                                 warn=_warn, cancel=self.cancel))
         finally:
             self.ended_at = time.monotonic()
             self.finished.set()
@@ -403,6 +404,12 @@ class CuaMcp:
         with anyio.CancelScope(shield=True), anyio.move_on_after(_SHUTDOWN_WAIT_S):
             for channel in channels:
                 await anyio.to_thread.run_sync(channel.finished.wait)
+
+
+def _warn(line: str) -> None:
+    """A run's warning (already redacted), for whoever reads the server's stderr."""
+    sys.stderr.write(f"cua mcp: warning: {line}\n")
+    sys.stderr.flush()
 
 
 def _elicitation_path(ctx: Any) -> str | None:
