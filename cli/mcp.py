@@ -37,11 +37,11 @@ def mcp(
     allow_desktop: Annotated[bool, typer.Option(
         "--allow-desktop", help="Let a run_task call without virtual_display drive this server's own $DISPLAY (the user's desktop) instead of a private virtual display.")] = False,
     max_concurrent: Annotated[int, typer.Option(
-        help="Runs carried out at once, each on its own display; further calls wait, and their progress says so.",
-        min=1, max=64)] = 2,
+        help="Runs carried out at once (1 to 64), each on its own display; further calls wait, and their progress says so.",
+        metavar="N")] = 2,
     approval_timeout: Annotated[float, typer.Option(
-        help="Seconds to wait for the client's answer to an approval question; then the action is not carried out and the run ends needs_approval.",
-        metavar="SECONDS", min=1)] = 300.0,
+        help="Seconds (at least 1) to wait for the client's answer to an approval question; then the action is not carried out and the run ends needs_approval.",
+        metavar="SECONDS")] = 300.0,
     config: Annotated[Path | None, typer.Option(
         help="Config file (TOML) instead of ~/.config/cua/config.toml (env CUA_CONFIG).",
         metavar="FILE")] = None,
@@ -56,6 +56,12 @@ def mcp(
         sys.stderr.write(f"cua mcp needs the optional MCP support, which is not installed "
                          f"({exc}): {INSTALL}\n")
         return 2
+    if not 1 <= max_concurrent <= 64:
+        raise typer.BadParameter(f"give 1 to 64 runs at once, not {max_concurrent}",
+                                 param_hint="--max-concurrent")
+    if not approval_timeout >= 1:  # NaN too
+        raise typer.BadParameter(f"give at least 1 second, not {approval_timeout:g}",
+                                 param_hint="--approval-timeout")
     address = parse_address(http) if http is not None else None
     from .mcp_server import ServerOptions
 

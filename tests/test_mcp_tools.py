@@ -93,3 +93,12 @@ def test_without_the_extra_cua_mcp_names_the_install_command(monkeypatch, capsys
     assert run_cli(["mcp"]) == 2
     err = capsys.readouterr().err
     assert "pip install 'claude-cua[mcp]'" in err and "CUA_EXTRAS=mcp" in err
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["--max-concurrent", "0"], "--max-concurrent"), (["--approval-timeout", "0.5"],
+                                                      "--approval-timeout"),
+    (["--http", "0.0.0.0:8765"], "not a loopback address")])
+def test_bad_options_exit_2_naming_them(args, named, capsys) -> None:
+    assert run_cli(["mcp", *args]) == 2
+    assert named in capsys.readouterr().err
