@@ -24,8 +24,7 @@ from ..core.interrupts import GRACE_S, SignalHandling, handling_signals, signal_
 from ..core.settings import Settings
 from .logs import core_logging
 from .summary import mark_printed
-from .terminal import guarded_stdio
-from .view import make_view
+from .view import guarded_stdio, make_view
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,13 +3,13 @@
 core.engine fills it in (RunOutcome.summary); whatever an exit path does not know is null.
 Errors raised before a run starts (typer's own usage errors, a bad config file or CUA_* value)
 are printed by cli.main with `error_summary`, unless the command already printed its object.
-Whether it did is per invocation of `cua` (a context variable that cli.main sets afresh), not
+Whether it did is per invocation of `cua` (thread-local state that cli.main sets afresh), not
 per process: two invocations in two threads do not see each other's.
 """
 
 from __future__ import annotations
 
-from contextvars import ContextVar
+import threading
 from typing import Any
 
 from ..core.exits import SUMMARY_KEYS, empty_summary
@@ -17,23 +17,20 @@ from ..core.exits import SUMMARY_KEYS, empty_summary
 __all__ = ["SUMMARY_KEYS", "begin", "empty_summary", "error_summary", "mark_printed",
            "was_printed"]
 
-_printed: ContextVar[list[bool] | None] = ContextVar("cua_json_printed", default=None)
+_invocation = threading.local()  # .printed: this thread's `cua` printed its JSON object
 
 
 def begin() -> None:
     """A new invocation of `cua` on this thread: nothing printed yet."""
-    _printed.set([False])
+    _invocation.printed = False
 
 
 def mark_printed() -> None:
-    flag = _printed.get()
-    if flag is not None:
-        flag[0] = True
+    _invocation.printed = True
 
 
 def was_printed() -> bool:
-    flag = _printed.get()
-    return flag is not None and flag[0]
+    return bool(getattr(_invocation, "printed", False))
 
 
 def error_summary(message: str, exit_code: int, status: str = "error") -> dict[str, Any]:

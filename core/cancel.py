@@ -104,7 +104,6 @@ class Cancel:
             with self._lock:
                 self._aborts.remove(abort)
 
-
     def checking(self, sink: EventSink) -> EventSink:
         """`sink`, then a check: every event the run reports (a step starting, a piece of
         streamed text, an action done) is a point where it can stop cleanly."""

@@ -27,7 +27,7 @@ from typing import Any
 
 from .cancel import Cancel
 from .errors import ConfigError, CuaError
-from .events import Event, EventSink, RunFinished, Usage
+from .events import EventSink, Usage
 from .exits import (
     BUG_EXIT,
     STATUS_EXIT,
@@ -292,25 +292,16 @@ def _run(request: RunRequest, hooks: RunHooks, secrets: Secrets, summary: dict[s
         if not existed:
             stack.callback(_drop_if_unrecorded, run_dir)
         summary.update(run_id=run_id, run_dir=str(run_dir))
+        # The record first, then the caller's sink: a record that cannot be written raises
+        # RecordError (exit 5) with the view still told.
         recorder = RunRecorder(run_dir, meta={**_versions(request, secrets, policy_files),
                                               **_provider_meta(endpoint),
                                               "display": desktop_env["DISPLAY"],
                                               "monitor": s.monitor},
-                               redactor=secrets.redactor)
+                               redactor=secrets.redactor, then=hooks.on_event)
         stack.callback(recorder.close)
-        sink = hooks.on_event
-
-        def on_event(event: Event) -> None:
-            try:
-                recorder(event)  # a record that cannot be written raises RecordError (exit 5)
-            finally:
-                sink(event)
-                if isinstance(event, RunFinished):  # so that every exit path reports the same
-                    summary.update(status=event.status, summary=event.summary,
-                                   steps=event.steps, duration_s=round(event.duration_s, 3),
-                                   usage=event.usage.as_dict(), cost_usd=event.cost_usd,
-                                   **event.details)
-
+        # Whatever way the run ends, the summary says what its RunFinished said.
+        stack.callback(_summarise, recorder, summary)
         config = LoopConfig(model=model.id, flavour=flavour, max_steps=s.max_steps,
                             max_tokens=s.max_tokens, keep_images=s.keep_images,
                             settle_ceiling_s=s.settle_ceiling_s, limits=image_limits_for(canonical),
@@ -318,13 +309,21 @@ def _run(request: RunRequest, hooks: RunHooks, secrets: Secrets, summary: dict[s
                             max_cost_usd=s.max_cost_usd, rules=rules, secrets=secrets,
                             timeout_s=request.timeout_s)
         result = run_task(request.task, desktop=desktop, client=client, config=config,
-                          on_event=on_event, run_id=run_id, run_dir=str(run_dir),
+                          on_event=recorder, run_id=run_id, run_dir=str(run_dir),
                           approver=hooks.approver, check=_check(request.check, desktop_env),
                           replay=replay, cancel=cancel)
         exit_code_is(STATUS_EXIT[result.status])  # the ending still to come keeps this code
     code = STATUS_EXIT[result.status]
     summary["exit_code"] = code  # the rest came with the RunFinished event
     return code
+
+
+def _summarise(recorder: Any, summary: dict[str, Any]) -> None:
+    event = recorder.finished
+    if event is not None:
+        summary.update(status=event.status, summary=event.summary, steps=event.steps,
+                       duration_s=round(event.duration_s, 3), usage=event.usage.as_dict(),
+                       cost_usd=event.cost_usd, **event.details)
 
 
 def _drop_if_unrecorded(run_dir: Path) -> None:

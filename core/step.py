@@ -46,7 +46,6 @@ from .events import (
 from .flavours import Flavour, ImageLimits
 from .gate import Gate
 from .policy import BUILTIN_RULES, Rule
-from .prices import Price
 from .record import ActionRecord, ApprovalRecord, StepRecord, ToolCallRecord, screenshot_name
 from .screen import (
     PendingPng,
@@ -59,7 +58,7 @@ from .screen import (
 )
 from .secrets import Secrets
 from .settings import DEFAULTS
-from .usage import Usage
+from .usage import Price, Usage
 
 
 @dataclass(frozen=True, slots=True)
