@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from PIL import Image, ImageChops
+
 from .transients import Box, Damage, Observed, Snapshot, WindowSeen, is_caret
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,10 @@ class Watcher:
             self._root.change_attributes(event_mask=Xlib.X.SubstructureNotifyMask)
             self._x.sync()
             self._damage_type = self._x.extension_event.DamageNotify
+            shadow = self._grab(0, 0, *self._size)
+            if shadow is None:
+                raise Unavailable(f"the screen of {display} cannot be read as 32-bit pixels")
+            self._shadow = shadow
         except Unavailable:
             self._x.close()
             raise
@@ -165,51 +171,75 @@ class Watcher:
 
     def _drain(self) -> None:
         batch: list[Box] = []
+        first_at: float | None = None
         for _ in range(self._x.pending_events()):
             event = self._x.next_event()
             now = self._clock()
             if event.type == self._damage_type:
                 a = event.area
-                box = (a.x - self._origin[0], a.y - self._origin[1], a.width, a.height)
-                with self._lock:
-                    if len(self._seen.damage) < MAX_DAMAGE:
-                        self._seen.damage.append(Damage(now, box))
-                    if not is_caret(box):
-                        self._last_change = now
-                        self._changes.append(now)
-                        batch.append(box)
+                batch.append((a.x - self._origin[0], a.y - self._origin[1], a.width, a.height))
+                first_at = now if first_at is None else first_at
             elif event.type == self._X.MapNotify:
                 self._mapped_window(event.window, bool(event.override), now)
             elif event.type in (self._X.UnmapNotify, self._X.DestroyNotify):
                 self._unmapped_window(event.window.id, now)
             elif event.type == self._X.ConfigureNotify:
                 self._moved_window(event, now)
-        if batch:
-            self._snapshot(batch)
+        if batch and first_at is not None:
+            self._damaged(batch, first_at)
 
-    def _snapshot(self, boxes: list[Box]) -> None:
-        """Capture the union of one batch of damage, clipped to the screen."""
+    def _damaged(self, boxes: list[Box], at: float) -> None:
+        """One batch of damage: capture its box and keep what really changed.
+
+        The capture is compared with the shadow (the screen as last captured): programs
+        repaint more than they change (Tk redraws a whole entry to blink its caret), so only
+        pixels that differ count, and a change no bigger than a caret never counts."""
         x0 = max(0, min(b[0] for b in boxes))
         y0 = max(0, min(b[1] for b in boxes))
         x1 = min(self._size[0], max(b[0] + b[2] for b in boxes))
         y1 = min(self._size[1], max(b[1] + b[3] for b in boxes))
         w, h = x1 - x0, y1 - y0
-        if w <= 0 or h <= 0 or w * h > MAX_SNAPSHOT_PIXELS:
+        if w <= 0 or h <= 0:
             return
-        if self._snapshot_bytes + w * h * 4 > MAX_SNAPSHOT_BYTES:
+        image = None
+        if w * h <= MAX_SNAPSHOT_PIXELS:
+            image = self._grab(x0, y0, w, h)
+        if image is None:  # too big to capture (or refused): a change we cannot picture
+            self._changed(Damage(at, (x0, y0, w, h)), None)
             return
+        old = self._shadow.crop((x0, y0, x1, y1))
+        self._shadow.paste(image, (x0, y0))
+        bbox = ImageChops.difference(image, old).getbbox()
+        if bbox is None:
+            return  # repainted as it was
+        box = (x0 + bbox[0], y0 + bbox[1], bbox[2] - bbox[0], bbox[3] - bbox[1])
+        snapshot = None
+        if self._snapshot_bytes + w * h * 4 <= MAX_SNAPSHOT_BYTES:
+            snapshot = Snapshot(self._clock(), (x0, y0, w, h), image.tobytes("raw", "BGRX"))
+        self._changed(Damage(at, box), snapshot)
+
+    def _changed(self, damage: Damage, snapshot: Snapshot | None) -> None:
+        with self._lock:
+            if len(self._seen.damage) < MAX_DAMAGE:
+                self._seen.damage.append(damage)
+            if snapshot is not None:
+                self._seen.snapshots.append(snapshot)
+                self._snapshot_bytes += len(snapshot.bgra)
+            if not is_caret(damage.box):
+                self._last_change = damage.at
+                self._changes.append(damage.at)
+
+    def _grab(self, x: int, y: int, w: int, h: int) -> Image.Image | None:
+        """The screen's pixels in this box (RGB), on the watcher's own connection."""
         try:
-            image = self._root.get_image(x0 + self._origin[0], y0 + self._origin[1], w, h,
+            reply = self._root.get_image(x + self._origin[0], y + self._origin[1], w, h,
                                          self._X.ZPixmap, 0xFFFFFFFF)
         except self._errors.XError:
-            return
-        at = self._clock()
-        data = image.data if isinstance(image.data, bytes) else bytes(image.data)
+            return None
+        data = reply.data if isinstance(reply.data, bytes) else bytes(reply.data)
         if len(data) < w * h * 4:
-            return  # not a 32-bit-per-pixel screen: no pictures, lines only
-        with self._lock:
-            self._seen.snapshots.append(Snapshot(at, (x0, y0, w, h), data[: w * h * 4]))
-            self._snapshot_bytes += w * h * 4
+            return None  # not a 32-bit-per-pixel screen: no pictures, lines only
+        return Image.frombuffer("RGB", (w, h), data, "raw", "BGRX", 0, 1).copy()
 
     def _mapped_window(self, window: Any, is_override: bool, now: float) -> None:
         try:
