@@ -41,6 +41,10 @@ CARET_THICKNESS = 4  # a bar at most this many pixels wide (or high) ...
 CARET_LENGTH = 64  # ... and at most this long is a caret, never reported
 MERGE_GAP = 6  # damage rectangles this close together are one region
 MIN_WINDOW_SIDE = 4  # smaller windows are helpers nobody sees (Tk's, Chromium's)
+# A region back as it was within this long is a button pressed and released by the click
+# itself, not news (the recall target is for flashes of 100 ms and more).
+MIN_FLASH_S = 0.04
+WINDOW_ECHO_S = 0.1
 _KIND_ORDER = {"notification": 0, "dialog": 1, "window": 1, "popup": 1, "flash": 2}
 
 
@@ -201,6 +205,8 @@ def _flashes(seen: Observed, gone: list[WindowSeen], before: Frame, after: Frame
     for region, first, last in _regions(damage):
         if last > shot_at - ongoing_s:
             continue  # still changing when the screenshot was taken
+        if last - first < MIN_FLASH_S or _follows_window(first, last, gone):
+            continue
         best = _most_changed(region, seen.snapshots, before)
         if best is None:
             continue
@@ -281,6 +287,14 @@ def _inside_gone_window(d: Damage, gone: Sequence[WindowSeen]) -> bool:
     """Damage drawn by (or left behind by) a window that came and went: that window's line
     says it already."""
     return any(_contains(_grown(w.box, 2), d.box) for w in gone)
+
+
+def _follows_window(first: float, last: float, gone: Sequence[WindowSeen]) -> bool:
+    """A region that changed as a window came and changed back as it went (the window
+    manager greying the title bar of the window below while a dialog has the focus): the
+    window's own line says it."""
+    return any(w.gone_at is not None and abs(first - w.shown_at) <= WINDOW_ECHO_S
+               and abs(last - w.gone_at) <= WINDOW_ECHO_S for w in gone)
 
 
 def _grown(box: Box, by: int) -> Box:

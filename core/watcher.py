@@ -282,7 +282,7 @@ class Watcher:
         title = self._title(window)
         if wm_class or title or depth >= _TREE_DEPTH:
             return title, (wm_class[1] if wm_class else "")
-        for child in window.query_tree().children[:16]:
+        for child in window.query_tree().children[:64]:
             title, found = self._names(child, depth + 1)
             if title or found:
                 return title, found

@@ -149,3 +149,20 @@ def test_the_block_is_bounded_in_lines_and_images() -> None:
     lines = describe(found).splitlines()
     assert len(lines) == 1 + MAX_LINES + 1
     assert lines[-1] == f"- and {len(found) - MAX_LINES} more"
+
+
+def test_a_button_pressed_and_released_by_the_click_itself_is_not_news() -> None:
+    box = (100, 60, 80, 20)
+    seen = Observed(damage=[Damage(10.001, box), Damage(10.004, box)],
+                    snapshots=[snapshot(10.001, box, RED_LABEL)])
+    assert find(seen) == []
+
+
+def test_the_title_bar_greyed_while_a_dialog_was_up_is_the_dialogs_line_only() -> None:
+    title_bar = (0, 0, 400, 20)
+    grey = frame((0, 0, 400, 20, (128, 128, 128)))
+    seen = Observed(windows=[WindowSeen(7, 10.20, (100, 100, 200, 100), "Confirm",
+                                        gone_at=10.50)],
+                    damage=[Damage(10.21, title_bar), Damage(10.52, title_bar)],
+                    snapshots=[snapshot(10.21, title_bar, grey)])
+    assert [t.kind for t in find(seen)] == ["window"]
