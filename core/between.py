@@ -4,13 +4,14 @@ core/transients.py decides what Claude is told.
 
 The settling rule, for apps that answer at once and apps that answer a round trip later:
 - the screen is settled when it has had no damage for the run's quiet window (15 ms to start
-  with), or, when the action changed nothing at all, 50 ms after it;
+  with), or, when the action changed nothing at all, 100 ms after it (Chromium shows nothing
+  at all for a click on a button until the page's answer, some 80-110 ms later);
 - an app slow to show its first change gets a quiet window three times that delay (capped at
   300 ms): Chromium paints a pressed button some 15-30 ms after the click, then answers after
   its round trip; Tk paints within a few milliseconds and pays nothing;
-- the window learns: a change that came within 300 ms after a screenshot taken after input
-  means the app answered late; the quiet window grows to that gap (plus 20 ms) for the rest of
-  the run;
+- both learn: a change that came within 300 ms after a screenshot taken after input means the
+  app answered late; the quiet window (or, when nothing had changed, the 100 ms) grows to that
+  gap plus 20 ms for the rest of the run (at most 300 and 400 ms);
 - a change that arrives while the screenshot is being scaled and encoded (before the request
   leaves) means it is retaken, at most twice.
 The ceiling stays the settle ceiling.
@@ -33,7 +34,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 BASE_QUIET_S = 0.015
-GRACE_S = 0.05
+GRACE_S = 0.1
+MAX_GRACE_S = 0.4
 LATENCY_FACTOR = 3.0
 MAX_QUIET_S = 0.3
 LEARN_WINDOW_S = 0.3
@@ -70,6 +72,8 @@ class Between:
         self.watcher, self.space, self.ceiling_s = watcher, space, ceiling_s
         self.clock, self.sleep = clock, sleep
         self.quiet_s = BASE_QUIET_S
+        self.grace_s = GRACE_S
+        self.settled_on_damage = False  # the last screenshot followed a change, not the grace
         self.turn: list[tuple[float, str]] = []  # (start, tool_use_id) of each action
         self.shot_at: float | None = None  # when the last screenshot was captured
         self.shot_after_input = False
@@ -82,7 +86,7 @@ class Between:
         """Wait for the display to be quiet after this turn's actions."""
         self._learn()
         since = self.turn[-1][0] if self.turn and after_input else self.clock()
-        return self._wait(since, grace_s=GRACE_S if after_input else 0.0)
+        return self._wait(since, grace_s=self.grace_s if after_input else 0.0)
 
     def changed_since(self, at: float) -> float | None:
         """A change after `at` (the capture): the screenshot is out of date."""
@@ -110,7 +114,13 @@ class Between:
         if late is None or self.settled_change is None:
             return
         gap = late - self.settled_change
-        if gap + LEARN_MARGIN_S > self.quiet_s:
+        if not self.settled_on_damage:  # nothing had changed: the grace was too short
+            if gap + LEARN_MARGIN_S > self.grace_s:
+                self.grace_s = min(MAX_GRACE_S, gap + LEARN_MARGIN_S)
+                log.info("the screen changed %.0f ms after an action that had changed nothing "
+                         "by its screenshot; settling now gives such actions %.0f ms",
+                         gap * 1000, self.grace_s * 1000)
+        elif gap + LEARN_MARGIN_S > self.quiet_s:
             self.quiet_s = min(MAX_QUIET_S, gap + LEARN_MARGIN_S)
             log.info("the screen changed %.0f ms after a screenshot was taken; settling now "
                      "waits for %.0f ms of quiet", (late - self.shot_at) * 1000,
@@ -147,8 +157,9 @@ class Between:
                                      shot_at=shot_at, space=self.space)
         ids = tuple(i for _, i in self.turn)
         first = self.turn[0][0] if self.turn else shot_at
-        self.settled_change = self.watcher.last_change_before(shot_at, since=first) or (
-            self.turn[-1][0] if self.turn else None)
+        changed = self.watcher.last_change_before(shot_at, since=first)
+        self.settled_on_damage = changed is not None
+        self.settled_change = changed or (self.turn[-1][0] if self.turn else None)
         self.shot_at, self.shot_after_input, self.turn = shot_at, after_input, []
         pngs = tuple(None if t.image is None else encode_png(t.image) for t in transients)
         return Found(tuple(transients), pngs, ids)
