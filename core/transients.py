@@ -30,6 +30,7 @@ from PIL import Image, ImageChops
 
 from .desktop import Frame
 from .screen import ScreenSpace
+from .transient_text import transient_text
 
 Box = tuple[int, int, int, int]  # x, y, width, height in screen pixels
 
@@ -111,23 +112,7 @@ class Transient:
 
     def line(self) -> str:
         """The one line Claude reads."""
-        what = {"window": "a window", "popup": "a popup window",
-                "notification": "a desktop notification",
-                "flash": "a region changed and changed back"}[self.kind]
-        parts = [what]
-        if self.text:
-            parts.append(_quoted(self.text))
-        if self.wm_class:
-            parts.append(f"(class {self.wm_class})")
-        if self.region is not None:
-            parts.append(f"at {list(self.region)}")
-        when = f"{_signed(self.came_s)} s"
-        if self.went_s is not None:
-            when += f" … {_signed(self.went_s)} s"
-        line = " ".join(parts) + ", " + when
-        if self.image is not None:
-            line += " (image below)"
-        return "- " + line
+        return "- " + transient_text(self.record(), image_below=self.image is not None)
 
     def record(self, image_name: str | None = None) -> dict[str, object]:
         """The step record's form (JSON)."""
@@ -340,15 +325,6 @@ def _action_for(at: float, actions_at: Sequence[float]) -> tuple[int, float]:
 
 def _rel(at: float, base: float) -> float:
     return round(at - base, 2)
-
-
-def _signed(seconds: float) -> str:
-    return f"{seconds:+.2f}"
-
-
-def _quoted(text: str) -> str:
-    text = " ".join(text.split())
-    return '"' + (text if len(text) <= 200 else text[:199] + "…") + '"'
 
 
 def _on_screen(box: Box, frame: Frame) -> bool:

@@ -130,6 +130,15 @@ def test_claude_is_told_of_a_toast_a_flash_and_a_dialog_and_nothing_on_a_still_s
     assert [t["kind"] for t in recorded] == ["popup", "flash", "window"]
     assert (run_dir / recorded[1]["image"]).exists()
     assert all(s["format"] == 2 for s in steps)
+    # `cua runs show` lists them; the report shows them on their step, with the picture.
+    code, out, _ = cua("runs", "show", str(run_dir))
+    assert code == 0
+    assert 'came and went: a popup window "Saved 1" (class Toplevel) at [' in out
+    assert f"picture: {run_dir / recorded[1]['image']}" in out
+    code, _, _ = cua("runs", "report", str(run_dir))
+    page = (run_dir / "report.html").read_text()
+    assert code == 0 and "came and went before the next screenshot" in page
+    assert "a region changed and changed back" in page and 'alt="What flashed by"' in page
 
 
 def test_a_spinner_that_never_stops_floods_nothing(cua, api, virtual_display, tmp_path):
