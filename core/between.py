@@ -20,12 +20,14 @@ The ceiling stays the settle ceiling.
 from __future__ import annotations
 
 import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from .desktop import Frame
+from .notices import Listener, open_listener
 from .screen import Quiet, ScreenSpace, encode_png, wait_for_quiet
 from .transients import Transient, find_transients
 from .watcher import Watcher
@@ -71,6 +73,7 @@ class Between:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.watcher, self.space, self.ceiling_s = watcher, space, ceiling_s
         self.clock, self.sleep = clock, sleep
+        self.listener: Listener | None = None  # desktop notifications, where a bus is
         self.quiet_s = BASE_QUIET_S
         self.grace_s = GRACE_S
         self.settled_on_damage = False  # the last screenshot followed a change, not the grace
@@ -170,12 +173,14 @@ class Between:
         self.shot_at, self.turn = shot_at, []
 
     def close(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
         self.watcher.close()
 
 
 def open_between(desktop: object, *, space: ScreenSpace, ceiling_s: float,
-                 clock: Callable[[], float], sleep: Callable[[float], None]
-                 ) -> Between | None:
+                 clock: Callable[[], float], sleep: Callable[[float], None],
+                 env: Mapping[str, str] = os.environ) -> Between | None:
     """A Between for `desktop` when it can be watched (an XDesktop with DAMAGE); None, said
     once in the log (cua -v), when it cannot, and the step settles by comparing captures."""
     watch = getattr(desktop, "watch", None)
@@ -186,7 +191,12 @@ def open_between(desktop: object, *, space: ScreenSpace, ceiling_s: float,
         log.info("not watching between screenshots (%s): settling by comparing captures, "
                  "and Claude is not told what came and went", reason)
         return None
-    return Between(watcher, space=space, ceiling_s=ceiling_s, clock=clock, sleep=sleep)
+    between = Between(watcher, space=space, ceiling_s=ceiling_s, clock=clock, sleep=sleep)
+    listener, reason = open_listener(env, watcher.add_notice)
+    if listener is None:
+        log.debug("not listening for desktop notifications: %s", reason)
+    between.listener = listener
+    return between
 
 
 def transient_name(step: int, index: int) -> str:

@@ -95,6 +95,9 @@ class Observed:
     damage: list[Damage] = field(default_factory=list)
     snapshots: list[Snapshot] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
+    # the previous screenshot's time; windows shown before it are listed too (their damage
+    # is theirs) but are never transients of this interval
+    since: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +155,8 @@ def find_transients(
                     and _on_screen(w.box, after)]
     for w in gone_windows:
         assert w.gone_at is not None
+        if seen.since is not None and w.shown_at <= seen.since:
+            continue  # mapped before the previous screenshot: Claude saw it come
         action, base = _action_for(w.shown_at, actions_at)
         found.append(Transient(
             "popup" if w.is_override else "window", _rel(w.shown_at, base),

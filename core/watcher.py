@@ -25,7 +25,7 @@ from typing import Any
 
 from PIL import Image, ImageChops
 
-from .transients import Box, Damage, Observed, Snapshot, WindowSeen, is_caret
+from .transients import Box, Damage, Notice, Observed, Snapshot, WindowSeen, is_caret
 
 log = logging.getLogger(__name__)
 
@@ -126,15 +126,20 @@ class Watcher:
             seen.damage = [d for d in seen.damage if d.at <= until]
             seen.snapshots = [s for s in seen.snapshots if s.at <= until]
             seen.notices = [n for n in seen.notices if n.at <= until]
-            windows = [w for w in seen.windows if w.shown_at <= until]
-            later.windows = [w for w in seen.windows if w.shown_at > until]
-            # Windows still mapped at `until` are kept, so their unmap is recognised later, but
-            # they are never transients for the next interval (shown before it).
-            seen.windows = [w for w in windows if w.gone_at is not None and w.gone_at <= until]
+            # Windows still mapped at `until` go on to the next interval too: shown before it,
+            # they are never its transients, but the damage their going leaves is theirs.
+            later.windows = [w for w in seen.windows if w.gone_at is None or w.gone_at > until]
+            later.since = until
+            seen.windows = [w for w in seen.windows if w.shown_at <= until]
             self._seen = later
             self._snapshot_bytes = sum(len(s.bgra) for s in later.snapshots)
             self._changes = [at for at in self._changes if at > until - 5.0]
             return seen
+
+    def add_notice(self, notice: Notice) -> None:
+        """A desktop notification (from core/notices.py's listener)."""
+        with self._lock:
+            self._seen.notices.append(notice)
 
     def cpu_s(self) -> float:
         """The watcher thread's own CPU time so far."""

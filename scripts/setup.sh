@@ -57,8 +57,9 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 if [ "${1:-}" = "--test" ]; then
-    # The cloud extras too: the provider tests run the SDK's Bedrock and Vertex clients.
-    "$venv/bin/python" -m pip install -q -e ".[test,bedrock,vertex]"
+    # The cloud extras too: the provider tests run the SDK's Bedrock and Vertex clients;
+    # notify: the notification tests monitor a private session bus.
+    "$venv/bin/python" -m pip install -q -e ".[test,bedrock,vertex,notify]"
 elif [ -n "${CUA_EXTRAS:-}" ]; then
     # e.g. CUA_EXTRAS=bedrock or CUA_EXTRAS=bedrock,vertex: the cloud providers' libraries
     "$venv/bin/python" -m pip install -q ".[$CUA_EXTRAS]"

@@ -166,3 +166,12 @@ def test_the_title_bar_greyed_while_a_dialog_was_up_is_the_dialogs_line_only() -
                     damage=[Damage(10.21, title_bar), Damage(10.52, title_bar)],
                     snapshots=[snapshot(10.21, title_bar, grey)])
     assert [t.kind for t in find(seen)] == ["window"]
+
+
+def test_a_window_shown_before_the_last_screenshot_is_not_news_nor_is_its_going() -> None:
+    box = (100, 100, 200, 100)
+    dialog = frame((100, 100, 200, 100, (0, 0, 200)))
+    seen = Observed(windows=[WindowSeen(7, 9.9, box, "Confirm", gone_at=10.5)],
+                    damage=[Damage(10.2, box), Damage(10.5, box)],
+                    snapshots=[snapshot(10.2, box, dialog)], since=10.0)
+    assert find(seen) == []

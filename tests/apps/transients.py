@@ -70,7 +70,7 @@ def main() -> None:
             window.overrideredirect(True)
             window.title(text)
             window.geometry(f"220x60+{TOAST_AT[0]}+{TOAST_AT[1]}")
-            tk.Label(window, text=text, bg="#303030", fg="white",
+            tk.Label(window, text=text, bg=hex_colour(colours.SUBMITTED), fg="black",
                      font=("DejaVu Sans", 16)).pack(fill="both", expand=True)
             window.update_idletasks()
             t0 = time.monotonic()

