@@ -114,7 +114,7 @@ def main() -> None:
         run_dir = Path(tmp) / "run"
         t0 = time.monotonic()
         proc = subprocess.run(
-            [sys.executable, "-m", "claude_cua.cli", "run", "--quiet", "--json",
+            [sys.executable, "-m", "claude_cua.cli", "run", "-v", "--json",
              "--model", "claude-sonnet-5-5", "--max-steps", str(len(policy.plan) + 2),
              "--run-dir", str(run_dir), "benchmark"],
             env=env, capture_output=True, text=True, timeout=1800)
@@ -144,15 +144,17 @@ def main() -> None:
         counts[kind][slot] += 1
     for kind, (found, missed, seen) in counts.items():
         judged = found + missed
-        print(f"{kind}s: {found}/{judged} reported ({100 * found / max(judged, 1):.1f}% recall); "
+        print(f"{kind}es" if kind == "flash" else f"{kind}s", end=": ")
+        print(f"{found}/{judged} reported ({100 * found / max(judged, 1):.1f}% recall); "
               f"{seen} more were on screen in a screenshot (seen directly)")
     lines = sum(len(b.splitlines()) - 1 for b in policy.quiet_blocks)
     print(f"false reports on the still screen with a blinking caret: {lines} lines in "
           f"{args.quiet_steps} steps")
-    extra = [b for r, b in policy.reports if re.search(r"- a (region|window)", b)]
-    print(f"blocks received during the rounds: {len(policy.reports)} "
-          f"(window/flash lines: {len(extra)})")
+    lines = [line for _, b in policy.reports for line in b.splitlines()[1:]]
+    print(f"lines received during the rounds: {len(lines)} for {len(kinds)} transients")
     print(f"{len(steps)} steps in {wall:.1f} s")
+    cpu = re.search(r"the watcher used .*", proc.stderr)
+    print(cpu.group(0) if cpu else "the watcher's CPU was not logged")
 
 
 if __name__ == "__main__":

@@ -75,6 +75,7 @@ class Between:
         self.clock, self.sleep = clock, sleep
         self.listener: Listener | None = None  # desktop notifications, where a bus is
         self.quiet_s = BASE_QUIET_S
+        self.shots = 0
         self.grace_s = GRACE_S
         self.settled_on_damage = False  # the last screenshot followed a change, not the grace
         self.turn: list[tuple[float, str]] = []  # (start, tool_use_id) of each action
@@ -155,6 +156,7 @@ class Between:
               after_input: bool) -> Found:
         """What came and went up to the screenshot captured at `shot_at`; starts a new turn."""
         seen = self.watcher.take(shot_at)
+        self.shots += 1
         transients = find_transients(seen, before=before, after=after,
                                      actions_at=[t for t, _ in self.turn] or [shot_at],
                                      shot_at=shot_at, space=self.space)
@@ -173,6 +175,9 @@ class Between:
         self.shot_at, self.turn = shot_at, []
 
     def close(self) -> None:
+        cpu = self.watcher.cpu_s()
+        log.info("the watcher used %.0f ms of CPU in its thread for %d screenshots (%.2f ms "
+                 "each)", cpu * 1000, self.shots, cpu * 1000 / max(self.shots, 1))
         if self.listener is not None:
             self.listener.close()
         self.watcher.close()
