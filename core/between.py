@@ -6,9 +6,9 @@ The settling rule, for apps that answer at once and apps that answer a round tri
 - the screen is settled when it has had no damage for the run's quiet window (15 ms to start
   with), or, when the action changed nothing at all, 100 ms after it (Chromium shows nothing
   at all for a click on a button until the page's answer, some 80-110 ms later);
-- an app slow to show its first change gets a quiet window three times that delay (capped at
-  300 ms): Chromium paints a pressed button some 15-30 ms after the click, then answers after
-  its round trip; Tk paints within a few milliseconds and pays nothing;
+- an app slow to show its first change (counted from the end of the action) gets a quiet
+  window three times that delay (capped at 300 ms): a program that draws late may draw again;
+  Tk paints within a few milliseconds, during the action itself, and pays nothing;
 - both learn: a change that came within 300 ms after a screenshot taken after input means the
   app answered late; the quiet window (or, when nothing had changed, the 100 ms) grows to that
   gap plus 20 ms for the rest of the run (at most 300 and 400 ms);
@@ -90,7 +90,8 @@ class Between:
         """Wait for the display to be quiet after this turn's actions."""
         self._learn()
         since = self.turn[-1][0] if self.turn and after_input else self.clock()
-        return self._wait(since, grace_s=self.grace_s if after_input else 0.0)
+        return self._wait(since, grace_s=self.grace_s if after_input else 0.0,
+                          latency_from=self.clock())
 
     def changed_since(self, at: float) -> float | None:
         """A change after `at` (the capture): the screenshot is out of date."""
@@ -100,11 +101,13 @@ class Between:
     def retake_wait(self, since: float) -> Quiet:
         return self._wait(since, grace_s=0.0)
 
-    def _wait(self, since: float, *, grace_s: float) -> Quiet:
+    def _wait(self, since: float, *, grace_s: float, latency_from: float | None = None
+              ) -> Quiet:
         return wait_for_quiet(
             self.watcher.last_change, since=since, quiet_s=self.quiet_s, grace_s=grace_s,
             ceiling_s=self.ceiling_s, first_change=lambda: self.watcher.first_change_after(since),
-            latency_factor=LATENCY_FACTOR, max_quiet_s=MAX_QUIET_S, clock=self.clock,
+            latency_factor=LATENCY_FACTOR, latency_from=latency_from, max_quiet_s=MAX_QUIET_S,
+            clock=self.clock,
             sleep=self.sleep)
 
     def _learn(self) -> None:

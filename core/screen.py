@@ -244,6 +244,7 @@ def wait_for_quiet(
     ceiling_s: float,
     first_change: Callable[[], float | None] | None = None,
     latency_factor: float = 0.0,
+    latency_from: float | None = None,
     max_quiet_s: float = 0.3,
     interval_s: float = 0.002,
     clock: Callable[[], float] = time.monotonic,
@@ -253,10 +254,12 @@ def wait_for_quiet(
     watcher's `last_change` says when the screen last changed), or until the ceiling.
 
     `since` is when the action started. With no damage since then at all, `grace_s` after it
-    is quiet enough. With `latency_factor`, an app that took L seconds to show its first
-    change gets a quiet window of at least factor x L (capped at `max_quiet_s`): a program
-    that answers slowly is given time to answer twice.
+    is quiet enough. With `latency_factor`, an app that took L seconds (from `latency_from`,
+    when the action ended; default `since`) to show its first change gets a quiet window of
+    at least factor x L (capped at `max_quiet_s`): a program that answers slowly is given
+    time to answer twice.
     """
+    origin = since if latency_from is None else latency_from
     start = clock()
     while True:
         now = clock()
@@ -266,7 +269,7 @@ def wait_for_quiet(
             if latency_factor and first_change is not None:
                 first = first_change()
                 if first is not None:
-                    window = max(window, min(max_quiet_s, latency_factor * (first - since)))
+                    window = max(window, min(max_quiet_s, latency_factor * (first - origin)))
             if now - changed >= window:
                 return Quiet(now - start, True)
         elif now - since >= grace_s:
