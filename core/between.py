@@ -4,13 +4,15 @@ core/transients.py decides what Claude is told.
 
 The settling rule, for apps that answer at once and apps that answer a round trip later:
 - the screen is settled when it has had no damage for the run's quiet window (15 ms to start
-  with), or, when the action changed nothing at all, 100 ms after it (Chromium shows nothing
-  at all for a click on a button until the page's answer, some 80-110 ms later);
+  with), or, when the action changed nothing at all, 50 ms after it; then the screenshot is
+  taken and encoded, but a request after an action that changed nothing leaves no sooner
+  than 120 ms after it, and is retaken if the screen changes meanwhile (Chromium shows
+  nothing at all for a click on Submit until the page's answer, some 80-110 ms later);
 - an app slow to show its first change (counted from the end of the action) gets a quiet
   window three times that delay (capped at 300 ms): a program that draws late may draw again;
   Tk paints within a few milliseconds, during the action itself, and pays nothing;
 - both learn: a change that came within 300 ms after a screenshot taken after input means the
-  app answered late; the quiet window (or, when nothing had changed, the 100 ms) grows to that
+  app answered late; the quiet window (or, when nothing had changed, the 120 ms) grows to that
   gap plus 20 ms for the rest of the run (at most 300 and 400 ms);
 - a change that arrives while the screenshot is being scaled and encoded (before the request
   leaves) means it is retaken, at most twice.
@@ -36,8 +38,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 BASE_QUIET_S = 0.015
-GRACE_S = 0.1
-MAX_GRACE_S = 0.4
+GRACE_S = 0.05
+HOLD_S = 0.12
+MAX_HOLD_S = 0.4
 LATENCY_FACTOR = 3.0
 MAX_QUIET_S = 0.3
 LEARN_WINDOW_S = 0.3
@@ -77,6 +80,7 @@ class Between:
         self.quiet_s = BASE_QUIET_S
         self.shots = 0
         self.grace_s = GRACE_S
+        self.hold_s = HOLD_S  # after an action that changed nothing, the request waits this long
         self.settled_on_damage = False  # the last screenshot followed a change, not the grace
         self.turn: list[tuple[float, str]] = []  # (start, tool_use_id) of each action
         self.shot_at: float | None = None  # when the last screenshot was captured
@@ -92,6 +96,13 @@ class Between:
         since = self.turn[-1][0] if self.turn and after_input else self.clock()
         return self._wait(since, grace_s=self.grace_s if after_input else 0.0,
                           latency_from=self.clock())
+
+    def _hold(self, *, until: float, shot_at: float) -> None:
+        """Nothing has changed since the action: the screenshot is taken and encoded, but the
+        request waits until `until` in case the answer is a round trip away (a change retakes
+        it)."""
+        while self.clock() < until and self.changed_since(shot_at) is None:
+            self.sleep(0.002)
 
     def changed_since(self, at: float) -> float | None:
         """A change after `at` (the capture): the screenshot is out of date."""
@@ -122,11 +133,11 @@ class Between:
             return
         gap = late - self.settled_change
         if not self.settled_on_damage:  # nothing had changed: the grace was too short
-            if gap + LEARN_MARGIN_S > self.grace_s:
-                self.grace_s = min(MAX_GRACE_S, gap + LEARN_MARGIN_S)
+            if gap + LEARN_MARGIN_S > self.hold_s:
+                self.hold_s = min(MAX_HOLD_S, gap + LEARN_MARGIN_S)
                 log.info("the screen changed %.0f ms after an action that had changed nothing "
                          "by its screenshot; settling now gives such actions %.0f ms",
-                         gap * 1000, self.grace_s * 1000)
+                         gap * 1000, self.hold_s * 1000)
         elif gap + LEARN_MARGIN_S > self.quiet_s:
             self.quiet_s = min(MAX_QUIET_S, gap + LEARN_MARGIN_S)
             log.info("the screen changed %.0f ms after a screenshot was taken; settling now "
@@ -138,6 +149,7 @@ class Between:
         """Settle, capture, `make` (scale and encode), and capture again when the screen
         changed before the request leaves (at most MAX_RETAKES times)."""
         t0 = self.clock()
+        action_at = self.turn[-1][0] if self.turn and after_input else None
         quiet = self.settle(after_input=after_input)
         captures = 0
         while True:
@@ -146,6 +158,8 @@ class Between:
             captures += 1
             waited = shot_at - t0
             made = make(frame)
+            if action_at is not None and self.watcher.first_change_after(action_at) is None:
+                self._hold(until=action_at + self.hold_s, shot_at=shot_at)
             changed = self.changed_since(shot_at)
             if changed is None or not retake or captures > MAX_RETAKES:
                 break

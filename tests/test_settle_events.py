@@ -3,7 +3,7 @@ no X, no real waiting."""
 
 from __future__ import annotations
 
-from claude_cua.core.between import BASE_QUIET_S, GRACE_S, LEARN_MARGIN_S, Between
+from claude_cua.core.between import BASE_QUIET_S, HOLD_S, LEARN_MARGIN_S, Between
 from claude_cua.core.desktop import Frame
 from claude_cua.core.screen import ScreenSpace, wait_for_quiet
 from claude_cua.core.transients import Observed
@@ -63,14 +63,17 @@ class FakeWatcher:
         self.clock, self.changes = clock, []
 
     def last_change(self):
-        return max((t for t in self.changes if t <= self.clock.now), default=None)
+        return max(self.seen(), default=None)
 
     def first_change_after(self, since, until=None):
-        return min((t for t in self.changes if t > since and (until is None or t <= until)),
+        return min((t for t in self.seen() if t > since and (until is None or t <= until)),
                    default=None)
 
     def last_change_before(self, until, since):
-        return max((t for t in self.changes if since <= t <= until), default=None)
+        return max((t for t in self.seen() if since <= t <= until), default=None)
+
+    def seen(self):
+        return [t for t in self.changes if t <= self.clock.now]
 
     def take(self, until):
         return Observed()
@@ -93,10 +96,10 @@ def test_a_late_answer_after_a_screenshot_lengthens_the_quiet_window_for_the_run
     between.settle(after_input=True)
     # the quiet window is now the gap between the two changes, and a margin
     assert abs(between.quiet_s - (late - 100.005 + LEARN_MARGIN_S)) < 1e-6
-    assert between.grace_s == GRACE_S
+    assert between.hold_s == HOLD_S
 
 
-def test_nothing_then_a_late_answer_lengthens_the_grace_instead() -> None:
+def test_nothing_then_a_late_answer_lengthens_the_hold_instead() -> None:
     clock = Clock()
     watcher = FakeWatcher(clock)
     between = Between(watcher, space=ScreenSpace(4, 4, 4, 4), ceiling_s=2, clock=clock,
@@ -108,5 +111,19 @@ def test_nothing_then_a_late_answer_lengthens_the_grace_instead() -> None:
     clock.now += 1.0
     between.action_started("b")
     between.settle(after_input=True)
-    assert abs(between.grace_s - (0.15 + LEARN_MARGIN_S)) < 0.005
+    assert abs(between.hold_s - (0.15 + LEARN_MARGIN_S)) < 0.005
     assert between.quiet_s == BASE_QUIET_S
+
+
+def test_after_an_action_that_changed_nothing_the_request_is_held_and_retaken_on_a_change(
+        ) -> None:
+    clock = Clock()
+    watcher = FakeWatcher(clock)
+    between = Between(watcher, space=ScreenSpace(4, 4, 4, 4), ceiling_s=2, clock=clock,
+                      sleep=clock.sleep)
+    frames = iter([Frame(4, 4, bytes(64)), Frame(4, 4, bytes([255]) * 64)])
+    watcher.changes.append(100.09)  # the answer, 90 ms after the click
+    between.action_started("a")
+    shot = between.screenshot(lambda: next(frames), lambda f: f.bgra[:1], before=None,
+                              after_input=True)
+    assert shot.captures == 2 and shot.made == bytes([255])  # the answer is in it
