@@ -64,6 +64,9 @@ def main() -> None:
                     print(f"run {run}: the form never showed")
                     continue
                 shown.append(policy.banner)
+                print(f"run {run}: banner {policy.banner}, settle "
+                      f"{clicks[0]['settle_s'] * 1000:.0f} ms, {clicks[0]['settle_captures']} "
+                      f"captures, click {clicks[0]['actions'][0]['action_s'] * 1000:.0f} ms")
                 waits.append(clicks[0]["settle_s"] * 1000)
                 overheads.append(clicks[0]["overhead_s"] * 1000)
         finally:

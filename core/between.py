@@ -9,7 +9,7 @@ The settling rule, for apps that answer at once and apps that answer a round tri
   than 120 ms after it, and is retaken if the screen changes meanwhile (Chromium shows
   nothing at all for a click on Submit until the page's answer, some 80-110 ms later);
 - an app slow to show its first change (counted from the end of the action) gets a quiet
-  window three times that delay (capped at 300 ms): a program that draws late may draw again;
+  window eight times that delay (capped at 300 ms): a program that draws late may draw again;
   Tk paints within a few milliseconds, during the action itself, and pays nothing;
 - both learn: a change that came within 300 ms after a screenshot taken after input means the
   app answered late; the quiet window (or, when nothing had changed, the 120 ms) grows to that
@@ -41,7 +41,7 @@ BASE_QUIET_S = 0.015
 GRACE_S = 0.05
 HOLD_S = 0.12
 MAX_HOLD_S = 0.4
-LATENCY_FACTOR = 3.0
+LATENCY_FACTOR = 8.0
 MAX_QUIET_S = 0.3
 LEARN_WINDOW_S = 0.3
 LEARN_MARGIN_S = 0.02

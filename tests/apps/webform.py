@@ -1,7 +1,8 @@
 """A web form that answers a round trip later, for Debian's chromium on the test's display.
 
-`WebForm(delay_s)` serves, on 127.0.0.1, a page with a violet Submit button (colours.SUBMIT);
-Submit POSTs to the server, which answers after `delay_s`, and the page then shows a yellow
+`WebForm(delay_s)` serves, on 127.0.0.1, a page with a violet Submit button (colours.SUBMIT)
+that shows a black focus ring at once when clicked (so the screen changes right after the
+click, then again when the answer comes, as on the page the issue was found on); Submit POSTs to the server, which answers after `delay_s`, and the page then shows a yellow
 "Submitted" banner (colours.DIALOG_OK). `chromium_argv(url, profile, proxy_port)` opens it as
 an --app window that can reach nothing else (a proxy that refuses everything).
 """
@@ -18,6 +19,7 @@ PAGE = f"""<!doctype html><html><head><title>Web form</title><style>
 body {{ font: 18px sans-serif; margin: 40px; background: #f2f2f2; }}
 button {{ background: {hex_colour(SUBMIT)}; color: white; border: 0; width: 220px; height: 64px;
          font-size: 20px; }}
+button:focus {{ outline: 4px solid #000000; }}
 #banner {{ display: none; background: {hex_colour(DIALOG_OK)}; padding: 24px; margin-top: 40px;
           font-size: 28px; }}
 </style></head><body>
