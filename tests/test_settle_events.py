@@ -86,7 +86,7 @@ def test_a_late_answer_after_a_screenshot_lengthens_the_quiet_window_for_the_run
                       sleep=clock.sleep)
     frame = Frame(4, 4, bytes(64))
     between.action_started("a")
-    watcher.changes.append(100.005)  # the app answers at once ...
+    watcher.changes.append(100.0)  # the app answers at once (during the action) ...
     shot = between.screenshot(lambda: frame, lambda f: b"", before=frame, after_input=True)
     assert shot.waited_s < 0.03 and between.quiet_s == BASE_QUIET_S
     late = clock.now + 0.08
@@ -95,7 +95,7 @@ def test_a_late_answer_after_a_screenshot_lengthens_the_quiet_window_for_the_run
     between.action_started("b")
     between.settle(after_input=True)
     # the quiet window is now the gap between the two changes, and a margin
-    assert abs(between.quiet_s - (late - 100.005 + LEARN_MARGIN_S)) < 1e-6
+    assert abs(between.quiet_s - (late - 100.0 + LEARN_MARGIN_S)) < 1e-6
     assert between.hold_s == HOLD_S
 
 
@@ -127,3 +127,23 @@ def test_after_an_action_that_changed_nothing_the_request_is_held_and_retaken_on
     shot = between.screenshot(lambda: next(frames), lambda f: f.bgra[:1], before=None,
                               after_input=True)
     assert shot.captures == 2 and shot.made == bytes([255])  # the answer is in it
+
+
+def test_a_display_that_cannot_be_watched_is_said_once_and_settles_as_before(caplog) -> None:
+    import logging
+
+    from claude_cua.core.between import open_between
+
+    class Unwatchable:
+        def watch(self):
+            return None, "the X server on :9 lacks the DAMAGE extension"
+
+    clock = Clock()
+    with caplog.at_level(logging.INFO, logger="claude_cua.core.between"):
+        between = open_between(Unwatchable(), space=ScreenSpace(4, 4, 4, 4), ceiling_s=2,
+                               clock=clock, sleep=clock.sleep, env={})
+    assert between is None
+    [message] = [r.getMessage() for r in caplog.records]
+    assert "lacks the DAMAGE extension" in message and "comparing captures" in message
+    assert open_between(object(), space=ScreenSpace(4, 4, 4, 4), ceiling_s=2, clock=clock,
+                        sleep=clock.sleep, env={}) is None  # FakeDesktop: nothing to watch

@@ -2,9 +2,10 @@
 
 `WebForm(delay_s)` serves, on 127.0.0.1, a page with a violet Submit button (colours.SUBMIT)
 that shows a black focus ring at once when clicked (so the screen changes right after the
-click, then again when the answer comes, as on the page the issue was found on); Submit POSTs to the server, which answers after `delay_s`, and the page then shows a yellow
-"Submitted" banner (colours.DIALOG_OK). `chromium_argv(url, profile, proxy_port)` opens it as
-an --app window that can reach nothing else (a proxy that refuses everything).
+click, then again when the answer comes, as on the page the issue was found on). Submit POSTs
+to the server, which answers after `delay_s`, and the page then shows a yellow "Submitted"
+banner (colours.DIALOG_OK). `chromium_argv(url, profile, proxy_port)` opens it as an --app
+window that can reach nothing else (a proxy that refuses everything).
 """
 
 from __future__ import annotations
