@@ -175,3 +175,27 @@ def test_a_window_shown_before_the_last_screenshot_is_not_news_nor_is_its_going(
                     damage=[Damage(10.2, box), Damage(10.5, box)],
                     snapshots=[snapshot(10.2, box, dialog)], since=10.0)
     assert find(seen) == []
+
+
+def test_with_several_actions_each_tool_result_says_what_followed_it() -> None:
+    from claude_cua.core.between import Found
+    from claude_cua.core.context import tell_transients
+
+    seen = Observed(windows=[WindowSeen(1, 10.1, (0, 0, 50, 50), "A", gone_at=10.2),
+                             WindowSeen(2, 10.7, (0, 0, 50, 50), "B", gone_at=10.8)])
+    found = find(seen, actions_at=(10.0, 10.5))
+    results = [{"type": "tool_result", "tool_use_id": i, "content": []} for i in ("t1", "t2")]
+    tell_transients(results, results[1], Found(tuple(found), (None, None), ("t1", "t2")))
+    [first], [second] = (r["content"] for r in results)
+    assert first["text"].startswith(HEADER) and '"A"' in first["text"] and '"B"' not in first[
+        "text"]
+    assert '"B"' in second["text"] and "+0.20 s … +0.30 s" in second["text"]
+
+
+def test_nothing_transient_adds_nothing_to_the_request() -> None:
+    from claude_cua.core.between import Found
+    from claude_cua.core.context import tell_transients
+
+    results = [{"type": "tool_result", "tool_use_id": "t1", "content": []}]
+    tell_transients(results, results[0], Found((), (), ("t1",)))
+    assert results[0]["content"] == []
