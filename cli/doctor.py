@@ -33,8 +33,7 @@ def doctor(
         help="The Vertex AI project a run would pass.")] = None,
 ) -> None:
     from ..core.doctor import run_checks
-    from ..core.errors import ConfigError
-    from ..core.settings import load_settings
+    from ..core.settings import SettingsError, load_settings
     from .run import _settings_flags
 
     # The same resolution as `cua run`: flags, CUA_* variables, the config file, defaults. A
@@ -44,11 +43,8 @@ def doctor(
     try:
         loaded = load_settings(dict(os.environ), None, flags)
         s, sources = loaded.settings, loaded.sources
-    except ConfigError:
-        from ..core.settings import Settings, resolve_settings
-
-        s, sources = resolve_settings(Settings(), file={}, file_path=None, env=os.environ,
-                                      flags=flags)
+    except SettingsError as exc:  # the good values still stand
+        s, sources = exc.partial.settings, exc.partial.sources
     checks = run_checks(os.environ, provider=s.provider, region=s.region, project=s.project,
                         model=None if sources["model"] == "default" else s.model)
     if as_json:

@@ -62,12 +62,16 @@ def make_replayer(spec: str | None, *, task: str, root: Path, monitor: int, wait
 def replay_check_command(
     run_id: Annotated[str, typer.Argument(help="Run id, prefix, folder, or `latest`.",
                                           metavar="RUN")],
-    monitor: Annotated[int, typer.Option(help="Which monitor to capture (1 = primary).",
-                                         min=1)] = 1,
+    monitor: Annotated[int, typer.Option(
+        help="Which monitor to capture (1 = primary, 0 = all monitors as one).",
+        metavar="N")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> int:
+    from ..core.errors import ConfigError
     from ..core.runs import runs_root
 
+    if monitor < 0:
+        raise ConfigError(f"--monitor must be 0 (all monitors) or more, not {monitor}")
     env = dict(os.environ)
     recording = resolve_recording(run_id, root=runs_root(env))
     verdict = check_now(recording, env=env, monitor=monitor)
