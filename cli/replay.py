@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
+from ..core.words import counted
+
 HELP_CHECK = """\
 Compare the current screen with the first step of a recording that acts (steps that only
 took a screenshot need not match) and say whether
@@ -87,7 +89,8 @@ def print_verdict(verdict: Mapping[str, Any], *, as_json: bool,
         mark_printed()  # `cua run --json --dry-run`: this is its one object
         text = json.dumps(verdict, ensure_ascii=False)
     elif verdict["would_replay"]:
-        text = (f"would replay {verdict['run_id']} ({verdict['steps']} steps): the screen "
+        steps = counted(verdict["steps"], "step")
+        text = (f"would replay {verdict['run_id']} ({steps}): the screen "
                 f"matches its first step that acts (match {verdict['match']:.3f})")
     else:
         text = f"would hand over to Claude at once: {verdict['reason']}"
@@ -97,10 +100,18 @@ def print_verdict(verdict: Mapping[str, Any], *, as_json: bool,
 
 def check_now(recording: Any, *, env: Mapping[str, str], monitor: int) -> dict[str, Any]:
     """Look at the screen once and judge the recording's first step that acts against it."""
+    from ..core.errors import DesktopError
     from ..core.xdesktop import XDesktop
     from ..core.xserver import check_display, ensure_xauthority
 
-    name = check_display(env)
+    try:
+        name = check_display(env)
+    except DesktopError as exc:  # its own advice: replay-check looks at the screen there is
+        happened = str(exc).partition(";")[0]
+        raise DesktopError(
+            f"{happened}; replay-check compares the screen on $DISPLAY: run it inside the X "
+            "session the replay would use, or judge the replay on a private Xvfb with `cua run "
+            "--replay RUN --dry-run --virtual-display WxH --app CMD TASK`") from None
     desktop = XDesktop(display=name, xauthority=ensure_xauthority(env), monitor=monitor)
     try:
         return verdict_of(recording, desktop)

@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from ..core.words import counted
+
 
 def _root() -> Path:
     from ..core.runs import runs_root
@@ -49,7 +51,7 @@ def list_runs_command(
     for line in table_lines(runs, width):
         sys.stdout.write(line + "\n")
     if len(runs) < len(every):
-        sys.stderr.write(f"({len(every) - len(runs)} older runs not shown; --limit "
+        sys.stderr.write(f"({counted(len(every) - len(runs), 'older run')} not shown; --limit "
                          f"{len(every)} shows all)\n")
     return 0
 
@@ -107,7 +109,8 @@ def _drop_started(columns: list[str], rows: list[dict[str, str]]) -> list[str]:
 
 def _short_models(columns: list[str], rows: list[dict[str, str]]) -> list[str]:
     for row in rows:
-        row["MODEL"] = row["MODEL"].removeprefix("claude-")
+        # us.anthropic.claude-sonnet-4-5-… → sonnet-4-5-…: the provider's prefix and "claude-"
+        row["MODEL"] = row["MODEL"].rpartition("anthropic.")[2].removeprefix("claude-")
     return columns
 
 
@@ -159,13 +162,12 @@ def prune_runs_command(
         freed += size
         sys.stdout.write(f"{verb} {info.run_id}  {info.header.status}  "
                          f"{(info.header.started_at or '')[:10]}  {_bytes(size)}\n")
-    count = len(plan.remove)
-    runs = "run" if count == 1 else "runs"
+    runs = counted(len(plan.remove), "run")
     if dry_run:
-        sys.stdout.write(f"{count} {runs} older than {older_than} would be removed, freeing "
+        sys.stdout.write(f"{runs} older than {older_than} would be removed, freeing "
                          f"{_bytes(freed)} (dry run: nothing removed)\n")
     else:
-        sys.stdout.write(f"{count} {runs} older than {older_than} removed, {_bytes(freed)} "
+        sys.stdout.write(f"{runs} older than {older_than} removed, {_bytes(freed)} "
                          f"freed, in {root}\n")
     return 0
 
@@ -221,7 +223,7 @@ def warn_damage(run) -> None:  # type: ignore[no-untyped-def]
     for what in damage[:_DAMAGE_SHOWN]:
         sys.stderr.write(f"cua: warning: {run.path}: {what}\n")
     if len(damage) > _DAMAGE_SHOWN:
-        sys.stderr.write(f"cua: warning: and {len(damage) - _DAMAGE_SHOWN} more such problems\n")
+        sys.stderr.write(f"cua: warning: and {counted(len(damage) - _DAMAGE_SHOWN, 'more such problem')}\n")
 
 
 REPORT_HELP = """\

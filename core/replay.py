@@ -38,6 +38,7 @@ from .replay_match import (
 from .runs import damage_of
 from .screen import PendingPng, ScreenSpace, frame_to_image, scale_image, wait_for_change
 from .step import EndRun, RunState, StepRunner, timeout_summary
+from .words import counted
 
 if TYPE_CHECKING:
     from .runs import Run, RunInfo
@@ -318,7 +319,8 @@ class Replayer:
     def budget_left(self, runner: StepRunner, state: RunState) -> tuple[str, str] | None:
         config = runner.config
         if state.step >= config.max_steps:
-            return "budget_exhausted", f"stopped after using all {config.max_steps} steps"
+            return "budget_exhausted", ("stopped after using all "
+                                        f"{counted(config.max_steps, 'step')}")
         timeout = config.timeout_s
         if timeout is not None and runner.clock() - runner.started >= timeout:
             return "timeout", timeout_summary(timeout)

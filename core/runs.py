@@ -28,6 +28,7 @@ from .events import (
     StepFinished,
 )
 from .record import FORMAT, DamagedRecord, RunHeader, StepRecord, parse_record
+from .words import counted
 
 if TYPE_CHECKING:
     from .redact import Redactor
@@ -262,7 +263,7 @@ def damage_of(run: Run) -> list[str]:
         shown = ", ".join(map(str, numbers[:12])) + (", ..." if len(numbers) > 12 else "")
         found.append(f"steps.jsonl holds steps {shown}, not 1 to {len(numbers)} in order")
     if run.header.steps is not None and run.header.steps != len(numbers):
-        found.append(f"run.json says {run.header.steps} steps but steps.jsonl holds "
+        found.append(f"run.json says {counted(run.header.steps, 'step')} but steps.jsonl holds "
                      f"{len(numbers)}")
     return found
 
@@ -307,7 +308,8 @@ def load_run(runs_root: Path, run_id: str) -> Run:
                                for r in matches[:_MAX_MATCHES_SHOWN])
             more = (f"\n  ... and {len(matches) - _MAX_MATCHES_SHOWN} more"
                     if len(matches) > _MAX_MATCHES_SHOWN else "")
-            raise ConfigError(f"{len(matches)} runs match {run_id!r}; give more of the id:\n"
+            raise ConfigError(f"{counted(len(matches), 'run')} match {run_id!r}; give more of "
+                              "the id:\n"
                               f"{shown}{more}")
         path = matches[0].path
     header = _read_header(path)

@@ -22,6 +22,7 @@ from .config_file import (
 )
 from .errors import ConfigError
 from .flavours import DEFAULT_MODEL, FLAVOURS, PROVIDERS
+from .words import counted
 
 
 class _Unset:
@@ -296,7 +297,7 @@ def join_problems(problems: list[str]) -> str:
     """One problem as it is; several as a count and one indented line each."""
     if len(problems) == 1:
         return problems[0]
-    return f"{len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in problems)
+    return f"{counted(len(problems), 'problem')}:\n" + "\n".join(f"  - {p}" for p in problems)
 
 
 def _from_file(name: str, value: Any, file_path: Path | None) -> Any:

@@ -48,7 +48,13 @@ def test_replay_asks_the_api_nothing_and_reports_replay(cua, api, spec, monkeypa
     code, out, _ = cua("runs", "show", summary["run_id"])
     assert code == 0
     assert f"replay of {recorded['run_id']}: 2 steps, replayed to the end" in out
-    assert "step 1 (replayed, match 1.000): " in out
+    assert "step 1: replayed (no model call), match 1.000." in out
+    # the live view: each replayed step's heading comes before its actions
+    lines = err.splitlines()
+    heading = next(i for i, line in enumerate(lines) if line.startswith("replay 1/2 ✓"))
+    click = next(i for i, line in enumerate(lines) if line.startswith("  left_click"))
+    assert heading < click < next(i for i, line in enumerate(lines)
+                                  if line.startswith("replay 2/2 ✓"))
 
 
 def test_cua_replay_env_sets_it_and_auto_without_a_recording_is_an_ordinary_run(
