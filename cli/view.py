@@ -218,6 +218,8 @@ class LiveView:
         match event:
             case RunStarted():
                 self.task, self.model, self.max_steps = event.task, event.model, event.max_steps
+                # Timed from here, as the run's duration is, so the bar and the final line agree
+                self.started = self.clock()
                 self.live.start()
             case StepStarted():
                 self.step, self.streaming = event.step, ""

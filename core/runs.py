@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from . import defaults
 from .errors import ConfigError, RecordError
 from .events import (
     ApprovalPictureTaken,
@@ -368,7 +369,7 @@ def _read_header(run_dir: Path) -> RunHeader | None:
 
 # -- demo runs, and pruning old runs ----------------------------------------------------------
 
-DEMO_MODEL = "cua-demo-stand-in"  # the model name `cua demo` records: its scripted stand-in
+DEMO_MODEL = defaults.DEMO_MODEL
 
 
 def is_demo(header: RunHeader) -> bool:

@@ -125,10 +125,9 @@ def test_the_display_hints_of_each_command_name_its_own_options(argv, env, capsy
 def _a_replayable_run(tmp_path, monkeypatch):
     """A recorded success with its screenshots, under CUA_DATA_DIR (made by a fake-desktop run
     against the fake Messages API)."""
+    from claude_cua.cli.main import run_cli
     from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
     from claude_cua.core.demo.policies import computer_call, report
-
-    from claude_cua.cli.main import run_cli
 
     with FakeMessagesAPI() as api:
         monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
