@@ -137,7 +137,8 @@ def _a_replayable_run(tmp_path, monkeypatch):
                         "click"]) == 0
 
 
-COUNTED = re.compile(r"\{[^{}]*\}\s+(?:[a-z]+ ){0,2}(steps|runs|problems|captures|lines)\b")
+COUNTED = re.compile(r"\{[^{}]*\}\s+(?:(?:recorded|older|more|such|other) ){0,2}"
+                     r"(steps|runs|problems|captures|lines)\b(?!\.)")
 
 
 def test_no_message_writes_a_count_before_a_plural_noun():
