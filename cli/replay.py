@@ -19,7 +19,9 @@ took a screenshot need not match) and say whether
 `cua run --replay RUN` would start replaying it, without acting (exit 0: it would;
 1: it would hand over to Claude at once; 2: RUN cannot be replayed).
 
-Uses $DISPLAY. RUN is a run id, a unique prefix, a run folder, or `latest`.
+Uses $DISPLAY, and the model `cua run` would use (its scale must be the
+recording's). RUN is a run id, a unique prefix, a run folder, or `latest`
+(the newest run that can be replayed).
 """
 
 
@@ -97,8 +99,9 @@ def make_replayer(spec: str | None, *, task: str, root: Path, monitor: int, wait
 
 
 def replay_check_command(
-    run_id: Annotated[str, typer.Argument(help="Run id, prefix, folder, or `latest`.",
-                                          metavar="RUN")],
+    run_id: Annotated[str, typer.Argument(
+        help="Run id, prefix, folder, or `latest` (the newest run that can be replayed).",
+        metavar="RUN")],
     monitor: Annotated[int, typer.Option(
         help="Which monitor to capture (1 = primary, 0 = all monitors as one).",
         metavar="N")] = 1,

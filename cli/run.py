@@ -114,7 +114,8 @@ def run(
         show_default=f"{defaults.WAIT_LOCK_S:g}")] = None,
     replay: Annotated[str | None, typer.Option(
         help="Replay a recorded run without Claude, checking every step on screen; Claude takes "
-        "over where the screen differs. RUN: a run id, prefix or folder, `latest`, or `auto` "
+        "over where the screen differs. RUN: a run id, prefix or folder, `latest` (the newest run "
+        "that can be replayed), or `auto` "
         "(the newest success of this task on this screen; none found: an ordinary run). "
         "Env CUA_REPLAY.", metavar="RUN")] = None,
     dry_run: Annotated[bool, typer.Option(
