@@ -21,11 +21,35 @@ def problems_of(plan: Any, *, dry_run: bool = False) -> list[str]:
     return found
 
 
-def raise_all(problems: list[str]) -> None:
-    if problems:
-        from ..core.settings import SettingsError
+def raise_all(problems: list[str], plan: Any = None) -> None:
+    """One error naming every problem; before it, the warning about an unknown model that the
+    run would have given first (so it is not lost when the run never starts)."""
+    if not problems:
+        return
+    from ..core.settings import SettingsError
 
-        raise SettingsError(problems)
+    if plan is not None and not plan.known_model:
+        _warn_about_the_model(plan)
+    raise SettingsError(problems)
+
+
+def _warn_about_the_model(plan: Any) -> None:
+    from ..core.flavours import model_warning
+    from ..core.providers import resolve_endpoint
+
+    s = plan.settings
+    try:
+        endpoint = resolve_endpoint(
+            provider=s.provider, model=s.model, model_is_default=plan.model_is_default,
+            region=s.region, project=s.project, base_url=s.base_url, headers=plan.headers,
+            env=plan.env)
+    except ConfigError:
+        return  # reported among the problems
+    model = endpoint.model
+    warning = model_warning(model.canonical or model.id, s.tool_version)
+    if warning is not None:
+        where = "" if endpoint.provider == "anthropic" else f"{endpoint.label}: "
+        sys.stderr.write(f"cua: warning: {where}{warning}\n")
 
 
 def _credentials(plan: Any, dry_run: bool) -> None:

@@ -167,7 +167,7 @@ def run(
         wait_lock_s=loaded.settings.wait_lock_s, verbose=verbose,
         desktop=desktop, report=loaded.settings.report,
     )
-    raise_all(problems + problems_of(plan, dry_run=dry_run))
+    raise_all(problems + problems_of(plan, dry_run=dry_run), plan)
     if dry_run:
         from .replay import dry_run as replay_dry_run
 

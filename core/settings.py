@@ -160,15 +160,15 @@ def _check(name: str, value: Any, where: str) -> None:
         try:
             parse_size(value)
         except ValueError:
-            raise ConfigError(f"{where}: expected a screen size like 1920x1080 (each side "
-                              f"1-32767), not {describe(value)}") from None
+            raise ConfigError(f"{where}: virtual_display must be a screen size like 1920x1080 "
+                              f"(each side 1-32767), not {describe(value)}") from None
     if name == "app" and value:
         import shlex
 
         try:
             shlex.split(value)
         except ValueError as exc:
-            raise ConfigError(f"{where}: {describe(value)} is not a valid command line: "
+            raise ConfigError(f"{where}: app {describe(value)} is not a valid command line: "
                               f"{exc}") from None
     if name in ("keep_images", "max_retries", "settle_ceiling_s", "max_cost_usd",
                 "replay_wait_s", "wait_lock_s") and (
