@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -60,8 +61,11 @@ def demo(
         recording = _latest_demo_run()
         if recording is None:
             say("No demo run to replay yet: recording one first.")
-            code = _one_demo(say, virtual_display=virtual_display, as_json=False, quiet=quiet,
-                             verbose=verbose, report=False, replay=None)
+            # stdout is the replay's (its one JSON object with --json): this run's outcome
+            # line goes to stderr with its progress
+            with contextlib.redirect_stdout(sys.stderr):
+                code = _one_demo(say, virtual_display=virtual_display, as_json=False,
+                                 quiet=quiet, verbose=verbose, report=False, replay=None)
             if code != 0:
                 return code
             recording = _latest_demo_run()
