@@ -115,15 +115,16 @@ def start_problem(recording: Run, *, space: ScreenSpace,
         return StartProblem(f"the recording {recording.run_id} types secrets this run was not "
                             f"given; pass {flags} again", True)
     h = recording.header
-    now = (space.screen_w, space.screen_h), (space.model_w, space.model_h)
-    if (h.screen_size, h.model_size) != now:
+    screen, seen = (space.screen_w, space.screen_h), (space.model_w, space.model_h)
+    if h.screen_size != screen:
+        return StartProblem(f"the screen is {_size(screen)}, the recording's "
+                            f"{_size(h.screen_size)}")
+    if h.model_size != seen:
         return StartProblem(
-            f"the screen is {_size(now[0])} (seen as {_size(now[1])} by this run's model), the "
-            f"recording's {_size(h.screen_size)} (seen as {_size(h.model_size)}): the model "
-            "decides the scale, so " + (
+            f"the screen is {_size(screen)} seen as {_size(seen)} by this run's model, the "
+            f"recording's seen as {_size(h.model_size)}: the model decides the scale, so " + (
                 "replay a demo run with `cua demo --replay`" if h.model == defaults.DEMO_MODEL
-                else f"replay with the recording's model (--model {h.model}) on a "
-                     f"{_size(h.screen_size)} screen"))
+                else f"replay with the recording's model (--model {h.model})"))
     return None
 
 

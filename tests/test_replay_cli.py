@@ -184,7 +184,8 @@ def test_dry_run_judges_the_scale_of_this_runs_model_as_the_replay_does(cua, api
     assert code == 1 and not verdict["would_replay"]
     header = load_run(cua.data / "runs", recorded["run_id"]).header
     recorded_scale = f"{header.model_size[0]}x{header.model_size[1]}"
-    assert f"(seen as {recorded_scale})" in verdict["reason"]
+    assert f"the recording's seen as {recorded_scale}" in verdict["reason"]
+    assert "--model claude-sonnet-5-5" in verdict["reason"]
     assert "(" + str(header.model_size[0]) + "," not in verdict["reason"]  # no tuples
     api.queue(Reply([report("success", "done by Claude")]))
     code, summary, _ = cua.json(*other, "--replay", "latest", TASK)
