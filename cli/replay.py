@@ -21,7 +21,8 @@ took a screenshot need not match) and say whether
 
 Uses $DISPLAY, and the model `cua run` would use (its scale must be the
 recording's). RUN is a run id, a unique prefix, a run folder, or `latest`
-(the newest run that can be replayed).
+(the newest run that can be replayed). Whether the run is given the secrets the
+recording types is for `cua run --replay RUN --dry-run` to say.
 """
 
 
@@ -161,8 +162,10 @@ def check_now(recording: Any, *, env: Mapping[str, str], monitor: int,
             "--replay RUN --dry-run --virtual-display WxH --app CMD TASK`") from None
     desktop = XDesktop(display=name, xauthority=ensure_xauthority(env), monitor=monitor)
     try:
+        # The secrets a replay types come with `cua run --secret`: judged by its --dry-run.
         return verdict_of(recording, desktop,
-                          space=None if space is None else space(desktop.size()))
+                          space=None if space is None else space(desktop.size()),
+                          secrets=tuple(recording.header.secrets))
     finally:
         desktop.close()
 
