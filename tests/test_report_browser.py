@@ -23,9 +23,14 @@ def report(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(report):
-    with browser(width=1400, height=900) as open_page:
-        yield open_page(report[1].as_uri())
+def open_page():
+    with browser(width=1400, height=900) as opener:
+        yield opener
+
+
+@pytest.fixture(scope="module")
+def page(report, open_page):
+    return open_page(report[1].as_uri())
 
 
 def test_the_report_asks_for_nothing_but_file_and_data_and_logs_no_error(page, report):
@@ -117,7 +122,7 @@ SHOTS = """() => [...document.querySelectorAll('section[data-step] .shot img')].
 })"""
 
 
-def test_a_screenshot_of_the_whole_page_right_after_load_shows_every_step(report):
+def test_a_screenshot_of_the_whole_page_right_after_load_shows_every_step(report, open_page):
     """Print and headless screenshots take the page as it is once loaded: every step's picture
     must be there then, not only once scrolled into view (lazy images were blank frames)."""
     import io
@@ -125,12 +130,11 @@ def test_a_screenshot_of_the_whole_page_right_after_load_shows_every_step(report
     from PIL import Image, ImageChops, ImageStat
 
     run, html = report
-    with browser(width=1400, height=900) as open_page:
-        page = open_page(html.as_uri()).page  # loaded, never scrolled
-        assert page.evaluate("() => [...document.images].every(i => i.complete && "
-                             "i.naturalWidth > 0)")
-        shot = Image.open(io.BytesIO(page.screenshot(full_page=True))).convert("L")
-        frames = page.evaluate(SHOTS)
+    page = open_page(html.as_uri()).page  # a page of its own: loaded, never scrolled
+    assert page.evaluate("() => [...document.images].every(i => i.complete && "
+                         "i.naturalWidth > 0)")
+    shot = Image.open(io.BytesIO(page.screenshot(full_page=True))).convert("L")
+    frames = page.evaluate(SHOTS)
     steps = {s.step: s for s in run.steps}
     assert sorted(f[0] for f in frames) == sorted(steps)
     for number, left, top, width, height in frames:
