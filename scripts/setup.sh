@@ -58,14 +58,15 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 if [ "${1:-}" = "--test" ]; then
-    # The cloud extras too: the provider tests run the SDK's Bedrock and Vertex clients.
+    # The cloud extras too: the provider tests run the SDK's Bedrock and Vertex clients;
+    # notify: the notification tests monitor a private session bus.
     echo "setup.sh: installing cua (editable) with pip, with what the tests need (pytest," \
-         "Hypothesis, Playwright, the Bedrock and Vertex libraries): about a minute" >&2
+         "Hypothesis, Playwright, the Bedrock and Vertex libraries, jeepney): about a minute" >&2
     # setuptools explains, in a box of !!, how an editable install of this layout finds its
     # modules: useful to setuptools' developers, noise to everyone else. Only that is hidden.
     PYTHONWARNINGS="ignore:Editable installation"
     export PYTHONWARNINGS
-    "$venv/bin/python" -m pip install -q -e ".[test,bedrock,vertex]"
+    "$venv/bin/python" -m pip install -q -e ".[test,bedrock,vertex,notify]"
 elif [ -n "${CUA_EXTRAS:-}" ]; then
     # e.g. CUA_EXTRAS=bedrock or CUA_EXTRAS=bedrock,vertex: the cloud providers' libraries
     echo "setup.sh: installing cua with pip, with the $CUA_EXTRAS libraries (under a minute)" >&2
