@@ -24,7 +24,7 @@ fi
 # System packages: the X tools, plus Tk and venv support for this python when it lacks them.
 packages="xvfb openbox xterm x11-utils x11-apps xauth"
 # The report's browser tests open it in Debian's chromium (through Playwright, no download).
-if [ "${1:-}" = "--test" ]; then packages="$packages chromium"; fi
+if [ "${1:-}" = "--test" ]; then packages="$packages chromium dbus-daemon"; fi
 "$python" -c "import tkinter" 2>/dev/null || packages="$packages python3-tk"
 if [ ! -x "$venv/bin/python" ]; then
     # Debian ships `venv` without ensurepip (so without pip) until python3-venv is installed.
