@@ -12,7 +12,7 @@ from .check import CheckResult
 from .claude import ModelClient
 from .desktop import Desktop
 from .errors import CuaError, DeadlineExceeded
-from .events import CheckFinished, Event, EventSink, RunFinished, RunStarted, StepFinished
+from .events import CheckFinished, EventSink, RunFinished, RunStarted
 from .gate import Approver, Gate, answerer_name, refuse_all
 from .interrupts import run_ending
 from .record import CheckRecord
@@ -63,8 +63,7 @@ def run_task(
     # Every way out of the run is redacted at its boundary: what is sent to and comes back from
     # Claude, every event (records, views, the summary), and what an approver is shown.
     client = secrets.guard_client(client)
-    recorded = _Recorded(secrets.guard_sink(on_event))
-    on_event = cancel.checking(recorded)
+    on_event = cancel.checking(secrets.guard_sink(on_event))
     client = cancel.interruptible(client)
     sleep = cancel.sleep if sleep is time.sleep else cancel.checking_sleep(sleep)
     who = answerer_name(approver)  # before the guard wraps it
@@ -110,24 +109,13 @@ def run_task(
         finally:
             step_runner.close()
             # The steps recorded: a step whose model call never got a reply is not one.
-            finished = RunFinished(status, secrets.redact(summary), recorded.steps, state.usage,
+            finished = RunFinished(status, secrets.redact(summary), step_runner.recorded,
+                                   state.usage,
                                    clock() - started, run_cost(config, state),
                                    state.approval, check_record,
                                    None if replay is None else replay.record)
             on_event(finished)
     return finished
-
-
-class _Recorded:
-    """The run's event sink, counting the steps that finished (and so are recorded)."""
-
-    def __init__(self, sink: EventSink) -> None:
-        self.sink, self.steps = sink, 0
-
-    def __call__(self, event: Event) -> None:
-        self.sink(event)
-        if isinstance(event, StepFinished):
-            self.steps += 1
 
 
 def _run_check(check: Callable[[], CheckResult], summary: str, on_event: EventSink,

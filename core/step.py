@@ -33,7 +33,7 @@ from .approvals import Approvals, EndRun, Judged, Screen
 from .between import Found, for_record, open_between
 from .claude import ModelClient, ModelReply, ModelRequest, ToolCall
 from .desktop import Desktop, Frame
-from .errors import ActionError, DesktopError
+from .errors import ActionError, DesktopError, RecordError
 from .events import (
     ActionPerformed,
     EventSink,
@@ -138,6 +138,7 @@ class StepRunner:
         self.approvals = Approvals(gate, desktop=desktop, secrets=self.secrets, emit=on_event,
                                    run_dir=run_dir, screen=self.screen)
         self.last_screenshot: str | None = None  # its file name in the run folder
+        self.recorded = 0  # the steps finished and recorded (live and replayed)
         # the display's own events, where it can be watched (core/between.py)
         self.between = open_between(desktop, space=space, ceiling_s=config.settle_ceiling_s,
                                     clock=clock, sleep=sleep)
@@ -213,7 +214,14 @@ class StepRunner:
             transients=transients)
         picture = None if shot is None else (shot.pending if shot.pending is not None
                                              else shot.png)
-        self.emit(StepFinished(step, record, picture, pictures=pictures))
+        try:
+            self.emit(StepFinished(step, record, picture, pictures=pictures))
+        except RecordError:  # not written: not counted
+            raise
+        except BaseException:  # written, then the run was cancelled: counted
+            self.recorded += 1
+            raise
+        self.recorded += 1
 
     def ask(self, state: RunState) -> tuple[ModelReply, float]:
         note = context.budget_note(state.step, self.config.max_steps)

@@ -274,7 +274,8 @@ class XDesktop:
         from .watcher import open_watcher
 
         m = self._monitor
-        return open_watcher(self._display, origin=(m.left, m.top), size=(m.width, m.height))
+        with x_authority(self._xauthority):  # its connection is opened with this run's file
+            return open_watcher(self._display, origin=(m.left, m.top), size=(m.width, m.height))
 
     def cursor_position(self) -> tuple[int, int]:
         """Pointer position relative to the monitor (outside its bounds when on another one)."""
