@@ -107,7 +107,10 @@ def run_task(
             # display may have gone with the same signal; the watchdog releases what it can.
             log.warning("could not release input after the interruption: %s", exc)
         finally:
-            finished = RunFinished(status, secrets.redact(summary), state.step, state.usage,
+            step_runner.close()
+            # The steps recorded: a step whose model call never got a reply is not one.
+            finished = RunFinished(status, secrets.redact(summary), step_runner.recorded,
+                                   state.usage,
                                    clock() - started, run_cost(config, state),
                                    state.approval, check_record,
                                    None if replay is None else replay.record)

@@ -50,7 +50,7 @@ __all__ = [
     "screenshot_name",
 ]
 
-FORMAT = 1
+FORMAT = 2  # 2: steps list their transients (what came and went between screenshots)
 """Version of the record format written now (a `format` key in run.json and every step line)."""
 
 Point = tuple[int, int]
@@ -460,20 +460,27 @@ class StepRecord:
     outcome: str | None = None  # "success" | "failure" when Claude reported in this step
     replayed: bool = False  # carried out from a recording (--replay), without asking Claude
     match: float | None = None  # replay: how well the screen matched the recording (0..1)
+    # what came and went between the previous screenshot and this one (core/transients.py
+    # Transient.record: kind, text, wm_class, region, came_s, went_s, action, image)
+    transients: tuple[Mapping[str, Any], ...] = ()
     format: int = FORMAT
 
     KEYS: ClassVar[tuple[str, ...]] = (
         "format", "step", "model_s", "stop_reason", "text", "usage", "cost_usd", "tool_calls",
         "actions", "overhead_s", "settle_s", "settle_captures", "is_stable", "screenshot",
-        "screenshot_before", "outcome", "replayed", "match")
+        "screenshot_before", "outcome", "replayed", "match", "transients")
 
     def to_dict(self) -> dict[str, Any]:
         return record_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StepRecord:
-        # A line written before the format key existed is format 0.
-        return record_from_dict(cls, data, format=int(data.get("format", 0)))
+        # A line written before the format key existed is format 0; a transient that is not an
+        # object is left out.
+        return record_from_dict(
+            cls, data, format=int(data.get("format", 0)),
+            transients=tuple(dict(t) for t in data.get("transients") or ()
+                             if isinstance(t, Mapping)))
 
 
 # -- the end of a run: approval and check ------------------------------------------------------

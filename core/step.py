@@ -30,9 +30,10 @@ from .actions import (
     perform,
 )
 from .approvals import Approvals, EndRun, Judged, Screen
+from .between import Found, for_record, open_between
 from .claude import ModelClient, ModelReply, ModelRequest, ToolCall
 from .desktop import Desktop, Frame
-from .errors import ActionError, DesktopError
+from .errors import ActionError, DesktopError, RecordError
 from .events import (
     ActionPerformed,
     EventSink,
@@ -59,6 +60,7 @@ from .screen import (
 from .secrets import Secrets
 from .settings import DEFAULTS
 from .usage import Price, Usage
+from .words import counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,7 @@ class Observation:
     captures: int = 1
     is_stable: bool = True
     pending: PendingPng | None = None
+    found: Found | None = None  # what came and went since the previous screenshot
 
 
 @dataclass(slots=True)
@@ -135,10 +138,20 @@ class StepRunner:
         self.approvals = Approvals(gate, desktop=desktop, secrets=self.secrets, emit=on_event,
                                    run_dir=run_dir, screen=self.screen)
         self.last_screenshot: str | None = None  # its file name in the run folder
+        self.recorded = 0  # the steps finished and recorded (live and replayed)
+        # the display's own events, where it can be watched (core/between.py)
+        self.between = open_between(desktop, space=space, ceiling_s=config.settle_ceiling_s,
+                                    clock=clock, sleep=sleep)
+
+    def close(self) -> None:
+        if self.between is not None:
+            self.between.close()
 
     def start(self, state: RunState, task: str) -> None:
         """The first screenshot, and the message that starts the conversation."""
         first = self.observe(settle=False)
+        if self.between is not None:
+            self.between.restart(self.clock())
         self.last_screenshot = screenshot_name(0)
         self.emit(FirstScreenshot(self.last_screenshot, first.png))
         state.messages = [context.first_message(task, first.png)]
@@ -156,7 +169,8 @@ class StepRunner:
             outcome = self.one_step(state)
             if outcome is not None:
                 return outcome
-        return "budget_exhausted", f"stopped after using all {self.config.max_steps} steps"
+        return "budget_exhausted", ("stopped after using all "
+                                    f"{counted(self.config.max_steps, 'step')}")
 
     def one_step(self, state: RunState) -> Outcome | None:
         step = state.step
@@ -185,6 +199,8 @@ class StepRunner:
         """Record the step (the one place a StepRecord is made, live or replayed) and report
         it. `started`: when the step's own work began (Claude's reply, or the replay's check);
         `shot`: the screenshot that ended it, if one was taken."""
+        # What came and went between the screenshots, and its pictures.
+        transients, pictures = for_record(shot.found if shot is not None else None, step)
         record = StepRecord(
             step=step, text=text, stop_reason=stop_reason, tool_calls=tool_calls,
             actions=tuple(actions), usage=Usage() if usage is None else usage,
@@ -194,10 +210,18 @@ class StepRunner:
             settle_captures=None if shot is None else shot.captures,
             is_stable=None if shot is None else shot.is_stable,
             screenshot=None if shot is None else self.last_screenshot,
-            screenshot_before=before, outcome=outcome, replayed=replayed, match=match)
+            screenshot_before=before, outcome=outcome, replayed=replayed, match=match,
+            transients=transients)
         picture = None if shot is None else (shot.pending if shot.pending is not None
                                              else shot.png)
-        self.emit(StepFinished(step, record, picture))
+        try:
+            self.emit(StepFinished(step, record, picture, pictures=pictures))
+        except RecordError:  # not written: not counted
+            raise
+        except BaseException:  # written, then the run was cancelled: counted
+            self.recorded += 1
+            raise
+        self.recorded += 1
 
     def ask(self, state: RunState) -> tuple[ModelReply, float]:
         note = context.budget_note(state.step, self.config.max_steps)
@@ -286,6 +310,7 @@ class StepRunner:
         if needs_screenshot is not None:
             shot = self.observe(settle=True, after_input=any(
                 a.error is None and a.name not in _PASSIVE for a in actions))
+            context.tell_transients(results, needs_screenshot, shot.found)
             needs_screenshot["content"].append(context.image_block(shot.png))
             self.last_screenshot = screenshot_name(state.step)
         return None, results, shot
@@ -384,6 +409,8 @@ class StepRunner:
         return self.space.region_to_screen(action.region) if isinstance(action, Zoom) else None
 
     def execute(self, call: ToolCall, action: Action) -> tuple[dict[str, Any], bool]:
+        if self.between is not None:
+            self.between.action_started(call.id)
         match action:
             case Screenshot():
                 return context.tool_result(call, ""), True
@@ -417,6 +444,8 @@ class StepRunner:
         """A screenshot for Claude; after input, first wait for the screen to settle.
         `deferred`: a screenshot no request carries (a replayed step's), encoded only when
         the record or an approval picture wants it."""
+        if settle and self.between is not None:
+            return self.observe_watched(after_input=after_input, deferred=deferred)
         if settle:
             # Only input can still be repainting; a screenshot or wait shows what is there.
             baseline = self.screen.frame if after_input else None
@@ -435,6 +464,22 @@ class StepRunner:
             return Observation(png, frame, settled.waited_s, settled.captures, settled.is_stable,
                                pending)
         return Observation(png, frame, pending=pending)
+
+    def observe_watched(self, *, after_input: bool, deferred: bool) -> Observation:
+        """`observe` settling on the display's events (core/between.py)."""
+        assert self.between is not None
+        size = (self.space.model_w, self.space.model_h)
+
+        def make(frame: Frame) -> tuple[bytes, PendingPng | None]:
+            image = scale_image(frame_to_image(frame), size)
+            return (b"", PendingPng(image)) if deferred else (encode_png(image), None)
+
+        shot = self.between.screenshot(self.desktop.capture, make, before=self.screen.frame,
+                                       after_input=after_input, retake=not deferred)
+        (png, pending), frame = shot.made, shot.frame
+        self.screen.frame, self.screen.png, self.screen.pending = frame, png, pending
+        return Observation(png, frame, shot.waited_s, shot.captures, shot.is_stable, pending,
+                           shot.found)
 
 
 def _with_result(record: ActionRecord, text: str, is_error: bool) -> ActionRecord:

@@ -25,7 +25,7 @@ fi
 # System packages: the X tools, plus Tk and venv support for this python when it lacks them.
 packages="xvfb openbox xterm x11-utils x11-apps xauth"
 # The report's browser tests open it in Debian's chromium (through Playwright, no download).
-if [ "${1:-}" = "--test" ]; then packages="$packages chromium"; fi
+if [ "${1:-}" = "--test" ]; then packages="$packages chromium dbus-daemon"; fi
 "$python" -c "import tkinter" 2>/dev/null || packages="$packages python3-tk"
 if [ ! -x "$venv/bin/python" ]; then
     # Debian ships `venv` without ensurepip (so without pip) until python3-venv is installed.
@@ -45,7 +45,7 @@ if [ -n "$missing" ]; then
         }
         sudo="sudo"
     fi
-    echo "setup.sh: installing$missing" >&2
+    echo "setup.sh: installing$missing with apt-get (a minute or two on a fresh machine)" >&2
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
 fi
@@ -54,17 +54,27 @@ if [ ! -x "$venv/bin/python" ]; then
     echo "setup.sh: creating the virtual environment $venv" >&2
     "$python" -m venv "$venv"
     # Debian's bundled pip predates PEP 517 by default and warns about half the dependencies.
+    echo "setup.sh: updating pip in it" >&2
     "$venv/bin/python" -m pip install -q --upgrade pip
 fi
 
 if [ "${1:-}" = "--test" ]; then
-    # The cloud extras too: the provider tests run the SDK's Bedrock and Vertex clients; and
-    # mcp, for `cua mcp`'s tests (the MCP SDK's own client against the server).
-    "$venv/bin/python" -m pip install -q -e ".[test,bedrock,vertex,mcp]"
+    # The cloud extras too: the provider tests run the SDK's Bedrock and Vertex clients;
+    # notify: the notification tests monitor a private session bus; mcp: `cua mcp`'s tests (the
+    # MCP SDK's own client against the server).
+    echo "setup.sh: installing cua (editable) with pip, with what the tests need (pytest," \
+         "Hypothesis, Playwright, the Bedrock and Vertex libraries, jeepney, the MCP SDK): about a minute" >&2
+    # setuptools explains, in a box of !!, how an editable install of this layout finds its
+    # modules: useful to setuptools' developers, noise to everyone else. Only that is hidden.
+    PYTHONWARNINGS="ignore:Editable installation"
+    export PYTHONWARNINGS
+    "$venv/bin/python" -m pip install -q -e ".[test,bedrock,vertex,notify,mcp]"
 elif [ -n "${CUA_EXTRAS:-}" ]; then
     # e.g. CUA_EXTRAS=bedrock or CUA_EXTRAS=bedrock,vertex: the cloud providers' libraries
+    echo "setup.sh: installing cua with pip, with the $CUA_EXTRAS libraries (under a minute)" >&2
     "$venv/bin/python" -m pip install -q ".[$CUA_EXTRAS]"
 else
+    echo "setup.sh: installing cua and its Python libraries with pip (about 30 s)" >&2
     "$venv/bin/python" -m pip install -q .
 fi
 

@@ -156,3 +156,24 @@ def test_a_signal_to_the_process_ends_both_runs_cleanly(sides: Any) -> None:
         header = side.header()  # the record is complete: the status and code of the signal
         assert (header["status"], header["exit_code"]) == ("interrupted", 130)
         assert not side.out.exists()  # stopped before Submit
+
+
+def test_a_desktop_opens_every_connection_with_its_own_xauthority() -> None:
+    """No XAUTHORITY in the process: the desktop's input, capture and watcher connections all
+    reach a cookie-protected private display through the run's own Xauthority file."""
+    require_xvfb()
+    from claude_cua.core.xdesktop import XDesktop
+    from claude_cua.core.xserver import VirtualDisplay
+
+    assert "XAUTHORITY" not in os.environ and "DISPLAY" not in os.environ
+    with VirtualDisplay(size=(640, 480)) as display:
+        desktop = XDesktop(display=display.display, xauthority=display.xauthority,
+                           watchdog=False)
+        try:
+            assert desktop.capture().width == 640
+            watcher, reason = desktop.watch()
+            assert watcher is not None, reason
+            watcher.close()
+        finally:
+            desktop.close()
+    assert "XAUTHORITY" not in os.environ and "DISPLAY" not in os.environ
