@@ -71,9 +71,10 @@ def _register() -> None:
     # Command modules import only what --help needs; heavy imports happen inside the commands.
     if app.registered_commands:
         return
-    from . import config, demo, doctor, policy, replay, run, runs
+    from . import batch, config, demo, doctor, policy, replay, run, runs
 
     app.command("run", help=run.HELP, epilog=EXIT_CODES_HELP)(run.run)
+    app.command("batch", help=batch.HELP, epilog=EXIT_CODES_HELP)(batch.batch)
     app.command("demo", help=demo.HELP)(demo.demo)
     app.command("doctor", help=doctor.HELP)(doctor.doctor)
     app.command("replay-check", help=replay.HELP_CHECK)(replay.replay_check_command)
@@ -150,6 +151,10 @@ def run_cli(argv: list[str] | None = None) -> int:
 
     summary.reset()
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["batch"]:
+        from .batch import ray_alone
+
+        argv = args = ray_alone(args)
     code, message = _run_cli(argv)
     if code != 0 and _wants_json(args) and not summary.was_printed():
         status = "interrupted" if code in (129, 130, 143) else "error"
