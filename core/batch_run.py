@@ -191,7 +191,8 @@ def run_process(args: Sequence[str], *, run_dir: Path, env: Mapping[str, str],
     return the JSON summary it printed; a summary of our own (status "error", exit 70, or
     the signal's code) when it printed none (killed, crashed before its first line)."""
     child = child or Child()
-    argv = [sys.executable, "-m", "claude_cua.cli", *_with_run_dir(args, run_dir)]
+    argv = _tied_to_us([sys.executable, "-m", "claude_cua.cli", *_with_run_dir(args, run_dir)],
+                       env)
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=err, env=dict(env), start_new_session=True)
@@ -211,6 +212,17 @@ def run_process(args: Sequence[str], *, run_dir: Path, env: Mapping[str, str],
         summary["run_id"] = run_dir.name
     _drop_if_unrecorded(run_dir)
     return summary
+
+
+def _tied_to_us(argv: list[str], env: Mapping[str, str]) -> list[str]:
+    """The kernel SIGTERMs the child when the thread that started it dies, even by SIGKILL
+    (util-linux's setpriv sets PR_SET_PDEATHSIG and execs in place): a batch, or a Ray
+    worker, that is killed leaves no `cua run` (and so no Xvfb) behind. The child's own
+    SIGTERM handling still finishes its record."""
+    import shutil
+
+    setpriv = shutil.which("setpriv", path=env.get("PATH"))
+    return [setpriv, "--pdeathsig", "TERM", "--", *argv] if setpriv else argv
 
 
 def _with_run_dir(args: Sequence[str], run_dir: Path) -> list[str]:
