@@ -218,11 +218,13 @@ class BatchView:
                                  MofNCompleteColumn(), TimeElapsedColumn(), console=console)
         self._bar = self.progress.add_task("tasks", total=total)
         if already and not quiet:
-            console.print(f"cua: --resume: {already} task(s) already succeeded; not run again")
+            console.print(f"cua: --resume: {already} task(s) already succeeded; not run again",
+                          soft_wrap=True)
 
     def live(self, backend: str) -> Any:
         if not self.quiet:
-            self.console.print(f"cua: batch of {self.total} task(s), {backend}")
+            self.console.print(f"cua: batch of {self.total} task(s), {backend}", markup=False,
+                               soft_wrap=True)
         view = self
 
         class _Live:
@@ -250,10 +252,11 @@ class BatchView:
         if self.quiet or self._live is not None:
             return
         if task.status == "running" and first:
-            self.console.print(f"cua: [{task.id}] started", markup=False, highlight=False)
+            self.console.print(f"cua: [{task.id}] started", markup=False, highlight=False,
+                               soft_wrap=True)
         elif task.status in _FINAL:
             self.console.print(f"cua: [{task.id}] {self._line(task)}", markup=False,
-                               highlight=False)
+                               highlight=False, soft_wrap=True)
 
     def _line(self, task: Any) -> str:
         result = task.result or {}
@@ -296,13 +299,14 @@ class BatchView:
         cost = sum(s.cost_usd for s in states)
         if stopped_by is not None:
             self.console.print(f"cua: batch stopped by {signal.Signals(stopped_by).name}",
-                               markup=False)
+                               markup=False, soft_wrap=True)
         self.console.print(f"cua: batch done: {parts}; cost {_usd(cost)}, {tokens} tokens, "
-                           f"wall time {wall_s:.1f} s", markup=False, highlight=False)
+                           f"wall time {wall_s:.1f} s", markup=False, highlight=False,
+                           soft_wrap=True)
 
     def note(self, text: str) -> None:
         if not self.quiet:
-            self.console.print(f"cua: {text}", markup=False, highlight=False)
+            self.console.print(f"cua: {text}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _usd(value: float) -> str:
