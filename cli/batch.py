@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.console import Console, Group
@@ -85,10 +87,33 @@ def batch(
     todo = [j for j in jobs if j not in done]
     if not resume:
         state = BatchState(state.path, file)
-    backend = _backend(ray, env, todo, parallel)
     console = Console(stderr=True)
     view = BatchView(console, total=len(todo), quiet=quiet, already=len(done))
-    return _run(todo, done, backend, folder, state, view, max_cost, report, batch_file)
+    with _results_only_on_stdout(ray is not None) as out:
+        backend = _backend(ray, env, todo, parallel)
+        return _run(todo, done, backend, folder, state, view, max_cost, report, batch_file,
+                    out)
+
+
+@contextlib.contextmanager
+def _results_only_on_stdout(guard: bool) -> Iterator[TextIO]:
+    """stdout for the JSON lines alone. With `guard`, file descriptor 1 points at stderr while
+    the batch runs, and the lines go to a copy of the real stdout: Ray writes notes of its own
+    (a node that died, ...) to the driver's stdout, which must hold only results."""
+    if not guard:
+        yield sys.stdout
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    out = os.fdopen(os.dup(saved), "w", encoding="utf-8", buffering=1)
+    os.dup2(2, 1)
+    try:
+        yield out
+    finally:
+        out.close()
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def ray_alone(args: list[str]) -> list[str]:
@@ -126,7 +151,8 @@ class LocalBackend:
 
 
 def _run(todo: list[Any], done: list[Any], backend: Any, folder: Path, state: Any,
-         view: BatchView, max_cost: float | None, report: bool, batch_file: Any) -> int:
+         view: BatchView, max_cost: float | None, report: bool, batch_file: Any,
+         out: TextIO) -> int:
     from ..core.batch_run import BatchRunner, batch_exit_code
 
     printing = threading.Lock()
@@ -136,8 +162,8 @@ def _run(todo: list[Any], done: list[Any], backend: Any, folder: Path, state: An
         if task.status in _FINAL:
             line = _json_line(task)
             with printing:
-                sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
-                sys.stdout.flush()
+                out.write(json.dumps(line, ensure_ascii=False) + "\n")
+                out.flush()
             state.record(task.id, {k: line.get(k) for k in (
                 "status", "exit_code", "run_id", "run_dir", "cost_usd", "steps")})
 

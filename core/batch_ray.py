@@ -127,6 +127,10 @@ class RayBackend:
                 from .batch_run import default_parallel
 
                 displays = parallel or default_parallel()
+                # Ray binds its servers to the node's address; with this set to 0 (the switch
+                # that keeps a laptop's Ray on the loopback) that address is 127.0.0.1, so
+                # gcs_server, raylet and workers listen on 127.0.0.1 only.
+                os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
                 ray.init(address="local", _node_ip_address="127.0.0.1", include_dashboard=False,
                          resources={RESOURCE: displays}, log_to_driver=False,
                          configure_logging=False)

@@ -1,0 +1,140 @@
+"""`cua batch --ray` on a real Ray cluster on this machine (Ray's own test cluster utilities):
+a head without displays and two worker nodes with one `display` each, all on 127.0.0.1, started
+once for the module (Ray starts slowly). The workers' environment holds the API key, the fake
+API's URL and a secret's value, as `ray start` on a worker machine would; the driver's
+`cua batch` sends only names."""
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
+from claude_cua.core.demo.policies import computer_call, report
+from helpers import wait_until
+
+from .conftest import Cua
+from .test_batch_e2e import ByTask, lines_of
+
+ray = pytest.importorskip("ray", reason="the Ray extra is not installed: "
+                          "pip install 'claude-cua[ray]'")
+pytestmark = pytest.mark.display
+
+SECRET = "s3cr3t-Ray-W0rker-value"
+
+
+class Model:
+    """The module's fake model; each test sets `policy`."""
+
+    def __init__(self):
+        self.policy = None
+
+    def __call__(self, request):
+        return self.policy(request)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    from ray.cluster_utils import Cluster
+
+    model = Model()
+    home = tmp_path_factory.mktemp("rayhome")
+    temp_dir = tempfile.mkdtemp(prefix="cua-ray-", dir="/tmp")  # Ray's socket paths are short
+    worker_env = {"HOME": str(home), "ANTHROPIC_API_KEY": "test-key-ray", "PORTAL_PW": SECRET,
+                  "CUA_MAX_RETRIES": "0", "RAY_USAGE_STATS_ENABLED": "0",
+                  "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    saved = dict(os.environ)
+    with FakeMessagesAPI(default=model) as api:
+        os.environ.update(worker_env, ANTHROPIC_BASE_URL=api.url)
+        for name in ("DISPLAY", "XAUTHORITY", "CUA_DATA_DIR"):
+            os.environ.pop(name, None)
+        try:
+            cluster = Cluster(initialize_head=True, head_node_args={
+                "num_cpus": 1, "resources": {"display": 0}, "include_dashboard": False,
+                "temp_dir": temp_dir})
+            nodes = [cluster.add_node(num_cpus=1, resources={"display": 1}) for _ in range(2)]
+            cluster.wait_for_nodes()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        try:
+            yield cluster, nodes, api, model, Path(temp_dir)
+        finally:
+            cluster.shutdown()
+            shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def test_a_batch_on_ray_brings_every_record_home_without_a_secret(cluster, tmp_path):
+    ray_cluster, _, api, model, temp_dir = cluster
+
+    def types_secret(request):
+        turns = sum(1 for m in request["messages"] if m["role"] == "assistant")
+        if turns == 0:
+            return Reply([computer_call(request, "type", text="{{PW}}")])
+        return Reply([report("success", "typed the password")])
+
+    model.policy = ByTask({"log in": types_secret,
+                           "look": lambda r: Reply([report("success", "looked")])})
+    path = tmp_path / "ray.jsonl"
+    path.write_text("\n".join(json.dumps(t) for t in [
+        {"defaults": {"max_steps": 4}},
+        {"id": "login", "task": "log in with {{PW}}", "secrets": ["PW=PORTAL_PW"],
+         "desktop": "fake:640x480"},
+        {"id": "xvfb", "task": "look at the screen"},  # a private Xvfb on the worker
+    ]) + "\n")
+    results = tmp_path / "results"
+    cua = Cua(tmp_path, api)
+    proc = cua.run("batch", str(path), "--ray", ray_cluster.address, "--results-dir",
+                   str(results), "--report", "--yes", timeout=300)  # typing a secret asks
+    assert proc.returncode == 0, proc.stderr
+    lines = {line["id"]: line for line in lines_of(proc.stdout)}
+    assert {k: v["status"] for k, v in lines.items()} == {"login": "success", "xvfb": "success"}
+    for line in lines.values():
+        folder = Path(line["run_dir"])
+        assert folder.parent == results and (folder / "run.json").is_file()
+        assert (folder / "report.html").is_file() and "retried" not in line
+        shown = cua.run("runs", "show", str(folder))
+        assert shown.returncode == 0, shown.stderr
+    assert "{{PW}}" in (Path(lines["login"]["run_dir"]) / "steps.jsonl").read_text()
+    # the value was typed on the worker, yet is in no record, no output and none of Ray's files
+    assert SECRET not in proc.stdout + proc.stderr
+    for root in (results, temp_dir):
+        for file in root.rglob("*"):
+            if file.is_file() and not file.is_symlink():
+                assert SECRET.encode() not in file.read_bytes(), file
+
+
+def test_a_task_whose_node_dies_is_retried_on_another(cluster, tmp_path):
+    ray_cluster, nodes, api, model, _ = cluster
+    opened, waiting = threading.Event(), []
+
+    def slow(request):
+        waiting.append(1)
+        opened.wait(60)
+        return Reply([report("success", "done")])
+
+    model.policy = slow
+    path = tmp_path / "dying.jsonl"
+    path.write_text("".join(json.dumps({"id": f"t{i}", "task": f"task {i}",
+                                        "desktop": "fake:640x480"}) + "\n" for i in (1, 2)))
+    cua = Cua(tmp_path, api)
+    proc = cua.popen("batch", str(path), "--ray", ray_cluster.address, "--results-dir",
+                     str(tmp_path / "results"))
+    try:
+        wait_until(lambda: len(waiting) >= 2, 120, message="a task running on each node")
+        ray_cluster.remove_node(nodes[1], allow_graceful=False)
+        opened.set()
+        out, err = proc.communicate(timeout=180)
+    finally:
+        opened.set()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    lines = lines_of(out)
+    assert sorted(line["status"] for line in lines) == ["success", "success"]
+    assert [line.get("retried", False) for line in lines].count(True) == 1
+    assert all(Path(line["run_dir"], "run.json").is_file() for line in lines)
+    assert "(retried)" in err or "retried" in out
