@@ -7,6 +7,7 @@
 # Usage: sh scripts/setup.sh          (cua)
 #        sh scripts/setup.sh --test   (cua, editable, plus what the tests need)
 #        CUA_EXTRAS=bedrock,vertex sh scripts/setup.sh   (cua with cloud providers' libraries)
+#        CUA_EXTRAS=ray sh scripts/setup.sh   (cua batch --ray: a Ray driver or worker node)
 #
 # Where cua goes: the active virtual environment if one is active ($VIRTUAL_ENV), else a
 # virtual environment of its own, $CUA_VENV or ~/.local/share/cua/venv, made with the first
@@ -57,10 +58,12 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 if [ "${1:-}" = "--test" ]; then
-    # The cloud extras too: the provider tests run the SDK's Bedrock and Vertex clients.
-    "$venv/bin/python" -m pip install -q -e ".[test,bedrock,vertex]"
+    # The cloud extras too: the provider tests run the SDK's Bedrock and Vertex clients; and
+    # Ray, which `cua batch --ray`'s tests start as a two-node cluster on 127.0.0.1.
+    "$venv/bin/python" -m pip install -q -e ".[test,bedrock,vertex,ray]"
 elif [ -n "${CUA_EXTRAS:-}" ]; then
-    # e.g. CUA_EXTRAS=bedrock or CUA_EXTRAS=bedrock,vertex: the cloud providers' libraries
+    # e.g. CUA_EXTRAS=bedrock or CUA_EXTRAS=bedrock,vertex: the cloud providers' libraries;
+    # CUA_EXTRAS=ray for cua batch --ray
     "$venv/bin/python" -m pip install -q ".[$CUA_EXTRAS]"
 else
     "$venv/bin/python" -m pip install -q .

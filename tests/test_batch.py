@@ -194,3 +194,14 @@ def test_ray_alone_means_a_local_instance(tmp_path):
     assert ray_alone(["batch", "--ray", str(path)]) == ["batch", "--ray=local", str(path)]
     assert ray_alone(["batch", "--ray", "10.0.0.5:6379", "f"]) == [
         "batch", "--ray", "10.0.0.5:6379", "f"]
+
+
+def test_ray_without_its_extra_is_a_usage_error_naming_the_install_command(
+        tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "ray", None)  # `import ray` fails
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")  # set by cua; restored after
+    path = write(tmp_path, "b.jsonl", '{"task": "a"}\n')
+    assert run_cli(["batch", str(path), "--ray"]) == 2
+    captured = capsys.readouterr()
+    assert "pip install 'claude-cua[ray]'" in captured.err and "CUA_EXTRAS=ray" in captured.err
+    assert captured.out == ""
