@@ -314,7 +314,8 @@ class BatchView:
             return
         counts: dict[str, int] = {}
         for s in states:
-            counts[s.status] = counts.get(s.status, 0) + 1
+            status = "not started" if s.status == "queued" else s.status
+            counts[status] = counts.get(status, 0) + 1
         tokens = 0
         for s in states:
             usage = (s.result or {}).get("usage") or {}

@@ -341,6 +341,7 @@ class BatchRunner:
         self._lock = threading.Lock()
         self._next = 0
         self._children: dict[str, Child] = {}
+        self._used: set[Path] = set()
         self.stopped_by: int | None = None
         self._done = threading.Event()
 
@@ -387,9 +388,18 @@ class BatchRunner:
                     continue
                 state.status, state.started = "running", time.monotonic()
                 self._children[state.id] = Child()
-                state.run_dir = self._folder / self._new_run_id()
+                state.run_dir = self._fresh_run_dir()
                 return state
             return None
+
+    def _fresh_run_dir(self) -> Path:
+        """A run folder no task of this batch has and none on disk: run ids are the second
+        plus 16 random bits, and many tasks start in one second."""
+        while True:
+            path = self._folder / self._new_run_id()
+            if path not in self._used and not path.exists():
+                self._used.add(path)
+                return path
 
     def _work(self) -> None:
         while (state := self._take()) is not None:

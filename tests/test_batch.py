@@ -205,3 +205,39 @@ def test_ray_without_its_extra_is_a_usage_error_naming_the_install_command(
     captured = capsys.readouterr()
     assert "pip install 'claude-cua[ray]'" in captured.err and "CUA_EXTRAS=ray" in captured.err
     assert captured.out == ""
+
+
+def test_a_fault_in_running_one_task_is_that_tasks_outcome_and_the_others_go_on(tmp_path):
+    from claude_cua.core.batch_run import BatchRunner
+
+    path = write(tmp_path, "b.jsonl", '{"task": "a"}\n{"task": "boom"}\n{"task": "c"}\n')
+    jobs = plan_jobs(load_batch(path), env={}, config=None, assume_yes=False, report=False)
+
+    def execute(job, run_dir, child, state):
+        if job.task.task == "boom":
+            raise RuntimeError("the runner itself broke")
+        return {"status": "success", "exit_code": 0, "steps": 2, "cost_usd": 0.5}
+
+    seen = []
+    runner = BatchRunner(jobs, parallel=2, runs_folder=tmp_path, execute=execute,
+                         on_change=lambda s: seen.append((s.id, s.status)))
+    states = runner.run()
+    assert [s.status for s in states] == ["success", "error", "success"]
+    assert states[1].result == {"status": "error", "exit_code": 70,
+                                "error": "RuntimeError: the runner itself broke"}
+    assert runner.total_cost == 1.0
+    assert len({s.run_dir for s in states}) == 3  # a fresh run folder each
+    assert [status for _, status in seen].count("running") == 3
+
+
+def test_tasks_starting_together_never_share_a_run_folder(tmp_path):
+    from claude_cua.core.batch_run import BatchRunner
+
+    path = write(tmp_path, "b.jsonl", "".join(f'{{"task": "t{i}"}}\n' for i in range(4)))
+    jobs = plan_jobs(load_batch(path), env={}, config=None, assume_yes=False, report=False)
+    ids = iter(["same", "same", "other", "same", "third", "fourth", "fifth"])
+    (tmp_path / "third").mkdir()  # on disk already: never handed out
+    runner = BatchRunner(jobs, parallel=1, runs_folder=tmp_path, new_run_id=lambda: next(ids),
+                         execute=lambda job, run_dir, child, state: {"status": "success",
+                                                                      "exit_code": 0})
+    assert [s.run_dir.name for s in runner.run()] == ["same", "other", "fourth", "fifth"]
