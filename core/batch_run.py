@@ -33,8 +33,9 @@ from .batch import Batch, BatchTask
 from .errors import ConfigError
 
 DEFAULT_DISPLAY = "1280x800"  # a task's private Xvfb when neither it nor the settings give one
-# Measured by benchmarks/batch.py (cua run + Xvfb + openbox + the supplier form, PSS): ~150 MB.
-TASK_MEMORY_MB = 160
+# Measured by benchmarks/batch.py (cua run + Xvfb + openbox + the supplier form, peak PSS
+# of 4 at once): 167 MB per task.
+TASK_MEMORY_MB = 170
 TASKS_PER_CORE = 2  # a task mostly waits for the model; the CPU is busy per screenshot only
 STOP_GRACE_S = 30.0  # a child's own ending is bounded at 10 s (core.interrupts); then SIGKILL
 # Exit codes of task outcomes, worst first: the batch exits with the first one any task has.

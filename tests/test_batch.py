@@ -161,7 +161,7 @@ def test_exit_order_examples():
 
 def test_default_parallel_is_bounded_by_cores_and_memory():
     assert default_parallel(cpus=2, available_mb=20000) == 4
-    assert default_parallel(cpus=16, available_mb=800) == 5
+    assert default_parallel(cpus=16, available_mb=800) == 4  # 170 MB each
     assert default_parallel(cpus=1, available_mb=10) == 1
 
 
