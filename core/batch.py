@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config_file import describe, read_toml
+from .config_file import describe, key_line, read_toml
 from .errors import ConfigError
 
 # field → (kind, what a message calls the kind)
@@ -140,6 +140,9 @@ def parse_toml(data: Mapping[str, Any], text: str, *, path: Path) -> Batch:
     if len(lines) != len(tables):  # e.g. task = [{...}] inline: no header lines to point at
         lines = [_fallback_line(text)] * len(tables)
     top = {k: v for k, v in data.items() if k != "task"}
+    for name, value in top.items():  # each default named with its own line
+        line = key_line(text, (name,))
+        check_field(name, value, f"{path}:{line}" if line else str(path))
     defaults = _check_defaults(top, str(path))
     return _build(path, defaults, list(zip(lines, tables, strict=True)))
 

@@ -241,3 +241,9 @@ def test_tasks_starting_together_never_share_a_run_folder(tmp_path):
                          execute=lambda job, run_dir, child, state: {"status": "success",
                                                                       "exit_code": 0})
     assert [s.run_dir.name for s in runner.run()] == ["same", "other", "fourth", "fifth"]
+
+
+def test_a_bad_toml_default_names_its_own_line(tmp_path):
+    path = write(tmp_path, "b.toml", 'max_steps = 5\ncolour = "red"\n\n[[task]]\ntask = "a"\n')
+    with pytest.raises(ConfigError, match=rf"^{path}:2: unknown field 'colour'"):
+        load_batch(path)
