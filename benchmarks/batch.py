@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -174,9 +175,13 @@ def main() -> None:
                 ray, proc, _ = timed([*cua, str(path), "--ray", "--parallel",
                                       str(args.parallel)], env)
                 check(proc, f"ray batch of {n}", n)
+                ready = re.search(r"ready in ([\d.]+) s", proc.stderr)
+                start = float(ready.group(1)) if ready else 0.0
                 print(f"{n} tasks: local --parallel {args.parallel} {local:.1f} s, --ray "
                       f"({args.parallel} displays) {ray:.1f} s; Ray overhead "
-                      f"{(ray - local) / n:.2f} s per task ({ray - local:.1f} s in all)")
+                      f"{ray - local:.1f} s in all = {(ray - local) / n:.2f} s per task; "
+                      f"of it Ray's start {start:.1f} s, the rest "
+                      f"{(ray - local - start) / n:.2f} s per task")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import socket
 import tarfile
 import tempfile
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,7 @@ class RayBackend:
         127.0.0.1 with `parallel` display resources (default: as `cua batch` locally)."""
         ray = import_ray()
         started_here = address == "local"
+        began = time.monotonic()
         try:
             if started_here:
                 from .batch_run import default_parallel
@@ -147,8 +149,10 @@ class RayBackend:
                 f"--ray {address}: no node of the cluster has a `{RESOURCE}` resource, so no "
                 "task could run; start each worker with ray start --address HEAD:6379 "
                 f"--resources '{{\"{RESOURCE}\": 4}}' (on a machine with Xvfb and cua)")
-        return cls(ray, parallel=min(total, parallel) if parallel and not started_here
-                   else total, started_here=started_here)
+        backend = cls(ray, parallel=min(total, parallel) if parallel and not started_here
+                      else total, started_here=started_here)
+        backend.name += f", ready in {time.monotonic() - began:.1f} s"
+        return backend
 
     def execute(self, job: TaskJob, run_dir: Path, child: Child,
                 state: TaskState) -> dict[str, Any]:
