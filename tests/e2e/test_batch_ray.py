@@ -69,6 +69,7 @@ def cluster(tmp_path_factory):
 
 def test_a_batch_on_ray_brings_every_record_home_without_a_secret(cluster, tmp_path):
     ray_cluster, _, api, model, temp_dir = cluster
+    assert ray_cluster.address.startswith("127.0.0.1:")  # nothing listens beyond loopback
 
     def types_secret(request):
         turns = sum(1 for m in request["messages"] if m["role"] == "assistant")
