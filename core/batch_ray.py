@@ -43,14 +43,24 @@ _SYSTEM_ERRORS = ("WorkerCrashedError", "NodeDiedError", "RaySystemError", "Obje
                   "OutOfMemoryError")
 
 
-def import_ray() -> Any:
-    """Ray, with its usage statistics off; a ConfigError naming the install command without."""
+def import_ray(*, loopback: bool = False) -> Any:
+    """Ray, with its usage statistics off; a ConfigError naming the install command without.
+
+    `loopback`: a Ray instance started by this process uses 127.0.0.1 as its node address, and
+    Ray binds its servers (gcs_server, raylet, workers) to the node address. Ray reads the
+    switch for that (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0: what keeps a laptop's Ray on the
+    loopback) when it is imported, so it is set before."""
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # no telemetry, whatever else is set
+    if loopback:
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     try:
         import ray
+        from ray._private import ray_constants
     except ImportError:
         raise ConfigError(f"--ray needs the Ray extra, which is not installed: {INSTALL}"
                           ) from None
+    if loopback:  # imported before (in-process callers): the constant Ray already read
+        ray_constants.ENABLE_RAY_CLUSTER = False
     return ray
 
 
@@ -121,18 +131,16 @@ class RayBackend:
                 parallel: int | None) -> RayBackend:
         """Join the cluster at `address`, or with `local` start a Ray instance here bound to
         127.0.0.1 with `parallel` display resources (default: as `cua batch` locally)."""
-        ray = import_ray()
         started_here = address == "local"
+        # A cluster on this machine's loopback (a local one, or ADDRESS 127.0.0.1:PORT) needs
+        # the driver on the loopback too: its node address is where results come back.
+        ray = import_ray(loopback=started_here or _is_loopback(address))
         began = time.monotonic()
         try:
             if started_here:
                 from .batch_run import default_parallel
 
                 displays = parallel or default_parallel()
-                # Ray binds its servers to the node's address; with this set to 0 (the switch
-                # that keeps a laptop's Ray on the loopback) that address is 127.0.0.1, so
-                # gcs_server, raylet and workers listen on 127.0.0.1 only.
-                os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
                 ray.init(address="local", _node_ip_address="127.0.0.1", include_dashboard=False,
                          resources={RESOURCE: displays}, log_to_driver=False,
                          configure_logging=False)
@@ -201,6 +209,11 @@ class RayBackend:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.ray.shutdown()
+
+
+def _is_loopback(address: str) -> bool:
+    host = address.rsplit(":", 1)[0].strip("[]") if ":" in address else address
+    return host == "localhost" or host == "::1" or host.startswith("127.")
 
 
 def _is_system(exc: BaseException) -> bool:

@@ -247,3 +247,11 @@ def test_a_bad_toml_default_names_its_own_line(tmp_path):
     path = write(tmp_path, "b.toml", 'max_steps = 5\ncolour = "red"\n\n[[task]]\ntask = "a"\n')
     with pytest.raises(ConfigError, match=rf"^{path}:2: unknown field 'colour'"):
         load_batch(path)
+
+
+def test_a_cluster_on_the_loopback_keeps_the_driver_on_it_too():
+    from claude_cua.core.batch_ray import _is_loopback
+
+    assert _is_loopback("127.0.0.1:6379") and _is_loopback("localhost:6379")
+    assert _is_loopback("[::1]:6379")
+    assert not _is_loopback("10.0.0.5:6379") and not _is_loopback("auto")

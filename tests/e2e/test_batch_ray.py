@@ -47,6 +47,9 @@ def cluster(tmp_path_factory):
                   "CUA_MAX_RETRIES": "0", "RAY_USAGE_STATS_ENABLED": "0",
                   "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
     saved = dict(os.environ)
+    from claude_cua.core.batch_ray import import_ray
+
+    import_ray(loopback=True)  # this process's Ray, imported already, on 127.0.0.1 too
     with FakeMessagesAPI(default=model) as api:
         os.environ.update(worker_env, ANTHROPIC_BASE_URL=api.url)
         for name in ("DISPLAY", "XAUTHORITY", "CUA_DATA_DIR"):
@@ -67,9 +70,35 @@ def cluster(tmp_path_factory):
             shutil.rmtree(temp_dir, ignore_errors=True)
 
 
+def listening_addresses(temp_dir):
+    """The local addresses that this cluster's processes (their command lines name its temp
+    folder) listen on."""
+    import re
+    import subprocess
+
+    ours = {int(p.parent.name) for p in Path("/proc").glob("[0-9]*/cmdline")
+            if _reads(p) and str(temp_dir) in _reads(p)}
+    found = set()
+    listing = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True).stdout
+    for line in listing.splitlines():
+        pids = {int(p) for p in re.findall(r"pid=(\d+)", line)}
+        if pids & ours:
+            found.add(line.split()[3].rsplit(":", 1)[0])
+    assert found, "no listening socket of the cluster found"
+    return found
+
+
+def _reads(path):
+    try:
+        return path.read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
 def test_a_batch_on_ray_brings_every_record_home_without_a_secret(cluster, tmp_path):
     ray_cluster, _, api, model, temp_dir = cluster
-    assert ray_cluster.address.startswith("127.0.0.1:")  # nothing listens beyond loopback
+    assert ray_cluster.address.startswith("127.0.0.1:")
+    assert listening_addresses(temp_dir) <= {"127.0.0.1", "[::ffff:127.0.0.1]"}
 
     def types_secret(request):
         turns = sum(1 for m in request["messages"] if m["role"] == "assistant")
