@@ -88,6 +88,20 @@ def listening_addresses(temp_dir):
     return found
 
 
+def runs_named(token):
+    """Live `cua run` processes whose command line holds `token`."""
+    return [p for p in Path("/proc").glob("[0-9]*/cmdline")
+            if token in _reads(p) and "claude_cua.cli run" in _reads(p)
+            and "Z" not in _state(p.parent)]
+
+
+def _state(proc):
+    try:
+        return (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"
+
+
 def _reads(path):
     try:
         return path.read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
@@ -148,14 +162,18 @@ def test_a_task_whose_node_dies_is_retried_on_another(cluster, tmp_path):
 
     model.policy = slow
     path = tmp_path / "dying.jsonl"
-    path.write_text("".join(json.dumps({"id": f"t{i}", "task": f"task {i}",
+    token = f"batch-{os.getpid()}-{tmp_path.name}"  # names this test's `cua run` processes
+    path.write_text("".join(json.dumps({"id": f"t{i}", "task": f"task {i} {token}",
                                         "desktop": "fake:640x480"}) + "\n" for i in (1, 2)))
     cua = Cua(tmp_path, api)
     proc = cua.popen("batch", str(path), "--ray", ray_cluster.address, "--results-dir",
                      str(tmp_path / "results"))
     try:
         wait_until(lambda: len(waiting) >= 2, 120, message="a task running on each node")
+        assert len(runs_named(token)) == 2
         ray_cluster.remove_node(nodes[1], allow_graceful=False)
+        # its worker died, and with it (PR_SET_PDEATHSIG) the `cua run` it had started
+        wait_until(lambda: len(runs_named(token)) == 1, 60, message="the node's task to die")
         opened.set()
         out, err = proc.communicate(timeout=180)
     finally:
