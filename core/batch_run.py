@@ -2,7 +2,9 @@
 
 Why a process per task, not a thread: a task's outcome must be its own whatever happens in
 it (a crash, a hung X request, a segfault in a C library, memory), and a process is the unit
-the operating system isolates, limits and signals. Each process is exactly `cua run` with
+the operating system isolates, limits and signals. (When this was written, the X side of a
+run also still set process-wide state, DISPLAY and pyautogui's display, so two real displays
+could not be driven from one process.) Each process is exactly `cua run` with
 the task's options (so "as `cua run` would" holds by construction), on its own private Xvfb
 (killed with it, PR_SET_PDEATHSIG), with its own record, lock and budgets. The same
 `run_process` runs on a Ray worker (core.batch_ray).
