@@ -73,18 +73,25 @@ def cluster(tmp_path_factory):
 def listening_addresses(temp_dir):
     """The local addresses that this cluster's processes (their command lines name its temp
     folder) listen on."""
-    import re
-    import subprocess
 
     ours = {int(p.parent.name) for p in Path("/proc").glob("[0-9]*/cmdline")
             if _reads(p) and str(temp_dir) in _reads(p)}
+    found = listening_of(ours)
+    assert found, "no listening socket of the cluster found"
+    return found
+
+
+def listening_of(pids):
+    """The local addresses that processes `pids` listen on (TCP)."""
+    import re
+    import subprocess
+
     found = set()
     listing = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True).stdout
     for line in listing.splitlines():
-        pids = {int(p) for p in re.findall(r"pid=(\d+)", line)}
-        if pids & ours:
+        found_pids = {int(p) for p in re.findall(r"pid=(\d+)", line)}
+        if found_pids & pids:
             found.add(line.split()[3].rsplit(":", 1)[0])
-    assert found, "no listening socket of the cluster found"
     return found
 
 
@@ -107,6 +114,34 @@ def _reads(path):
         return path.read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
     except OSError:
         return ""
+
+
+def test_ray_alone_starts_its_own_instance_on_the_loopback_and_stops_it(cua, api, tmp_path):
+    from .test_batch_e2e import Gate, descendants_named, gone
+
+    gate = Gate()
+    api.queue(gate)
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps({"id": "one", "task": "wait", "desktop": "fake:640x480"}) + "\n")
+    proc = cua.popen("batch", "--ray", str(path), "--parallel", "1")
+    try:
+        wait_until(lambda: gate.waiting, 120, message="the task to ask the model")
+        ray_pids = [*descendants_named(proc.pid, "gcs_server"),
+                    *descendants_named(proc.pid, "raylet")]
+        assert len(ray_pids) == 2
+        addresses = listening_of(set(ray_pids))
+        gate.open()
+        out, err = proc.communicate(timeout=120)
+    finally:
+        gate.open()
+        if proc.poll() is None:
+            proc.kill()
+    assert addresses and addresses <= {"127.0.0.1", "[::ffff:127.0.0.1]"}, addresses
+    assert proc.returncode == 0, err
+    assert [line["status"] for line in lines_of(out)] == ["success"]
+    assert "local instance on 127.0.0.1" in err
+    for pid in ray_pids:  # Ray stopped with the batch
+        wait_until(lambda pid=pid: gone(pid), 30, message="Ray's processes to stop")
 
 
 def test_a_batch_on_ray_brings_every_record_home_without_a_secret(cluster, tmp_path):
@@ -186,3 +221,4 @@ def test_a_task_whose_node_dies_is_retried_on_another(cluster, tmp_path):
     assert [line.get("retried", False) for line in lines].count(True) == 1
     assert all(Path(line["run_dir"], "run.json").is_file() for line in lines)
     assert "(retried)" in err or "retried" in out
+
