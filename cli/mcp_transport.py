@@ -76,6 +76,7 @@ def serve_http(options: ServerOptions, host: str, port: int, *, token: str | Non
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    sock.listen(128)  # before the address is printed: a client may connect at once
     bound = sock.getsockname()[1]
     where = f"[{host}]" if ":" in host else host
     _log(f"cua mcp: serving MCP (Streamable HTTP) at http://{where}:{bound}/mcp "
