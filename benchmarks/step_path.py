@@ -1,115 +1,101 @@
-"""Which of cua's own files one click step runs through, from Claude's reply to the next request.
+"""Which of cua's own files one ordinary step runs through, from Claude's reply to the next request.
 
-The step: Claude asks for a left_click in an xterm window with an `ask` rule matching (a user
-policy rule, so the gate asks and `--yes` answers), on a FakeDesktop, with the real SDK against
-the fake Messages API; events go to the run recorder and the plain view, as in `cua run`.
-Traced with sys.setprofile: every Python call whose code lives in core/ or cli/ between the
-return of the first ClaudeClient.send and the start of the second.
-Prints the files of the step itself in first-visit order, how many times the path switched
-file and how many of those switches went back into the most visited file; then, apart, the
-files the event sinks (run recorder, plain view) ran through.
+The run: `cua run --virtual-display 1024x768 --app xterm --non-interactive TASK`, in process
+(cli.main.run_cli, as the `cua` command runs it), on a real private Xvfb with a real xterm,
+plain progress output (stderr is not a terminal here), ANTHROPIC_API_KEY set and
+ANTHROPIC_BASE_URL pointing at the fake Messages API on 127.0.0.1, whose scripted Claude asks
+for one left_click in the xterm and then reports success. The step traced is that click: from
+the return of the first ClaudeClient.send to the start of the second, on every thread, with
+sys.setprofile and threading.setprofile: every Python call whose code lives in core/ or cli/
+(core/demo/, the fake Claude itself, left out).
+
+Prints the files in first-visit order with their call counts, and how many times the path
+switched file.
 
     python benchmarks/step_path.py [SOURCE_ROOT]
 
-SOURCE_ROOT (default: this checkout) is where the traced claude_cua package's files live, so an
-older checkout can be measured with PYTHONPATH pointing at it.
+SOURCE_ROOT (default: this checkout) is where the traced claude_cua package's files live: run
+this file with an older checkout's venv and its folder to measure that commit the same way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
+import os
 import sys
 import tempfile
-from collections import Counter
+import threading
 from pathlib import Path
 
 ROOT = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
-    from claude_cua.cli.view import PlainView
+    from claude_cua.cli.main import run_cli
     from claude_cua.core.claude import ClaudeClient
     from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
     from claude_cua.core.demo.policies import computer_call, report
-    from claude_cua.core.desktop import FakeDesktop, Window
-    from claude_cua.core.flavours import flavour_for
-    from claude_cua.core.gate import approve_all
-    from claude_cua.core.loop import LoopConfig, run_task
-    from claude_cua.core.policy_file import effective_rules
-    from claude_cua.core.runs import RunRecorder
-    from rich.console import Console
 
-    folder = Path(tempfile.mkdtemp())
-    policy = folder / "policy.toml"
-    policy.write_text('[[rule]]\nname = "ask-clicks"\nverdict = "ask"\naction = "click"\n')
-    desktop = FakeDesktop()
-    desktop.window = Window("XTerm", "xterm", "bash")
+    folder = Path(tempfile.mkdtemp(prefix="cua-step-path-"))
     visited: list[str] = []
-    in_sinks: list[str] = []
-    state = {"on": False, "sends": 0, "sink": 0}
+    lock = threading.Lock()
+    state = {"on": False, "sends": 0}
     send_code = ClaudeClient.send.__code__
 
     def profile(frame, event, arg):
         code = frame.f_code
         if code is send_code:
-            if event == "call":
-                state["sends"] += 1
-                if state["sends"] == 2:
-                    state["on"] = False
-            elif event == "return" and state["sends"] == 1:
-                state["on"] = True
+            with lock:
+                if event == "call":
+                    state["sends"] += 1
+                    if state["sends"] == 2:
+                        state["on"] = False
+                elif event == "return" and state["sends"] == 1:
+                    state["on"] = True
             return
-        if not state["on"]:
+        if event != "call" or not state["on"]:
             return
-        if code in sink_codes:  # calls made by the event sinks are counted apart
-            state["sink"] += 1 if event == "call" else -1
-            return
-        if event != "call":
-            return
-        path = Path(code.co_filename).resolve()
         try:
-            rel = path.relative_to(ROOT)
+            rel = Path(code.co_filename).resolve().relative_to(ROOT)
         except ValueError:
             return
-        if rel.parts[0] in ("core", "cli"):
-            (in_sinks if state["sink"] else visited).append(str(rel))
+        if rel.parts[0] in ("core", "cli") and rel.parts[:2] != ("core", "demo"):
+            with lock:
+                visited.append(str(rel))
 
     with FakeMessagesAPI() as api:
-        api.queue(lambda req: Reply([computer_call(req, "left_click", coordinate=[100, 100])]),
-                  Reply([report("success", "ok")]))
-        client = ClaudeClient(api_key="k", base_url=api.url, max_retries=0)
-        model = "claude-sonnet-5-5"
-        config = LoopConfig(model=model, flavour=flavour_for(model), max_steps=3,
-                            rules=tuple(effective_rules([policy])))
-        (folder / "run").mkdir()
-        recorder = RunRecorder(folder / "run", meta={})
-        view = PlainView(Console(file=io.StringIO()))
-        sink_codes = {RunRecorder.__call__.__code__, PlainView.__call__.__code__}
-
-        def on_event(event: object) -> None:  # what the cli's session does with each event
-            recorder(event)
-            view(event)
-
+        api.queue(lambda req: Reply([computer_call(req, "left_click", coordinate=[200, 150])]),
+                  Reply([report("success", "clicked")]))
+        saved = dict(os.environ)
+        os.environ.update(ANTHROPIC_API_KEY="sk-ant-step-path", ANTHROPIC_BASE_URL=api.url,
+                          HOME=str(folder), XDG_DATA_HOME=str(folder / "data"),
+                          XDG_CONFIG_HOME=str(folder / "config"))
+        err = io.StringIO()
+        threading.setprofile(profile)
         sys.setprofile(profile)
         try:
-            run_task("click", desktop=desktop, client=client, config=config, on_event=on_event,
-                     approver=approve_all, sleep=lambda s: None, run_dir=str(folder / "run"))
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+                code = run_cli(["run", "--virtual-display", "1024x768", "--app",
+                                "xterm -geometry 80x20+0+0", "--non-interactive",
+                                "--model", "claude-sonnet-4-5", "click into the xterm"])
         finally:
             sys.setprofile(None)
-            client.close()
-            recorder.close()
-
+            threading.setprofile(None)  # type: ignore[arg-type]
+            os.environ.clear()
+            os.environ.update(saved)
+    if code != 0 or state["sends"] < 2:
+        sys.exit(f"the traced run did not get to its second request (exit {code}):\n"
+                 f"{err.getvalue()}")
     order = list(dict.fromkeys(visited))
-    switches = [b for a, b in itertools.pairwise(visited) if a != b]
-    top, _ = Counter(visited).most_common(1)[0]
-    print(f"the step itself: {len(order)} files")
+    switches = sum(1 for a, b in itertools.pairwise(visited) if a != b)
+    in_core = sum(1 for name in order if name.startswith("core"))
+    print(f"one step, Claude's reply to the next request: {len(order)} files "
+          f"({in_core} in core, {len(order) - in_core} in cli)")
     for name in order:
         print(f"  {name}  ({visited.count(name)} calls)")
-    print(f"switches between files: {len(switches)}; back into {top}: {switches.count(top)}")
-    sinks = list(dict.fromkeys(in_sinks))
-    print(f"the event sinks (recorder, plain view): {len(sinks)} files: {', '.join(sinks)}")
-    print(f"together: {len(set(order) | set(sinks))} files")
+    print(f"switches between files: {switches}")
 
 
 if __name__ == "__main__":

@@ -71,7 +71,7 @@ def _register() -> None:
     # Command modules import only what --help needs; heavy imports happen inside the commands.
     if app.registered_commands:
         return
-    from . import batch, config, demo, doctor, policy, replay, run, runs
+    from . import batch, config, demo, doctor, mcp, policy, replay, run, runs
     from .help import CuaCommand
 
     commands = [
@@ -79,6 +79,7 @@ def _register() -> None:
         (app, "batch", batch.batch, batch.HELP, EXIT_CODES_HELP),
         (app, "demo", demo.demo, demo.HELP, None),
         (app, "doctor", doctor.doctor, doctor.HELP, None),
+        (app, "mcp", mcp.mcp, mcp.HELP, None),
         (app, "replay-check", replay.replay_check_command, replay.HELP_CHECK, None),
         (config_app, "show", config.config_show, config.HELP_SHOW, None),
         (policy_app, "show", policy.policy_show, policy.HELP_SHOW, None),
@@ -154,7 +155,7 @@ def run_cli(argv: list[str] | None = None) -> int:
     value) it is printed here, with the same keys."""
     from . import summary
 
-    summary.reset()
+    summary.begin()
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["batch"]:
         from .batch import ray_alone

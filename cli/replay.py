@@ -27,40 +27,15 @@ recording types is for `cua run --replay RUN --dry-run` to say.
 
 
 def resolve_recording(spec: str, *, root: Path, exclude: str = "") -> Any:
-    """The Run that `spec` names (an id, prefix, folder or `latest`); ConfigError when it
-    does not exist or cannot be replayed. `auto` is resolved later, once the screen is known."""
-    from ..core.errors import ConfigError
-    from ..core.replay import replay_problem
-    from ..core.runs import load_run
+    from ..core.replay import resolve_recording as resolve  # the engine: imported on use
 
-    if spec == "latest":
-        return latest_replayable(root, exclude=exclude)
-    run = load_run(root, spec)
-    problem = replay_problem(run)
-    if problem is not None:
-        raise ConfigError(f"--replay {spec}: run {run.run_id} cannot be replayed: {problem}")
-    return run
+    return resolve(spec, root=root, exclude=exclude)
 
 
 def latest_replayable(root: Path, *, exclude: str = "", demo: bool | None = None) -> Any:
-    """`--replay latest`: the newest run that can be replayed (a failed or unfinished run is
-    passed over); with `demo`, only runs of `cua demo` (True) or none of them (False)."""
-    from ..core.errors import ConfigError
-    from ..core.replay import replay_problem
-    from ..core.runs import is_demo, is_replayable, list_runs, load_run
+    from ..core.replay import latest_replayable as latest
 
-    for info in list_runs(root):
-        if info.run_id == exclude or not is_replayable(info.header):
-            continue
-        if demo is not None and is_demo(info.header) != demo:
-            continue
-        run = load_run(root, str(info.path))
-        if replay_problem(run) is None:
-            return run
-    which = "demo run" if demo else "run"
-    raise ConfigError(f"--replay latest: no {which} in {root} can be replayed (only a run that "
-                      "succeeded and whose record is whole can; see the REPLAY column of "
-                      "`cua runs list`)")
+    return latest(root, exclude=exclude, demo=demo)
 
 
 def run_space(settings: Any, *, model_is_default: bool, env: Mapping[str, str],
@@ -78,25 +53,6 @@ def run_space(settings: Any, *, model_is_default: bool, env: Mapping[str, str],
     model = endpoint.model
     limits = image_limits_for(model.canonical or model.id)
     return space_for(*size, max_long_edge=limits.max_long_edge, max_pixels=limits.max_pixels)
-
-
-def make_replayer(spec: str | None, *, task: str, root: Path, monitor: int, wait_s: float,
-                  exclude: str) -> Any:
-    """The Replayer for `--replay SPEC` (None without it)."""
-    if not spec:
-        return None
-    from ..core.replay import Replayer, find_recording
-    from ..core.runs import list_runs, load_run
-
-    if spec != "auto":
-        return Replayer(resolve_recording(spec, root=root, exclude=exclude), wait_s=wait_s)
-
-    def find(screen_size: tuple[int, int]) -> Any:
-        runs = [r for r in list_runs(root) if r.run_id != exclude]
-        return find_recording(runs, task=task, screen_size=screen_size, monitor=monitor,
-                              load=lambda info: load_run(root, str(info.path)))
-
-    return Replayer(find=find, wait_s=wait_s)
 
 
 def replay_check_command(

@@ -1,35 +1,36 @@
 """The one JSON object `cua run --json` prints: the same keys on every exit path.
 
-The session fills in what it knows; whatever an exit path does not know is null. Errors raised
-before a session starts (typer's own usage errors, a bad config file or CUA_* value) are printed
-by cli.main with `error_summary`, unless the session already printed its object.
+core.engine fills it in (RunOutcome.summary); whatever an exit path does not know is null.
+Errors raised before a run starts (typer's own usage errors, a bad config file or CUA_* value)
+are printed by cli.main with `error_summary`, unless the command already printed its object.
+Whether it did is per invocation of `cua` (thread-local state that cli.main sets afresh), not
+per process: two invocations in two threads do not see each other's.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
-SUMMARY_KEYS = ("status", "summary", "steps", "exit_code", "model", "tool_version", "provider",
-                "region", "run_id", "run_dir", "duration_s", "usage", "cost_usd", "error",
-                "approval", "check", "replay")
-_printed = [False]
+from ..core.exits import SUMMARY_KEYS, empty_summary
+
+__all__ = ["SUMMARY_KEYS", "begin", "empty_summary", "error_summary", "mark_printed",
+           "was_printed"]
+
+_invocation = threading.local()  # .printed: this thread's `cua` printed its JSON object
 
 
-def empty_summary() -> dict[str, Any]:
-    """Every key null, except `steps`: no step has run yet, so 0."""
-    return {**dict.fromkeys(SUMMARY_KEYS), "steps": 0}
+def begin() -> None:
+    """A new invocation of `cua` on this thread: nothing printed yet."""
+    _invocation.printed = False
 
 
 def mark_printed() -> None:
-    _printed[0] = True
-
-
-def reset() -> None:
-    _printed[0] = False
+    _invocation.printed = True
 
 
 def was_printed() -> bool:
-    return _printed[0]
+    return bool(getattr(_invocation, "printed", False))
 
 
 def error_summary(message: str, exit_code: int, status: str = "error") -> dict[str, Any]:

@@ -1,11 +1,14 @@
-"""Renders core events on stderr: a Rich live view on a terminal, plain lines otherwise."""
+"""The terminal: core events rendered on stderr (a Rich live view on a terminal, plain lines
+otherwise), and stdout and stderr as a sink that passes whatever cua writes during a run
+(views, prompts, errors, the JSON summary, log lines) through one redactor first."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -31,6 +34,9 @@ from ..core.record import ActionRecord
 from ..core.transient_text import transient_text
 from ..core.words import counted
 from .approval import visible
+
+if TYPE_CHECKING:  # core/secrets.py is loaded by a run, not by `cua runs show`
+    from ..core.secrets import Redactor
 
 
 def _ms(seconds: float) -> str:
@@ -260,3 +266,38 @@ def make_view(console: Console, *, quiet: bool, verbose: int = 0) -> Any:
     if console.is_terminal:
         return LiveView(console, verbose=verbose > 0)
     return PlainView(console, verbose=verbose > 0)
+
+
+class RedactingWriter:
+    """A text stream that redacts each write before passing it to `inner`."""
+
+    def __init__(self, inner: IO[str], redactor: Redactor) -> None:
+        self._inner, self._redactor = inner, redactor
+
+    def write(self, text: str) -> int:
+        self._inner.write(self._redactor.redact(text))
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "buffer":  # bytes written there would bypass the redactor
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+
+@contextmanager
+def guarded_stdio(redactor: Redactor) -> Iterator[None]:
+    """Route sys.stdout and sys.stderr through `redactor` while the block runs."""
+    if not redactor:
+        yield
+        return
+    saved = sys.stdout, sys.stderr
+    sys.stdout = RedactingWriter(sys.stdout, redactor)  # type: ignore[assignment]
+    sys.stderr = RedactingWriter(sys.stderr, redactor)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved

@@ -8,6 +8,7 @@ the SDK's backoff (0.5 s doubling to 8 s, with jitter; `retry-after` honoured up
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import functools
 import logging
@@ -113,6 +114,7 @@ class ClaudeClient:
         self._auth_errors = spec.auth_errors
         client_class = getattr(anthropic, spec.class_name)
         self._client = client_class(**spec.kwargs, max_retries=0, timeout=timeout_s)
+        self._streams: list[Any] = []  # the reply being read, for abort
 
     @property
     def endpoint(self) -> Endpoint:
@@ -149,7 +151,8 @@ class ClaudeClient:
         except Exception as exc:
             raise self._fault(exc, request.model) from exc
         self._bound(stream)
-        with stream:
+        self._streams.append(stream)
+        with stream, _removed_after(self._streams, stream):
             for event in self._events(stream, request.model):
                 try:
                     text = builder.add(event)
@@ -221,8 +224,23 @@ class ClaudeClient:
                               _NOTHING_DONE)
         return exc  # not the API's fault: a bug, reported as one
 
+    def abort(self) -> None:
+        """Stop reading the reply in flight (from another thread: the run was cancelled)."""
+        for stream in list(self._streams):
+            with contextlib.suppress(Exception):
+                stream.response.close()
+
     def close(self) -> None:
         self._client.close()
+
+
+@contextlib.contextmanager
+def _removed_after(streams: list[Any], stream: Any) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            streams.remove(stream)
 
 
 def _provider_fault(fault: Exception, exc: Any, endpoint: Endpoint) -> Exception:

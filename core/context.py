@@ -136,9 +136,13 @@ def image_block(png: bytes) -> dict[str, Any]:
     return {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": data}}
 
 
-def first_message(task: str, png: bytes) -> dict[str, Any]:
-    """The user turn that starts a run: the task and the first screenshot."""
-    return {"role": "user", "content": [{"type": "text", "text": task}, image_block(png)]}
+def first_message(task: str, png: bytes, *, note: str | None = None) -> dict[str, Any]:
+    """The user turn that starts a conversation: the task, then (a replay's handover) a note
+    saying what was done already, then the screenshot."""
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": task}]
+    if note is not None:
+        blocks.append({"type": "text", "text": note})
+    return {"role": "user", "content": [*blocks, image_block(png)]}
 
 
 def assistant_turn(content: list[dict[str, Any]]) -> dict[str, Any]:

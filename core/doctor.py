@@ -108,7 +108,7 @@ def check_xauthority(env: Mapping[str, str]) -> tuple[Check, Path | None]:
 
 
 def check_screen(display: str, *, xauthority: Path, model: str = "") -> Check:
-    """The screen size as mss and pyautogui see it, and what Claude gets after scaling."""
+    """The screen size as mss and XTest see it, and what Claude gets after scaling."""
     from .flavours import DEFAULT_MODEL, image_limits_for
     from .screen import space_for
 
@@ -122,7 +122,7 @@ def check_screen(display: str, *, xauthority: Path, model: str = "") -> Check:
     space = space_for(*captured, max_long_edge=limits.max_long_edge,
                       max_pixels=limits.max_pixels)
     same = "=" if captured == driven else "!="
-    detail = (f"{_size(captured)} (mss) {same} {_size(driven)} (pyautogui) -> "
+    detail = (f"{_size(captured)} (mss) {same} {_size(driven)} (XTest) -> "
               f"{space.model_w}x{space.model_h} for {model}, "
               f"scale {space.model_w / space.screen_w:.3f}")
     if captured != driven:
@@ -133,18 +133,15 @@ def check_screen(display: str, *, xauthority: Path, model: str = "") -> Check:
 
 
 def _screen_sizes(display: str, xauthority: Path) -> tuple[tuple[int, int], tuple[int, int]]:
-    """(mss's primary monitor, pyautogui's screen), opened exactly as a run opens them."""
-    from .xdesktop import XDesktop, display_env_restored
+    """(mss's primary monitor, the X screen the pointer moves over), opened exactly as a run
+    opens them."""
+    from .xdesktop import XDesktop
 
-    with display_env_restored():
-        desktop = XDesktop(display=display, xauthority=xauthority)
-        try:
-            import pyautogui  # already imported and aimed at `display` by XDesktop
-
-            width, height = pyautogui.size()
-            return desktop.size(), (int(width), int(height))
-        finally:
-            desktop.close()
+    desktop = XDesktop(display=display, xauthority=xauthority)
+    try:
+        return desktop.size(), desktop.root_size()
+    finally:
+        desktop.close()
 
 
 def check_data_dir(env: Mapping[str, str]) -> Check:

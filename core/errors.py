@@ -31,7 +31,7 @@ class ActionError(Exception):
 
 
 class FailSafeTriggered(CuaError):
-    """Someone pushed the mouse into a screen corner: pyautogui's fail-safe, taken as an abort."""
+    """Someone pushed the mouse into a screen corner: the fail-safe, taken as an abort."""
 
 
 class Terminated(KeyboardInterrupt):

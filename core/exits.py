@@ -6,6 +6,8 @@ nothing imports back.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .errors import (
     ConfigError,
     DesktopError,
@@ -69,3 +71,14 @@ class InternalError(Exception):
 def interruption_message(exc: KeyboardInterrupt) -> str:
     """What stopped the run, in words: a bare KeyboardInterrupt (Ctrl-C) has no message."""
     return str(exc) or "interrupted by Ctrl-C (SIGINT)"
+
+
+# The keys of the run summary (`cua run --json`, core.engine's RunOutcome.summary), in order.
+SUMMARY_KEYS = ("status", "summary", "steps", "exit_code", "model", "tool_version", "provider",
+                "region", "run_id", "run_dir", "duration_s", "usage", "cost_usd", "error",
+                "approval", "check", "replay")
+
+
+def empty_summary() -> dict[str, Any]:
+    """The summary with every key null, except `steps`: no step has run yet, so 0."""
+    return {**dict.fromkeys(SUMMARY_KEYS), "steps": 0}

@@ -12,11 +12,16 @@ bounded all the same: if the process has not finished `grace_s` after the first 
 exits at once with that signal's code (`on_overdue` says so first); the input watchdog
 (core/watchdog.py) releases keys and buttons then, as after SIGKILL.
 
-`handling_signals` installs the handlers for one run (the cli does, around `cua run`);
+`handling_signals` installs the handlers (the cli does, at the entry point, around `cua run`);
 `run_ending` is what run_task calls as its cleanup starts. Without installed handlers (a library
 caller, a test in another thread) both are no-ops and Python's defaults apply.
 `for_this_process` is for the `cua` entry point: SIGTERM and SIGHUP end any command like
 Ctrl-C, and after a run the three are ignored until the process has gone.
+
+Several runs in one process (core.engine.run on threads): each registers its Cancel while it is
+in flight (`in_flight`), and the entry point's handler cancels every one (`cancel_all`), so each
+ends at its next check with the signal's exception and exit code. The only process-wide state
+here is that registry and the handlers the entry point installed; a run itself sets none.
 """
 
 from __future__ import annotations
@@ -28,8 +33,12 @@ import signal
 import termios
 import threading
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from .errors import HungUp, Terminated
+
+if TYPE_CHECKING:
+    from .cancel import Cancel
 
 GRACE_S = 10.0  # the longest the cleanup after a signal may take before cua exits anyway
 
@@ -46,7 +55,9 @@ class SignalHandling:
     held."""
 
     def __init__(self, *, on_held: Callable[[int], None], on_overdue: Callable[[int], None],
-                 grace_s: float) -> None:
+                 grace_s: float, raise_here: bool = True) -> None:
+        self._raise_here = raise_here
+        self.thread = threading.get_ident()  # the entry point's (main) thread
         self.first: int | None = None
         self.held: list[int] = []
         self.ending = False
@@ -69,6 +80,9 @@ class SignalHandling:
             self.held.append(signum)
             if len(self.held) == 1:
                 self._on_held(signum)
+            return
+        if not self._raise_here:
+            cancel_all(signum)  # the runs (on other threads) end at their next check
             return
         _raise(signum, frame)
 
@@ -101,6 +115,34 @@ class SignalHandling:
 _active: SignalHandling | None = None
 _process_ends_after_run = False
 
+# The process's runs in flight (their Cancels): a signal at the entry point ends every one.
+_runs_lock = threading.Lock()
+_runs: list[tuple[Cancel, int]] = []  # each run's Cancel and the thread it runs on
+
+
+@contextlib.contextmanager
+def in_flight(cancel: Cancel) -> Iterator[Cancel]:
+    """Count `cancel`'s run (on this thread) among the process's runs in flight while the
+    block runs."""
+    entry = (cancel, threading.get_ident())
+    with _runs_lock:
+        _runs.append(entry)
+    try:
+        yield cancel
+    finally:
+        with _runs_lock:
+            _runs.remove(entry)
+
+
+def cancel_all(signum: int, *, raised_on: int | None = None) -> int:
+    """End every run in flight as this signal ends a run (exit 130, 143 or 129); how many.
+    A run on thread `raised_on` has had the exception raised already (by the handler)."""
+    with _runs_lock:
+        runs = list(_runs)
+    for cancel, thread in runs:
+        cancel.set(signal_name(signum), error=_RAISED[signum], raised=thread == raised_on)
+    return len(runs)
+
 
 def for_this_process() -> None:
     """For a process that is one `cua` command (the `cua` entry point): from now on SIGTERM
@@ -114,6 +156,8 @@ def for_this_process() -> None:
 
 
 def _raise(signum: int, frame: object) -> None:
+    # Runs on other threads end at their next check; one on this thread unwinds from here.
+    cancel_all(signum, raised_on=threading.get_ident())
     if signum == signal.SIGHUP:
         silence_hung_up_terminal()
     raise _RAISED[signum]()
@@ -122,14 +166,20 @@ def _raise(signum: int, frame: object) -> None:
 @contextlib.contextmanager
 def handling_signals(*, on_held: Callable[[int], None] = lambda signum: None,
                      on_overdue: Callable[[int], None] = lambda code: None,
-                     grace_s: float = GRACE_S) -> Iterator[SignalHandling | None]:
+                     grace_s: float = GRACE_S,
+                     raise_here: bool = True) -> Iterator[SignalHandling | None]:
     """Install the run's SIGINT, SIGTERM and SIGHUP handlers (main thread only; elsewhere
-    nothing is installed and None is yielded); the previous ones come back on exit."""
+    nothing is installed and None is yielded); the previous ones come back on exit.
+
+    The first signal cancels every run in flight (runs on other threads end at their next
+    check) and, with `raise_here` (a run on the main thread), raises in the main thread too;
+    a caller whose main thread only waits for runs on other threads passes False."""
     global _active
     if threading.current_thread() is not threading.main_thread():
         yield None
         return
-    state = SignalHandling(on_held=on_held, on_overdue=on_overdue, grace_s=grace_s)
+    state = SignalHandling(on_held=on_held, on_overdue=on_overdue, grace_s=grace_s,
+                           raise_here=raise_here)
     read_end, write_end = os.pipe()
     for fd in (read_end, write_end):
         os.set_blocking(fd, False)
@@ -150,10 +200,20 @@ def handling_signals(*, on_held: Callable[[int], None] = lambda signum: None,
         state.disarm()
 
 
+def _own() -> SignalHandling | None:
+    """The handlers installed at the entry point, if the run calling is the one they raise in
+    (on the main thread); a run on another thread is ended through its Cancel instead."""
+    active = _active
+    if active is not None and active._raise_here and active.thread == threading.get_ident():
+        return active
+    return None
+
+
 def run_ending() -> None:
     """The run's outcome is being decided and recorded: hold every signal from now on."""
-    if _active is not None:
-        _active.ending = True
+    active = _own()
+    if active is not None:
+        active.ending = True
 
 
 def silence_hung_up_terminal() -> None:
@@ -181,13 +241,15 @@ def silence_hung_up_terminal() -> None:
 
 def exit_code_is(code: int) -> None:
     """The code the current run ends with, once known (used if its ending overruns)."""
-    if _active is not None:
-        _active.exit_code_is(code)
+    active = _own()
+    if active is not None:
+        active.exit_code_is(code)
 
 
 def ending() -> bool:
-    """Whether the run is ending (see run_ending): a timer signal should not interrupt that."""
-    return _active is not None and _active.ending
+    """Whether the run is ending (see run_ending)."""
+    active = _own()
+    return active is not None and active.ending
 
 
 def signal_name(signum: int) -> str:

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .cancel import Cancel, Deadline
 from .check import CheckResult
 from .claude import ModelClient
 from .desktop import Desktop
 from .errors import CuaError, DeadlineExceeded
-from .events import CheckFinished, Event, EventSink, RunFinished, RunStarted, StepFinished
+from .events import CheckFinished, EventSink, RunFinished, RunStarted
 from .gate import Approver, Gate, answerer_name, refuse_all
-from .interrupts import ending, run_ending
+from .interrupts import run_ending
 from .record import CheckRecord
 from .screen import space_for
 from .secrets import Secrets
@@ -44,6 +42,7 @@ def run_task(
     approver: Approver = refuse_all,
     check: Callable[[], CheckResult] | None = None,
     replay: Replayer | None = None,
+    cancel: Cancel | None = None,
 ) -> RunFinished:
     """Run one task to its end and return its outcome (the RunFinished it reported); CuaError
     and Ctrl-C propagate after RunFinished has been reported and every held key and button
@@ -52,8 +51,10 @@ def run_task(
     `approver` decides the actions the policy wants a person for (default: nobody is there, so
     the run stops with needs_approval); `check`, if given, must pass for a success to stand.
     With `replay`, the recorded steps are carried out first and Claude is asked only from where
-    the screen stops matching the recording.
+    the screen stops matching the recording. `cancel`, when set from any thread, ends the run as
+    Ctrl-C does (see core/cancel.py); the --timeout budget expires it too.
     """
+    cancel = cancel if cancel is not None else Cancel()
     started = clock()
     width, height = desktop.size()
     space = space_for(width, height, max_long_edge=config.limits.max_long_edge,
@@ -62,7 +63,9 @@ def run_task(
     # Every way out of the run is redacted at its boundary: what is sent to and comes back from
     # Claude, every event (records, views, the summary), and what an approver is shown.
     client = secrets.guard_client(client)
-    on_event = recorded = _Recorded(secrets.guard_sink(on_event))
+    on_event = cancel.checking(secrets.guard_sink(on_event))
+    client = cancel.interruptible(client)
+    sleep = cancel.sleep if sleep is time.sleep else cancel.checking_sleep(sleep)
     who = answerer_name(approver)  # before the guard wraps it
     approver = secrets.guard_approver(approver)
     task = secrets.redact(task)
@@ -76,7 +79,7 @@ def run_task(
     state = RunState(messages=[])
     check_record: CheckRecord | None = None
     try:
-        with _deadline_alarm(config.timeout_s):
+        with Deadline(cancel, config.timeout_s):
             step_runner.start(state, task)
             if replay is not None:
                 status, summary = replay.run(step_runner, state, task)
@@ -94,6 +97,7 @@ def run_task(
         raise
     finally:
         run_ending()  # from here a second signal is held: input released, the record finished
+        cancel.hold()
         try:
             desktop.release_all()
         except CuaError as exc:
@@ -105,46 +109,13 @@ def run_task(
         finally:
             step_runner.close()
             # The steps recorded: a step whose model call never got a reply is not one.
-            finished = RunFinished(status, secrets.redact(summary), recorded.steps, state.usage,
+            finished = RunFinished(status, secrets.redact(summary), step_runner.recorded,
+                                   state.usage,
                                    clock() - started, run_cost(config, state),
                                    state.approval, check_record,
                                    None if replay is None else replay.record)
             on_event(finished)
     return finished
-
-
-class _Recorded:
-    """The run's event sink, counting the steps that finished (and so are recorded)."""
-
-    def __init__(self, sink: EventSink) -> None:
-        self.sink, self.steps = sink, 0
-
-    def __call__(self, event: Event) -> None:
-        self.sink(event)
-        if isinstance(event, StepFinished):
-            self.steps += 1
-
-
-@contextmanager
-def _deadline_alarm(timeout_s: float | None) -> Iterator[None]:
-    """Raise DeadlineExceeded wherever the run is (a model call, a settle) once `timeout_s` of
-    wall time has passed. The steps also check the time themselves, so where no timer signal
-    can be used (not the main thread) the budget still holds between steps."""
-    if timeout_s is None or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def expire(signum: int, frame: object) -> None:
-        if not ending():  # a signal came first: the run is unwinding already
-            raise DeadlineExceeded
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, max(timeout_s, 0.001))
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _run_check(check: Callable[[], CheckResult], summary: str, on_event: EventSink,

@@ -1,10 +1,16 @@
 """The run record as types: what `run.json` and each line of `steps.jsonl` hold.
 
-These frozen dataclasses are the public contract of a run folder. `core/runs.py` writes them
-with `to_dict()` and reads them back with `from_dict()`; the report, replay and anyone's own
-tooling read a run through `runs.load_run`, which returns these types. Field names are stable:
-new fields are added (with a default), never renamed. `FORMAT` counts incompatible changes;
-records written before it existed (no `format` key) load as format 0 with the same fields.
+These frozen dataclasses are the public contract of a run folder, and the one source of its
+format: `to_dict()` and `from_dict()` follow from the fields (`record_to_dict`,
+`record_from_dict`: a field's JSON key, written in field order unless the class lists its own
+`KEYS` order; `omit_none` leaves a None out), and `parse_record` checks every value against the
+field's type. A new recorded fact is one new field (with a default). The few shapes that are not
+one key per field (an action described by its "kind", the approval's flattened policy) and the
+readings of older records keep a small hand-written part each. `core/runs.py` writes them and
+reads them back; the report, replay and anyone's own tooling read a run through
+`runs.load_run`, which returns these types. Field names are stable: new fields are added (with a
+default), never renamed. `FORMAT` counts incompatible changes; records written before it
+existed (no `format` key) load as format 0 with the same fields.
 
 Secrets: every string here is as recorded, with `{{NAME}}` placeholders and never a value.
 """
@@ -15,9 +21,9 @@ import functools
 import math
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from .desktop import Window
 from .usage import Usage
@@ -133,6 +139,142 @@ def _conforms(value: Any, hint: Any) -> bool:
     return isinstance(value, hint) if isinstance(hint, type) else True
 
 
+# -- the one mechanism: JSON from the fields, and back --------------------------------------------
+
+
+def record_to_dict(record: Any) -> dict[str, Any]:
+    """The JSON object of a record: each field under its key (metadata "key", else its name),
+    in the class's KEYS order if it has one, else field order; a None with metadata
+    "omit_none" left out; nested records, tuples and mappings as JSON values."""
+    out: dict[str, Any] = {}
+    for name, key, omit_none, plain in _writer(type(record)):
+        value = getattr(record, name)
+        if value is None:
+            if not omit_none:
+                out[key] = None
+        else:
+            out[key] = value if plain else _json_value(value)
+    return out
+
+
+def _json_value(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        to_dict = getattr(value, "to_dict", None)
+        return to_dict() if to_dict is not None else record_to_dict(value)
+    if isinstance(value, tuple):
+        return [_json_value(v) for v in value]
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _is_scalar(hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return all(_is_scalar(a) for a in typing.get_args(hint))
+    return origin is Literal or hint in _SCALARS
+
+
+@functools.cache
+def _writer(cls: type) -> tuple[tuple[str, str, bool, bool], ...]:
+    """(field, key, omit_none, written as it is) for each field, in the order written."""
+    hints = _hints(cls)
+    by_name = {f.name: f for f in fields(cls)}
+    order: tuple[str, ...] = getattr(cls, "KEYS", None) or tuple(by_name)
+    return tuple((name, by_name[name].metadata.get("key", name),
+                  bool(by_name[name].metadata.get("omit_none")), _is_scalar(hints[name]))
+                 for name in order)
+
+
+_DEFAULT = object()  # a missing or null value takes the field's default
+
+
+def record_from_dict(cls: type[R], data: Mapping[str, Any], **given: Any) -> R:
+    """The record `record_to_dict` wrote (and older ones): each field from its key, converted
+    to the field's type as JSON can hold it (lists to tuples, objects to nested records,
+    numbers and strings as the type says); a missing or null value takes the field's default
+    (a required one its type's zero). `given` fields are taken as they are. What does not fit
+    the type is left for `parse_record`'s check to name."""
+    kwargs: dict[str, Any] = {}
+    for name, key, missing, convert in _reader(cls):
+        if name in given:
+            continue
+        value = data.get(key)
+        if value is not None:
+            kwargs[name] = convert(value)
+        elif missing is not _DEFAULT:
+            kwargs[name] = missing
+    return cls(**kwargs, **given)
+
+
+@functools.cache
+def _reader(cls: type) -> tuple[tuple[str, str, Any, Callable[[Any], Any]], ...]:
+    """(field, key, value when missing, converter) for each field, worked out once a class."""
+    hints = _hints(cls)
+    plan = []
+    for f in fields(cls):
+        required = f.default is MISSING and f.default_factory is MISSING
+        missing = _zero(hints[f.name]) if required else _DEFAULT
+        plan.append((f.name, f.metadata.get("key", f.name), missing, _converter(hints[f.name])))
+    return tuple(plan)
+
+
+_ZEROS: dict[Any, Any] = {str: "", int: 0, float: 0.0, bool: False}
+
+
+def _zero(hint: Any) -> Any:
+    if hint in _ZEROS:
+        return _ZEROS[hint]
+    if isinstance(hint, type) and is_dataclass(hint):
+        return hint()
+    return None
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _converter(hint: Any) -> Callable[[Any], Any]:
+    """How a JSON value becomes a value of `hint`."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        # X | None: a scalar is kept as it came (the type check names a wrong one); a tuple or
+        # a record is built as for X.
+        inner = [a for a in args if a is not type(None)]
+        if len(inner) == 1 and (typing.get_origin(inner[0]) is tuple or (
+                isinstance(inner[0], type) and is_dataclass(inner[0]))):
+            return _converter(inner[0])
+        return _as_is
+    if hint in (int, float, str, bool):
+        return hint  # type: ignore[no-any-return]
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            each = _converter(args[0])
+            return lambda value: tuple(each(v) for v in value)
+        converters = [_converter(a) for a in args]
+
+        def fixed(value: Any) -> tuple[Any, ...]:
+            items = tuple(value)
+            if len(items) != len(converters):
+                raise ValueError(f"{len(items)} values where {len(converters)} belong")
+            return tuple(c(v) for c, v in zip(converters, items, strict=True))
+
+        return fixed
+    if origin in (Mapping, dict) or hint in (Mapping, dict):
+        return dict
+    if isinstance(hint, type) and is_dataclass(hint):
+        nested = getattr(hint, "from_dict", None) or functools.partial(record_from_dict, hint)
+
+        def record(value: Any) -> Any:
+            return nested(value) if isinstance(value, Mapping) else value  # else: type check
+
+        return record
+    return _as_is
+
+
 def approval_picture_name(step: int, number: int) -> str:
     """File name of the `number`-th approval picture of the run, taken at `step`."""
     return f"approval-step-{step:03d}-{number}.png"
@@ -203,23 +345,17 @@ class PolicyRecord:
     rule: str  # the rule's name
     reason: str
     source: str  # "built-in", "<file>:<line>", or "default"
-    answer: str | None = None  # once | always | deny | abort | stop; None when nobody was asked
-    answered_by: str | None = None  # "terminal", "--yes", "nobody", "earlier approval"
+    # once | always | deny | abort | stop; None when nobody was asked
+    answer: str | None = field(default=None, metadata={"omit_none": True})
+    # "terminal", "--yes", "nobody", "earlier approval"
+    answered_by: str | None = field(default=None, metadata={"omit_none": True})
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"decision": self.decision, "rule": self.rule,
-                               "reason": self.reason, "source": self.source}
-        if self.answer is not None:
-            out["answer"] = self.answer
-        if self.answered_by is not None:
-            out["answered_by"] = self.answered_by
-        return out
+        return record_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PolicyRecord:
-        return cls(str(data.get("decision", "")), str(data.get("rule", "")),
-                   str(data.get("reason", "")), str(data.get("source", "")),
-                   data.get("answer"), data.get("answered_by"))
+        return record_from_dict(cls, data)
 
 
 def window_to_dict(window: Window) -> dict[str, str]:
@@ -253,46 +389,35 @@ class ActionRecord:
     approval_picture: str | None = None  # file in the run folder shown to the person asked
     approval_s: float = 0.0  # time the approver (a person at the prompt) took to answer
 
+    KEYS: ClassVar[tuple[str, ...]] = (
+        "name", "action", "error", "action_s", "policy", "tool_use_id", "input", "result",
+        "is_error", "window", "points", "region", "description", "approval_picture",
+        "approval_s")
+
     def to_dict(self) -> dict[str, Any]:
+        out = record_to_dict(self)
+        out["action"] = self.described()
+        return out
+
+    def described(self) -> dict[str, Any]:
+        """The "action" key: the parsed action by its kind, Claude's own request_approval, or
+        else the input as it came."""
         if self.action is not None:
-            described: dict[str, Any] = action_to_dict(self.action)
-        elif self.description is not None:
-            described = {"kind": self.name, "description": self.description}
-        else:
-            described = {"input": dict(self.input)}
-        return {
-            "name": self.name, "action": described, "error": self.error,
-            "action_s": self.action_s,
-            "policy": None if self.policy is None else self.policy.to_dict(),
-            "tool_use_id": self.tool_use_id, "input": dict(self.input), "result": self.result,
-            "is_error": self.is_error,
-            "window": None if self.window is None else window_to_dict(self.window),
-            "points": [list(p) for p in self.points],
-            "region": None if self.region is None else list(self.region),
-            "description": self.description, "approval_picture": self.approval_picture,
-            "approval_s": self.approval_s,
-        }
+            return action_to_dict(self.action)
+        if self.description is not None:
+            return {"kind": self.name, "description": self.description}
+        return {"input": dict(self.input)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ActionRecord:
         described = data.get("action") or {}
         action = action_from_dict(described)
+        # Older records kept the description and the input only inside "action".
         description = data.get("description", described.get("description"))
         tool_input = data.get("input", described.get("input") if action is None else None)
-        policy = data.get("policy")
-        region = data.get("region")
-        return cls(
-            name=str(data.get("name", "")), input=dict(tool_input or {}), action=action,
-            error=data.get("error"), action_s=float(data.get("action_s") or 0.0),
-            policy=PolicyRecord.from_dict(policy) if isinstance(policy, Mapping) else None,
-            tool_use_id=str(data.get("tool_use_id", "")), result=str(data.get("result", "")),
-            is_error=bool(data.get("is_error", data.get("error") is not None)),
-            window=window_from_dict(data.get("window")), points=_points(data.get("points")),
-            region=None if region is None else (int(region[0]), int(region[1]),
-                                                int(region[2]), int(region[3])),
-            description=description, approval_picture=data.get("approval_picture"),
-            approval_s=float(data.get("approval_s") or 0.0),
-        )
+        return record_from_dict(
+            cls, data, action=action, description=description, input=dict(tool_input or {}),
+            is_error=bool(data.get("is_error", data.get("error") is not None)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,12 +429,11 @@ class ToolCallRecord:
     input: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "input": dict(self.input)}
+        return record_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ToolCallRecord:
-        return cls(str(data.get("id", "")), str(data.get("name", "")),
-                   dict(data.get("input") or {}))
+        return record_from_dict(cls, data)
 
 
 # -- steps ------------------------------------------------------------------------------------
@@ -341,36 +465,22 @@ class StepRecord:
     transients: tuple[Mapping[str, Any], ...] = ()
     format: int = FORMAT
 
+    KEYS: ClassVar[tuple[str, ...]] = (
+        "format", "step", "model_s", "stop_reason", "text", "usage", "cost_usd", "tool_calls",
+        "actions", "overhead_s", "settle_s", "settle_captures", "is_stable", "screenshot",
+        "screenshot_before", "outcome", "replayed", "match", "transients")
+
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": self.format, "step": self.step, "model_s": self.model_s,
-            "stop_reason": self.stop_reason, "text": self.text, "usage": self.usage.as_dict(),
-            "cost_usd": self.cost_usd, "tool_calls": [c.to_dict() for c in self.tool_calls],
-            "actions": [a.to_dict() for a in self.actions], "overhead_s": self.overhead_s,
-            "settle_s": self.settle_s, "settle_captures": self.settle_captures,
-            "is_stable": self.is_stable, "screenshot": self.screenshot,
-            "screenshot_before": self.screenshot_before, "outcome": self.outcome,
-            "replayed": self.replayed, "match": self.match,
-            "transients": [dict(t) for t in self.transients],
-        }
+        return record_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StepRecord:
-        return cls(
-            format=int(data.get("format", 0)), step=int(data.get("step", 0)),
-            text=str(data.get("text") or ""), stop_reason=data.get("stop_reason"),
-            tool_calls=tuple(ToolCallRecord.from_dict(c) for c in data.get("tool_calls") or ()),
-            actions=tuple(ActionRecord.from_dict(a) for a in data.get("actions") or ()),
-            usage=Usage.from_dict(data.get("usage")), cost_usd=data.get("cost_usd"),
-            model_s=float(data.get("model_s") or 0.0),
-            overhead_s=float(data.get("overhead_s") or 0.0), settle_s=data.get("settle_s"),
-            settle_captures=data.get("settle_captures"), is_stable=data.get("is_stable"),
-            screenshot=data.get("screenshot"), screenshot_before=data.get("screenshot_before"),
-            outcome=data.get("outcome"), replayed=bool(data.get("replayed", False)),
-            match=None if data.get("match") is None else float(data["match"]),
+        # A line written before the format key existed is format 0; a transient that is not an
+        # object is left out.
+        return record_from_dict(
+            cls, data, format=int(data.get("format", 0)),
             transients=tuple(dict(t) for t in data.get("transients") or ()
-                             if isinstance(t, Mapping)),
-        )
+                             if isinstance(t, Mapping)))
 
 
 # -- the end of a run: approval and check ------------------------------------------------------
@@ -414,35 +524,32 @@ class CheckRecord:
     passed: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {"command": self.command, "exit_code": self.exit_code,
-                "duration_s": self.duration_s, "output": self.output, "passed": self.passed}
+        return record_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CheckRecord:
-        return cls(str(data.get("command", "")), int(data.get("exit_code", 0)),
-                   float(data.get("duration_s") or 0.0), str(data.get("output", "")),
-                   bool(data.get("passed", data.get("exit_code") == 0)))
+        # Early records left `passed` out: the check passed when it exited 0.
+        return record_from_dict(cls, data,
+                                passed=bool(data.get("passed", data.get("exit_code") == 0)))
 
 
 @dataclass(frozen=True, slots=True)
 class ReplayRecord:
     """What `--replay` did: which recording it followed, how far, and why it stopped."""
 
-    from_run: str | None  # the recording's run id; None when `auto` found none
+    # the recording's run id (written as `from`); None when `auto` found none
+    from_run: str | None = field(metadata={"key": "from"})
     steps_replayed: int = 0
     diverged_at: int | None = None  # the 1-based recorded step where replay stopped, if it did
     reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The shape of `replay` in run.json and the JSON summary (`from`, not `from_run`)."""
-        return {"from": self.from_run, "steps_replayed": self.steps_replayed,
-                "diverged_at": self.diverged_at, "reason": self.reason}
+        return record_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ReplayRecord:
-        diverged = data.get("diverged_at")
-        return cls(data.get("from"), int(data.get("steps_replayed") or 0),
-                   None if diverged is None else int(diverged), str(data.get("reason") or ""))
+        return record_from_dict(cls, data)
 
 
 # -- the run header ---------------------------------------------------------------------------
@@ -500,12 +607,7 @@ class RunHeader:
         for f in fields(self):
             if f.name in ("format", "extra"):
                 continue
-            value = getattr(self, f.name)
-            if isinstance(value, Usage | ApprovalRecord | CheckRecord | ReplayRecord):
-                value = value.to_dict()
-            elif isinstance(value, tuple):
-                value = list(value)
-            out[f.name] = value
+            out[f.name] = _json_value(getattr(self, f.name))
         return {**self.extra, **out}
 
     @classmethod

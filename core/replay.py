@@ -21,11 +21,10 @@ from PIL import Image
 
 from . import context, defaults
 from .actions import Click, Drag, Key, MouseButton, MouseMove, Scroll, TypeText
-from .between import for_record
 from .claude import ToolCall
 from .desktop import Frame, Window
 from .errors import ConfigError
-from .events import HandedOver, ReplayStarted, ScreenMatched, StepFinished, StepStarted
+from .events import HandedOver, ReplayStarted, ScreenMatched, StepStarted
 from .flavours import FLAVOURS, Flavour, flavour_for
 from .record import ActionRecord, ReplayRecord, StepRecord, matched_name, screenshot_name
 from .replay_match import (
@@ -62,6 +61,10 @@ class LazyClient:
         if self.client is None:
             self.client = self._make()
         return self.client.send(request, on_text=on_text, on_retry=on_retry)
+
+    def abort(self) -> None:
+        if self.client is not None:
+            self.client.abort()
 
     def close(self) -> None:
         if self.client is not None:
@@ -147,6 +150,57 @@ def find_recording(runs: Sequence[RunInfo], *, task: str, screen_size: tuple[int
         if replay_problem(run) is None:
             return run
     return None
+
+
+def resolve_recording(spec: str, *, root: Any, exclude: str = "") -> Any:
+    """The Run that `spec` names (an id, prefix, folder or `latest`); ConfigError when it
+    does not exist or cannot be replayed. `auto` is resolved later, once the screen is known."""
+    from .runs import load_run
+
+    if spec == "latest":
+        return latest_replayable(root, exclude=exclude)
+    run = load_run(root, spec)
+    problem = replay_problem(run)
+    if problem is not None:
+        raise ConfigError(f"--replay {spec}: run {run.run_id} cannot be replayed: {problem}")
+    return run
+
+
+def latest_replayable(root: Any, *, exclude: str = "", demo: bool | None = None) -> Any:
+    """`--replay latest`: the newest run that can be replayed (a failed or unfinished run is
+    passed over); with `demo`, only runs of `cua demo` (True) or none of them (False)."""
+    from .runs import is_demo, is_replayable, list_runs, load_run
+
+    for info in list_runs(root):
+        if info.run_id == exclude or not is_replayable(info.header):
+            continue
+        if demo is not None and is_demo(info.header) != demo:
+            continue
+        run = load_run(root, str(info.path))
+        if replay_problem(run) is None:
+            return run
+    which = "demo run" if demo else "run"
+    raise ConfigError(f"--replay latest: no {which} in {root} can be replayed (only a run that "
+                      "succeeded and whose record is whole can; see the REPLAY column of "
+                      "`cua runs list`)")
+
+
+def make_replayer(spec: str | None, *, task: str, root: Any, monitor: int, wait_s: float,
+                  exclude: str) -> Any:
+    """The Replayer for `--replay SPEC` (None without it)."""
+    if not spec:
+        return None
+    from .runs import list_runs, load_run
+
+    if spec != "auto":
+        return Replayer(resolve_recording(spec, root=root, exclude=exclude), wait_s=wait_s)
+
+    def find(screen_size: tuple[int, int]) -> Any:
+        runs = [r for r in list_runs(root) if r.run_id != exclude]
+        return find_recording(runs, task=task, screen_size=screen_size, monitor=monitor,
+                              load=lambda info: load_run(root, str(info.path)))
+
+    return Replayer(find=find, wait_s=wait_s)
 
 
 # -- reading a recorded step ----------------------------------------------------------------
@@ -426,21 +480,13 @@ class Replayer:
         if shot:
             observed = runner.observe(settle=True, after_input=bool(actions), deferred=True)
             runner.last_screenshot = screenshot_name(state.step)
-        transients, pictures = for_record(observed.found if observed else None, state.step)
         ids = {a.tool_use_id for a in actions}
         calls = tuple(c for c in step.tool_calls if c.id in ids or (
             step.outcome is not None and c.name == context.REPORT_TOOL_NAME))
-        record = StepRecord(
-            step=state.step, text=step.text, stop_reason=step.stop_reason, tool_calls=calls,
-            actions=tuple(actions), overhead_s=round(runner.clock() - t0, 4),
-            settle_s=None if observed is None else round(observed.settle_s, 4),
-            settle_captures=None if observed is None else observed.captures,
-            is_stable=None if observed is None else observed.is_stable,
-            screenshot=None if observed is None else runner.last_screenshot,
-            screenshot_before=before, outcome=step.outcome, replayed=True, match=match.score,
-            transients=transients)
-        runner.emit(StepFinished(state.step, record, observed.pending if observed else None,
-                                 pictures=pictures))
+        runner.finish_step(state.step, text=step.text, stop_reason=step.stop_reason,
+                           tool_calls=calls, actions=actions, started=t0, shot=observed,
+                           before=before, outcome=step.outcome, replayed=True,
+                           match=match.score)
 
     def summary_of(self, recording: Run, step: StepRecord) -> str:
         for call in step.tool_calls:
@@ -457,10 +503,7 @@ class Replayer:
         runner.last_screenshot = name
         runner.emit(HandedOver(state.step, stop.at, stop.reason, name, shot.png))
         note = handover_note(recording, self.done, stop.at, stop.reason)
-        content: list[dict[str, Any]] = [{"type": "text", "text": task},
-                                         {"type": "text", "text": note},
-                                         context.image_block(shot.png)]
-        state.messages = [{"role": "user", "content": content}]
+        state.messages = [context.first_message(task, shot.png, note=note)]
         return runner.run_steps(state)
 
 

@@ -112,17 +112,22 @@ class RunRecorder:
     `meta` is the same as a plain mapping of RunHeader fields. Everything written goes through
     `redactor` first (the run's secrets). A write that fails raises RecordError once; after
     that the recorder writes nothing more, so the run can end with that one clear reason.
+    `then` gets every event once it is recorded (or could not be): the run's other sinks, a
+    view. `finished` is the RunFinished recorded, once there is one.
     """
 
     def __init__(self, run_dir: Path, *, header: RunHeader | None = None,
                  meta: Mapping[str, Any] | None = None, clock: Any = None,
-                 redactor: Redactor | None = None) -> None:
+                 redactor: Redactor | None = None,
+                 then: Callable[[Event], None] | None = None) -> None:
         self.run_dir = run_dir
         self._now = clock or (lambda: datetime.now(UTC))
         header = header or RunHeader.from_dict({**(meta or {}), "format": FORMAT})
         self.header = replace(header, status="running", started_at=self._stamp())
         self._steps: IO[str] | None = None
         self._redactor = redactor
+        self._then = then
+        self.finished: RunFinished | None = None
         self.failure: RecordError | None = None
         # Screenshots handed over unencoded (a replayed step's) are encoded and written here.
         self._writer: ThreadPoolExecutor | None = None
@@ -135,6 +140,15 @@ class RunRecorder:
         return data if self._redactor is None else self._redactor.redact_data(data)
 
     def __call__(self, event: Event) -> None:
+        try:
+            self._record(event)
+        finally:
+            if isinstance(event, RunFinished):
+                self.finished = event
+            if self._then is not None:
+                self._then(event)
+
+    def _record(self, event: Event) -> None:
         if self.failure is not None:
             return
         try:

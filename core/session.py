@@ -10,7 +10,7 @@ so that it can report every failure rather than stop at the first.)
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -45,13 +45,15 @@ def open_session(
     app_wait_s: float = 15.0,
     app_hold_s: float = APP_HOLD_S,
     fake: str | None = None,
+    interrupt: Callable[[], None] | None = None,
 ) -> Iterator[DesktopSession]:
     """The session; everything it started is stopped and the lock released when it closes.
 
     `virtual_display` is "WxH" for a private Xvfb; `run_dir` is named in the lock for a second
     run to report; `fake` is a FakeDesktop spec (tests), which needs no X server and no lock.
     `app_hold_s`: how long the --app window must stay unchanged before the session is ready (a
-    replay, which waits for each step's screen to match anyway, needs none).
+    replay, which waits for each step's screen to match anyway, needs none). `interrupt`
+    raises to stop the desktop mid-way through typing (the run's Cancel.check).
     """
     with ExitStack() as stack:
         if fake is not None:
@@ -59,12 +61,13 @@ def open_session(
             return
         yield _x_session(env, stack, virtual_display=virtual_display, app=app,
                          monitor=monitor, run_dir=run_dir, wait_lock_s=wait_lock_s,
-                         app_wait_s=app_wait_s, app_hold_s=app_hold_s)
+                         app_wait_s=app_wait_s, app_hold_s=app_hold_s, interrupt=interrupt)
 
 
 def _x_session(env: Mapping[str, str], stack: ExitStack, *, virtual_display: str | None,
                app: Sequence[str] | None, monitor: int, run_dir: str, wait_lock_s: float,
-               app_wait_s: float, app_hold_s: float) -> DesktopSession:
+               app_wait_s: float, app_hold_s: float,
+               interrupt: Callable[[], None] | None = None) -> DesktopSession:
     from .lock import DisplayLock, lock_dir
     from .xdesktop import XDesktop
     from .xserver import VirtualDisplay, check_display, ensure_xauthority, parse_size
@@ -83,7 +86,8 @@ def _x_session(env: Mapping[str, str], stack: ExitStack, *, virtual_display: str
     stack.enter_context(DisplayLock(name, directory=lock_dir(env), run_dir=run_dir,
                                     wait_s=wait_lock_s))
     xauthority = ensure_xauthority(target)
-    desktop = XDesktop(display=name, xauthority=xauthority, monitor=monitor)
+    desktop = XDesktop(display=name, xauthority=xauthority, monitor=monitor,
+                       interrupt=interrupt)
     stack.callback(desktop.close)
     if display is not None:
         display.wait_for_window_manager()

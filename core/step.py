@@ -33,7 +33,7 @@ from .approvals import Approvals, EndRun, Judged, Screen
 from .between import Found, for_record, open_between
 from .claude import ModelClient, ModelReply, ModelRequest, ToolCall
 from .desktop import Desktop, Frame
-from .errors import ActionError, DesktopError
+from .errors import ActionError, DesktopError, RecordError
 from .events import (
     ActionPerformed,
     EventSink,
@@ -47,7 +47,6 @@ from .events import (
 from .flavours import Flavour, ImageLimits
 from .gate import Gate
 from .policy import BUILTIN_RULES, Rule
-from .prices import Price
 from .record import ActionRecord, ApprovalRecord, StepRecord, ToolCallRecord, screenshot_name
 from .screen import (
     PendingPng,
@@ -60,7 +59,7 @@ from .screen import (
 )
 from .secrets import Secrets
 from .settings import DEFAULTS
-from .usage import Usage
+from .usage import Price, Usage
 from .words import counted
 
 
@@ -139,6 +138,7 @@ class StepRunner:
         self.approvals = Approvals(gate, desktop=desktop, secrets=self.secrets, emit=on_event,
                                    run_dir=run_dir, screen=self.screen)
         self.last_screenshot: str | None = None  # its file name in the run folder
+        self.recorded = 0  # the steps finished and recorded (live and replayed)
         # the display's own events, where it can be watched (core/between.py)
         self.between = open_between(desktop, space=space, ceiling_s=config.settle_ceiling_s,
                                     clock=clock, sleep=sleep)
@@ -180,24 +180,48 @@ class StepRunner:
         replied_at = self.clock()
         actions: list[ActionRecord] = []
         outcome, results, shot = self.handle(reply, state, actions)
-        transients, pictures = for_record(shot.found if shot is not None else None, step)
         if results:
             state.messages.append(context.user_turn(results))
-        record = StepRecord(
-            step=step, text=reply.text, stop_reason=reply.stop_reason,
+        self.finish_step(
+            step, text=reply.text, stop_reason=reply.stop_reason,
             tool_calls=tuple(ToolCallRecord(c.id, c.name, c.input) for c in reply.tool_calls),
-            actions=tuple(actions), usage=reply.usage, cost_usd=state.last_cost_usd,
-            model_s=round(model_s, 4), overhead_s=round(self.clock() - replied_at, 4),
+            actions=actions, started=replied_at, shot=shot, before=before,
+            outcome=outcome[0] if outcome and outcome[0] in ("success", "failure") else None,
+            usage=reply.usage, cost_usd=state.last_cost_usd, model_s=round(model_s, 4))
+        return outcome
+
+    def finish_step(self, step: int, *, text: str, stop_reason: str | None,
+                    tool_calls: tuple[ToolCallRecord, ...], actions: list[ActionRecord],
+                    started: float, shot: Observation | None, before: str | None,
+                    outcome: str | None, usage: Usage | None = None,
+                    cost_usd: float | None = None, model_s: float = 0.0,
+                    replayed: bool = False, match: float | None = None) -> None:
+        """Record the step (the one place a StepRecord is made, live or replayed) and report
+        it. `started`: when the step's own work began (Claude's reply, or the replay's check);
+        `shot`: the screenshot that ended it, if one was taken."""
+        # What came and went between the screenshots, and its pictures.
+        transients, pictures = for_record(shot.found if shot is not None else None, step)
+        record = StepRecord(
+            step=step, text=text, stop_reason=stop_reason, tool_calls=tool_calls,
+            actions=tuple(actions), usage=Usage() if usage is None else usage,
+            cost_usd=cost_usd, model_s=model_s,
+            overhead_s=round(self.clock() - started, 4),
             settle_s=None if shot is None else round(shot.settle_s, 4),
             settle_captures=None if shot is None else shot.captures,
             is_stable=None if shot is None else shot.is_stable,
             screenshot=None if shot is None else self.last_screenshot,
-            screenshot_before=before,
-            outcome=outcome[0] if outcome and outcome[0] in ("success", "failure") else None,
-            transients=transients,
-        )
-        self.emit(StepFinished(step, record, shot.png if shot else None, pictures=pictures))
-        return outcome
+            screenshot_before=before, outcome=outcome, replayed=replayed, match=match,
+            transients=transients)
+        picture = None if shot is None else (shot.pending if shot.pending is not None
+                                             else shot.png)
+        try:
+            self.emit(StepFinished(step, record, picture, pictures=pictures))
+        except RecordError:  # not written: not counted
+            raise
+        except BaseException:  # written, then the run was cancelled: counted
+            self.recorded += 1
+            raise
+        self.recorded += 1
 
     def ask(self, state: RunState) -> tuple[ModelReply, float]:
         note = context.budget_note(state.step, self.config.max_steps)

@@ -1,11 +1,12 @@
-"""XDesktop: the Desktop protocol on a real X server (mss capture, pyautogui mouse, XTest keys).
+"""XDesktop: the Desktop protocol on a real X server (mss capture, XTest mouse and keys).
 
-The keyboard bypasses pyautogui on purpose: on X11 it types '>' for '<' and silently drops every
-non-ASCII character. Keys go through XTest on our own python-xlib connection instead, and
+Everything goes through XTest on the desktop's own python-xlib connection (pyautogui, used once,
+typed '>' for '<', dropped non-ASCII characters, and drove one module-global display per
+process). Keys and buttons are sent directly, and
 characters missing from the keyboard layout are mapped onto spare keycodes (keys.plan_typing),
 in one mapping change per batch, restored once the text is typed.
 
-A signal (Ctrl-C, SIGTERM, SIGHUP, the --timeout alarm) can land inside a python-xlib request
+A signal (Ctrl-C, SIGTERM, SIGHUP) can land inside a python-xlib request
 and leave that connection's bookkeeping half-updated; used again, it would spin forever waiting
 for a reply it has already read. So every connection is guarded (_guard): a signal that lands
 inside its I/O marks it at once, the cleanups on the way out (Shift up after typing, a chord's
@@ -18,8 +19,10 @@ button releases count as done only once a sync has sent them. A watchdog process
 Action limits (repeat, scroll amount, hold time, scroll direction) are checked once, in
 actions.parse_action; the desktop carries out what it is given.
 
-pyautogui, mss and Xlib are imported inside XDesktop.__init__: pyautogui opens the display named
-by $DISPLAY at import time, so the environment must be set first.
+Nothing here is process-wide: each XDesktop has its own connections to its own display (the
+Xauthority file is given, not read from $DISPLAY/XAUTHORITY of the process), so several runs
+can each drive a display of their own in one process. mss and Xlib are imported inside
+XDesktop.__init__ (start-up time).
 """
 
 from __future__ import annotations
@@ -29,12 +32,10 @@ import logging
 import math
 import os
 import select
-import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from .desktop import Button, Frame, ScrollDirection, Window
@@ -51,12 +52,11 @@ from .keys import (
     plan_typing,
 )
 from .watchdog import Watchdog
-from .xserver import stdout_to_log
+from .xserver import stdout_to_log, x_authority
 
 log = logging.getLogger(__name__)
 
 _BUTTONS: dict[str, int] = {"left": 1, "middle": 2, "right": 3}
-_BUTTON_NAMES = {number: name for name, number in _BUTTONS.items()}
 _BUTTON_MASKS = {1: 1 << 8, 2: 1 << 9, 3: 1 << 10}
 _ALL_BUTTON_MASKS = 0x1F << 8  # buttons 1-5
 _CAPS_LOCK = 0xFFE5
@@ -68,7 +68,7 @@ _FIRST_PING_TIMEOUT_S = 1.0  # for an app that does not say it answers pings
 _OLD_CLIENT_TIMEOUT_S = 2.0  # for the server to finish an interrupted connection's requests
 _FLUSH_EVERY = 256  # key events queued before sending: python-xlib's send buffer grows O(n^2)
 _FAILSAFE_MESSAGE = (
-    "the mouse was pushed into a screen corner, so pyautogui's fail-safe stopped the run; "
+    "the mouse was pushed into a screen corner, so the fail-safe stopped the run; "
     "move it away from the corner before starting again"
 )
 
@@ -100,8 +100,8 @@ def select_monitor(monitors: Sequence[Mapping[str, Any]], index: int) -> Monitor
 
 @contextlib.contextmanager
 def display_env_restored() -> Iterator[None]:
-    """XDesktop sets DISPLAY and XAUTHORITY for this process (pyautogui reads them at import):
-    a block after which both are as they were before it."""
+    """A block after which DISPLAY and XAUTHORITY of this process are as they were before it
+    (XDesktop no longer sets them; for code and tests that do)."""
     saved = {name: os.environ.get(name) for name in ("DISPLAY", "XAUTHORITY")}
     try:
         yield
@@ -118,8 +118,8 @@ class XDesktop:
 
     def __init__(self, *, display: str, xauthority: Path, monitor: int = 1,
                  remap_settle_s: float = 0.05, pointer_timeout_s: float = 5.0,
-                 watchdog: bool = True) -> None:
-        """Connect to `display`, setting DISPLAY and XAUTHORITY in os.environ for pyautogui.
+                 watchdog: bool = True, interrupt: Callable[[], None] | None = None) -> None:
+        """Connect to `display` with the Xauthority file `xauthority`.
 
         Args:
             remap_settle_s: how long to give clients to catch up with a keyboard mapping
@@ -128,10 +128,12 @@ class XDesktop:
                 paid only when characters missing from the layout need a mapping change.
             pointer_timeout_s: the longest to wait for the server to apply a pointer event.
             watchdog: start the helper that releases keys and buttons if this process dies.
+            interrupt: called between batches of typed keys; raises to stop typing (the run's
+                Cancel.check).
         """
-        os.environ["DISPLAY"] = display
-        os.environ["XAUTHORITY"] = str(xauthority)
         self._display = display
+        self._xauthority = xauthority
+        self._interrupt = interrupt
         self._closed = True
         self._settle_s = remap_settle_s
         self._pointer_timeout_s = pointer_timeout_s
@@ -167,7 +169,8 @@ class XDesktop:
             raise
         except Exception as exc:
             raise DesktopError(f"cannot use X display {display!r}: {exc}") from exc
-        self._watchdog = Watchdog(display=display, env=os.environ) if watchdog else None
+        env = {**os.environ, "DISPLAY": display, "XAUTHORITY": str(xauthority)}
+        self._watchdog = Watchdog(display=display, env=env) if watchdog else None
         self._closed = False
 
     def _connect(self, display: str, monitor: int) -> None:
@@ -176,19 +179,23 @@ class XDesktop:
         import Xlib.error
         from Xlib.ext import xtest
 
-        pyautogui = _import_pyautogui()
-        self._gui: ModuleType = pyautogui
         self._fake_input = xtest.fake_input
         self._transport_errors: tuple[type[Exception], ...] = (
             Xlib.error.ConnectionClosedError, Xlib.error.DisplayError, Xlib.error.XError,
-            mss.exception.ScreenShotError, pyautogui.PyAutoGUIException, OSError,
+            mss.exception.ScreenShotError, OSError,
         )
-        _point_pyautogui_at(pyautogui, display)
         self._x = self._open_connection()
         try:
             if not self._x.has_extension("XTEST"):
                 raise DesktopError(f"the X server on {display} lacks the XTEST extension")
-            self._mss = mss.MSS(display=display)
+            screen = self._x.screen()
+            width, height = screen.width_in_pixels, screen.height_in_pixels
+            self._root_size = (width, height)
+            # The fail-safe: the pointer pushed into a corner of the screen stops the run.
+            self._corners = frozenset({(0, 0), (0, height - 1), (width - 1, 0),
+                                       (width - 1, height - 1)})
+            with x_authority(self._xauthority):
+                self._mss = mss.MSS(display=display)
             try:
                 self._monitor = select_monitor(self._mss.monitors, monitor)
             except BaseException:
@@ -201,7 +208,8 @@ class XDesktop:
     def _open_connection(self) -> Any:
         import Xlib.display
 
-        connection = _guard(Xlib.display.Display(self._display))
+        with x_authority(self._xauthority):
+            connection = _guard(Xlib.display.Display(self._display))
         connection.set_error_handler(self._x_errors.append)
         self._root = connection.screen().root
         return connection
@@ -217,16 +225,13 @@ class XDesktop:
         marker pixmap is gone: it frees a client's resources only after reading to the end
         of its requests.
         """
-        from pyautogui import _pyautogui_x11 as backend
-
         log.debug("an interrupted X connection is replaced, not reused")
         old_x = self._x
-        markers = [_marker(old_x), _marker(backend._display)]
+        markers = [_marker(old_x)]
         self._x_errors.clear()
         self._wm_probe = None  # it belonged to the old connection
         with stdout_to_log():
             self._x = self._open_connection()
-            _point_pyautogui_at(self._gui, self._display, stale_usable=False)
         _drop_connection(old_x)
         self._interrupted = False
         self._await_gone([m for m in markers if m is not None])
@@ -269,7 +274,8 @@ class XDesktop:
         from .watcher import open_watcher
 
         m = self._monitor
-        return open_watcher(self._display, origin=(m.left, m.top), size=(m.width, m.height))
+        with x_authority(self._xauthority):  # its connection is opened with this run's file
+            return open_watcher(self._display, origin=(m.left, m.top), size=(m.width, m.height))
 
     def cursor_position(self) -> tuple[int, int]:
         """Pointer position relative to the monitor (outside its bounds when on another one)."""
@@ -283,6 +289,7 @@ class XDesktop:
         """Move the pointer instantly."""
         target = self._to_screen(x, y)
         with self._device_errors("move the pointer"):
+            self._check_failsafe()
             self._move_to(target)
 
     def click(self, x: int | None, y: int | None, *, button: Button = "left", count: int = 1,
@@ -291,6 +298,7 @@ class XDesktop:
         target = self._optional_point(x, y)
         number = _button_number(button)
         with self._device_errors(f"{button}-click"), self._holding(modifiers):
+            self._check_failsafe()
             if target is not None:
                 self._move_to(target)
             for _ in range(count):
@@ -303,6 +311,7 @@ class XDesktop:
         begin, finish = self._to_screen(*start), self._to_screen(*end)
         middle = ((begin[0] + finish[0]) // 2, (begin[1] + finish[1]) // 2)
         with self._device_errors("drag"), self._holding(modifiers):
+            self._check_failsafe()
             self._move_to(begin)
             self._button(1, down=True)
             try:
@@ -326,6 +335,7 @@ class XDesktop:
         target = self._optional_point(x, y)
         number = _button_number(button)
         with self._device_errors(f"{'press' if down else 'release'} the mouse button"):
+            self._check_failsafe()
             if target is not None:
                 self._move_to(target)
             self._button(number, down=down)
@@ -334,33 +344,44 @@ class XDesktop:
                modifiers: str | None = None) -> None:
         """Scroll `amount` wheel clicks (X buttons 4/5 vertically, 6/7 horizontally)."""
         target = self._optional_point(x, y)
+        from Xlib import X
+
         with self._device_errors("scroll"), self._holding(modifiers):
+            self._check_failsafe()
             if target is not None:
                 self._move_to(target)
             wheel = {"up": 4, "down": 5, "left": 6, "right": 7}[direction]
             if self._watchdog is not None:
                 self._watchdog.pressing_button(wheel)
-            self._wheel_down.add(wheel)  # pyautogui clicks it `amount` times
-            if direction in ("up", "down"):
-                self._gui.scroll(amount if direction == "up" else -amount)
-            else:
-                self._gui.hscroll(amount if direction == "right" else -amount)
+            self._wheel_down.add(wheel)  # clicked `amount` times
+            for _ in range(amount):
+                self._fake_input(self._x, X.ButtonPress, wheel)
+                self._fake_input(self._x, X.ButtonRelease, wheel)
+            self._unsent_buttons.add(wheel)
+            self._sync()
             self._wheel_down.discard(wheel)
             self._settle_pointer()
 
     def _move_to(self, point: tuple[int, int]) -> None:
-        self._gui.moveTo(*point, duration=0)
+        from Xlib import X
+
+        self._fake_input(self._x, X.MotionNotify, x=point[0], y=point[1])
+        self._x.sync()
         self._settle_pointer(point)
 
     def _button(self, number: int, *, down: bool) -> None:
-        name = _BUTTON_NAMES[number]
+        from Xlib import X
+
         if down:
             if self._watchdog is not None:
                 self._watchdog.pressing_button(number)
             self._buttons_down.add(number)
-            self._gui.mouseDown(button=name)
+            self._fake_input(self._x, X.ButtonPress, number)
+            self._x.sync()
         else:
-            self._gui.mouseUp(button=name)
+            self._fake_input(self._x, X.ButtonRelease, number)
+            self._unsent_buttons.add(number)
+            self._sync()
             self._buttons_down.discard(number)
         self._settle_pointer()
 
@@ -385,7 +406,7 @@ class XDesktop:
             time.sleep(0.001)
 
     def _release_buttons(self, numbers: Sequence[int] = (1, 2, 3)) -> None:
-        """Release held buttons through XTest directly: pyautogui's fail-safe must not block it."""
+        """Release held buttons (the fail-safe never blocks a release)."""
         from Xlib import X
 
         for number in sorted(self._buttons_down.intersection(numbers) | self._unsent_buttons
@@ -411,9 +432,9 @@ class XDesktop:
                 f"({x}, {y}) is outside the screen; x must be 0-{width - 1} and y 0-{height - 1}"
             )
         point = (x + self._monitor.left, y + self._monitor.top)
-        if self._gui.FAILSAFE and point in self._gui.FAILSAFE_POINTS:
+        if point in self._corners:
             raise ActionError(
-                f"({x}, {y}) is a screen corner, where pyautogui's fail-safe would stop the run; "
+                f"({x}, {y}) is a screen corner, where the fail-safe would stop the run; "
                 "pick a point at least 1 px inside the screen"
             )
         return point
@@ -435,7 +456,17 @@ class XDesktop:
         with self._device_errors(f"hold {chord!r}"):
             self._check_failsafe()
             with self._chord_held(keysyms, chord):
-                time.sleep(seconds)  # the requested hold itself, not a wait for anything
+                self._hold_for(seconds)
+
+    def _hold_for(self, seconds: float) -> None:
+        """The requested hold itself, not a wait for anything; `interrupt` is asked every
+        50 ms, so a run cancelled from another thread (an MCP client's cancel, a batch) lets go
+        at once, as a signal makes it."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, 0.05))
+            if self._interrupt is not None:
+                self._interrupt()
 
     def type_text(self, text: str) -> None:
         """Type any Unicode text exactly; newlines become Return and tabs Tab."""
@@ -501,6 +532,8 @@ class XDesktop:
                 self._release_key(stroke.keycode)
                 if count % _FLUSH_EVERY == 0:
                     self._x.flush()  # best effort: may leave part queued, so _unsent stays
+                    if self._interrupt is not None:
+                        self._interrupt()  # a cancelled run stops typing here
         finally:
             if self._usable():  # else release_all releases Shift, over fresh connections
                 if shift in self._keys_down:
@@ -868,25 +901,27 @@ class XDesktop:
             self._mss.close()
             if not self._usable():  # interrupted during release_all: never flush these
                 _drop_connection(self._x)
-                _drop_connection(self._gui._pyautogui_x11._display)
             else:
                 with contextlib.suppress(*self._transport_errors):
                     self._x.close()
-                with contextlib.suppress(*self._transport_errors):
-                    self._gui._pyautogui_x11._display.close()
             if self._watchdog is not None:
                 # Released: the helper has nothing to do; otherwise it releases what it can.
                 self._watchdog.close(released=released)
 
     def _usable(self) -> bool:
-        """Whether both connections can be used as they are: not after a signal landed inside
-        one's I/O (or passed through an operation); then they are replaced before any use."""
-        return not (self._interrupted or _io_interrupted(self._x)
-                    or _io_interrupted(self._gui._pyautogui_x11._display))
+        """Whether the connection can be used as it is: not after a signal landed inside its
+        I/O (or passed through an operation); then it is replaced before any use."""
+        return not (self._interrupted or _io_interrupted(self._x))
 
     def _check_failsafe(self) -> None:
-        # pyautogui checks the corners only on its own calls; keys should honour the abort too.
-        self._gui.failSafeCheck()
+        """The pointer in a corner of the screen (pushed there by a person) stops the run."""
+        pointer = self._root.query_pointer()
+        if (pointer.root_x, pointer.root_y) in self._corners:
+            raise FailSafeTriggered(_FAILSAFE_MESSAGE)
+
+    def root_size(self) -> tuple[int, int]:
+        """The whole X screen's size, which the pointer moves over (all monitors)."""
+        return self._root_size
 
     def _sync(self) -> None:
         """Round-trip to the server, then surface any error it sent for our earlier requests."""
@@ -904,15 +939,13 @@ class XDesktop:
 
     @contextlib.contextmanager
     def _device_errors(self, action: str) -> Iterator[None]:
-        """Translate pyautogui/python-xlib/mss failures; ActionError and CuaError pass through."""
+        """Translate python-xlib/mss failures; ActionError and CuaError pass through."""
         if self._closed:
             raise DesktopError(f"cannot {action}: the desktop is closed")
         try:
             if not self._usable():
                 self._reconnect()
             yield
-        except self._gui.FailSafeException as exc:
-            raise FailSafeTriggered(_FAILSAFE_MESSAGE) from exc
         except self._transport_errors as exc:
             raise DesktopError(f"cannot {action}: {exc}") from exc
         except BaseException as exc:
@@ -921,53 +954,6 @@ class XDesktop:
                 # possibly in the middle of a python-xlib request. Never reuse the connection.
                 self._interrupted = True
             raise
-
-
-# pyautogui's optional parts cua never calls, each imported in a try/except ImportError:
-# pyscreeze (screenshots, image search; runs `which scrot` at import), mouseinfo (a Tk window;
-# imports tkinter and opens its own connection to $DISPLAY at import), pymsgbox (message boxes).
-# Hidden from its import, they cost nothing: about 40 ms, a process and an X connection a run.
-_UNUSED_PYAUTOGUI_PARTS = ("pyscreeze", "mouseinfo", "pymsgbox")
-
-
-def _import_pyautogui() -> ModuleType:
-    """Import pyautogui (which connects to $DISPLAY at import time) without its unused parts."""
-    hidden = [name for name in _UNUSED_PYAUTOGUI_PARTS if name not in sys.modules]
-    for name in hidden:
-        sys.modules[name] = None  # type: ignore[assignment]  # import raises ImportError
-    try:
-        import pyautogui
-    finally:
-        for name in hidden:  # anyone else may still import them
-            if name in sys.modules and sys.modules[name] is None:
-                del sys.modules[name]
-    return pyautogui
-
-
-def _point_pyautogui_at(pyautogui: ModuleType, display: str, *, stale_usable: bool = True
-                        ) -> None:
-    """Aim pyautogui at `display` with no pauses and the corner fail-safe on.
-
-    pyautogui opens $DISPLAY once, at import, and sizes its fail-safe corners then. A process
-    that opens another display later (a second virtual display, the test suite) would drive
-    the old one, so swap in a fresh connection and recompute the corners every time.
-    `stale_usable`: False when the old connection may have been interrupted mid-request.
-    """
-    import Xlib.display
-    from pyautogui import _pyautogui_x11 as backend
-
-    fresh = _guard(Xlib.display.Display(display))
-    stale, backend._display = backend._display, fresh
-    if not stale_usable:
-        _drop_connection(stale)
-    else:
-        with contextlib.suppress(Exception):  # closed already, or its server is gone
-            stale.close()
-    width, height = fresh.screen().width_in_pixels, fresh.screen().height_in_pixels
-    pyautogui.FAILSAFE_POINTS[:] = [(0, 0), (0, height - 1), (width - 1, 0),
-                                    (width - 1, height - 1)]
-    pyautogui.FAILSAFE = True
-    pyautogui.PAUSE = 0
 
 
 def _guard(connection: Any) -> Any:

@@ -6,7 +6,6 @@ Xlib is imported lazily, inside functions: importing this module never touches a
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import os
 import re
@@ -17,6 +16,7 @@ import socket
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -73,7 +73,7 @@ def _probe_display(display: str, xauthority: str | None) -> None:
     _check_listening(display)
     try:
         # python-xlib reads XAUTHORITY from the process environment only.
-        with _process_env("XAUTHORITY", xauthority), stdout_to_log():
+        with x_authority(xauthority), stdout_to_log():
             connection = Xlib.display.Display(display)
     except (Xlib.error.DisplayError, OSError) as exc:
         raise DesktopError(
@@ -88,15 +88,19 @@ def stdout_to_log() -> Iterator[None]:
     """Keep third-party prints off stdout, which carries cua's results (`--json`).
 
     python-xlib prints "Xlib.xauth: warning, no xauthority details available" to stdout on every
-    connection when the Xauthority file is empty, as the one ensure_xauthority creates is.
+    connection when the Xauthority file is empty, as the one ensure_xauthority creates is. Its
+    module's `print` is pointed at the debug log (once), rather than swapping sys.stdout,
+    which would swallow what other threads write meanwhile.
     """
-    buffer = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(buffer):
-            yield
-    finally:
-        if buffer.getvalue():
-            log.debug("output of X libraries: %s", buffer.getvalue().strip())
+    import Xlib.xauth
+
+    if getattr(Xlib.xauth, "print", None) is not _xlib_print:
+        Xlib.xauth.print = _xlib_print  # type: ignore[attr-defined]
+    yield
+
+
+def _xlib_print(*args: object, **kwargs: object) -> None:
+    log.debug("output of X libraries: %s", " ".join(str(a) for a in args).strip())
 
 
 def _check_listening(display: str) -> None:
@@ -131,26 +135,37 @@ def _check_listening(display: str) -> None:
     )
 
 
+_CONNECTING = threading.Lock()
+
+
 @contextlib.contextmanager
-def _process_env(name: str, value: str | None) -> Iterator[None]:
-    if value is None:
-        yield
-        return
-    previous = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if previous is None:
-            del os.environ[name]
-        else:
-            os.environ[name] = previous
+def x_authority(xauthority: str | os.PathLike[str] | None) -> Iterator[None]:
+    """Open X connections (python-xlib's, mss's) with this Xauthority file.
+
+    Both libraries read the file's name only from the process environment, at the moment they
+    connect, so each connection is made under one lock with XAUTHORITY set for just that long;
+    the connection itself, and everything done over it, belongs to its run alone. Nothing
+    else of cua reads XAUTHORITY from the process environment (programs it starts are given
+    their environment explicitly)."""
+    with _CONNECTING:
+        if xauthority is None:
+            yield
+            return
+        previous = os.environ.get("XAUTHORITY")
+        os.environ["XAUTHORITY"] = str(xauthority)
+        try:
+            yield
+        finally:
+            if previous is None:
+                del os.environ["XAUTHORITY"]
+            else:
+                os.environ["XAUTHORITY"] = previous
 
 
 def ensure_xauthority(env: Mapping[str, str]) -> Path:
     """The Xauthority file X clients will read, created empty (0600) when it does not exist yet.
 
-    Old python-xlib releases (which pyautogui pulls in) fail at import without one.
+    Old python-xlib releases fail at import without one.
     """
     if env.get("XAUTHORITY"):
         path = Path(env["XAUTHORITY"])
@@ -466,7 +481,7 @@ def _poll(predicate: Callable[[], bool], deadline: float, interval: float = 0.01
 def _root_has_property(display: str, xauthority: Path, name: str) -> bool:
     import Xlib.display
 
-    with _process_env("XAUTHORITY", str(xauthority)), stdout_to_log():
+    with x_authority(xauthority), stdout_to_log():
         connection = Xlib.display.Display(display)
     try:
         root = connection.screen().root

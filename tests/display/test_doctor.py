@@ -114,7 +114,7 @@ def test_every_check_passes_on_a_working_display_and_the_key_never_shows(
     assert code == 0
     assert failed(checks) == []
     assert checks["display"]["detail"] == f"X server answers on DISPLAY={virtual_display.display}"
-    assert checks["screen"]["detail"].startswith("1920x1080 (mss) = 1920x1080 (pyautogui) -> ")
+    assert checks["screen"]["detail"].startswith("1920x1080 (mss) = 1920x1080 (XTest) -> ")
     assert checks["api_key"]["detail"] == "ANTHROPIC_API_KEY is set"
     assert checks["data_dir"]["detail"].startswith(display_env["CUA_DATA_DIR"])
     assert checks["display_lock"]["detail"].startswith(f"{virtual_display.display} is free")
@@ -275,7 +275,7 @@ def test_a_monitor_smaller_than_the_screen_is_a_mismatch_with_a_fix(
         code, checks = doctor_json({**base_env, **screen.env})
     assert code == 5
     assert failed(checks) == ["screen"]
-    assert checks["screen"]["detail"].startswith("1280x720 (mss) != 1920x1080 (pyautogui)")
+    assert checks["screen"]["detail"].startswith("1280x720 (mss) != 1920x1080 (XTest)")
     assert "--monitor" in checks["screen"]["fix"]
 
 
