@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import reprlib
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -245,9 +246,36 @@ def clean_text(text: str) -> str:
     return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
+class _BoundedRepr(reprlib.Repr):
+    """repr for messages about model-sent values: a few levels deep, never a huge int's digits,
+    always valid Unicode. Plain repr recurses once per nesting level (a list 100,000 deep is a
+    RecursionError) and refuses ints past 4,300 digits (ValueError); this one does neither."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxlist, self.maxtuple, self.maxdict = 3, 4, 4, 4
+        self.maxstring, self.maxother, self.maxlong = 60, 40, 40
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 128:
+            digits = int(x.bit_length() * math.log10(2)) + 1
+            return f"{'-' if x < 0 else ''}<an integer of about {digits} digits>"
+        return repr(x)
+
+    def repr_str(self, x: str, level: int) -> str:
+        return super().repr_str(clean_text(x), level)
+
+
+_REPR = _BoundedRepr()
+
+
 def shown(value: object, limit: int = 60) -> str:
-    """A short, printable, valid-Unicode rendering of a model-sent value, for messages."""
-    text = repr(value) if not isinstance(value, str) else repr(clean_text(value))
+    """A short, printable, valid-Unicode rendering of a model-sent value, for messages; never
+    fails, however deep or large the value."""
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # an object whose own repr fails: its type is enough
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
