@@ -255,7 +255,7 @@ def test_every_numeric_field_refuses_huge_negative_nan_bool_and_deep_values(
     ("left_click_drag", {"coordinate": [1, 1], "text": "\udc00ctrl"}),
 ])
 def test_every_text_field_with_a_lone_surrogate_is_refused(name, inp):
-    with pytest.raises(ActionError, match="surrogate|scroll_direction") as info:
+    with pytest.raises(ActionError, match=r"surrogate|scroll_direction") as info:
         parse(name, **inp)
     info.value.args[0].encode("utf-8")  # the message itself is valid Unicode
 
