@@ -52,7 +52,9 @@ def doctor(
     checks = run_checks(os.environ, provider=s.provider, region=s.region, project=s.project,
                         model=None if sources["model"] == "default" else s.model)
     if as_json:
-        rows = [{**asdict(c), "status": c.status} for c in checks]
+        # "warning" shows as its status ("WARN"), so the rows keep the fields they always had.
+        rows = [{**{k: v for k, v in asdict(c).items() if k != "warning"}, "status": c.status}
+                for c in checks]
         sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
     else:
         # Plain columns, not a Rich table: doctor output often ends up in mail from cron.
@@ -61,13 +63,13 @@ def doctor(
         for check in checks:
             sys.stdout.write(f"{check.name:<{width}}  {paint(check.status, 7)}  "
                              f"{check.detail}\n")
-            if check.status == "FAIL" and check.fix:
+            if check.status in ("FAIL", "WARN") and check.fix:
                 sys.stdout.write(f"  fix: {check.fix}\n")
     # A skipped check is not a failure of its own: the check it depends on failed already.
     raise typer.Exit(0 if all(c.ok or c.skipped for c in checks) else FAILED_EXIT)
 
 
-_COLOURS = {"ok": "32", "FAIL": "1;31", "skipped": "2"}  # green, bold red, dim
+_COLOURS = {"ok": "32", "WARN": "1;33", "FAIL": "1;31", "skipped": "2"}  # green, yellow, red, dim
 
 
 def _painter(env: dict[str, str] | os._Environ[str], is_tty: bool):  # type: ignore[no-untyped-def]
