@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import select
 import signal
 import termios
 import threading
@@ -156,6 +157,36 @@ def run_ending() -> None:
         _active.ending = True
 
 
+def terminal_hung_up(fds: tuple[int, ...] = (0, 1, 2)) -> bool:
+    """Whether any of `fds` is a terminal whose other side has gone. A pipe, a file or a live
+    terminal is not."""
+    return any(_is_hung_up(fd) for fd in fds)
+
+
+def _is_hung_up(fd: int) -> bool:
+    """A terminal hung up answers every request with EIO; one whose other side has just closed
+    (a pty's master) polls as HUP a moment before that (its reader is woken first, and sees an
+    end of input that is no Ctrl-D)."""
+    try:
+        termios.tcgetattr(fd)
+    except termios.error as exc:
+        return bool(exc.args[0] == errno.EIO)
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return any(events & (select.POLLHUP | select.POLLERR) for _, events in poller.poll(0))
+    except (OSError, ValueError):
+        return False
+
+
+def terminal_lost(where: str) -> HungUp:
+    """The error that ends a run whose terminal went away at `where` (a prompt): the same
+    hang-up (exit 129) whether or not the kernel sent SIGHUP, which it does only when the
+    terminal was cua's controlling terminal. The dead terminal is silenced first."""
+    silence_hung_up_terminal()
+    return HungUp(f"hung up: the terminal closed while cua waited {where}")
+
+
 def silence_hung_up_terminal() -> None:
     """Point stdin, stdout and stderr at /dev/null if they are a terminal that has hung up:
     every write to it fails (EIO), and the ending must not turn into a traceback for want of
@@ -163,12 +194,8 @@ def silence_hung_up_terminal() -> None:
     devnull = -1
     try:
         for fd in (0, 1, 2):
-            try:
-                termios.tcgetattr(fd)
-                continue  # a live terminal
-            except termios.error as exc:
-                if exc.args[0] != errno.EIO:
-                    continue  # not a terminal (a pipe, a file): it still works
+            if not _is_hung_up(fd):
+                continue  # a live terminal, a pipe, a file: it still works
             if devnull < 0:
                 devnull = os.open(os.devnull, os.O_RDWR)
             os.dup2(devnull, fd)
