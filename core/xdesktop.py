@@ -68,6 +68,9 @@ _FIRST_PING_TIMEOUT_S = 1.0  # for an app that does not say it answers pings
 # For an app that has answered pings: the longest to wait for it to read the keys typed with a
 # keycode before that keycode may change (a loaded app can be seconds behind).
 _PROOF_TIMEOUT_S = 30.0
+# For an app that takes no pings: the longest to wait for its process to go idle (an app with a
+# thread that never sleeps, playing a video say, gets timed waits after that).
+_IDLE_TIMEOUT_S = 10.0
 _LOCAL_CLIENT_PID_MASK = 1 << 1  # X-Resource: identify a client by its local process id
 _OLD_CLIENT_TIMEOUT_S = 2.0  # for the server to finish an interrupted connection's requests
 _FLUSH_EVERY = 256  # key events queued before sending: python-xlib's send buffer grows O(n^2)
@@ -666,7 +669,7 @@ class XDesktop:
 
     def _app_idle(self, pid: int) -> bool:
         """Wait until process `pid` has handled every event the server has sent it: True then,
-        False if it is still busy after `_PROOF_TIMEOUT_S` or has gone (timed waits follow).
+        False if it is still busy after `_IDLE_TIMEOUT_S` or has gone (timed waits follow).
 
         Each look follows two round trips to the server, so our keys have left it: the first
         reply comes once it has handled our requests, the second once it has flushed what the
@@ -675,7 +678,7 @@ class XDesktop:
         or being handled; a stopped (T) or running (R, D) thread means wait. Two looks in a
         row must agree, a few milliseconds apart.
         """
-        deadline = time.monotonic() + _PROOF_TIMEOUT_S
+        deadline = time.monotonic() + _IDLE_TIMEOUT_S
         calm = 0
         while time.monotonic() < deadline:
             self._x.sync()
@@ -688,7 +691,7 @@ class XDesktop:
                 return True
             time.sleep(0.002)
         log.info("the focused app (pid %d) stayed busy for %.0f s; typing on with timed waits",
-                 pid, _PROOF_TIMEOUT_S)
+                 pid, _IDLE_TIMEOUT_S)
         self._app_pid = None
         return False
 
