@@ -12,8 +12,8 @@ malformed tool-use id (missing, not a string, empty, 10,000 characters, Unicode,
 twice in one reply, or an earlier turn's) ends the run with the API error cua raises for a
 malformed reply, having carried out nothing from it.
 
-Set FUZZ_STATS_FILE=path to have the counts (calls, crashed runs, invalid calls executed,
-unanswered calls, malformed replies) written there as JSON.
+Set FUZZ_EXAMPLES=N for more examples, and FUZZ_STATS_FILE=path to have the counts (calls,
+crashed runs, invalid calls executed, unanswered calls, malformed replies) written there as JSON.
 """
 
 import io
@@ -39,7 +39,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-EXAMPLES = 300
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))  # more on demand, for figures
 ACTIONS = sorted(FLAVOURS["computer_toolset_20260801"].actions)
 FIELDS = ("coordinate", "start_coordinate", "text", "repeat", "duration", "scroll_direction",
           "scroll_amount", "region")
