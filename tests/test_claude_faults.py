@@ -290,3 +290,44 @@ def test_a_call_cut_by_max_tokens_is_answered_with_an_error_and_the_run_goes_on(
     assert len(api.requests) == 2
     result = api.requests[1].json["messages"][-1]["content"][0]
     assert result["is_error"] is True and "max_tokens" in result["content"][0]["text"]
+
+
+def _sse_with_start_input(depth):
+    """A whole reply whose tool input rides in content_block_start, nested `depth` lists deep."""
+    deep = "[" * depth + "]" * depth
+    events = [
+        ("message_start", {"type": "message_start", "message": {
+            "id": "msg_1", "type": "message", "role": "assistant", "model": MODEL, "content": [],
+            "stop_reason": None, "stop_sequence": None,
+            "usage": {"input_tokens": 1, "output_tokens": 1}}}),
+        ("content_block_start", "DEEP"),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        ("message_delta", {"type": "message_delta", "usage": {"output_tokens": 5},
+                           "delta": {"stop_reason": "tool_use", "stop_sequence": None}}),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    start = ('{"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", '
+             '"id": "toolu_deep", "name": "computer", "input": {"action": "left_click", '
+             f'"coordinate": {deep}}}}}}}')
+    return "".join(f"event: {kind}\ndata: {start if data == 'DEEP' else json.dumps(data)}\n\n"
+                   for kind, data in events).encode()
+
+
+@pytest.mark.parametrize("depth", [3_000, 100_000])
+def test_input_nested_too_deep_for_the_sdk_to_decode_is_an_unreadable_reply(api, depth):
+    api.queue(Malformed(body=_sse_with_start_input(depth)),
+              Malformed(body=_sse_with_start_input(depth)))
+    outcome, desktop, _ = run(api, retries=1)
+    assert isinstance(outcome, ModelError), outcome
+    assert "could not read" in str(outcome) and "on all 2 attempts" in str(outcome)
+    assert desktop.calls == []
+
+
+def test_input_nested_deep_but_decodable_is_answered_as_a_tool_error(api):
+    api.queue(Malformed(body=_sse_with_start_input(500)), SUCCESS)
+    outcome, desktop, _ = run(api)
+    assert isinstance(outcome, RunFinished) and outcome.status == "success", outcome
+    assert desktop.calls == []
+    answer = json.loads(api.requests[-1].body)["messages"][-1]["content"][0]
+    assert answer["tool_use_id"] == "toolu_deep" and answer["is_error"] is True
+    assert "nested too deeply" in json.dumps(answer)
