@@ -84,8 +84,11 @@ class TerminalApprover:
         try:
             return self._ask(request)
         except (EOFError, OSError, KeyboardInterrupt) as exc:
-            if terminal_hung_up() and type(exc) is not HungUp:
-                raise terminal_lost("at the approval prompt") from None
+            # An end of input can come from a pty whose other side is closing: give it a
+            # moment (returned from at once when it hangs up) before taking it for Ctrl-D.
+            lost = terminal_hung_up(wait_s=0.5 if isinstance(exc, EOFError) else 0.0)
+            if lost and type(exc) is not HungUp:
+                raise terminal_lost("while cua waited at the approval prompt") from None
             if not isinstance(exc, EOFError):
                 raise
             with contextlib.suppress(OSError):

@@ -14,6 +14,7 @@ import select
 import subprocess
 import sys
 import termios
+import threading
 import time
 from pathlib import Path
 
@@ -68,8 +69,8 @@ def test_a_terminal_lost_at_the_approval_prompt_ends_as_a_hang_up(isolated_envir
         finally:
             os.close(master)  # the terminal goes away while cua waits for an answer
         code = child.wait(timeout=30)
-    assert code == 129
     meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    assert code == 129, (meta["status"], meta["summary"], meta.get("approval"))
     assert (meta["status"], meta["exit_code"]) == ("interrupted", 129)
     assert "terminal" in meta["summary"] and meta["finished_at"]
     steps = [json.loads(line) for line in (run_dir / "steps.jsonl").read_text().splitlines()]
@@ -112,3 +113,44 @@ def test_end_of_input_at_the_prompt_is_nobody_there_to_answer(isolated_environme
     assert code == 4, shown
     meta = json.loads(Path(run_dir / "run.json").read_text(encoding="utf-8"))
     assert (meta["status"], meta["exit_code"]) == ("needs_approval", 4)
+
+
+@pytest.mark.parametrize("controlling", [True, False], ids=["controlling", "stdio-only"])
+def test_a_terminal_lost_while_the_run_shows_its_progress_ends_as_a_hang_up(
+        isolated_environment, controlling):
+    """Not at a prompt: the terminal goes while Claude thinks; the next line cua shows fails."""
+    run_dir = isolated_environment / "run"
+    released = threading.Event()
+
+    def slow_click(req):
+        released.wait(30)
+        return Reply([computer_call(req, "left_click", coordinate=[10, 10])])
+
+    with FakeMessagesAPI() as api:
+        api.queue(slow_click, slow_click)
+        env = {**os.environ, "CUA_DATA_DIR": str(isolated_environment / "data"),
+               "ANTHROPIC_API_KEY": "sk-ant-lost-terminal-0123456789",
+               "ANTHROPIC_BASE_URL": api.url, "CUA_MAX_RETRIES": "0", "TERM": "xterm"}
+        master, slave = pty.openpty()
+        child = subprocess.Popen(
+            [sys.executable, "-m", "claude_cua.cli", "run", "--desktop", "fake:320x200",
+             "--model", "claude-sonnet-5-5", "--run-dir", str(run_dir), "click"],
+            stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
+            preexec_fn=take_terminal if controlling else None)
+        os.close(slave)
+        try:
+            api.wait_for_requests(1, timeout=60)
+            read_until(master, b"tokens", timeout=30)  # the live status line is up
+        finally:
+            os.close(master)
+            released.set()
+        try:
+            code = child.wait(timeout=60)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    assert code == 129
+    meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    assert (meta["status"], meta["exit_code"]) == ("interrupted", 129)
+    assert not (run_dir / "crash.txt").exists()
