@@ -103,6 +103,7 @@ def run_task(
             # display may have gone with the same signal; the watchdog releases what it can.
             log.warning("could not release input after the interruption: %s", exc)
         finally:
+            step_runner.close()
             # The steps recorded: a step whose model call never got a reply is not one.
             finished = RunFinished(status, secrets.redact(summary), recorded.steps, state.usage,
                                    clock() - started, run_cost(config, state),

@@ -44,7 +44,7 @@ __all__ = [
     "screenshot_name",
 ]
 
-FORMAT = 1
+FORMAT = 2  # 2: steps list their transients (what came and went between screenshots)
 """Version of the record format written now (a `format` key in run.json and every step line)."""
 
 Point = tuple[int, int]
@@ -336,6 +336,9 @@ class StepRecord:
     outcome: str | None = None  # "success" | "failure" when Claude reported in this step
     replayed: bool = False  # carried out from a recording (--replay), without asking Claude
     match: float | None = None  # replay: how well the screen matched the recording (0..1)
+    # what came and went between the previous screenshot and this one (core/transients.py
+    # Transient.record: kind, text, wm_class, region, came_s, went_s, action, image)
+    transients: tuple[Mapping[str, Any], ...] = ()
     format: int = FORMAT
 
     def to_dict(self) -> dict[str, Any]:
@@ -348,6 +351,7 @@ class StepRecord:
             "is_stable": self.is_stable, "screenshot": self.screenshot,
             "screenshot_before": self.screenshot_before, "outcome": self.outcome,
             "replayed": self.replayed, "match": self.match,
+            "transients": [dict(t) for t in self.transients],
         }
 
     @classmethod
@@ -364,6 +368,8 @@ class StepRecord:
             screenshot=data.get("screenshot"), screenshot_before=data.get("screenshot_before"),
             outcome=data.get("outcome"), replayed=bool(data.get("replayed", False)),
             match=None if data.get("match") is None else float(data["match"]),
+            transients=tuple(dict(t) for t in data.get("transients") or ()
+                             if isinstance(t, Mapping)),
         )
 
 
