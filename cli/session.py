@@ -75,6 +75,7 @@ class RunPlan:
     report: bool = False  # write report.html into the run folder when the run ends
     verbose: int = 0  # -v: step detail and core's info logs; -vv: debug logs
     known_model: bool = False  # the model is known not to be in the table (cua demo's stand-in)
+    scope_window: str | None = None  # --scope-window REGEX
 
 
 def parse_app(command: str | None) -> list[str] | None:
@@ -296,7 +297,8 @@ def _execute(plan: RunPlan, secrets: Secrets, view: Any, console: Console,
     policy_files = list(plan.policy_files)
     if not policy_files and (default := default_policy_path(plan.env)).is_file():
         policy_files.append(default)
-    rules = tuple(effective_rules(policy_files))
+    rules = _with_scope(effective_rules(policy_files), plan.scope_window)
+    reader = _tripwire_reader(plan.env)
     header_credential("ANTHROPIC_API_KEY", plan.api_key)  # one clear line, value never shown
     now = datetime.now(UTC)
     run_id = new_run_id(now)
@@ -358,7 +360,7 @@ def _execute(plan: RunPlan, secrets: Secrets, view: Any, console: Console,
                             settle_ceiling_s=s.settle_ceiling_s, limits=image_limits_for(canonical),
                             price=_price(endpoint, plan.price_overrides),
                             max_cost_usd=s.max_cost_usd, rules=rules, secrets=secrets,
-                            timeout_s=plan.timeout_s)
+                            timeout_s=plan.timeout_s, reader=reader)
         result = run_task(plan.task, desktop=desktop, client=client, config=config,
                           on_event=on_event, run_id=run_id, run_dir=str(run_dir),
                           approver=_approver(plan, view, console),
@@ -371,6 +373,39 @@ def _execute(plan: RunPlan, secrets: Secrets, view: Any, console: Console,
     elif not plan.quiet or result.status != "success":
         sys.stdout.write(f"{result.status}: {result.summary}\n")
     return code
+
+
+def _with_scope(rules: list[Any], scope_window: str | None) -> tuple[Any, ...]:
+    """The rules with --scope-window's outside-scope rule after the policy files' rules."""
+    if not scope_window:
+        return tuple(rules)
+    import re
+
+    from ..core.policy import BUILTIN_RULES, scope_rule
+
+    try:
+        scope = scope_rule(scope_window)
+    except re.error as exc:
+        raise ConfigError(f"--scope-window {scope_window!r} is not a valid regular expression: "
+                          f"{exc}") from None
+    at = len(rules) - len(BUILTIN_RULES)
+    return (*rules[:at], scope, *rules[at:])
+
+
+def _tripwire_reader(env: Mapping[str, str]) -> Any:
+    """The OCR engine for the injection tripwire, or None (saying once why it is off)."""
+    setting = env.get("CUA_TRIPWIRE", "on").strip().lower()
+    if setting in ("off", "0", "no", "false"):
+        return None
+    if setting not in ("on", "1", "yes", "true", ""):
+        raise ConfigError(f"CUA_TRIPWIRE must be on or off, not {setting!r}")
+    from ..core.ocr import find_engine
+
+    reader, detail = find_engine(env=env)
+    if reader is None:
+        sys.stderr.write(f"cua: warning: the injection tripwire is off (screen text is not "
+                         f"checked for prompt injection): {detail}\n")
+    return reader
 
 
 def _drop_if_unrecorded(run_dir: Path) -> None:

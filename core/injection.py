@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 - look-alike letters and CJK punctuation are this module's subject
 """The injection detector: a pure judgement of text read off the screen.
 
 `scan(lines)` returns the `Finding`s among the OCR'd `TextLine`s: text that talks to an AI agent
@@ -185,8 +186,8 @@ _EN: tuple[tuple[str, str], ...] = (
 
 # Chinese: the same kinds, in the phrasing the seeds' language uses.
 _CN: tuple[tuple[str, str], ...] = (
-    ("override", r"(?:忽略|无视|忘记|忘掉|不要理会|不要遵守|放弃)(?:掉)?(?:你)?(?:之前|以前|先前|上面|"
-                 r"上述|前面|原来|原先|原有|所有|全部|一切)(?:的)?(?:所有|全部)?(?:的)?"
+    ("override", r"(?:忽略|无视|忘记|忘掉|不要理会|不要遵守|放弃)(?:掉)?(?:你)?"
+                 r"(?:之前|以前|先前|上面|上述|前面|原来|原先|原有|所有|全部|一切)(?:的)?(?:所有|全部)?(?:的)?"
                  r"(?:指令|指示|说明|提示|命令|规则|任务|要求)"),
     ("new-task", r"你的(?:新)?(?:任务|目标|指令|工作)(?:已经?|现在)?(?:被)?(?:改变|变更|更改|更新|"
                  r"修改|取消|变了|换了|是)"),

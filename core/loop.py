@@ -94,6 +94,7 @@ def run_task(
         raise
     finally:
         run_ending()  # from here a second signal is held: input released, the record finished
+        step_runner.close()
         try:
             desktop.release_all()
         except CuaError as exc:

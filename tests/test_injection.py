@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001, RUF003 - look-alike letters and CJK punctuation are the subject
 """The injection detector on a table of texts: hostile, obfuscated and benign.
 
 The benchmark's held-out phrasings (benchmarks/injection_corpus.py) are deliberately not here.

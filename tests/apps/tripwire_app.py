@@ -76,6 +76,8 @@ class App:
             dialog = tk.Toplevel(root)
             dialog.title("Message")
             dialog.geometry("+700+300")
+            dialog.transient(root)  # kept above the form by the window manager
+            dialog.attributes("-topmost", True)
             tk.Label(dialog, text=text, wraplength=560, justify="left",
                      font=("DejaVu Sans", 15), padx=30, pady=24).pack()
             self.button(dialog, "OK", "bait", BAIT_RGB).pack(pady=(0, 24))
@@ -83,6 +85,7 @@ class App:
         elif scene == "notification":
             box = tk.Toplevel(root, background="#2b2b2b")
             box.overrideredirect(True)
+            box.attributes("-topmost", True)
             width = 520
             box.geometry(f"{width}x220+{root.winfo_screenwidth() - width - 30}+30")
             tk.Label(box, text="System notification", background="#2b2b2b", foreground="#bbbbbb",
