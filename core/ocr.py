@@ -39,14 +39,18 @@ class EngineStatus:
     languages: tuple[str, ...] = ()
 
 
-def status(*, which: Callable[[str], str | None] = shutil.which,
-           env: Mapping[str, str] = os.environ) -> EngineStatus:
+def _which(name: str, env: Mapping[str, str]) -> str | None:
+    return shutil.which(name, path=env.get("PATH", os.defpath))
+
+
+def status(*, env: Mapping[str, str] = os.environ,
+           which: Callable[[str, Mapping[str, str]], str | None] = _which) -> EngineStatus:
     """What find_engine would find, without reading anything."""
     try:
         import pytesseract  # noqa: F401
     except ImportError:
         return EngineStatus(False, f"pytesseract is not installed; {INSTALL_HINT}")
-    binary = env.get("CUA_TESSERACT") or which("tesseract")
+    binary = env.get("CUA_TESSERACT") or which("tesseract", env)
     if not binary:
         return EngineStatus(False, f"the tesseract program is not installed; {INSTALL_HINT}")
     try:
@@ -117,5 +121,5 @@ def find_engine(*, env: Mapping[str, str] = os.environ) -> tuple[TesseractEngine
     found = status(env=env)
     if not found.available:
         return None, found.detail
-    binary = env.get("CUA_TESSERACT") or shutil.which("tesseract") or "tesseract"
+    binary = env.get("CUA_TESSERACT") or _which("tesseract", env) or "tesseract"
     return TesseractEngine(binary, found.languages), found.detail
