@@ -251,3 +251,68 @@ def test_a_policy_file_sets_the_scope(tmp_path):
     assert rule.name == "outside-scope" and rule.source == f"{policy}:1"
     verdict = assess(Proposal("type", text="x", window=Window("XTerm", "xterm", "bash")), [rule])
     assert verdict.decision == "ask"
+
+
+# --- the command line ------------------------------------------------------------------------
+
+KEY = "sk-ant-tripwire-0123456789"
+RUN = ("run", "--json", "--model", "claude-sonnet-5-5")
+
+
+@pytest.fixture
+def cua(api, capsys, monkeypatch, isolated_environment):
+    from helpers import InProcessCli
+
+    return InProcessCli.against(api, capsys, monkeypatch, isolated_environment, key=KEY)
+
+
+def test_scope_window_asks_before_acting_in_another_window(cua, api):
+    api.queue(click(), Reply([report("success", "done")]))
+    code, summary, _ = cua.json(*RUN, "--desktop", "fake:window=Firefox/Yellowstone photos",
+                                "--scope-window", "vendor|xterm", "update the vendor")
+    assert (code, summary["status"]) == (4, "needs_approval")
+    assert summary["approval"]["rule"] == "outside-scope"
+    assert "Yellowstone photos" in summary["approval"]["reason"]
+
+
+def test_scope_window_lets_actions_in_scope_run(cua, api):
+    api.queue(click(), Reply([report("success", "done")]))
+    code, summary, _ = cua.json(*RUN, "--desktop", "fake:window=Vendor/Vendor record",
+                                "--scope-window", "vendor", "update the vendor")
+    assert (code, summary["status"]) == (0, "success")
+
+
+def test_a_bad_scope_window_is_a_configuration_error(cua, api):
+    code, _, err = cua.json(*RUN, "--desktop", "fake", "--scope-window", "(", "x")
+    assert code == 2
+    assert "--scope-window '(' is not a valid regular expression" in err
+
+
+def test_without_an_ocr_engine_a_run_warns_once_and_goes_on(cua, api, monkeypatch):
+    monkeypatch.setenv("CUA_TRIPWIRE", "on")
+    monkeypatch.setenv("CUA_TESSERACT", "/nonexistent/tesseract")
+    api.queue(click(), click(), Reply([report("success", "done")]))
+    code, summary, err = cua.json(*RUN, "--desktop", "fake", "click twice")
+    assert (code, summary["status"]) == (0, "success")
+    assert err.count("the injection tripwire is off") == 1
+    assert "apt-get install tesseract-ocr" in err
+
+
+def test_doctor_says_the_tripwire_would_be_off_and_how_to_install():
+    from claude_cua.core.doctor import check_tripwire
+
+    check = check_tripwire({"PATH": "/usr/bin:/bin", "CUA_TESSERACT": "/nonexistent/tess"})
+    assert not check.ok and "tripwire would be off" in check.detail
+    assert "apt-get install tesseract-ocr" in check.fix and "claude-cua[ocr]" in check.fix
+    assert check_tripwire({"CUA_TRIPWIRE": "off"}).ok
+
+
+@pytest.mark.skipif(not __import__("claude_cua.core.ocr", fromlist=["status"]).status().available,
+                    reason="no OCR engine: sh scripts/setup.sh installs Tesseract")
+def test_doctor_names_the_engine_when_it_is_there():
+    import os
+
+    from claude_cua.core.doctor import check_tripwire
+
+    check = check_tripwire({"PATH": os.environ["PATH"]})
+    assert check.ok and check.detail.startswith("screen text is read with tesseract")
