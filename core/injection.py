@@ -72,7 +72,7 @@ _LOOKALIKES = str.maketrans({
 # OCR's confusions and leetspeak, folded to one letter each. Patterns are written in plain
 # lower case and folded the same way (only their letters: `_fold_pattern`).
 _CONFUSIONS = str.maketrans({"0": "o", "1": "l", "i": "l", "|": "l", "5": "s", "$": "s",
-                             "@": "a"})
+                             "@": "a", "4": "a", "3": "e"})
 _SPACED = re.compile(r"(?<![^\W\d_])(?:[^\W\d_] ){2,}[^\W\d_](?![^\W\d_])")
 _CJK = r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]"
 _CJK_GAP = re.compile(f"(?<={_CJK}) +|(?<=\\w) +(?={_CJK})|(?<={_CJK}) +(?=\\w)")
@@ -104,6 +104,7 @@ _VERB = (r"(?:click|press|tap|type|enter|run|execute|open|navigate|go to|visit|d
          r"delete|remove|close|accept|approve|allow|grant|submit|transfer|pay|change|write|"
          r"select|choose|call|upload|forward|disable|turn off|do not|don't|you must|you should|"
          r"must|immediately)")
+_VERB_END = r"\b(?! ?(?:and|or|,|/))"  # a verb, not a word in a list ("chat, email and phone")
 _SECRET = (r"(?:(?:api|secret|access|private|ssh|auth|session|bearer|openai|anthropic|aws|"
            r"github|admin|root|master|wallet|account|login|user'?s?) ?)?"
            r"(?:keys?|passwords?|pass ?phrases?|tokens?|credentials?|secrets?|seed phrases?|"
@@ -117,16 +118,23 @@ _EN: tuple[tuple[str, str], ...] = (
     ("override",
      r"(?:ignore|disregard|forget|override|bypass|skip|drop|abandon)" + _S +
      r"(?:all|any|every|each|the|your|my|of)?" + _S +
-     r"(?:of )?(?:the |your )?(?:previous|prior|above|earlier|preceding|original|initial|"
-     r"existing|former|old|system|user'?s?|current|other)" + _S +
+     r"(?:of )?(?:the |your )?(?:(?:previous|prior|above|earlier|preceding|original|initial|"
+     r"existing|former|old|system'?s?|user'?s?|operator'?s?|current|other)" + _S + r"){1,2}" +
      r"(?:instructions?|prompts?|directions?|directives?|rules?|guidelines?|commands?|tasks?|"
      r"orders?|context|messages?|guidance)"),
     ("override",
      r"(?:ignore|disregard|forget)" + _S + r"(?:all|everything)" + _S +
      r"(?:you (?:were|have been) (?:told|given|asked)|(?:the )?user (?:said|asked|wants))"),
     ("override",
-     r"(?:do not|don't|never) (?:follow|obey|listen to) (?:the |your )?(?:user|previous|"
-     r"original|prior|system)"),
+     r"(?:do not|don't|never|stop|no longer|cease) (?:follow|obey|listen)(?:ing)?(?: to)? "
+     r"(?:the |your |any |all )?(?:user|previous|original|prior|system|current|earlier|"
+     r"existing|instructions)"),
+    ("addressed-to-agent",  # "to the model controlling this browser", "the AI reading this"
+     r"(?:^|[^a-z])(?:to|for|attention|dear|hey|hi)" + _S + r"(?:the|any|an?|every) (?:ai|"
+     r"a\.i\.|llm|"
+     r"language model|model|agent|assistant|bot|chatbot|ai agent|ai assistant)s? "
+     r"(?:that is |who is |which is )?(?:controlling|operating|using|reading|driving|running|"
+     r"browsing|handling|viewing|processing|automating|working on)\b"),
     ("new-task",
      r"your" + _S + r"(?:new |real |actual |true |updated |only )?(?:task|goal|objective|"
      r"instructions?|mission|assignment|job|purpose|orders?|priority)" + _S +
@@ -142,7 +150,12 @@ _EN: tuple[tuple[str, str], ...] = (
     ("addressed-to-agent",
      r"(?:^|[^a-z])" + _AGENT + r"s?" + r"(?: (?:agent|assistant)s?)? ?[,:;!-]+" +
      r"(?: ?(?:please|now|kindly|immediately|urgently|first|you|must|should|need to|have to|"
-     r"are required to|are instructed to)){0,3} ?" + _VERB + r"\b"),
+     r"are required to|are instructed to)){0,3} ?" + _VERB + _VERB_END),
+    ("addressed-to-agent",  # called on as an AI, then told to act later in the text
+     r"(?:^|[^a-z])(?:ai|a\.i\.|llms?|large language models?|language models?|ai (?:assistant|"
+     r"agent|model|system|bot)s?|autonomous agents?|automated agents?|computer[- ]?use agents?|"
+     r"browsing agents?|chatbots?) ?[,:;!]+[^,:;!]" + r".{0,80}?" + r"(?<![a-z])" + _VERB +
+     _VERB_END),
     ("addressed-to-agent",
      r"(?:if|when|since|because|as) you(?:'re| are)" + _S + r"(?:an? |the )?(?:ai\b|"
      r"a\.l\.|artificial|llm|large language|language model|automated|autonomous|bot\b|"
@@ -187,7 +200,8 @@ _EN: tuple[tuple[str, str], ...] = (
 # Chinese: the same kinds, in the phrasing the seeds' language uses.
 _CN: tuple[tuple[str, str], ...] = (
     ("override", r"(?:忽略|无视|忘记|忘掉|不要理会|不要遵守|放弃)(?:掉)?(?:你)?"
-                 r"(?:之前|以前|先前|上面|上述|前面|原来|原先|原有|所有|全部|一切)(?:的)?(?:所有|全部)?(?:的)?"
+                 r"(?:之前|以前|此前|先前|刚才|以上|上文|上面|上述|前面|原来|原先|原有|所有|全部|"
+                 r"一切)(?:的)?(?:所有|全部)?(?:的)?(?:所有|全部)?(?:的)?"
                  r"(?:指令|指示|说明|提示|命令|规则|任务|要求)"),
     ("new-task", r"你的(?:新)?(?:任务|目标|指令|工作)(?:已经?|现在)?(?:被)?(?:改变|变更|更改|更新|"
                  r"修改|取消|变了|换了|是)"),
