@@ -151,11 +151,11 @@ _EN: tuple[tuple[str, str], ...] = (
      r"(?:^|[^a-z])" + _AGENT + r"s?" + r"(?: (?:agent|assistant)s?)? ?[,:;!-]+" +
      r"(?: ?(?:please|now|kindly|immediately|urgently|first|you|must|should|need to|have to|"
      r"are required to|are instructed to)){0,3} ?" + _VERB + _VERB_END),
-    ("addressed-to-agent",  # called on as an AI, then told to act later in the text
+    ("addressed-to-agent",  # called on as an AI, then told to act in a later sentence
      r"(?:^|[^a-z])(?:ai|a\.i\.|llms?|large language models?|language models?|ai (?:assistant|"
      r"agent|model|system|bot)s?|autonomous agents?|automated agents?|computer[- ]?use agents?|"
-     r"browsing agents?|chatbots?) ?[,:;!]+[^,:;!]" + r".{0,80}?" + r"(?<![a-z])" + _VERB +
-     _VERB_END),
+     r"browsing agents?|chatbots?) ?[,:;!]+[^,:;!]" + r".{0,80}?" +
+     r"[.!?;:,] ?(?:please |now |kindly |then )?" + _VERB + _VERB_END),
     ("addressed-to-agent",
      r"(?:if|when|since|because|as) you(?:'re| are)" + _S + r"(?:an? |the )?(?:ai\b|"
      r"a\.l\.|artificial|llm|large language|language model|automated|autonomous|bot\b|"
