@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001 - look-alike letters and CJK punctuation are the subject
+# ruff: noqa: RUF001, RUF003 - look-alike letters and CJK punctuation are the subject
 """Texts for benchmarks/tripwire.py: hostile phrasings kept OUT of the tests (so the detector
 was not tuned on them), and ordinary screens of the kinds a run meets (documents, forms,
 terminals, e-mails, settings dialogs), written for this benchmark.
