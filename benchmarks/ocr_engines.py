@@ -56,16 +56,19 @@ def words(text: str) -> list[str]:
 class Tesseract:
     name = "tesseract"
 
-    def __init__(self, threads: str | None) -> None:
-        from claude_cua.core.ocr import find_engine
+    def __init__(self, threads: str | None, languages: tuple[str, ...] | None = None) -> None:
+        from claude_cua.core.ocr import TesseractEngine, find_engine
 
         engine, detail = find_engine()
         if engine is None:
             raise SystemExit(detail)
+        if languages is not None:
+            engine = TesseractEngine(engine.binary, languages)
         self.engine, self.detail = engine, detail
-        if threads:
-            os.environ["OMP_THREAD_LIMIT"] = threads
-            self.name = f"tesseract (OMP_THREAD_LIMIT={threads})"
+        # cua sets OMP_THREAD_LIMIT=1 itself; without it OpenMP uses every core.
+        os.environ["OMP_THREAD_LIMIT"] = threads or str(os.cpu_count())
+        self.name = (f"tesseract {'+'.join(engine.languages)} "
+                     f"(OMP_THREAD_LIMIT={os.environ['OMP_THREAD_LIMIT']})")
 
     def read(self, image: Image.Image) -> list[TextLine]:
         return self.engine.read(image)
@@ -137,10 +140,10 @@ def measure(engine: Callable[[Image.Image], list[TextLine]], image: Image.Image,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--engines", default="tesseract,tesseract-1,rapidocr")
+    parser.add_argument("--engines", default="tesseract,tesseract-1,tesseract-1-eng,rapidocr")
     args = parser.parse_args()
     makers = {"tesseract": lambda: Tesseract(None), "tesseract-1": lambda: Tesseract("1"),
-              "rapidocr": Rapid}
+              "tesseract-1-eng": lambda: Tesseract("1", ("eng",)), "rapidocr": Rapid}
     chosen = [n for n in args.engines.split(",") if n]
     with tempfile.TemporaryDirectory() as tmp, VirtualDisplay(size=(1920, 1080)) as display:
         shots = [(scene, text, hostile, render(display, scene, text, Path(tmp)))
