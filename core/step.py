@@ -203,8 +203,8 @@ class StepRunner:
     def wait_for_scan(self, reply: ModelReply) -> Waited | None:
         """The tripwire's scan of the screenshot Claude answered, for judging its actions: the
         scan ran while Claude thought; a reply that came first waits for it (bounded)."""
-        if self.tripwire is None or not reply.tool_calls:
-            self.approvals.findings = ()
+        if self.tripwire is None or all(context.is_report(c) for c in reply.tool_calls):
+            self.approvals.findings = ()  # nothing to judge: no wait
             return None
         waited = self.tripwire.result(self.config.tripwire_wait_s)
         self.approvals.findings = waited.findings
