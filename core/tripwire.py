@@ -147,7 +147,10 @@ class Tripwire:
         moved = [TextLine(line.text, (line.box[0] + dx, line.box[1] + dy, line.box[2] + dx,
                                       line.box[3] + dy), line.confidence) for line in fresh]
         kept = [line for line in self._lines if not _touches(line.box, region)]
-        lines = tuple(sorted(kept + moved, key=lambda line: (line.box[1] // 8, line.box[0])))
+        # A whole frame keeps the engine's reading order; a region's lines are put among the
+        # kept ones top to bottom.
+        lines = tuple(moved) if not kept else tuple(
+            sorted(kept + moved, key=lambda line: (line.box[1] // 8, line.box[0])))
         self._image, self._lines = image, lines
         return Scan(tuple(scan(lines)), len(lines), region, self.clock() - t0, _cpu() - c0,
                     lines_found=lines)
