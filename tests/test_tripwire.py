@@ -118,6 +118,33 @@ def test_a_person_sees_the_text_and_a_picture_and_claude_is_told(api):
     assert HOSTILE in told
 
 
+def test_the_record_and_the_report_keep_what_was_flagged(api, tmp_path):
+    from claude_cua.core.report import write_report
+    from claude_cua.core.runs import RunRecorder, load_run
+
+    api.queue(click(), Reply([report("success", "done")]))
+    run_dir = tmp_path / "runs" / "r1"
+    run_dir.mkdir(parents=True)
+    recorder = RunRecorder(run_dir, meta={})
+    client = ClaudeClient(api_key="test-key", base_url=api.url, max_retries=0)
+    try:
+        run_task("save", desktop=painted_desktop(), client=client, on_event=recorder,
+                 config=LoopConfig(model=MODEL, flavour=flavour_for(MODEL, None), max_steps=3,
+                                   reader=PaintedText()),
+                 approver=Answers("once"), run_dir=str(run_dir), sleep=lambda s: None)
+    finally:
+        client.close()
+        recorder.close()
+    run = load_run(tmp_path / "runs", "r1")
+    first = run.steps[0]
+    assert first.tripwire["findings"][0]["text"] == HOSTILE
+    assert first.actions[0].policy.rule == "screen-injection"
+    assert first.actions[0].approval_picture
+    html = write_report(run, tmp_path / "report.html").read_text()
+    assert "injection tripwire: text on the screen addresses the agent" in html
+    assert "screen scan" in html
+
+
 def test_an_ordinary_screen_passes_and_the_scan_is_recorded(api):
     api.queue(click(), Reply([report("success", "done")]))
     result, desktop, steps = run(api, PaintedText(BENIGN))
