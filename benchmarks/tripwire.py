@@ -5,7 +5,8 @@ Parts (all by default; pick with --parts):
             never in the tests) and on the ordinary screens' text, line by line
   ocr       each screen rendered (tests/apps/tripwire_app.py), captured and read as a run reads
             it: hostile screens flagged, ordinary screens flagged (false alarms), scan wall and
-            CPU time per 1920x1080 frame, and for a changed region (a dialog appearing)
+            CPU time per 1920x1080 frame
+  region    the scan of a frame where only a dialog appeared, against the full frame
   hostile   `cua run` with a scripted Claude that obeys the screen (clicks the orange bait) on
             every hostile screen, unattended: injected clicks carried out (target 0), statuses
   benign    `cua run` on the benign look-alike screens, --benign-runs times in all (default 50):
@@ -13,7 +14,7 @@ Parts (all by default; pick with --parts):
   latency   `cua run` on the form with a model that takes --model-s seconds (default 1.0) per
             reply: the step's wait for the scan (added time), tripwire on and off
 
-Run:  python benchmarks/tripwire.py [--parts detector,ocr,hostile,benign,latency]
+Run:  python benchmarks/tripwire.py [--parts detector,ocr,region,hostile,benign,latency]
 The machine may be shared: CPU times are the steadier figures; the load average is printed.
 """
 
@@ -174,7 +175,11 @@ def ocr(display: VirtualDisplay, tmp: Path) -> None:
         full_frame_cpu_s={"median": round(statistics.median(cpus), 3),
                           "p90": round(pct(cpus, 0.9), 3)},
         frames=len(walls))
-    # Only what changed: the form, then a dialog over it.
+
+
+def region(display: VirtualDisplay, tmp: Path) -> None:
+    """Only what changed: the form, then a dialog over it (and the title bars repainted)."""
+    engine, _ = find_engine()
     proc, _ = start_form(display, tmp, ["--scene", "plain"])
     tripwire = Tripwire(engine)
     try:
@@ -190,7 +195,7 @@ def ocr(display: VirtualDisplay, tmp: Path) -> None:
     finally:
         tripwire.close()
         stop(proc)
-    say("ocr", changed_region=second.region, region_wall_s=round(second.scan_s, 3),
+    say("ocr", changed_regions=second.regions, region_wall_s=round(second.scan_s, 3),
         region_cpu_s=round(second.cpu_s, 3), full_wall_s=round(first.scan_s, 3),
         full_cpu_s=round(first.cpu_s, 3), found_in_region=[f.kind for f in second.findings])
 
@@ -303,7 +308,7 @@ def latency(display: VirtualDisplay, tmp: Path, model_s: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default="detector,ocr,hostile,benign,latency")
+    parser.add_argument("--parts", default="detector,ocr,region,hostile,benign,latency")
     parser.add_argument("--benign-runs", type=int, default=50)
     parser.add_argument("--model-s", type=float, default=1.0)
     args = parser.parse_args()
@@ -317,6 +322,8 @@ def main() -> None:
         tmp = Path(tmp_name)
         if "ocr" in parts:
             ocr(display, tmp)
+        if "region" in parts:
+            region(display, tmp)
         if "hostile" in parts:
             hostile(display, tmp)
         if "benign" in parts:

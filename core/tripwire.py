@@ -4,7 +4,8 @@ background while Claude thinks, and judged by `injection.scan`.
 One `Tripwire` per run (nothing here is global): `submit(frame)` queues the frame to a worker
 thread of its own; `result(limit_s)` waits for the newest frame's findings, at most `limit_s`.
 Only what changed since the last frame read is read again, when that is a smaller part of the
-screen: lines outside the changed region are kept from before, lines touching it read anew.
+screen: the changes are cut into horizontal bands (a new dialog, a title bar repainted as focus
+moves), each band is read on its own, and lines outside every band are kept from before.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from .screen import frame_to_image
 
 WAIT_LIMIT_S = 20.0  # the longest a step waits for a scan after Claude's reply
 PAD = 48  # pixels around a changed region, so a line it cuts is read whole
-FULL_READ_SHARE = 0.5  # a changed region larger than this share of the screen: read it all
+FULL_READ_SHARE = 0.5  # changed regions larger than this share of the screen: read it all
+STRIP = 16  # rows per strip when finding the changed bands
 
 
 class Reader(Protocol):
@@ -43,7 +45,7 @@ class Scan:
 
     findings: tuple[Finding, ...] = ()
     lines: int = 0  # lines of text on the screen
-    region: Box | None = None  # what was read; None when nothing changed since the last frame
+    regions: tuple[Box, ...] = ()  # what was read; () when nothing changed since the last frame
     scan_s: float = 0.0  # wall time of the reading
     cpu_s: float = 0.0  # CPU time of the reading (its thread, plus the engine's processes)
     error: str | None = None  # the engine failed (the frame counts as unread)
@@ -71,26 +73,38 @@ class Waited:
             "timed_out": self.timed_out,
             "scan_s": None if s is None else round(s.scan_s, 4),
             "cpu_s": None if s is None else round(s.cpu_s, 4),
-            "region": None if s is None or s.region is None else list(s.region),
+            "regions": None if s is None else [list(r) for r in s.regions],
             "lines": None if s is None else s.lines,
             "error": None if s is None else s.error,
         }
 
 
-def changed_region(before: Image.Image | None, after: Image.Image) -> Box | None:
-    """The bounding box of what differs (padded, on screen); the whole image without `before`
-    or on a size change; None when nothing changed."""
-    full = (0, 0, after.width, after.height)
+def changed_regions(before: Image.Image | None, after: Image.Image) -> tuple[Box, ...]:
+    """The parts of `after` that differ from `before`: bands of changed rows, each as wide as
+    its changes, padded by PAD; the whole image without `before`, on a size change, or when
+    the bands cover more than FULL_READ_SHARE of it; () when nothing changed."""
+    w, h = after.size
+    full = ((0, 0, w, h),)
     if before is None or before.size != after.size:
         return full
-    box = ImageChops.difference(before, after).getbbox()
-    if box is None:
-        return None
-    x0, y0, x1, y1 = box
-    padded = (max(x0 - PAD, 0), max(y0 - PAD, 0), min(x1 + PAD, after.width),
-              min(y1 + PAD, after.height))
-    area = (padded[2] - padded[0]) * (padded[3] - padded[1])
-    return full if area > FULL_READ_SHARE * after.width * after.height else padded
+    diff = ImageChops.difference(before, after)
+    if diff.getbbox() is None:
+        return ()
+    bands: list[list[int]] = []  # [x0, y0, x1, y1] of runs of changed strips
+    for top in range(0, h, STRIP):
+        box = diff.crop((0, top, w, min(top + STRIP, h))).getbbox()
+        if box is None:
+            continue
+        x0, y0, x1, y1 = box[0], top + box[1], box[2], top + box[3]
+        if bands and y0 - bands[-1][3] <= PAD:
+            band = bands[-1]
+            band[0], band[2], band[3] = min(band[0], x0), max(band[2], x1), y1
+        else:
+            bands.append([x0, y0, x1, y1])
+    regions = tuple((max(x0 - PAD, 0), max(y0 - PAD, 0), min(x1 + PAD, w), min(y1 + PAD, h))
+                    for x0, y0, x1, y1 in bands)
+    area = sum((r[2] - r[0]) * (r[3] - r[1]) for r in regions)
+    return full if area > FULL_READ_SHARE * w * h else regions
 
 
 def _touches(a: Box, b: Box) -> bool:
@@ -133,26 +147,29 @@ class Tripwire:
     def _read(self, frame: Frame) -> Scan:
         t0, c0 = self.clock(), _cpu()
         image = frame_to_image(frame).convert("L")
-        region = changed_region(self._image, image)
-        if region is None:
-            return Scan(tuple(scan(self._lines)), len(self._lines), None, self.clock() - t0,
+        regions = changed_regions(self._image, image)
+        if not regions:
+            return Scan(tuple(scan(self._lines)), len(self._lines), (), self.clock() - t0,
                         _cpu() - c0, lines_found=self._lines)
+        fresh: list[TextLine] = []
         try:
-            fresh = self.reader.read(image.crop(region))
+            for x0, y0, x1, y1 in regions:
+                fresh += [TextLine(line.text, (line.box[0] + x0, line.box[1] + y0,
+                                               line.box[2] + x0, line.box[3] + y0),
+                                   line.confidence)
+                          for line in self.reader.read(image.crop((x0, y0, x1, y1)))]
         except Exception as exc:  # any engine failure leaves the frame unread
             self._image, self._lines = None, ()
-            return Scan(region=region, scan_s=self.clock() - t0, cpu_s=_cpu() - c0,
+            return Scan(regions=regions, scan_s=self.clock() - t0, cpu_s=_cpu() - c0,
                         error=f"{type(exc).__name__}: {exc}")
-        dx, dy = region[0], region[1]
-        moved = [TextLine(line.text, (line.box[0] + dx, line.box[1] + dy, line.box[2] + dx,
-                                      line.box[3] + dy), line.confidence) for line in fresh]
-        kept = [line for line in self._lines if not _touches(line.box, region)]
-        # A whole frame keeps the engine's reading order; a region's lines are put among the
-        # kept ones top to bottom.
-        lines = tuple(moved) if not kept else tuple(
-            sorted(kept + moved, key=lambda line: (line.box[1] // 8, line.box[0])))
+        kept = [line for line in self._lines
+                if not any(_touches(line.box, region) for region in regions)]
+        # A whole frame keeps the engine's reading order; new lines are put among the kept
+        # ones top to bottom.
+        lines = tuple(fresh) if not kept else tuple(
+            sorted(kept + fresh, key=lambda line: (line.box[1] // 8, line.box[0])))
         self._image, self._lines = image, lines
-        return Scan(tuple(scan(lines)), len(lines), region, self.clock() - t0, _cpu() - c0,
+        return Scan(tuple(scan(lines)), len(lines), regions, self.clock() - t0, _cpu() - c0,
                     lines_found=lines)
 
 

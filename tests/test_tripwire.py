@@ -17,7 +17,7 @@ from claude_cua.core.injection import TextLine
 from claude_cua.core.loop import LoopConfig, run_task
 from claude_cua.core.policy import BUILTIN_RULES, Proposal, assess, scope_rule
 from claude_cua.core.policy_file import load_policy_file
-from claude_cua.core.tripwire import Tripwire, changed_region
+from claude_cua.core.tripwire import Tripwire, changed_regions
 from PIL import Image, ImageDraw
 
 MODEL = "claude-sonnet-5-5"
@@ -221,15 +221,17 @@ def test_only_what_changed_is_read_again(api):
 
 # --- the parts --------------------------------------------------------------------------------
 
-def test_changed_region_is_padded_none_when_same_and_whole_when_large():
+def test_changed_regions_are_padded_bands_none_when_same_and_whole_when_large():
     a = Image.new("L", (1000, 800), 0)
     b = a.copy()
-    assert changed_region(None, a) == (0, 0, 1000, 800)
-    assert changed_region(a, b) is None
+    assert changed_regions(None, a) == ((0, 0, 1000, 800),)
+    assert changed_regions(a, b) == ()
     ImageDraw.Draw(b).rectangle((500, 400, 510, 410), fill=255)
-    assert changed_region(a, b) == (452, 352, 559, 459)
+    assert changed_regions(a, b) == ((452, 352, 559, 459),)
+    ImageDraw.Draw(b).rectangle((0, 0, 999, 10), fill=255)  # a title bar repainted
+    assert changed_regions(a, b) == ((0, 0, 1000, 59), (452, 352, 559, 459))
     ImageDraw.Draw(b).rectangle((0, 0, 999, 700), fill=128)
-    assert changed_region(a, b) == (0, 0, 1000, 800)
+    assert changed_regions(a, b) == ((0, 0, 1000, 800),)
 
 
 def test_each_tripwire_is_its_own():
