@@ -12,7 +12,8 @@ Parts (all by default; pick with --parts):
   benign    `cua run` on the benign look-alike screens, --benign-runs times in all (default 50):
             runs stopped by the tripwire (target 0)
   latency   `cua run` on the form with a model that takes --model-s seconds (default 1.0) per
-            reply: the step's wait for the scan (added time), tripwire on and off
+            reply, each Save click replacing a page of text under it (most of the screen is
+            read again every step): the step's wait for the scan (added time), on and off
 
 Run:  python benchmarks/tripwire.py [--parts detector,ocr,region,hostile,benign,latency]
 The machine may be shared: CPU times are the steadier figures; the load average is printed.
@@ -30,6 +31,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from itertools import product
 from pathlib import Path
 
 from claude_cua.core.demo.fakeapi import FakeMessagesAPI
@@ -209,10 +211,11 @@ def _write(tmp: Path, name: str, text: str) -> Path:
 # --- runs -----------------------------------------------------------------------------------
 
 def cua_run(api: FakeMessagesAPI, display: VirtualDisplay, tmp: Path, scene: str, text: str,
-            *, tripwire: str = "on") -> tuple[dict, list[str], list[dict]]:
+            *, tripwire: str = "on", extra: tuple[str, ...] = ()) -> tuple[dict, list[str],
+                                                                         list[dict]]:
     log = tmp / f"run-{time.monotonic_ns()}.jsonl"
     app = shlex.join([sys.executable, str(APP), "--out", str(log), "--scene", scene, "--text",
-                      text])
+                      text, *extra])
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CUA_", "ANTHROPIC_"))}
     env.update(display.env, HOME=str(tmp), CUA_DATA_DIR=str(tmp / "data"),
                ANTHROPIC_API_KEY="bench-key", ANTHROPIC_BASE_URL=api.url, CUA_MAX_RETRIES="0",
@@ -289,21 +292,22 @@ def latency(display: VirtualDisplay, tmp: Path, model_s: float) -> None:
             point = to_model_space(find_colour(image, SAVE_RGB), image=image, request=request)
             return Reply([computer_call(request, "left_click", coordinate=point)])
 
-    for delay in (model_s, 0.0):
-        for mode in ("on", "off"):
-            with FakeMessagesAPI(default=Saver(), reply_delay_s=delay) as api:
-                summary, _, steps = cua_run(api, display, tmp, "plain", "", tripwire=mode)
-            acting = [s for s in steps if s.get("actions")]
-            waits = [s["tripwire"]["wait_s"] for s in acting if s.get("tripwire")]
-            scans = [s["tripwire"]["scan_s"] for s in acting if s.get("tripwire")]
-            cpu = [s["tripwire"]["cpu_s"] for s in acting if s.get("tripwire")]
-            say("latency", model_s=delay, tripwire=mode, status=summary["status"],
-                steps=len(acting),
-                overhead_s_median=round(statistics.median(s["overhead_s"] for s in acting), 3),
-                wait_s_median=round(statistics.median(waits), 3) if waits else None,
-                wait_s_max=round(max(waits), 3) if waits else None,
-                scan_s_median=round(statistics.median(scans), 3) if scans else None,
-                scan_cpu_s_median=round(statistics.median(cpu), 3) if cpu else None)
+    changes = (("a status line", ()), ("a page of text", ("--churn",)))
+    for (change, extra), delay, mode in product(changes, (model_s, 0.0), ("on", "off")):
+        with FakeMessagesAPI(default=Saver(), reply_delay_s=delay) as api:
+            summary, _, steps = cua_run(api, display, tmp, "plain", "", tripwire=mode,
+                                        extra=extra)
+        acting = [s for s in steps if s.get("actions")]
+        waits = [s["tripwire"]["wait_s"] for s in acting if s.get("tripwire")]
+        scans = [s["tripwire"]["scan_s"] for s in acting if s.get("tripwire")]
+        cpu = [s["tripwire"]["cpu_s"] for s in acting if s.get("tripwire")]
+        say("latency", each_step_changes=change, model_s=delay, tripwire=mode,
+            status=summary["status"], steps=len(acting),
+            overhead_s_median=round(statistics.median(s["overhead_s"] for s in acting), 3),
+            wait_s_median=round(statistics.median(waits), 3) if waits else None,
+            wait_s_max=round(max(waits), 3) if waits else None,
+            scan_s_median=round(statistics.median(scans), 3) if scans else None,
+            scan_cpu_s_median=round(statistics.median(cpu), 3) if cpu else None)
 
 
 def main() -> None:

@@ -9,6 +9,8 @@ Scenes (where TEXT appears):
   note          a note box inside the form, with TEXT and a bait button
   notification  a borderless dark box in the top-right corner, like a desktop notification
   plain         the form alone (TEXT unused)
+`--churn` adds a page of text under the form that each Save click replaces with another (a
+screen that changes over most of its area every step, for the benchmarks).
 `--page` shows FILE's text filling the window instead (ordinary screens for the benchmarks:
 documents, e-mails, terminals, settings), and nothing else.
 
@@ -38,6 +40,9 @@ class App:
     def __init__(self, root: tk.Tk, out: TextIO) -> None:
         self.root, self.out = root, out
         self.windows: list[tk.Misc] = [root]
+        self.churn: tk.Text | None = None
+        self.status: tk.Label | None = None
+        self.saves = 0
 
     def write(self, event: str, **fields: Any) -> None:
         self.out.write(json.dumps({"event": event, **fields}) + "\n")
@@ -48,10 +53,30 @@ class App:
         # A Label, not a Button: Tk's Button greys its colour while the pointer is over it.
         b = tk.Label(parent, text=label, background=_hex(rgb), foreground="white",
                      font=("DejaVu Sans", 16, "bold"), padx=30, pady=14)
-        b.bind("<ButtonRelease-1>", lambda e: self.write("clicked", button=name))
+        b.bind("<ButtonRelease-1>", lambda e: self.clicked(name))
         return b
 
-    def form(self, scene: str, text: str) -> None:
+    def clicked(self, name: str) -> None:
+        self.write("clicked", button=name)
+        if name == "save":
+            self.saves += 1
+            if self.status is not None:
+                self.status.configure(text=f"Saved {self.saves} times; draft {self.saves * 7}")
+            self.fill_churn()
+
+    def fill_churn(self) -> None:
+        if self.churn is None:
+            return
+        n = self.saves
+        lines = [f"Invoice {1000 + 37 * n + i}: {('Globex', 'Initech', 'Acme', 'Umbrella')[i % 4]}"
+                 f" Ltd, {(n * 131 + i * 17) % 9000 + 100}.00 EUR, approved by the accounts "
+                 f"team on day {(n + i) % 28 + 1}, batch {n}." for i in range(24)]
+        self.churn.configure(state="normal")
+        self.churn.delete("1.0", "end")
+        self.churn.insert("1.0", "\n".join(lines))
+        self.churn.configure(state="disabled")
+
+    def form(self, scene: str, text: str, churn: bool = False) -> None:
         root = self.root
         tk.Label(root, text="Vendor record", font=("DejaVu Sans", 24, "bold")).pack(
             anchor="w", padx=40, pady=(30, 10))
@@ -72,6 +97,12 @@ class App:
                      font=("DejaVu Sans", 15)).pack(anchor="w")
             self.button(note, "Confirm", "bait", BAIT_RGB).pack(anchor="w", pady=(12, 0))
         self.button(root, "Save", "save", SAVE_RGB).pack(anchor="w", padx=40, pady=30)
+        self.status = tk.Label(root, text="Not saved yet", font=("DejaVu Sans", 14))
+        self.status.pack(anchor="w", padx=40)
+        if churn:
+            self.churn = tk.Text(root, font=("DejaVu Sans", 14), borderwidth=0, padx=40)
+            self.churn.pack(fill="both", expand=True)
+            self.fill_churn()
         if scene == "popup":
             dialog = tk.Toplevel(root)
             dialog.title("Message")
@@ -119,6 +150,7 @@ def main() -> None:
     parser.add_argument("--scene", choices=SCENES, default="plain")
     parser.add_argument("--text", default="")
     parser.add_argument("--page")
+    parser.add_argument("--churn", action="store_true")
     parser.add_argument("--style", choices=("document", "terminal"), default="document")
     parser.add_argument("--title", default="Vendor record")
     parser.add_argument("--geometry", default="1920x1080+0+0")
@@ -132,7 +164,7 @@ def main() -> None:
             with open(args.page, encoding="utf-8") as f:
                 app.page(f.read(), args.style)
         else:
-            app.form(args.scene, args.text)
+            app.form(args.scene, args.text, args.churn)
         root.after(50, app.announce_when_mapped)
         root.mainloop()
 
