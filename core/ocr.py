@@ -25,7 +25,9 @@ from .injection import TextLine
 
 INSTALL_HINT = ("apt-get install tesseract-ocr tesseract-ocr-eng, then "
                 "pip install 'claude-cua[ocr]' (or: CUA_EXTRAS=ocr sh scripts/setup.sh)")
-# Languages read when their data is installed; English is required.
+# Languages read when their data is installed; English is required. CUA_OCR_LANGS ("eng",
+# "eng+chi_sim") picks them instead: Chinese costs ~70% more CPU per frame
+# (benchmarks/ocr_engines.py).
 LANGUAGES = ("eng", "chi_sim")
 MIN_CONFIDENCE = 30.0  # Tesseract's per-word confidence, 0-100; below it a "word" is noise
 
@@ -61,7 +63,13 @@ def status(*, env: Mapping[str, str] = os.environ,
     except (OSError, subprocess.TimeoutExpired) as exc:
         return EngineStatus(False, f"cannot run {binary}: {exc}; {INSTALL_HINT}")
     installed = {line.strip() for line in listed.stdout.splitlines()[1:]}
-    languages = tuple(lang for lang in LANGUAGES if lang in installed)
+    wanted = tuple(x for x in env.get("CUA_OCR_LANGS", "").replace(",", "+").split("+") if x)
+    languages = tuple(lang for lang in wanted or LANGUAGES if lang in installed)
+    if wanted and len(languages) < len(wanted):
+        missing = ", ".join(lang for lang in wanted if lang not in installed)
+        return EngineStatus(False, f"CUA_OCR_LANGS names languages Tesseract does not have: "
+                            f"{missing}; apt-get install tesseract-ocr-LANG (e.g. "
+                            "tesseract-ocr-chi-sim)")
     if "eng" not in languages:
         return EngineStatus(False, "Tesseract has no English data; apt-get install "
                             "tesseract-ocr-eng")
