@@ -29,6 +29,10 @@ WAIT_LIMIT_S = 20.0  # the longest a step waits for a scan after Claude's reply
 PAD = 48  # pixels around a changed region, so a line it cuts is read whole
 FULL_READ_SHARE = 0.5  # changed regions larger than this share of the screen: read it all
 STRIP = 16  # rows per strip when finding the changed bands
+# A region taller than this is read as two overlapping halves at once, one engine process each:
+# on two cores a whole frame is read in about half the wall time, for the same CPU time.
+SPLIT_HEIGHT = 400
+OVERLAP = 48  # rows the halves share, so a line the cut crosses is whole in one of them
 
 
 class Reader(Protocol):
@@ -117,6 +121,7 @@ class Tripwire:
     def __init__(self, reader: Reader, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.reader, self.clock = reader, clock
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cua-tripwire")
+        self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cua-ocr")
         self._latest: Future[Scan] | None = None
         self._image: Image.Image | None = None  # the last frame read (worker thread only)
         self._lines: tuple[TextLine, ...] = ()  # its lines (worker thread only)
@@ -143,6 +148,7 @@ class Tripwire:
     def close(self) -> None:
         """Stop the worker; a read under way finishes on its own, queued ones are dropped."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._readers.shutdown(wait=False, cancel_futures=True)
 
     def _read(self, frame: Frame) -> Scan:
         t0, c0 = self.clock(), _cpu()
@@ -151,13 +157,10 @@ class Tripwire:
         if not regions:
             return Scan(tuple(scan(self._lines)), len(self._lines), (), self.clock() - t0,
                         _cpu() - c0, lines_found=self._lines)
-        fresh: list[TextLine] = []
+        pieces = [piece for region in regions for piece in _pieces(region)]
         try:
-            for x0, y0, x1, y1 in regions:
-                fresh += [TextLine(line.text, (line.box[0] + x0, line.box[1] + y0,
-                                               line.box[2] + x0, line.box[3] + y0),
-                                   line.confidence)
-                          for line in self.reader.read(image.crop((x0, y0, x1, y1)))]
+            read = self._readers.map(lambda piece: self._read_piece(image, *piece), pieces)
+            fresh = [line for lines in read for line in lines]
         except Exception as exc:  # any engine failure leaves the frame unread
             self._image, self._lines = None, ()
             return Scan(regions=regions, scan_s=self.clock() - t0, cpu_s=_cpu() - c0,
@@ -171,6 +174,27 @@ class Tripwire:
         self._image, self._lines = image, lines
         return Scan(tuple(scan(lines)), len(lines), regions, self.clock() - t0, _cpu() - c0,
                     lines_found=lines)
+
+
+    def _read_piece(self, image: Image.Image, box: Box, lo: int, hi: int) -> list[TextLine]:
+        """The lines read in `box`, in screen pixels, whose middle row is in [lo, hi)."""
+        x0, y0 = box[0], box[1]
+        out = []
+        for line in self.reader.read(image.crop(box)):
+            moved = (line.box[0] + x0, line.box[1] + y0, line.box[2] + x0, line.box[3] + y0)
+            if lo <= (moved[1] + moved[3]) // 2 < hi:
+                out.append(TextLine(line.text, moved, line.confidence))
+        return out
+
+
+def _pieces(region: Box) -> list[tuple[Box, int, int]]:
+    """How a region is read: (the box read, the rows whose lines it keeps) for each piece."""
+    x0, y0, x1, y1 = region
+    if y1 - y0 <= SPLIT_HEIGHT:
+        return [(region, y0, y1)]
+    middle = (y0 + y1) // 2
+    return [((x0, y0, x1, min(middle + OVERLAP, y1)), y0, middle),
+            ((x0, max(middle - OVERLAP, y0), x1, y1), middle, y1)]
 
 
 def _cpu() -> float:

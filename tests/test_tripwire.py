@@ -215,8 +215,21 @@ def test_only_what_changed_is_read_again(api):
 
     desktop.click = click_and_change
     run(api, reader, desktop=desktop)
-    assert reader.reads[0] == (1920, 1080)
-    assert reader.reads[1][0] < 400 and reader.reads[1][1] < 400  # the changed corner only
+    assert reader.reads[:2] == [(1920, 588), (1920, 588)]  # the first frame: two halves at once
+    assert reader.reads[2][0] < 400 and reader.reads[2][1] < 400  # then the changed corner only
+
+
+def test_a_line_across_the_cut_between_halves_is_read_once():
+    desktop = FakeDesktop(1920, 1080, rgb=(200, 200, 200))
+    ImageDraw.Draw(desktop.image).rectangle((600, 520, 900, 560), fill=RED)
+    tripwire = Tripwire(PaintedText())
+    try:
+        tripwire.submit(desktop.capture())
+        scanned = tripwire.result().scan
+    finally:
+        tripwire.close()
+    assert [line.box for line in scanned.lines_found] == [(600, 520, 901, 561)]
+    assert len(scanned.findings) == 1
 
 
 # --- the parts --------------------------------------------------------------------------------
