@@ -33,8 +33,7 @@ def doctor(
         help="The Vertex AI project a run would pass.")] = None,
 ) -> None:
     from ..core.doctor import run_checks
-    from ..core.errors import ConfigError
-    from ..core.settings import load_settings
+    from ..core.settings import SettingsError, load_settings
     from .run import _settings_flags
 
     # The same resolution as `cua run`: flags, CUA_* variables, the config file, defaults. A
@@ -44,11 +43,8 @@ def doctor(
     try:
         loaded = load_settings(dict(os.environ), None, flags)
         s, sources = loaded.settings, loaded.sources
-    except ConfigError:
-        from ..core.settings import Settings, resolve_settings
-
-        s, sources = resolve_settings(Settings(), file={}, file_path=None, env=os.environ,
-                                      flags=flags)
+    except SettingsError as exc:  # the good values still stand
+        s, sources = exc.partial.settings, exc.partial.sources
     checks = run_checks(os.environ, provider=s.provider, region=s.region, project=s.project,
                         model=None if sources["model"] == "default" else s.model)
     if as_json:
@@ -57,14 +53,42 @@ def doctor(
     else:
         # Plain columns, not a Rich table: doctor output often ends up in mail from cron.
         paint = _painter(os.environ, sys.stdout.isatty())
-        width = max(len(c.name) for c in checks)
-        for check in checks:
-            sys.stdout.write(f"{check.name:<{width}}  {paint(check.status, 7)}  "
-                             f"{check.detail}\n")
-            if check.status == "FAIL" and check.fix:
-                sys.stdout.write(f"  fix: {check.fix}\n")
+        for line in doctor_lines(checks, paint, _terminal_width()):
+            sys.stdout.write(line + "\n")
     # A skipped check is not a failure of its own: the check it depends on failed already.
     raise typer.Exit(0 if all(c.ok or c.skipped for c in checks) else FAILED_EXIT)
+
+
+def _terminal_width() -> int | None:
+    """The terminal's columns; None when piped (cron mail: whole lines)."""
+    if not sys.stdout.isatty():
+        return None
+    import shutil
+
+    return shutil.get_terminal_size().columns
+
+
+def doctor_lines(checks, paint, width: int | None) -> list[str]:  # type: ignore[no-untyped-def]
+    """The checks as lines: name, status, detail; a failed check's fix below it. With `width`,
+    details and fixes wrap at word boundaries, continued under their own column."""
+    import textwrap
+
+    name_width = max(len(c.name) for c in checks)
+    lines = []
+
+    def wrapped(first: str, text: str, indent: int) -> list[str]:
+        if width is None or indent + len(text) <= width:
+            return [first + text]
+        parts = textwrap.wrap(text, max(width - indent, 20), break_on_hyphens=False,
+                              break_long_words=False)
+        return [first + parts[0], *(" " * indent + part for part in parts[1:])]
+
+    for check in checks:
+        lead = f"{check.name:<{name_width}}  {paint(check.status, 7)}  "
+        lines += wrapped(lead, check.detail, name_width + 11)
+        if check.status == "FAIL" and check.fix:
+            lines += wrapped("  fix: ", check.fix, 7)
+    return lines
 
 
 _COLOURS = {"ok": "32", "FAIL": "1;31", "skipped": "2"}  # green, bold red, dim

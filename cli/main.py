@@ -72,18 +72,23 @@ def _register() -> None:
     if app.registered_commands:
         return
     from . import config, demo, doctor, policy, replay, run, runs
+    from .help import CuaCommand
 
-    app.command("run", help=run.HELP, epilog=EXIT_CODES_HELP)(run.run)
-    app.command("demo", help=demo.HELP)(demo.demo)
-    app.command("doctor", help=doctor.HELP)(doctor.doctor)
-    app.command("replay-check", help=replay.HELP_CHECK)(replay.replay_check_command)
-    config_app.command("show", help=config.HELP_SHOW)(config.config_show)
-    policy_app.command("show", help=policy.HELP_SHOW)(policy.policy_show)
-    policy_app.command("test", help=policy.HELP_TEST)(policy.policy_test)
-    runs_app.command("list", help="List recorded runs, newest first.")(runs.list_runs_command)
-    runs_app.command("show", help="Show one run's steps. ID may be a prefix or a folder.")(
-        runs.show_run_command)
-    runs_app.command("report", help=runs.REPORT_HELP)(runs.report_run_command)
+    commands = [
+        (app, "run", run.run, run.HELP, EXIT_CODES_HELP),
+        (app, "demo", demo.demo, demo.HELP, None),
+        (app, "doctor", doctor.doctor, doctor.HELP, None),
+        (app, "replay-check", replay.replay_check_command, replay.HELP_CHECK, None),
+        (config_app, "show", config.config_show, config.HELP_SHOW, None),
+        (policy_app, "show", policy.policy_show, policy.HELP_SHOW, None),
+        (policy_app, "test", policy.policy_test, policy.HELP_TEST, None),
+        (runs_app, "list", runs.list_runs_command, runs.LIST_HELP, None),
+        (runs_app, "show", runs.show_run_command, runs.SHOW_HELP, None),
+        (runs_app, "prune", runs.prune_runs_command, runs.PRUNE_HELP, None),
+        (runs_app, "report", runs.report_run_command, runs.REPORT_HELP, None),
+    ]
+    for group, name, function, help_text, epilog in commands:
+        group.command(name, help=help_text, epilog=epilog, cls=CuaCommand)(function)
 
 
 def _interrupted(exc: KeyboardInterrupt) -> int:

@@ -11,13 +11,18 @@ from typing import Annotated, Any
 
 import typer
 
+from ..core.words import counted
+
 HELP_CHECK = """\
 Compare the current screen with the first step of a recording that acts (steps that only
 took a screenshot need not match) and say whether
 `cua run --replay RUN` would start replaying it, without acting (exit 0: it would;
 1: it would hand over to Claude at once; 2: RUN cannot be replayed).
 
-Uses $DISPLAY. RUN is a run id, a unique prefix, a run folder, or `latest`.
+Uses $DISPLAY, and the model `cua run` would use (its scale must be the
+recording's). RUN is a run id, a unique prefix, a run folder, or `latest`
+(the newest run that can be replayed). Whether the run is given the secrets the
+recording types is for `cua run --replay RUN --dry-run` to say.
 """
 
 
@@ -26,18 +31,53 @@ def resolve_recording(spec: str, *, root: Path, exclude: str = "") -> Any:
     does not exist or cannot be replayed. `auto` is resolved later, once the screen is known."""
     from ..core.errors import ConfigError
     from ..core.replay import replay_problem
-    from ..core.runs import list_runs, load_run
+    from ..core.runs import load_run
 
     if spec == "latest":
-        runs = [r for r in list_runs(root) if r.run_id != exclude and r.header.status != "running"]
-        if not runs:
-            raise ConfigError(f"--replay latest: no finished run in {root}")
-        spec = str(runs[0].path)
+        return latest_replayable(root, exclude=exclude)
     run = load_run(root, spec)
     problem = replay_problem(run)
     if problem is not None:
         raise ConfigError(f"--replay {spec}: run {run.run_id} cannot be replayed: {problem}")
     return run
+
+
+def latest_replayable(root: Path, *, exclude: str = "", demo: bool | None = None) -> Any:
+    """`--replay latest`: the newest run that can be replayed (a failed or unfinished run is
+    passed over); with `demo`, only runs of `cua demo` (True) or none of them (False)."""
+    from ..core.errors import ConfigError
+    from ..core.replay import replay_problem
+    from ..core.runs import is_demo, is_replayable, list_runs, load_run
+
+    for info in list_runs(root):
+        if info.run_id == exclude or not is_replayable(info.header):
+            continue
+        if demo is not None and is_demo(info.header) != demo:
+            continue
+        run = load_run(root, str(info.path))
+        if replay_problem(run) is None:
+            return run
+    which = "demo run" if demo else "run"
+    raise ConfigError(f"--replay latest: no {which} in {root} can be replayed (only a run that "
+                      "succeeded and whose record is whole can; see the REPLAY column of "
+                      "`cua runs list`)")
+
+
+def run_space(settings: Any, *, model_is_default: bool, env: Mapping[str, str],
+              headers: Mapping[str, str], size: tuple[int, int], base_url: str | None = None
+              ) -> Any:
+    """The screen as a run with these settings would see it: its model decides the scale."""
+    from ..core.flavours import image_limits_for
+    from ..core.providers import resolve_endpoint
+    from ..core.screen import space_for
+
+    endpoint = resolve_endpoint(
+        provider=settings.provider, model=settings.model, model_is_default=model_is_default,
+        region=settings.region, project=settings.project, base_url=base_url or settings.base_url,
+        headers=headers, env=env)
+    model = endpoint.model
+    limits = image_limits_for(model.canonical or model.id)
+    return space_for(*size, max_long_edge=limits.max_long_edge, max_pixels=limits.max_pixels)
 
 
 def make_replayer(spec: str | None, *, task: str, root: Path, monitor: int, wait_s: float,
@@ -60,17 +100,30 @@ def make_replayer(spec: str | None, *, task: str, root: Path, monitor: int, wait
 
 
 def replay_check_command(
-    run_id: Annotated[str, typer.Argument(help="Run id, prefix, folder, or `latest`.",
-                                          metavar="RUN")],
-    monitor: Annotated[int, typer.Option(help="Which monitor to capture (1 = primary).",
-                                         min=1)] = 1,
+    run_id: Annotated[str, typer.Argument(
+        help="Run id, prefix, folder, or `latest` (the newest run that can be replayed).",
+        metavar="RUN")],
+    monitor: Annotated[int, typer.Option(
+        help="Which monitor to capture (1 = primary, 0 = all monitors as one).",
+        metavar="N")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> int:
+    from ..core.errors import ConfigError
     from ..core.runs import runs_root
 
+    if monitor < 0:
+        raise ConfigError(f"--monitor must be 0 (all monitors) or more, not {monitor}")
+    from ..core.settings import load_settings
+
     env = dict(os.environ)
+    loaded = load_settings(env, None, {})  # the model `cua run --replay` would use
     recording = resolve_recording(run_id, root=runs_root(env))
-    verdict = check_now(recording, env=env, monitor=monitor)
+
+    def space(size: tuple[int, int]) -> Any:
+        return run_space(loaded.settings, model_is_default=loaded.sources["model"] == "default",
+                         env=env, headers=loaded.headers, size=size)
+
+    verdict = check_now(recording, env=env, monitor=monitor, space=space)
     return print_verdict(verdict, as_json=as_json)
 
 
@@ -83,7 +136,8 @@ def print_verdict(verdict: Mapping[str, Any], *, as_json: bool,
         mark_printed()  # `cua run --json --dry-run`: this is its one object
         text = json.dumps(verdict, ensure_ascii=False)
     elif verdict["would_replay"]:
-        text = (f"would replay {verdict['run_id']} ({verdict['steps']} steps): the screen "
+        steps = counted(verdict["steps"], "step")
+        text = (f"would replay {verdict['run_id']} ({steps}): the screen "
                 f"matches its first step that acts (match {verdict['match']:.3f})")
     else:
         text = f"would hand over to Claude at once: {verdict['reason']}"
@@ -91,24 +145,38 @@ def print_verdict(verdict: Mapping[str, Any], *, as_json: bool,
     return 0 if verdict["would_replay"] else 1
 
 
-def check_now(recording: Any, *, env: Mapping[str, str], monitor: int) -> dict[str, Any]:
+def check_now(recording: Any, *, env: Mapping[str, str], monitor: int,
+              space: Callable[[tuple[int, int]], Any] | None = None) -> dict[str, Any]:
     """Look at the screen once and judge the recording's first step that acts against it."""
+    from ..core.errors import DesktopError
     from ..core.xdesktop import XDesktop
     from ..core.xserver import check_display, ensure_xauthority
 
-    name = check_display(env)
+    try:
+        name = check_display(env)
+    except DesktopError as exc:  # its own advice: replay-check looks at the screen there is
+        happened = str(exc).partition(";")[0]
+        raise DesktopError(
+            f"{happened}; replay-check compares the screen on $DISPLAY: run it inside the X "
+            "session the replay would use, or judge the replay on a private Xvfb with `cua run "
+            "--replay RUN --dry-run --virtual-display WxH --app CMD TASK`") from None
     desktop = XDesktop(display=name, xauthority=ensure_xauthority(env), monitor=monitor)
     try:
-        return verdict_of(recording, desktop)
+        # The secrets a replay types come with `cua run --secret`: judged by its --dry-run.
+        return verdict_of(recording, desktop,
+                          space=None if space is None else space(desktop.size()),
+                          secrets=tuple(recording.header.secrets))
     finally:
         desktop.close()
 
 
 def verdict_of(recording: Any, desktop: Any, redact: Callable[[str], str] = str,
-               wait_s: float = 0.0) -> dict[str, Any]:
+               wait_s: float = 0.0, space: Any = None, secrets: tuple[str, ...] = ()
+               ) -> dict[str, Any]:
     from ..core.replay import first_step_verdict
 
-    match = first_step_verdict(recording, desktop, redact=redact, wait_s=wait_s)
+    match = first_step_verdict(recording, desktop, redact=redact, wait_s=wait_s, space=space,
+                               secrets=secrets)
     return {"run_id": recording.run_id, "steps": len(recording.steps),
             "would_replay": match.is_match, "match": match.score, "reason": match.reason}
 
@@ -118,7 +186,9 @@ def dry_run(plan: Any) -> int:
     (the display or --virtual-display, --app started and drawn, the display lock), the
     recording's first step that acts judged against it as replay would judge it (waiting as
     replay would, up to replay_wait_s, for a screen still drawing), and nothing done: no input,
-    no model request (no API key needed), no run folder. Exit 0: the replay would start;
+    no model request (no API key needed), no run folder. What it judges is what the replay
+    judges (`core.replay.start_problem`: the recording, the secrets, the screen's size and the
+    scale this run's model sees it at, then the screen itself). Exit 0: the replay would start;
     1: Claude would take over at once (or, `auto` finding nothing, do an ordinary run)."""
     from ..core.errors import ConfigError
     from ..core.replay import find_recording
@@ -149,6 +219,10 @@ def dry_run(plan: Any) -> int:
                     "reason": f"no earlier successful run of this task on a {width}x{height} "
                               "screen to replay; an ordinary run would start"}
         if recording is not None:
+            space = run_space(plan.settings, model_is_default=plan.model_is_default,
+                              env=plan.env, headers=plan.headers, size=desktop.size(),
+                              base_url=plan.base_url)
             verdict = verdict_of(recording, desktop, redact=secrets.redact,
-                                 wait_s=plan.settings.replay_wait_s)
+                                 wait_s=plan.settings.replay_wait_s, space=space,
+                                 secrets=tuple(secrets.names))
     return print_verdict(verdict, as_json=plan.as_json, redact=secrets.redact)

@@ -60,19 +60,19 @@ def run(
         "computer_20241022, computer_20250124, computer_20251124, computer_toolset_20260801.")] = None,
     max_steps: Annotated[int | None, typer.Option(
         help="Stop (exit 3) after this many Claude replies (env CUA_MAX_STEPS).",
-        show_default=str(defaults.MAX_STEPS), min=1)] = None,
+        show_default=str(defaults.MAX_STEPS))] = None,
     max_tokens: Annotated[int | None, typer.Option(
         help="Output-token limit of each Claude reply (env CUA_MAX_TOKENS).",
-        show_default=str(defaults.MAX_TOKENS), min=1)] = None,
+        show_default=str(defaults.MAX_TOKENS))] = None,
     monitor: Annotated[int | None, typer.Option(
         help="Which monitor to capture and drive (1 = primary, 0 = all monitors as one).",
-        show_default=str(defaults.MONITOR), min=0)] = None,
+        show_default=str(defaults.MONITOR))] = None,
     keep_images: Annotated[int | None, typer.Option(
         help="Screenshots kept in the conversation; older ones become a short placeholder.",
-        show_default=str(defaults.KEEP_IMAGES), min=0)] = None,
+        show_default=str(defaults.KEEP_IMAGES))] = None,
     max_cost: Annotated[float | None, typer.Option(
         help="Stop (exit 3) before a step once the run has cost this many US dollars, by the price table (env CUA_MAX_COST_USD).",
-        metavar="USD", min=0)] = None,
+        metavar="USD")] = None,
     virtual_display: Annotated[str | None, typer.Option(
         help="Run on a private Xvfb of this size, started and stopped by cua. "
         "Example: --virtual-display 1920x1080 (env CUA_VIRTUAL_DISPLAY, config virtual_display)", metavar="WxH")] = None,
@@ -106,7 +106,7 @@ def run(
         metavar="NAME[=VAR]")] = None,
     timeout: Annotated[float | None, typer.Option(
         help="Stop (status timeout, exit 3) once the run has taken this many seconds of wall "
-        "time (env CUA_TIMEOUT_S).", metavar="SECONDS", min=0.001)] = None,
+        "time (env CUA_TIMEOUT_S).", metavar="SECONDS")] = None,
     check: Annotated[str | None, typer.Option(
         help="After Claude reports success, run CMD with the shell; success stands only if it "
         "exits 0 (else status check_failed, exit 1). Its output goes to check.txt in the run "
@@ -114,10 +114,11 @@ def run(
     wait_lock: Annotated[float | None, typer.Option(
         help="If another cua run holds this display, wait this long for it before giving up "
         "(exit 5) (env CUA_WAIT_LOCK_S).", metavar="SECONDS",
-        show_default=f"{defaults.WAIT_LOCK_S:g}", min=0)] = None,
+        show_default=f"{defaults.WAIT_LOCK_S:g}")] = None,
     replay: Annotated[str | None, typer.Option(
         help="Replay a recorded run without Claude, checking every step on screen; Claude takes "
-        "over where the screen differs. RUN: a run id, prefix or folder, `latest`, or `auto` "
+        "over where the screen differs. RUN: a run id, prefix or folder, `latest` (the newest run "
+        "that can be replayed), or `auto` "
         "(the newest success of this task on this screen; none found: an ordinary run). "
         "Env CUA_REPLAY.", metavar="RUN")] = None,
     dry_run: Annotated[bool, typer.Option(
@@ -140,16 +141,21 @@ def run(
         "--report/--no-report", help="When the run ends, however it ends (crash, timeout, approval needed, Ctrl-C or SIGTERM included), write report.html into the run folder (see `cua runs report`) and name it on stderr (env CUA_REPORT=1, config report = true).",
         show_default=defaults.REPORT)] = None,
 ) -> int:
-    from ..core.settings import load_settings
+    from ..core.settings import SettingsError, load_settings
+    from .preflight import problems_of, raise_all
     from .session import RunPlan, execute, parse_app
 
     env = dict(os.environ)
-    loaded = load_settings(env, config, _settings_flags(
+    problems: list[str] = []
+    try:
+        loaded = load_settings(env, config, _settings_flags(
         model=model, tool_version=tool_version, max_steps=max_steps, max_tokens=max_tokens,
         monitor=monitor, keep_images=keep_images, max_cost_usd=max_cost, provider=provider,
         region=region, project=project, base_url=base_url, replay=replay, timeout_s=timeout,
         wait_lock_s=wait_lock, virtual_display=virtual_display, app=app,
         policy=policy or None, non_interactive=non_interactive or None, report=report))
+    except SettingsError as exc:  # checked on with the good values, reported all at once
+        problems, loaded = exc.problems, exc.partial
     plan = RunPlan(
         task=task, settings=loaded.settings, env=env,
         virtual_display=loaded.settings.virtual_display, app=parse_app(loaded.settings.app),
@@ -164,6 +170,7 @@ def run(
         wait_lock_s=loaded.settings.wait_lock_s, verbose=verbose,
         desktop=desktop, report=loaded.settings.report, scope_window=scope_window,
     )
+    raise_all(problems + problems_of(plan, dry_run=dry_run), plan)
     if dry_run:
         from .replay import dry_run as replay_dry_run
 

@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from ..core.words import counted
+
 
 def _root() -> Path:
     from ..core.runs import runs_root
@@ -17,69 +19,176 @@ def _root() -> Path:
     return runs_root(os.environ)
 
 
+LIST_HELP = """\
+List recorded runs, newest first: id, start, status, steps, whether `cua run --replay RUN` can follow it (REPLAY), model and task.
+
+On a terminal each run takes one line of its width (the task cut short with …); piped, every cell is written whole. Runs of `cua demo` show DEMO as their model (`--json`: "demo": true).
+"""
+
+
 def list_runs_command(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array on stdout.")] = False,
+    limit: Annotated[int | None, typer.Option(
+        help="Only the newest N runs.", metavar="N")] = None,
 ) -> int:
-    from ..core.runs import is_replayable, list_runs
+    from ..core.errors import ConfigError
+    from ..core.runs import is_demo, is_replayable, list_runs
 
-    runs = list_runs(_root())
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit must be 1 or more, not {limit}")
+    every = list_runs(_root())
+    runs = every[:limit] if limit is not None else every
     if as_json:
         rows = [{"run_id": r.run_id, "path": str(r.path), **r.meta,
-                 "replayable": is_replayable(r.header)} for r in runs]
+                 "replayable": is_replayable(r.header), "demo": is_demo(r.header)} for r in runs]
         sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
         return 0
     if not runs:
         sys.stdout.write(f"No runs yet in {_root()}.\n")
         return 0
     # Plain columns, not a Rich table: importing Rich would double this command's start-up.
-    # REPLAY: "yes" when `cua run --replay RUN` can follow the run.
-    table = [("RUN", "STARTED", "STATUS", "STEPS", "REPLAY", "MODEL", "TASK")]
-    for r in runs:
-        h = r.header
-        table.append((r.run_id, (h.started_at or "")[:19].replace("T", " "), h.status,
-                      "" if h.steps is None else str(h.steps),
-                      "yes" if is_replayable(h) else "", h.model, " ".join(h.task.split())))
-    widths = [max(len(row[i]) for row in table) for i in range(6)]
-    task_width = _task_width(sum(widths) + 2 * 6)
-    for row in table:
-        cells = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
-        sys.stdout.write(_with_task(cells, row[6], task_width) + "\n")
+    width = _terminal_width()
+    for line in table_lines(runs, width):
+        sys.stdout.write(line + "\n")
+    if len(runs) < len(every):
+        sys.stderr.write(f"({counted(len(every) - len(runs), 'older run')} not shown; --limit "
+                         f"{len(every)} shows all)\n")
     return 0
 
 
-_MIN_TASK_COLUMN = 24
+_MIN_TASK = 24  # columns the task keeps before others give way
+_MODEL_CAP = 14  # a model name longer than this, at a narrow width, ends in …
 
 
-def _task_width(used: int) -> tuple[int, int] | None:
-    """(columns for the task, terminal width) on a terminal; None when piped (write the task
-    whole, on one line, for scripts)."""
+def _terminal_width() -> int | None:
+    """The terminal's columns; None when piped (every cell written whole, for scripts)."""
     if not sys.stdout.isatty():
         return None
     import shutil
 
-    columns = shutil.get_terminal_size().columns
-    return columns - used, columns
+    return shutil.get_terminal_size().columns
 
 
-def _with_task(cells: str, task: str, room: tuple[int, int] | None) -> str:
-    """The row with its task, wrapped at word boundaries under its own column (or, when that
-    column would be too narrow, on indented lines of its own below the row)."""
-    if room is None or len(task) <= room[0]:
-        return f"{cells}  {task}".rstrip()
-    import textwrap
+def table_lines(runs, width: int | None) -> list[str]:  # type: ignore[no-untyped-def]
+    """`cua runs list` as lines: with `width`, each at most that wide (columns give way in
+    order: the start time, the models' `claude-` prefix, long model names; the task is cut to
+    one line with …); without, every cell whole."""
+    from ..core.runs import is_demo, is_replayable
 
-    width, columns = room
-    if width < _MIN_TASK_COLUMN:
-        lines = textwrap.wrap(task, columns - 4, break_on_hyphens=False)
-        return cells.rstrip() + "".join(f"\n    {line}" for line in lines)
-    lines = textwrap.wrap(task, width, break_on_hyphens=False)
-    indent = " " * (len(cells) + 2)
-    return f"{cells}  {lines[0]}" + "".join(f"\n{indent}{line}" for line in lines[1:])
+    rows = []
+    for r in runs:
+        h = r.header
+        model = "DEMO" if is_demo(h) else h.model
+        rows.append({"RUN": r.run_id, "STARTED": (h.started_at or "")[:16].replace("T", " "),
+                     "STATUS": h.status, "STEPS": "" if h.steps is None else str(h.steps),
+                     "REPLAY": "yes" if is_replayable(h) else "", "MODEL": model,
+                     "TASK": " ".join(h.task.split())})
+    columns = ["RUN", "STARTED", "STATUS", "STEPS", "REPLAY", "MODEL"]
+    if width is not None:
+        for give_way in (_drop_started, _short_models, _capped_models):
+            if width - _used(columns, rows) >= _MIN_TASK:
+                break
+            columns = give_way(columns, rows)
+    used = _used(columns, rows)
+    widths = {c: max(len(c), *(len(row[c]) for row in rows)) for c in columns}
+    lines = []
+    for row in [{c: c for c in [*columns, "TASK"]}, *rows]:
+        cells = "  ".join(row[c].ljust(widths[c]) for c in columns)
+        task = row["TASK"] if width is None else _cut(row["TASK"], max(width - used, 1))
+        lines.append(f"{cells}  {task}".rstrip())
+    return lines
+
+
+def _used(columns: list[str], rows: list[dict[str, str]]) -> int:
+    return sum(max(len(c), *(len(row[c]) for row in rows)) + 2 for c in columns)
+
+
+def _drop_started(columns: list[str], rows: list[dict[str, str]]) -> list[str]:
+    return [c for c in columns if c != "STARTED"]
+
+
+def _short_models(columns: list[str], rows: list[dict[str, str]]) -> list[str]:
+    for row in rows:
+        # us.anthropic.claude-sonnet-4-5-… → sonnet-4-5-…: the provider's prefix and "claude-"
+        row["MODEL"] = row["MODEL"].rpartition("anthropic.")[2].removeprefix("claude-")
+    return columns
+
+
+def _capped_models(columns: list[str], rows: list[dict[str, str]]) -> list[str]:
+    for row in rows:
+        row["MODEL"] = _cut(row["MODEL"], _MODEL_CAP)
+    return columns
+
+
+def _cut(text: str, width: int) -> str:
+    """`text` in at most `width` columns, ending in … when cut."""
+    return text if len(text) <= width else text[:max(width - 1, 0)].rstrip() + "…"
+
+
+PRUNE_HELP = """\
+Remove recorded runs older than an age (by when they started), and say what was removed and how much space that freed. A run still in progress (one holding a display lock) is never removed.
+
+\b
+Examples:
+  cua runs prune --older-than 30d --dry-run
+  cua runs prune --older-than 2w
+"""
+
+
+def prune_runs_command(
+    older_than: Annotated[str, typer.Option(
+        help="Remove runs that started longer ago than this: 30d, 12h, 90m, 2w.",
+        metavar="AGE")],
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Say what would be removed, and remove nothing.")] = False,
+) -> int:
+    from datetime import UTC, datetime
+
+    from ..core.lock import held_run_dirs, lock_dir
+    from ..core.runs import folder_size, list_runs, parse_age, plan_prune, remove_run
+
+    age = parse_age(older_than)
+    root = _root()
+    plan = plan_prune(list_runs(root), older_than_s=age, now=datetime.now(UTC),
+                      in_progress=held_run_dirs(lock_dir(os.environ)))
+    for info, why in plan.kept:
+        sys.stderr.write(f"cua: kept {info.run_id}: {why}\n")
+    freed = 0
+    verb = "would remove" if dry_run else "removed"
+    for info in plan.remove:
+        size = folder_size(info.path)
+        if not dry_run:
+            remove_run(info)
+        freed += size
+        sys.stdout.write(f"{verb} {info.run_id}  {info.header.status}  "
+                         f"{(info.header.started_at or '')[:10]}  {_bytes(size)}\n")
+    runs = counted(len(plan.remove), "run")
+    if dry_run:
+        sys.stdout.write(f"{runs} older than {older_than} would be removed, freeing "
+                         f"{_bytes(freed)} (dry run: nothing removed)\n")
+    else:
+        sys.stdout.write(f"{runs} older than {older_than} removed, {_bytes(freed)} "
+                         f"freed, in {root}\n")
+    return 0
+
+
+def _bytes(size: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return f"{size} bytes"
+
+
+SHOW_HELP = """\
+Show one run's steps, as the live view showed them. RUN is a run id, a unique prefix, a run folder, or `latest` (the default).
+"""
 
 
 def show_run_command(
     run_id: Annotated[str, typer.Argument(
-        help="Run id, a unique prefix, a run folder, or latest.", metavar="RUN")],
+        help="Run id, a unique prefix, a run folder, or latest.", metavar="RUN",
+        show_default=False)] = "latest",
     as_json: Annotated[bool, typer.Option("--json", help="The run and its steps as JSON.")] = False,
 ) -> int:
     from rich.console import Console
@@ -114,7 +223,7 @@ def warn_damage(run) -> None:  # type: ignore[no-untyped-def]
     for what in damage[:_DAMAGE_SHOWN]:
         sys.stderr.write(f"cua: warning: {run.path}: {what}\n")
     if len(damage) > _DAMAGE_SHOWN:
-        sys.stderr.write(f"cua: warning: and {len(damage) - _DAMAGE_SHOWN} more such problems\n")
+        sys.stderr.write(f"cua: warning: and {counted(len(damage) - _DAMAGE_SHOWN, 'more such problem')}\n")
 
 
 REPORT_HELP = """\

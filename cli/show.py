@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from ..core.record import StepRecord
 from ..core.runs import Run
+from ..core.words import counted
 from .approval import visible
 from .view import _action_line, _ms, outcome_style
 
@@ -41,23 +42,15 @@ def _header(run: Run) -> Iterator[Line]:
         else:
             how = ("replayed to the end" if r.diverged_at is None
                    else f"handed over to Claude at recorded step {r.diverged_at}: {r.reason}")
-            yield f"replay of {r.from_run}: {r.steps_replayed} steps, {how}", None
+            yield f"replay of {r.from_run}: {counted(r.steps_replayed, 'step')}, {how}", None
     first = run.file("step-000.png")
     if first is not None and first.exists():
         yield f"  first screenshot (sent with the task): {first}", "dim"
 
 
 def _step(run: Run, step: StepRecord) -> Iterator[Line]:
-    u = step.usage
-    cost = f", ${step.cost_usd:.4f}" if step.cost_usd is not None else ""
-    replayed = ""
-    if step.replayed:
-        replayed = f" (replayed, match {step.match:.3f})" if step.match is not None else (
-            " (replayed)")
     text = " ".join(step.text.split())
-    yield (f"step {step.step}{replayed}: model {_ms(step.model_s)}, {u.input_tokens} in / "
-           f"{u.output_tokens} out / {u.cache_read_input_tokens} cached tokens{cost}."
-           + (f" {visible(text)}" if text else "")), "bold"
+    yield f"step {step.step}: {step_cost(step)}." + (f" {visible(text)}" if text else ""), "bold"
     for action in step.actions:
         policy = action.policy
         denied = policy is not None and (policy.decision == "deny" or policy.answer in (
@@ -71,6 +64,19 @@ def _step(run: Run, step: StepRecord) -> Iterator[Line]:
     shot = run.file(step.screenshot)
     if shot is not None:
         yield f"  screenshot: {shot}", "dim"
+
+
+def step_cost(step: StepRecord) -> str:
+    """What a step cost: the model's time and every token the live view counts (cache writes
+    and reads included), or, for a replayed step, that no model was asked."""
+    if step.replayed:
+        match = f", match {step.match:.3f}" if step.match is not None else ""
+        return f"replayed (no model call){match}"
+    u = step.usage
+    cost = f", ${step.cost_usd:.4f}" if step.cost_usd is not None else ""
+    return (f"model {_ms(step.model_s)}, {u.total} tokens ({u.input_tokens} in, "
+            f"{u.cache_creation_input_tokens} cache write, {u.cache_read_input_tokens} cache "
+            f"read, {u.output_tokens} out){cost}")
 
 
 def _footer(run: Run) -> Iterator[Line]:
@@ -90,7 +96,8 @@ def _footer(run: Run) -> Iterator[Line]:
     tokens = f", {h.usage.total} tokens" if h.usage is not None else ""
     cost = f", ${h.cost_usd:.4f}" if h.cost_usd is not None else ""
     exit_code = f", exit {h.exit_code}" if h.exit_code is not None else ""
-    yield (f"finished: {h.status} after {steps} steps{duration}{tokens}{cost}{exit_code}",
+    yield (f"finished: {h.status} after {counted(steps, 'step')}{duration}{tokens}{cost}"
+           f"{exit_code}",
            outcome_style(h.status))
     if h.summary:
         yield f"summary: {visible(h.summary)}", None

@@ -28,6 +28,7 @@ from ..core.events import (
     Usage,
 )
 from ..core.record import ActionRecord
+from ..core.words import counted
 from .approval import visible
 
 
@@ -100,8 +101,30 @@ class PlainView:
         self.console = console
         self.replay_steps = 0  # recorded steps of the run being replayed
         self.verbose = verbose
+        # While a replay runs, a step's heading (`replay 2/12 ✓`, with its match) is known only
+        # once the step is done: its action lines wait here, to be printed under it.
+        self.replaying = False
+        self.held: list[Event] = []
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, ReplayStarted):
+            self.replaying = event.from_run is not None
+        elif isinstance(event, HandedOver | RunFinished):
+            self.replaying = False
+            self.release()
+        if self.replaying and isinstance(event, ActionPerformed):
+            self.held.append(event)
+            return
+        self.print(event)
+        if isinstance(event, StepFinished):
+            self.release()
+
+    def release(self) -> None:
+        held, self.held = self.held, []
+        for event in held:
+            self.print(event)
+
+    def print(self, event: Event) -> None:
         line = self.render(event)
         if line is not None:
             self.console.print(line, markup=False, highlight=False, style=_style_of(event),
@@ -124,7 +147,8 @@ class PlainView:
                 self.replay_steps = event.steps
                 if event.from_run is None:
                     return f"replay: {event.note}"
-                return (f"replaying run {event.from_run} ({event.steps} recorded steps); Claude "
+                return (f"replaying run {event.from_run} "
+                        f"({counted(event.steps, 'recorded step')}); Claude "
                         "is asked only if the screen differs")
             case StepFinished() if event.record.replayed:
                 rec = event.record
@@ -137,7 +161,8 @@ class PlainView:
                 rec = event.record
                 if rec.settle_s is None or not self.verbose:
                     return None
-                return (f"  settle {_ms(rec.settle_s)} ({rec.settle_captures} captures), "
+                captures = counted(rec.settle_captures or 0, "capture")
+                return (f"  settle {_ms(rec.settle_s)} ({captures}), "
                         f"overhead {_ms(rec.overhead_s)}")
             case ModelRetrying():
                 return (f"  retrying ({event.retry}/{event.max_retries}) in "
@@ -147,7 +172,7 @@ class PlainView:
                 return f"check: `{r.command}` exited {r.exit_code} after {_ms(r.duration_s)}"
             case RunFinished():
                 cost = f", ${event.cost_usd:.4f}" if event.cost_usd is not None else ""
-                return (f"finished: {event.status} after {event.steps} steps in "
+                return (f"finished: {event.status} after {counted(event.steps, 'step')} in "
                         f"{event.duration_s:.1f} s, {event.usage.total} tokens{cost}")
             case _:
                 return None
@@ -193,6 +218,8 @@ class LiveView:
         match event:
             case RunStarted():
                 self.task, self.model, self.max_steps = event.task, event.model, event.max_steps
+                # Timed from here, as the run's duration is, so the bar and the final line agree
+                self.started = self.clock()
                 self.live.start()
             case StepStarted():
                 self.step, self.streaming = event.step, ""

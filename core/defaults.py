@@ -16,3 +16,4 @@ MONITOR = 1  # 1 = the primary monitor, 0 = all as one
 KEEP_IMAGES = 3
 WAIT_LOCK_S = 0.0
 REPORT = False
+DEMO_MODEL = "cua-demo-stand-in"  # the model name `cua demo` records: its scripted stand-in

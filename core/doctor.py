@@ -19,6 +19,7 @@ from .errors import DesktopError
 __all__ = ["Check", "check_api_key", "run_checks"]
 
 _VIRTUAL = "`cua run --virtual-display 1920x1080`"
+_EMPTY_XAUTHORITY = Path("(empty)")  # stands for the empty file a run would create
 
 
 def run_checks(env: Mapping[str, str], *, display: str | None = None,
@@ -38,6 +39,10 @@ def run_checks(env: Mapping[str, str], *, display: str | None = None,
         screen = _skipped("screen", "no display")
     elif found is None:
         screen = _skipped("screen", "no Xauthority file")
+    elif found is _EMPTY_XAUTHORITY:  # what a run would create: an empty file, here a temporary one
+        with tempfile.NamedTemporaryFile(prefix="cua-doctor-xauth-") as empty:
+            screen = check_screen(name, xauthority=Path(empty.name),
+                                  model=model or env.get("CUA_MODEL", ""))
     else:
         screen = check_screen(name, xauthority=found, model=model or env.get("CUA_MODEL", ""))
     return [
@@ -96,19 +101,24 @@ def check_session(env: Mapping[str, str]) -> Check:
 
 
 def check_xauthority(env: Mapping[str, str]) -> tuple[Check, Path | None]:
-    """The Xauthority file exists (created empty when missing, as a run would); and its path."""
+    """The Xauthority file a run would use: readable, or missing where a run can create it
+    (doctor itself creates nothing); and the path to open the display with."""
     from .xserver import ensure_xauthority
 
     home = env.get("HOME")
     expected = env.get("XAUTHORITY") or (str(Path(home) / ".Xauthority") if home else "")
-    existed = bool(expected) and os.path.exists(expected)
+    if expected and not os.path.lexists(expected):
+        parent = Path(expected).parent
+        if os.access(parent, os.W_OK | os.X_OK):
+            return Check("xauthority", True, f"{expected} does not exist yet; a run creates it "
+                                             "(empty)"), _EMPTY_XAUTHORITY
+        return Check("xauthority", False, f"{expected} does not exist and {parent} is not "
+                                          "writable", "set XAUTHORITY to a writable path"), None
     try:
         path = ensure_xauthority(env)
     except DesktopError as exc:
         detail, fix = _split_advice(str(exc))
         return Check("xauthority", False, detail, fix or "set XAUTHORITY to a readable file"), None
-    if not existed:
-        return Check("xauthority", True, f"{path} was missing: created it empty"), path
     size = path.stat().st_size
     return Check("xauthority", True, f"{path} ({size} bytes)" if size else f"{path} (empty)"), path
 
@@ -206,7 +216,8 @@ def _check_writable(name: str, path: Path, fix: str) -> Check:
 
 
 def _skipped(name: str, reason: str) -> Check:
-    return Check(name, False, f"skipped: {reason}", skipped=True)
+    """A check that could not run; its status says `skipped`, its detail why."""
+    return Check(name, False, reason, skipped=True)
 
 
 def _split_advice(message: str) -> tuple[str, str]:

@@ -233,3 +233,26 @@ def _read_holder(fd: int) -> Holder:
                       started=str(data.get("started", "")))
     except (OSError, ValueError, UnicodeDecodeError, KeyError, TypeError):
         return Holder(pid=0, run_dir="", started="")
+
+
+def held_run_dirs(directory: Path) -> set[str]:
+    """The run folders of the runs holding a display lock in `directory` now (runs in
+    progress); taking no lock."""
+    held: set[str] = set()
+    try:
+        paths = sorted(directory.glob("*.lock"))
+    except OSError:
+        return held
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            if not _try_flock(fd, fcntl.LOCK_SH):
+                holder = _read_holder(fd)
+                if holder.run_dir:
+                    held.add(os.path.realpath(holder.run_dir))
+        finally:
+            os.close(fd)
+    return held

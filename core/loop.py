@@ -14,7 +14,7 @@ from .check import CheckResult
 from .claude import ModelClient
 from .desktop import Desktop
 from .errors import CuaError, DeadlineExceeded
-from .events import CheckFinished, EventSink, RunFinished, RunStarted
+from .events import CheckFinished, Event, EventSink, RunFinished, RunStarted, StepFinished
 from .gate import Approver, Gate, answerer_name, refuse_all
 from .interrupts import ending, run_ending
 from .record import CheckRecord
@@ -62,7 +62,7 @@ def run_task(
     # Every way out of the run is redacted at its boundary: what is sent to and comes back from
     # Claude, every event (records, views, the summary), and what an approver is shown.
     client = secrets.guard_client(client)
-    on_event = secrets.guard_sink(on_event)
+    on_event = recorded = _Recorded(secrets.guard_sink(on_event))
     who = answerer_name(approver)  # before the guard wraps it
     approver = secrets.guard_approver(approver)
     task = secrets.redact(task)
@@ -104,12 +104,25 @@ def run_task(
             # display may have gone with the same signal; the watchdog releases what it can.
             log.warning("could not release input after the interruption: %s", exc)
         finally:
-            finished = RunFinished(status, secrets.redact(summary), state.step, state.usage,
+            # The steps recorded: a step whose model call never got a reply is not one.
+            finished = RunFinished(status, secrets.redact(summary), recorded.steps, state.usage,
                                    clock() - started, run_cost(config, state),
                                    state.approval, check_record,
                                    None if replay is None else replay.record)
             on_event(finished)
     return finished
+
+
+class _Recorded:
+    """The run's event sink, counting the steps that finished (and so are recorded)."""
+
+    def __init__(self, sink: EventSink) -> None:
+        self.sink, self.steps = sink, 0
+
+    def __call__(self, event: Event) -> None:
+        self.sink(event)
+        if isinstance(event, StepFinished):
+            self.steps += 1
 
 
 @contextmanager

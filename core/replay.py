@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from . import context
+from . import context, defaults
 from .actions import Click, Drag, Key, MouseButton, MouseMove, Scroll, TypeText
 from .claude import ToolCall
 from .desktop import Frame, Window
@@ -38,6 +38,7 @@ from .replay_match import (
 from .runs import damage_of
 from .screen import PendingPng, ScreenSpace, frame_to_image, scale_image, wait_for_change
 from .step import EndRun, RunState, StepRunner, timeout_summary
+from .words import counted
 
 if TYPE_CHECKING:
     from .runs import Run, RunInfo
@@ -89,6 +90,46 @@ def replay_problem(run: Run) -> str | None:
         if path is None or not path.is_file():
             return f"step {step.step} has no screenshot of what Claude saw (format 0 record?)"
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class StartProblem:
+    """Why a replay of a recording cannot start here: `is_setting` when the run was not given
+    what the recording needs (exit 2), else the screen differs (Claude takes over at once)."""
+
+    reason: str
+    is_setting: bool = False
+
+
+def start_problem(recording: Run, *, space: ScreenSpace,
+                  secrets: Sequence[str]) -> StartProblem | None:
+    """Whether a replay of `recording` can start on a screen of `space` (the screen's size and
+    the size the run's model sees it at) with these secrets: the one judge, for the replay
+    itself, `cua run --replay --dry-run` and `cua replay-check`."""
+    problem = replay_problem(recording)
+    if problem is not None:
+        return StartProblem(f"run {recording.run_id} cannot be replayed: {problem}", True)
+    missing = sorted(set(recording.header.secrets) - set(secrets))
+    if missing:
+        flags = " ".join(f"--secret {name}" for name in missing)
+        return StartProblem(f"the recording {recording.run_id} types secrets this run was not "
+                            f"given; pass {flags} again", True)
+    h = recording.header
+    screen, seen = (space.screen_w, space.screen_h), (space.model_w, space.model_h)
+    if h.screen_size != screen:
+        return StartProblem(f"the screen is {_size(screen)}, the recording's "
+                            f"{_size(h.screen_size)}")
+    if h.model_size != seen:
+        return StartProblem(
+            f"the screen is {_size(screen)} seen as {_size(seen)} by this run's model, the "
+            f"recording's seen as {_size(h.model_size)}: the model decides the scale, so " + (
+                "replay a demo run with `cua demo --replay`" if h.model == defaults.DEMO_MODEL
+                else f"replay with the recording's model (--model {h.model})"))
+    return None
+
+
+def _size(size: tuple[int, int] | None) -> str:
+    return "unknown" if size is None else f"{size[0]}x{size[1]}"
 
 
 def find_recording(runs: Sequence[RunInfo], *, task: str, screen_size: tuple[int, int],
@@ -230,20 +271,17 @@ class Replayer:
             self.record = ReplayRecord(None, 0, None, note)
             runner.emit(ReplayStarted(None, 0, note))
             return runner.run_steps(state)  # runner.start has sent the task and screenshot
-        missing = sorted(set(recording.header.secrets) - set(runner.secrets.names))
-        if missing:
-            flags = " ".join(f"--secret {name}" for name in missing)
-            raise ConfigError(f"the recording {recording.run_id} types secrets this run was not "
-                              f"given; pass {flags} again")
+        problem = start_problem(recording, space=space, secrets=runner.secrets.names)
+        if problem is not None and problem.is_setting:
+            raise ConfigError(problem.reason)
         runner.emit(ReplayStarted(recording.run_id, len(recording.steps)))
         own_config = runner.config
         header = recording.header
         runner.config = replace(own_config, flavour=flavour_for(header.model, header.tool_version))
         replayed = 0
         try:
-            problem = self.mismatch(recording, space)
             if problem is not None:
-                raise Diverged(1, problem)
+                raise Diverged(1, problem.reason)
             steps = recording.steps
             for i, step in enumerate(steps):
                 self.prefetch(recording, steps[i:i + 3])
@@ -266,14 +304,6 @@ class Replayer:
             runner.config = own_config
             if self.loader is not None:
                 self.loader.shutdown(wait=False, cancel_futures=True)
-
-    def mismatch(self, recording: Run, space: ScreenSpace) -> str | None:
-        h = recording.header
-        now = (space.screen_w, space.screen_h), (space.model_w, space.model_h)
-        if (h.screen_size, h.model_size) != now:
-            return (f"the screen is {now[0][0]}x{now[0][1]} (seen as {now[1][0]}x{now[1][1]}), "
-                    f"the recording's {h.screen_size} (seen as {h.model_size})")
-        return None
 
     def replay_step(self, runner: StepRunner, state: RunState, recording: Run,
                     step: StepRecord) -> tuple[str, str] | None:
@@ -318,7 +348,8 @@ class Replayer:
     def budget_left(self, runner: StepRunner, state: RunState) -> tuple[str, str] | None:
         config = runner.config
         if state.step >= config.max_steps:
-            return "budget_exhausted", f"stopped after using all {config.max_steps} steps"
+            return "budget_exhausted", ("stopped after using all "
+                                        f"{counted(config.max_steps, 'step')}")
         timeout = config.timeout_s
         if timeout is not None and runner.clock() - runner.started >= timeout:
             return "timeout", timeout_summary(timeout)
@@ -437,21 +468,24 @@ def _load(path: Any, tolerance: Tolerance) -> tuple[Image.Image, Image.Image]:
 
 def first_step_verdict(recording: Run, desktop: Any, tolerance: Tolerance = DEFAULT_TOLERANCE,
                        *, redact: Callable[[str], str] = str, wait_s: float = 0.0,
-                       interval_s: float = 0.05) -> Match:
+                       interval_s: float = 0.05, space: ScreenSpace | None = None,
+                       secrets: Sequence[str] = ()) -> Match:
     """`cua replay-check`, `cua run --replay RUN --dry-run`: would replaying `recording` start
     on this screen? The screen and the focused window (its title redacted with `redact`, as the
     recording's was) judged as replay would judge the first recorded step that acts, waiting as
-    replay would (up to `wait_s`) for a screen still changing and a window still coming up."""
-    problem = replay_problem(recording)
-    if problem is not None:
-        return Match(0.0, problem)
+    replay would (up to `wait_s`) for a screen still changing and a window still coming up.
+    `space`: the screen as the run's model would see it (`start_problem` judges it as the
+    replay does); ConfigError when the run would refuse the recording (exit 2)."""
     h = recording.header
-    assert h.screen_size is not None and h.model_size is not None
     width, height = desktop.size()
-    if (width, height) != h.screen_size:
-        return Match(0.0, f"the screen is {width}x{height}, the recording's "
-                          f"{h.screen_size[0]}x{h.screen_size[1]}")
-    space = ScreenSpace(width, height, *h.model_size)
+    if space is None:  # no model to judge by: the recording's own scale
+        space = ScreenSpace(width, height, *(h.model_size or (width, height)))
+    problem = start_problem(recording, space=space, secrets=secrets)
+    if problem is not None:
+        if problem.is_setting:
+            raise ConfigError(problem.reason)
+        return Match(0.0, problem.reason)
+    assert h.model_size is not None
     flavour = flavour_for(h.model, h.tool_version)
     # Judged as replay judges it: steps that only looked need not match (their screenshot may
     # have been taken while the app was still drawing), so the first step that acts, or ends

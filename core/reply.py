@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .usage import Usage
+from .words import counted
 
 _TOOL_BLOCKS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
 # Names and ids as the API's tool definitions and tool_use ids spell them.
@@ -217,7 +218,7 @@ def _tool_call(block: Mapping[str, Any], raw_input: Any, unreadable: str | None,
         tool_input = {}
     problem = None
     if problems:
-        more = f" (and {len(problems) - 3} more problems)" if len(problems) > 3 else ""
+        more = f" (and {counted(len(problems) - 3, 'more problem')})" if len(problems) > 3 else ""
         problem = ("Not executed: " + "; ".join(problems[:3]) + more
                    + ". Send the call again with valid input.")
     return ToolCall(call_id, name, tool_input, toolset or None, problem)

@@ -273,7 +273,7 @@ def _filmstrip(page: _Page) -> str:
     for step in page.run.steps:
         png = page.files.pictures.get(step.screenshot_before or "")
         thumb = thumbnail(png) if png else None
-        image = (f'<img src="{thumb}" alt="" width="{THUMB_WIDTH}" loading="lazy">'
+        image = (f'<img src="{thumb}" alt="" width="{THUMB_WIDTH}">'
                  if thumb else "")
         err = " err" if any(a.error for a in step.actions) else ""
         links.append(f'<a href="#step-{step.step}" data-step="{step.step}" class="t{err}">'
@@ -360,7 +360,7 @@ def _picture(page: _Page, name: str, alt: str) -> str:
     if png is None:
         return ""
     return (f'<div class="picture">approval picture:<br><img src="{embedded(png)}" '
-            f'alt="{alt}" loading="lazy"></div>')
+            f'alt="{alt}"></div>')
 
 
 def _shot(page: _Page, name: str | None, marks: Iterable[Mark],
@@ -377,7 +377,7 @@ def _shot(page: _Page, name: str | None, marks: Iterable[Mark],
         f"{page.t(m.label[:80])}</li>" for m in marks if m.kind in BADGE)
     badges_html = f'<ol class="badges">{badges}</ol>' if badges else ""
     return (f'<div class="shot"><img src="{embedded(png)}" width="{w}" height="{h}" '
-            f'alt="{alt}" loading="lazy" decoding="async">{svg}{badges_html}</div>')
+            f'alt="{alt}">{svg}{badges_html}</div>')
 
 
 def _svg(page: _Page, marks: list[Mark], pointer: tuple[int, int] | None) -> str:

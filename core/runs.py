@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from . import defaults
 from .errors import ConfigError, RecordError
 from .events import (
     ApprovalPictureTaken,
@@ -28,6 +29,7 @@ from .events import (
     StepFinished,
 )
 from .record import FORMAT, DamagedRecord, RunHeader, StepRecord, parse_record
+from .words import counted
 
 if TYPE_CHECKING:
     from .redact import Redactor
@@ -262,7 +264,7 @@ def damage_of(run: Run) -> list[str]:
         shown = ", ".join(map(str, numbers[:12])) + (", ..." if len(numbers) > 12 else "")
         found.append(f"steps.jsonl holds steps {shown}, not 1 to {len(numbers)} in order")
     if run.header.steps is not None and run.header.steps != len(numbers):
-        found.append(f"run.json says {run.header.steps} steps but steps.jsonl holds "
+        found.append(f"run.json says {counted(run.header.steps, 'step')} but steps.jsonl holds "
                      f"{len(numbers)}")
     return found
 
@@ -307,7 +309,8 @@ def load_run(runs_root: Path, run_id: str) -> Run:
                                for r in matches[:_MAX_MATCHES_SHOWN])
             more = (f"\n  ... and {len(matches) - _MAX_MATCHES_SHOWN} more"
                     if len(matches) > _MAX_MATCHES_SHOWN else "")
-            raise ConfigError(f"{len(matches)} runs match {run_id!r}; give more of the id:\n"
+            raise ConfigError(f"{counted(len(matches), 'run')} match {run_id!r}; give more of "
+                              "the id:\n"
                               f"{shown}{more}")
         path = matches[0].path
     header = _read_header(path)
@@ -362,3 +365,89 @@ def _read_header(run_dir: Path) -> RunHeader | None:
         return parse_record(RunHeader, data)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, DamagedRecord, RecursionError):
         return None
+
+
+# -- demo runs, and pruning old runs ----------------------------------------------------------
+
+DEMO_MODEL = defaults.DEMO_MODEL
+
+
+def is_demo(header: RunHeader) -> bool:
+    """A run `cua demo` made (its model is the offline stand-in, not Claude)."""
+    return header.model == DEMO_MODEL
+
+
+_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_age(text: str) -> float:
+    """`30d`, `12h`, `90m`, `2w`, `45s` → seconds; ConfigError for anything else."""
+    value, unit = text.strip()[:-1], text.strip()[-1:].lower()
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if unit not in _AGE_UNITS or not number >= 0 or number == float("inf"):
+        raise ConfigError(f"--older-than {text!r}: give an age like 30d, 12h, 90m or 2w "
+                          "(s, m, h, d, w: seconds, minutes, hours, days, weeks)")
+    return number * _AGE_UNITS[unit]
+
+
+@dataclass(frozen=True, slots=True)
+class Prune:
+    """What `cua runs prune` would do: the runs to remove, and those it keeps although they
+    are old enough, each with why."""
+
+    remove: tuple[RunInfo, ...]
+    kept: tuple[tuple[RunInfo, str], ...]
+
+
+def plan_prune(runs: list[RunInfo], *, older_than_s: float, now: datetime,
+               in_progress: set[str]) -> Prune:
+    """The runs that started more than `older_than_s` seconds before `now`; a run in
+    progress (its folder holds a display lock: `in_progress`, real paths) is never removed, nor
+    one whose start time is unknown."""
+    remove: list[RunInfo] = []
+    kept: list[tuple[RunInfo, str]] = []
+    for info in runs:
+        started = _parse_time(info.header.started_at)
+        if started is None:
+            kept.append((info, "its start time is unknown"))
+            continue
+        if (now - started).total_seconds() < older_than_s:
+            continue
+        if os.path.realpath(info.path) in in_progress:
+            kept.append((info, "it is still running (it holds a display lock)"))
+            continue
+        remove.append(info)
+    return Prune(tuple(remove), tuple(kept))
+
+
+def _parse_time(stamp: str | None) -> datetime | None:
+    if not stamp:
+        return None
+    try:
+        when = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def folder_size(path: Path) -> int:
+    """Bytes in the files under `path` (what removing it frees)."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
+
+
+def remove_run(info: RunInfo) -> None:
+    """Delete a run folder; RecordError when it cannot be (what was removed stays removed)."""
+    import shutil
+
+    try:
+        shutil.rmtree(info.path)
+    except OSError as exc:
+        raise RecordError(f"cannot remove {info.path}: {_reason(exc)}") from exc

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -22,6 +22,7 @@ from .config_file import (
 )
 from .errors import ConfigError
 from .flavours import DEFAULT_MODEL, FLAVOURS, PROVIDERS
+from .words import counted
 
 
 class _Unset:
@@ -153,6 +154,22 @@ def _check(name: str, value: Any, where: str) -> None:
         raise ConfigError(f"{where}: {name} must be at least 1, not {value}")
     if name == "timeout_s" and value is not None and value <= 0:
         raise ConfigError(f"{where}: timeout_s must be more than 0 seconds, not {value}")
+    if name == "virtual_display" and value:
+        from .xserver import parse_size
+
+        try:
+            parse_size(value)
+        except ValueError:
+            raise ConfigError(f"{where}: virtual_display must be a screen size like 1920x1080 "
+                              f"(each side 1-32767), not {describe(value)}") from None
+    if name == "app" and value:
+        import shlex
+
+        try:
+            shlex.split(value)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: app {describe(value)} is not a valid command line: "
+                              f"{exc}") from None
     if name in ("keep_images", "max_retries", "settle_ceiling_s", "max_cost_usd",
                 "replay_wait_s", "wait_lock_s") and (
             value is not None and value < 0):
@@ -231,28 +248,66 @@ def resolve_settings(
     env: Mapping[str, str],
     flags: Mapping[str, Any],
 ) -> tuple[Settings, dict[str, str]]:
-    """Merge the layers; returns the settings and where each value came from."""
+    """Merge the layers; returns the settings and where each value came from. Every value is
+    checked before anything is reported: a SettingsError names all the bad ones at once."""
     values: dict[str, Any] = {}
     sources = {name: "default" for name in _TYPES}
+    problems: list[str] = []
+
+    def take(name: str, source: str, coerce: Callable[[], Any]) -> None:
+        try:
+            values[name] = coerce()
+        except ConfigError as exc:
+            problems.append(str(exc))
+            return
+        sources[name] = source
+
     for name, value in file.items():
         if name in TABLES:  # tables of their own, read by their own parsers
             continue
-        values[name] = _coerce(name, value, f"config file {file_path}",
-                               typed=not isinstance(value, str) or name == "policy")
-        if name == "policy" and file_path is not None:  # relative to the file, not the cwd
-            values[name] = tuple(str(file_path.parent / Path(p).expanduser())
-                                 for p in values[name])
-        sources[name] = f"config {file_path}"
+        take(name, f"config {file_path}", lambda name=name, value=value: _from_file(
+            name, value, file_path))
     for var, name in ENV_NAMES.items():
         if var in env:
             text = env_text(var, env[var])
-            values[name] = _coerce(name, text, f"environment variable {var}")
-            sources[name] = f"env {var}"
+            take(name, f"env {var}", lambda name=name, text=text, var=var: _coerce(
+                name, text, f"environment variable {var}"))
     for name, value in flags.items():
         if value is not UNSET:
-            values[name] = _coerce(name, value, f"--{name.replace('_', '-')}")
-            sources[name] = "flag"
+            take(name, "flag", lambda name=name, value=value: _coerce(
+                name, value, FLAG_NAMES.get(name, f"--{name.replace('_', '-')}")))
+    if problems:  # with the settings the good values make, for checks that can still run
+        raise SettingsError(problems, partial=(replace(defaults, **values), sources))
     return replace(defaults, **values), sources
+
+
+# Settings whose `cua run` flag is not --NAME-WITH-DASHES.
+FLAG_NAMES = {"max_cost_usd": "--max-cost", "timeout_s": "--timeout",
+              "wait_lock_s": "--wait-lock"}
+
+
+class SettingsError(ConfigError):
+    """One or more bad settings, all named in one message (one per line)."""
+
+    def __init__(self, problems: list[str], *, partial: Any = None) -> None:
+        super().__init__(join_problems(problems))
+        self.problems = list(problems)
+        self.partial = partial  # what could be resolved without the bad values
+
+
+def join_problems(problems: list[str]) -> str:
+    """One problem as it is; several as a count and one indented line each."""
+    if len(problems) == 1:
+        return problems[0]
+    return f"{counted(len(problems), 'problem')}:\n" + "\n".join(f"  - {p}" for p in problems)
+
+
+def _from_file(name: str, value: Any, file_path: Path | None) -> Any:
+    result = _coerce(name, value, f"config file {file_path}",
+                     typed=not isinstance(value, str) or name == "policy")
+    if name == "policy" and file_path is not None:  # relative to the file, not the cwd
+        result = tuple(str(file_path.parent / Path(p).expanduser()) for p in result)
+    return result
 
 
 class LoadedSettings(NamedTuple):
@@ -273,9 +328,21 @@ def load_settings(env: Mapping[str, str], config: Path | None,
 
     explicit = config or (Path(env["CUA_CONFIG"]) if env.get("CUA_CONFIG") else None)
     path = explicit if explicit is not None else config_dir(env) / "config.toml"
-    file = read_config_file(path, is_explicit=explicit is not None)
-    settings, sources = resolve_settings(DEFAULTS, file=file, file_path=path, env=env,
-                                         flags=flags)
+    problems: list[str] = []
+    try:
+        file = read_config_file(path, is_explicit=explicit is not None)
+    except ConfigError as exc:  # reported with whatever else is wrong
+        problems.append(str(exc))
+        file = {}
+    try:
+        settings, sources = resolve_settings(DEFAULTS, file=file, file_path=path, env=env,
+                                             flags=flags)
+    except SettingsError as exc:
+        problems += exc.problems
+        settings, sources = exc.partial
     prices = parse_price_overrides(file.get("prices", {}), where=f"config file {path}")
     headers = parse_headers(file.get("headers", {}), where=f"config file {path}")
-    return LoadedSettings(settings, prices, headers, sources)
+    loaded = LoadedSettings(settings, prices, headers, sources)
+    if problems:
+        raise SettingsError(problems, partial=loaded)
+    return loaded

@@ -61,6 +61,7 @@ from .secrets import Secrets
 from .settings import DEFAULTS
 from .tripwire import WAIT_LIMIT_S, Reader, Tripwire, Waited
 from .usage import Usage
+from .words import counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +170,8 @@ class StepRunner:
             outcome = self.one_step(state)
             if outcome is not None:
                 return outcome
-        return "budget_exhausted", f"stopped after using all {self.config.max_steps} steps"
+        return "budget_exhausted", ("stopped after using all "
+                                    f"{counted(self.config.max_steps, 'step')}")
 
     def one_step(self, state: RunState) -> Outcome | None:
         step = state.step

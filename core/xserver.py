@@ -54,12 +54,12 @@ def check_display(env: Mapping[str, str]) -> str:
         raise DesktopError(
             "this is a Wayland session without X11 (WAYLAND_DISPLAY is set, DISPLAY is not); "
             "cua drives X11 only: enable XWayland so DISPLAY is set, log into an X11 session, "
-            "or pass --virtual-display 1920x1080 to use a private Xvfb"
+            "or run on a private Xvfb (`cua run --virtual-display 1920x1080`)"
         )
     if not display:
         raise DesktopError(
             "DISPLAY is not set; run inside an X session, "
-            "or pass --virtual-display 1920x1080 to use a private Xvfb"
+            "or run on a private Xvfb (`cua run --virtual-display 1920x1080`)"
         )
     _probe_display(display, env.get("XAUTHORITY"))
     return display

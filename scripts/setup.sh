@@ -53,7 +53,7 @@ if [ -n "$missing" ]; then
         }
         sudo="sudo"
     fi
-    echo "setup.sh: installing$missing" >&2
+    echo "setup.sh: installing$missing with apt-get (a minute or two on a fresh machine)" >&2
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
 fi
@@ -62,6 +62,7 @@ if [ ! -x "$venv/bin/python" ]; then
     echo "setup.sh: creating the virtual environment $venv" >&2
     "$python" -m venv "$venv"
     # Debian's bundled pip predates PEP 517 by default and warns about half the dependencies.
+    echo "setup.sh: updating pip in it" >&2
     "$venv/bin/python" -m pip install -q --upgrade pip
 fi
 
@@ -69,11 +70,20 @@ extras=${CUA_EXTRAS:-}
 if [ "$ocr" != 0 ]; then extras="${extras:+$extras,}ocr"; fi
 if [ "${1:-}" = "--test" ]; then
     # The cloud extras too: the provider tests run the SDK's Bedrock and Vertex clients.
+    echo "setup.sh: installing cua (editable) with pip, with what the tests need (pytest," \
+         "Hypothesis, Playwright, the Bedrock and Vertex libraries): about a minute" >&2
+    # setuptools explains, in a box of !!, how an editable install of this layout finds its
+    # modules: useful to setuptools' developers, noise to everyone else. Only that is hidden.
+    PYTHONWARNINGS="ignore:Editable installation"
+    export PYTHONWARNINGS
     "$venv/bin/python" -m pip install -q -e ".[test,bedrock,vertex${extras:+,$extras}]"
 elif [ -n "$extras" ]; then
-    # e.g. CUA_EXTRAS=bedrock or CUA_EXTRAS=bedrock,vertex: the cloud providers' libraries
+    # e.g. CUA_EXTRAS=bedrock or CUA_EXTRAS=bedrock,vertex: the cloud providers' libraries;
+    # the tripwire's ocr extra unless CUA_OCR=0
+    echo "setup.sh: installing cua with pip, with the $extras libraries (under a minute)" >&2
     "$venv/bin/python" -m pip install -q ".[$extras]"
 else
+    echo "setup.sh: installing cua and its Python libraries with pip (about 30 s)" >&2
     "$venv/bin/python" -m pip install -q .
 fi
 

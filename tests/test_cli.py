@@ -101,6 +101,34 @@ def test_api_errors_exit_6(cua, api, answer, message):
     assert message in err and KEY not in err + json.dumps(summary)
 
 
+def test_a_run_whose_first_request_fails_ran_no_step(cua, api):
+    api.queue(Error(400))
+    code, summary, err = cua.json(*RUN, "anything")
+    assert (code, summary["steps"]) == (6, 0)
+    assert "finished: error after 0 steps in " in err
+    run = load_run(cua.data / "runs", summary["run_id"])
+    assert (run.header.steps, run.steps) == (0, ())
+    code, out, _ = cua("runs", "show", summary["run_id"])
+    assert "finished: error after 0 steps" in out
+
+
+def test_one_step_is_counted_as_one_step(cua, api):
+    api.queue(Reply([report("success", "nothing to do")]))
+    code, summary, err = cua.json(*RUN, "anything")
+    assert (code, summary["steps"]) == (0, 1)
+    assert "finished: success after 1 step in " in err
+
+
+def test_every_bad_setting_and_the_missing_key_are_reported_at_once(cua, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    code, summary, err = cua.json("run", "--json", "--virtual-display", "1920",
+                                  "--max-steps", "0", "--timeout", "-1", "x")
+    assert code == 2 and summary["exit_code"] == 2
+    assert "4 problems:" in err
+    for named in ("--virtual-display", "--max-steps", "--timeout", "ANTHROPIC_API_KEY"):
+        assert named in err and named in summary["error"]
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (("--policy", "/nonexistent/policy.toml"), "policy"),
     (("--secret", "NOT_SET_ANYWHERE"), "NOT_SET_ANYWHERE"),

@@ -137,3 +137,24 @@ def test_the_outcome_is_coloured_on_a_terminal(status, colour):
     plain = io.StringIO()
     PlainView(Console(file=plain, width=120))(RunFinished(status, "s", 3, Usage(), 1.0))
     assert "\x1b[" not in plain.getvalue()
+
+
+def test_the_status_bars_time_and_the_final_line_agree():
+    """The bar counts from the run's start, as the final line's duration does, not from
+    before the display and the app were started."""
+    from claude_cua.cli.view import LiveView
+
+    now = [100.0]
+    out = io.StringIO()
+    console = Console(file=out, width=120, force_terminal=True, color_system=None)
+    view = LiveView(console, clock=lambda: now[0])
+    now[0] += 2.0  # Xvfb and --app starting: not the run's time
+    view(RunStarted("id", "/tmp/x", "the task", "claude-sonnet-5-5", "computer_20250124",
+                    (1920, 1080), (1280, 720), 50))
+    now[0] += 1.4
+    bar = Console(file=io.StringIO(), width=120, color_system=None)
+    bar.print(view._renderable())
+    shown = re.search(r"(\d+\.\d) s", bar.file.getvalue())
+    view(RunFinished("success", "done", 1, Usage(), 1.4))
+    assert shown and shown.group(1) == "1.4"
+    assert "finished: success after 1 step in 1.4 s" in out.getvalue()

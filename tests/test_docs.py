@@ -15,8 +15,10 @@ def _readme_commands() -> list[str]:
 
 def test_ci_runs_the_readme_commands_exactly():
     commands = _readme_commands()
-    assert len(commands) == 2, commands  # install + demo, install + tests
+    assert len(commands) == 3, commands  # install + demo, install + tests, replay
     assert "cua demo" in commands[0] and "pytest" in commands[1]
+    # the quick start ends with the command that shows replay working offline
+    assert commands[-1] == "~/.local/bin/cua demo --replay"
     ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
     for command in commands:
         assert command in ci_lines
@@ -77,3 +79,51 @@ def test_setup_installs_the_tripwire_ocr_unless_told_not_to():
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
         "optional-dependencies"]
     assert any(d.startswith("pytesseract") for d in extras["ocr"])
+
+
+def _table_keys(readme: str, heading: str) -> set[str]:
+    """The keys a README table lists: every `name` in the first column of the table under
+    `heading` (a line of its own)."""
+    lines = readme[readme.index(heading):].splitlines()[1:]
+    rows = []
+    for line in lines:
+        if line.startswith("|"):
+            rows.append(line)
+        elif rows:
+            break
+    return {key for row in rows[2:] for key in re.findall(r"`([a-z_]+)`", row.split("|")[1])}
+
+
+def test_the_readme_lists_every_key_of_a_real_run_json(api, capsys, monkeypatch,
+                                                       isolated_environment):
+    """run.json is a contract: the README's table names every key a run writes."""
+    import json
+
+    from claude_cua.core.demo.fakeapi import Reply
+    from claude_cua.core.demo.policies import report
+    from helpers import InProcessCli
+
+    cua = InProcessCli.against(api, capsys, monkeypatch, isolated_environment,
+                               key="sk-ant-docs-0123456789")
+    api.queue(Reply([report("success", "nothing to do")]))
+    code, summary, _ = cua.json("run", "--json", "--desktop", "fake", "--model",
+                                "claude-sonnet-5-5", "look")
+    assert code == 0
+    written = json.loads((Path(summary["run_dir"]) / "run.json").read_text())
+    listed = _table_keys((ROOT / "README.md").read_text(), "`run.json` (`RunHeader`):")
+    assert set(written) - listed == set(), "run.json keys the README does not list"
+    assert listed - set(written) == set(), "README keys run.json does not have"
+
+
+def test_setup_says_what_it_does_before_every_long_step():
+    """apt-get, venv and every pip install take seconds to minutes: each is announced on
+    stderr first, so a new user never watches a silent terminal wonder whether it hangs."""
+    lines = (ROOT / "scripts" / "setup.sh").read_text().splitlines()
+    long_steps = [i for i, line in enumerate(lines) if not line.lstrip().startswith("#") and (
+        "pip install" in line or "apt-get install" in line or " -m venv " in line)]
+    assert len(long_steps) >= 5
+    for i in long_steps:
+        before = [line for line in lines[max(0, i - 8):i] if not line.lstrip().startswith("#")]
+        assert any('echo "setup.sh: ' in line for line in before), lines[i]
+    editable = next(i for i in long_steps if " -e " in lines[i])
+    assert 'PYTHONWARNINGS="ignore:Editable installation"' in "\n".join(lines[:editable])

@@ -48,7 +48,13 @@ def test_replay_asks_the_api_nothing_and_reports_replay(cua, api, spec, monkeypa
     code, out, _ = cua("runs", "show", summary["run_id"])
     assert code == 0
     assert f"replay of {recorded['run_id']}: 2 steps, replayed to the end" in out
-    assert "step 1 (replayed, match 1.000): " in out
+    assert "step 1: replayed (no model call), match 1.000." in out
+    # the live view: each replayed step's heading comes before its actions
+    lines = err.splitlines()
+    heading = next(i for i, line in enumerate(lines) if line.startswith("replay 1/2 ✓"))
+    click = next(i for i, line in enumerate(lines) if line.startswith("  left_click"))
+    assert heading < click < next(i for i, line in enumerate(lines)
+                                  if line.startswith("replay 2/2 ✓"))
 
 
 def test_cua_replay_env_sets_it_and_auto_without_a_recording_is_an_ordinary_run(
@@ -148,7 +154,7 @@ def test_dry_run_says_the_replay_would_start_and_does_nothing(cua, api, spec, mo
     assert verdict == {"run_id": recorded["run_id"], "steps": 2, "would_replay": True,
                        "match": 1.0, "reason": ""}
     assert len(api.requests) == sent and run_folders(cua) == folders
-    code, out, _ = cua("run", "--desktop", "fake", "--replay", spec, "--dry-run", TASK)
+    code, out, _ = cua("run", *RUN[2:], "--replay", spec, "--dry-run", TASK)  # same model
     assert code == 0
     assert out == f"would replay {recorded['run_id']} (2 steps): the screen matches its first " \
                   "step that acts (match 1.000)\n"
@@ -167,6 +173,40 @@ def test_dry_run_on_another_screen_says_claude_would_take_over(cua, api):
     assert code == 1 and verdict["run_id"] is None
     assert "an ordinary run would start" in verdict["reason"]
     assert run_folders(cua) == folders
+
+
+def test_dry_run_judges_the_scale_of_this_runs_model_as_the_replay_does(cua, api):
+    """Recorded with one model, replayed with another that sees the screen at another size:
+    the dry run says the replay would not start, in the words the replay itself uses."""
+    recorded = record(cua, api)
+    other = ("run", "--json", "--desktop", "fake", "--model", "claude-opus-5-5")
+    code, verdict, _ = cua.json(*other, "--replay", "latest", "--dry-run", TASK)
+    assert code == 1 and not verdict["would_replay"]
+    header = load_run(cua.data / "runs", recorded["run_id"]).header
+    recorded_scale = f"{header.model_size[0]}x{header.model_size[1]}"
+    assert f"the recording's seen as {recorded_scale}" in verdict["reason"]
+    assert "--model claude-sonnet-5-5" in verdict["reason"]
+    assert "(" + str(header.model_size[0]) + "," not in verdict["reason"]  # no tuples
+    api.queue(Reply([report("success", "done by Claude")]))
+    code, summary, _ = cua.json(*other, "--replay", "latest", TASK)
+    assert code == 0
+    assert summary["replay"]["diverged_at"] == 1
+    assert summary["replay"]["reason"] == verdict["reason"]  # one judge for both
+
+
+def test_replay_latest_is_the_latest_run_that_can_be_replayed(cua, api):
+    recorded = record(cua, api)
+    api.queue(Reply([report("failure", "could not")]))
+    assert cua.json(*RUN, TASK)[0] == 1  # the newest run failed: it cannot be replayed
+    code, verdict, _ = cua.json(*RUN, "--replay", "latest", "--dry-run", TASK)
+    assert code == 0 and verdict["run_id"] == recorded["run_id"]
+
+
+def test_replay_latest_with_nothing_replayable_says_so(cua, api):
+    api.queue(Reply([report("failure", "could not")]))
+    cua.json(*RUN, TASK)
+    code, _, err = cua("run", "--desktop", "fake", "--replay", "latest", TASK)
+    assert code == 2 and "can be replayed" in err and "REPLAY column" in err
 
 
 def test_dry_run_without_replay_is_a_usage_error(cua, api):

@@ -23,14 +23,19 @@ def report(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(report):
-    with browser(width=1400, height=900) as open_page:
-        yield open_page(report[1].as_uri())
+def open_page():
+    with browser(width=1400, height=900) as opener:
+        yield opener
+
+
+@pytest.fixture(scope="module")
+def page(report, open_page):
+    return open_page(report[1].as_uri())
 
 
 def test_the_report_asks_for_nothing_but_file_and_data_and_logs_no_error(page, report):
     assert page.requests[0] == report[1].as_uri()
-    for section in page.page.query_selector_all("section"):  # lazy images load in view
+    for section in page.page.query_selector_all("section"):
         section.scroll_into_view_if_needed()
     # polled from here: the page's CSP (rightly) refuses wait_for_function's string eval
     wait_until(lambda: page.page.evaluate(
@@ -108,3 +113,35 @@ def test_keys_move_between_steps(page, report):
     assert current()[0] == len(report[0].steps)
     assert p.evaluate("document.querySelector('nav.strip a.current').dataset.step") == str(
         len(report[0].steps))
+
+
+SHOTS = """() => [...document.querySelectorAll('section[data-step] .shot img')].map(e => {
+  const r = e.getBoundingClientRect();
+  return [Number(e.closest('section').dataset.step), r.left + scrollX, r.top + scrollY,
+          r.width, r.height];
+})"""
+
+
+def test_a_screenshot_of_the_whole_page_right_after_load_shows_every_step(report, open_page):
+    """Print and headless screenshots take the page as it is once loaded: every step's picture
+    must be there then, not only once scrolled into view (lazy images were blank frames)."""
+    import io
+
+    from PIL import Image, ImageChops, ImageStat
+
+    run, html = report
+    page = open_page(html.as_uri()).page  # a page of its own: loaded, never scrolled
+    assert page.evaluate("() => [...document.images].every(i => i.complete && "
+                         "i.naturalWidth > 0)")
+    shot = Image.open(io.BytesIO(page.screenshot(full_page=True))).convert("L")
+    frames = page.evaluate(SHOTS)
+    steps = {s.step: s for s in run.steps}
+    assert sorted(f[0] for f in frames) == sorted(steps)
+    for number, left, top, width, height in frames:
+        box = (round(left) + 2, round(top) + 2, round(left + width) - 2, round(top + height) - 2)
+        seen = shot.crop(box)
+        with Image.open(run.file(steps[number].screenshot_before)) as recorded:
+            expected = recorded.convert("L").resize((box[2] - box[0], box[3] - box[1]))
+        # the step's own picture (markers drawn over it differ a little), not an empty frame
+        assert ImageStat.Stat(ImageChops.difference(seen, expected)).mean[0] < 12, number
+        assert ImageStat.Stat(seen).stddev[0] > 10, number

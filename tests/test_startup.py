@@ -38,7 +38,7 @@ def test_runs_list_json_on_an_empty_data_dir(tmp_path):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["run", "--max-steps", "0", "a task"], "Invalid value for '--max-steps'"),
+    (["run", "--max-steps", "0", "a task"], "--max-steps: max_steps must be at least 1"),
     (["no-such-command"], "No such command"),
     ([], "Usage: cua"),
 ])

@@ -147,7 +147,10 @@ def test_without_display_exits_5_and_says_how_to_get_one(base_env: dict[str, str
     assert failed(checks) == ["display"]
     assert skipped(checks) == ["screen", "display_lock"]
     assert checks["display"]["detail"] == "DISPLAY is not set"
-    assert checks["screen"]["detail"] == checks["display_lock"]["detail"] == "skipped: no display"
+    # the status says skipped; the detail says why, without saying skipped again
+    assert checks["screen"]["detail"] == checks["display_lock"]["detail"] == "no display"
+    screen_line = next(line for line in lines if line.startswith("screen "))
+    assert screen_line.split()[1:] == ["skipped", "no", "display"]
 
 
 @display
@@ -187,16 +190,39 @@ def test_missing_api_key_fails_and_the_key_is_never_echoed(base_env: dict[str, s
     assert "cron" in checks["api_key"]["fix"]
 
 
-def test_a_missing_xauthority_file_is_created_and_reported(
+def test_a_missing_xauthority_file_is_reported_and_not_created(
         base_env: dict[str, str], tmp_path: Path) -> None:
     path = tmp_path / "fresh-xauthority"
     _, checks = doctor_json({**base_env, "XAUTHORITY": str(path)})
     assert checks["xauthority"] == {"name": "xauthority", "ok": True,
-                                    "detail": f"{path} was missing: created it empty", "fix": "",
+                                    "detail": f"{path} does not exist yet; a run creates it "
+                                              "(empty)", "fix": "",
                                     "skipped": False, "status": "ok"}
-    assert path.read_bytes() == b""
+    assert not path.exists()  # a check changes nothing
+    home = Path(base_env["HOME"])
+    doctor_json(base_env)
+    assert not (home / ".Xauthority").exists()
+    path.write_bytes(b"")
     _, again = doctor_json({**base_env, "XAUTHORITY": str(path)})
     assert again["xauthority"]["detail"] == f"{path} (empty)"
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+def test_doctor_wraps_details_and_fixes_at_word_boundaries(base_env: dict[str, str],
+                                                           columns: int) -> None:
+    from claude_cua.cli.doctor import doctor_lines
+
+    checks = run_checks({**base_env, "ANTHROPIC_API_KEY": ""})
+    lines = doctor_lines(checks, lambda status, width: f"{status:<{width}}", columns)
+    # a line is longer only when it holds one word longer than the room (a path)
+    assert all(len(line) <= columns or len(line.split()[-1]) > columns - 24
+               for line in lines), lines
+    assert any(line.startswith("       ") for line in lines)  # a fix went on to a second line
+    words = " ".join(line.strip() for line in lines).split()
+    for check in checks:  # every word of every detail and fix is there whole
+        for text in (check.detail, check.fix if check.status == "FAIL" else ""):
+            for word in text.split():
+                assert word in words, (word, lines)
 
 
 def test_an_xauthority_file_that_cannot_exist_fails_with_a_fix(

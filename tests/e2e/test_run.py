@@ -248,6 +248,24 @@ def test_demo_fills_its_form_offline(cua):
     assert '"country": "Österreich"' in proc.stderr
 
 
+def test_demo_replay_records_a_demo_run_first_then_replays_it_offline(cua):
+    proc = cua.run("demo", "--replay", "--json", ANTHROPIC_API_KEY=None,
+                   ANTHROPIC_BASE_URL=None)
+    assert proc.returncode == 0, proc.stderr
+    summary = summary_of(proc)  # one JSON object: the replay's
+    assert "No demo run to replay yet: recording one first." in proc.stderr
+    assert "waiting for the form's window" in proc.stderr  # says what the start-up waits for
+    runs = json.loads(cua.run("runs", "list", "--json").stdout)
+    [replayed, recorded] = runs
+    assert replayed["run_id"] == summary["run_id"] and all(r["demo"] for r in runs)
+    assert summary["status"] == "success"
+    assert summary["replay"] == {"from": recorded["run_id"], "steps_replayed": recorded["steps"],
+                                 "diverged_at": None, "reason": ""}
+    assert sum(summary["usage"].values()) == 0  # no model call at all
+    assert f"Replaying demo run {recorded['run_id']} ({recorded['steps']} steps)" in proc.stderr
+    assert '"country": "Österreich"' in proc.stderr.split("Replaying demo run")[1]
+
+
 def test_help_documents_exit_codes(cua):
     proc = cua.run("run", "--help", COLUMNS="200")
     assert proc.returncode == 0
