@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 INJECTION_RULE = "screen-injection"
 
+
 class EndRun(Exception):
     """Raised inside a step when the run must end there: a person (or nobody) ended it at an
     approval (`approval` says which), or a budget ran out mid-replay."""
