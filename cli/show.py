@@ -14,7 +14,7 @@ from ..core.record import StepRecord
 from ..core.runs import Run
 from ..core.words import counted
 from .approval import visible
-from .view import _action_line, _ms, outcome_style
+from .view import _action_line, _ms, outcome_style, transient_line
 
 Line = tuple[str, str | None]
 
@@ -59,6 +59,11 @@ def _step(run: Run, step: StepRecord) -> Iterator[Line]:
         picture = run.file(action.approval_picture)
         if picture is not None:
             yield f"    picture shown for approval: {picture}", "dim"
+    for t in step.transients:
+        yield f"  {transient_line(t)}", None
+        picture = run.file(t.get("image"))
+        if picture is not None:
+            yield f"    picture: {picture}", "dim"
     if step.outcome is not None:
         yield f"  reported {step.outcome}", outcome_style(step.outcome)
     shot = run.file(step.screenshot)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -28,12 +28,18 @@ from ..core.events import (
     Usage,
 )
 from ..core.record import ActionRecord
+from ..core.transient_text import transient_text
 from ..core.words import counted
 from .approval import visible
 
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def transient_line(t: Mapping[str, Any]) -> str:
+    """One recorded transient (StepRecord.transients) on one line, as Claude was told it."""
+    return "came and went: " + visible(transient_text(t))
 
 
 # Fields left out of the default per-action line when they hold the usual value (-v shows them).
@@ -159,11 +165,12 @@ class PlainView:
                         f"{event.reason}; Claude takes over from step {event.step + 1}")
             case StepFinished():
                 rec = event.record
-                if rec.settle_s is None or not self.verbose:
-                    return None
-                captures = counted(rec.settle_captures or 0, "capture")
-                return (f"  settle {_ms(rec.settle_s)} ({captures}), "
-                        f"overhead {_ms(rec.overhead_s)}")
+                lines = [f"  {transient_line(t)}" for t in rec.transients]
+                if rec.settle_s is not None and self.verbose:
+                    captures = counted(rec.settle_captures or 0, "capture")
+                    lines.append(f"  settle {_ms(rec.settle_s)} ({captures}), "
+                                 f"overhead {_ms(rec.overhead_s)}")
+                return "\n".join(lines) or None
             case ModelRetrying():
                 return (f"  retrying ({event.retry}/{event.max_retries}) in "
                         f"{_ms(event.delay_s)} after {event.reason}…")

@@ -11,6 +11,7 @@ import base64
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .between import Found
     from .claude import ToolCall
     from .flavours import Flavour
     from .screen import ScreenSpace
@@ -259,3 +260,28 @@ def prune_images(
             content[bi] = {**content[bi], "content": inner}
         out[mi]["content"] = content
     return out
+
+
+def tell_transients(results: list[dict[str, Any]], screenshot_result: dict[str, Any],
+                    found: Found | None) -> None:
+    """Add what came and went since the last screenshot to the tool results (before the
+    screenshot's image): each action's result says what followed it; events that followed an
+    action answered in an earlier turn go with the screenshot."""
+    from .transients import MAX_LINES, describe
+
+    if found is None or not found.transients:
+        return
+    by_id = {r.get("tool_use_id"): r for r in results}
+    groups: dict[int, list[int]] = {}
+    for i, t in enumerate(found.transients[:MAX_LINES]):  # the bound holds for the step
+        groups.setdefault(t.action, []).append(i)
+    extra = len(found.transients) - MAX_LINES
+    for n, (action, indexes) in enumerate(sorted(groups.items())):
+        call_id = found.action_ids[action] if action < len(found.action_ids) else None
+        target = by_id.get(call_id, screenshot_result)
+        text = describe([found.transients[i] for i in indexes]) or ""
+        if extra > 0 and n == len(groups) - 1:
+            text += f"\n- and {extra} more"
+        target["content"].append({"type": "text", "text": text})
+        target["content"].extend(image_block(found.pngs[i]) for i in indexes
+                                 if found.pngs[i] is not None)

@@ -125,6 +125,8 @@ class StepFinished:
     record: StepRecord
     # saved as record.screenshot; a callable is encoded by the recorder, off the run's path
     screenshot_png: bytes | Callable[[], bytes] | None = field(default=None, repr=False)
+    # (file name, PNG) of each transient's picture (record.transients names them)
+    pictures: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,7 +94,6 @@ def run_task(
         raise
     finally:
         run_ending()  # from here a second signal is held: input released, the record finished
-        step_runner.close()
         try:
             desktop.release_all()
         except CuaError as exc:
@@ -104,6 +103,7 @@ def run_task(
             # display may have gone with the same signal; the watchdog releases what it can.
             log.warning("could not release input after the interruption: %s", exc)
         finally:
+            step_runner.close()
             # The steps recorded: a step whose model call never got a reply is not one.
             finished = RunFinished(status, secrets.redact(summary), recorded.steps, state.usage,
                                    clock() - started, run_cost(config, state),

@@ -44,7 +44,7 @@ __all__ = [
     "screenshot_name",
 ]
 
-FORMAT = 1
+FORMAT = 2  # 2: steps list their transients (what came and went between screenshots)
 """Version of the record format written now (a `format` key in run.json and every step line)."""
 
 Point = tuple[int, int]
@@ -337,8 +337,11 @@ class StepRecord:
     replayed: bool = False  # carried out from a recording (--replay), without asking Claude
     match: float | None = None  # replay: how well the screen matched the recording (0..1)
     # The injection tripwire's scan of the screenshot Claude answered: findings, wait_s, scan_s,
-    # cpu_s, region, lines, timed_out, error (tripwire.Waited.to_dict); None when it is off.
+    # cpu_s, regions, lines, timed_out, error (tripwire.Waited.to_dict); None when it is off.
     tripwire: dict[str, Any] | None = None
+    # what came and went between the previous screenshot and this one (core/transients.py
+    # Transient.record: kind, text, wm_class, region, came_s, went_s, action, image)
+    transients: tuple[Mapping[str, Any], ...] = ()
     format: int = FORMAT
 
     def to_dict(self) -> dict[str, Any]:
@@ -352,6 +355,7 @@ class StepRecord:
             "screenshot_before": self.screenshot_before, "outcome": self.outcome,
             "replayed": self.replayed, "match": self.match,
             **({"tripwire": self.tripwire} if self.tripwire is not None else {}),
+            "transients": [dict(t) for t in self.transients],
         }
 
     @classmethod
@@ -369,6 +373,8 @@ class StepRecord:
             outcome=data.get("outcome"), replayed=bool(data.get("replayed", False)),
             match=None if data.get("match") is None else float(data["match"]),
             tripwire=data.get("tripwire"),
+            transients=tuple(dict(t) for t in data.get("transients") or ()
+                             if isinstance(t, Mapping)),
         )
 
 

@@ -21,6 +21,7 @@ from PIL import Image
 
 from . import context, defaults
 from .actions import Click, Drag, Key, MouseButton, MouseMove, Scroll, TypeText
+from .between import for_record
 from .claude import ToolCall
 from .desktop import Frame, Window
 from .errors import ConfigError
@@ -425,6 +426,7 @@ class Replayer:
         if shot:
             observed = runner.observe(settle=True, after_input=bool(actions), deferred=True)
             runner.last_screenshot = screenshot_name(state.step)
+        transients, pictures = for_record(observed.found if observed else None, state.step)
         ids = {a.tool_use_id for a in actions}
         calls = tuple(c for c in step.tool_calls if c.id in ids or (
             step.outcome is not None and c.name == context.REPORT_TOOL_NAME))
@@ -435,8 +437,10 @@ class Replayer:
             settle_captures=None if observed is None else observed.captures,
             is_stable=None if observed is None else observed.is_stable,
             screenshot=None if observed is None else runner.last_screenshot,
-            screenshot_before=before, outcome=step.outcome, replayed=True, match=match.score)
-        runner.emit(StepFinished(state.step, record, observed.pending if observed else None))
+            screenshot_before=before, outcome=step.outcome, replayed=True, match=match.score,
+            transients=transients)
+        runner.emit(StepFinished(state.step, record, observed.pending if observed else None,
+                                 pictures=pictures))
 
     def summary_of(self, recording: Run, step: StepRecord) -> str:
         for call in step.tool_calls:

@@ -22,6 +22,7 @@ from .marks import Mark, action_line, arrow_head, marks_for, pointer_before, ver
 from .record import ActionRecord, RunHeader, StepRecord
 from .report_page import CSP, SCRIPT, STYLE
 from .runs import Run
+from .transient_text import transient_text
 
 Redact = Callable[[str], str]
 PASSIVE = frozenset({"screenshot", "wait", "zoom", "cursor_position"})
@@ -49,6 +50,7 @@ def gather(run: Run) -> Attachments:
     for step in run.steps:
         names.update(n for n in (step.screenshot_before, step.screenshot) if n)
         names.update(a.approval_picture for a in step.actions if a.approval_picture)
+        names.update(str(t["image"]) for t in step.transients if t.get("image"))
     if run.header.approval is not None and run.header.approval.picture:
         names.add(Path(run.header.approval.picture).name)
     pictures = {}
@@ -300,6 +302,7 @@ def _step(page: _Page, index: int) -> str:
     actions_html = f'<ol class="actions">{actions}</ol>' if actions else ""
     return (f'<section class="step" id="step-{step.step}" data-step="{step.step}">{shot}'
             f'<div class="side"><h2>Step {step.step}{extra}</h2>{text}{actions_html}'
+            f'{_transients(page, step)}'
             f'<p class="times">{_step_times(step)}</p></div></section>')
 
 
@@ -314,6 +317,22 @@ def _tripwire(page: _Page, step: StepRecord) -> str:
         f"at {page.t(str(f.get('box', '')))})</li>" for f in found)
     return (f'<div class="verdict">injection tripwire: text on the screen addresses the agent'
             f"<ul>{items}</ul></div>")
+
+
+def _transients(page: _Page, step: StepRecord) -> str:
+    """What came and went after this step's actions, before its screenshot, with pictures."""
+    if not step.transients:
+        return ""
+    items = []
+    for t in step.transients:
+        body = f'<span class="what">{page.t(transient_text(t))}</span>'
+        png = page.files.pictures.get(str(t.get("image") or ""))
+        if png is not None:
+            body += (f'<div class="picture"><img src="{embedded(png)}" '
+                     f'alt="What flashed by" loading="lazy"></div>')
+        items.append(f"<li>{body}</li>")
+    return (f'<div class="transients"><p>came and went before the next screenshot:</p>'
+            f'<ul>{"".join(items)}</ul></div>')
 
 
 def _step_times(step: StepRecord) -> str:

@@ -181,6 +181,8 @@ class RunRecorder:
         record = event.record
         if event.screenshot_png is not None and record.screenshot:
             self._write_picture(self.run_dir / record.screenshot, event.screenshot_png)
+        for name, png in event.pictures:
+            self._write_picture(self.run_dir / name, png)
         if self._steps is not None:
             self._steps.write(json.dumps(self._data(record.to_dict()), ensure_ascii=False) + "\n")
             self._steps.flush()

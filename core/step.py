@@ -30,6 +30,7 @@ from .actions import (
     perform,
 )
 from .approvals import INJECTION_RULE, Approvals, EndRun, Judged, Screen
+from .between import Found, for_record, open_between
 from .claude import ModelClient, ModelReply, ModelRequest, ToolCall
 from .desktop import Desktop, Frame
 from .errors import ActionError, DesktopError
@@ -96,6 +97,7 @@ class Observation:
     captures: int = 1
     is_stable: bool = True
     pending: PendingPng | None = None
+    found: Found | None = None  # what came and went since the previous screenshot
 
 
 @dataclass(slots=True)
@@ -141,18 +143,26 @@ class StepRunner:
         self.approvals = Approvals(gate, desktop=desktop, secrets=self.secrets, emit=on_event,
                                    run_dir=run_dir, screen=self.screen)
         self.last_screenshot: str | None = None  # its file name in the run folder
+        # the display's own events, where it can be watched (core/between.py)
+        self.between = open_between(desktop, space=space, ceiling_s=config.settle_ceiling_s,
+                                    clock=clock, sleep=sleep)
         # This run's own reader of the screenshots sent (a worker thread), if OCR is here.
         self.tripwire = (Tripwire(config.reader, clock=clock) if config.reader is not None
                          else None)
 
     def close(self) -> None:
-        """Stop the tripwire's worker (a scan under way finishes on its own)."""
+        """Stop watching the display's events and the tripwire's worker (a scan under way
+        finishes on its own)."""
+        if self.between is not None:
+            self.between.close()
         if self.tripwire is not None:
             self.tripwire.close()
 
     def start(self, state: RunState, task: str) -> None:
         """The first screenshot, and the message that starts the conversation."""
         first = self.observe(settle=False)
+        if self.between is not None:
+            self.between.restart(self.clock())
         self.last_screenshot = screenshot_name(0)
         self.emit(FirstScreenshot(self.last_screenshot, first.png))
         state.messages = [context.first_message(task, first.png)]
@@ -184,6 +194,7 @@ class StepRunner:
         outcome, results, shot = self.handle(reply, state, actions)
         if results and scanned is not None and scanned.findings:
             _tell_claude(results[0], scanned)
+        transients, pictures = for_record(shot.found if shot is not None else None, step)
         if results:
             state.messages.append(context.user_turn(results))
         record = StepRecord(
@@ -198,8 +209,9 @@ class StepRunner:
             screenshot_before=before,
             outcome=outcome[0] if outcome and outcome[0] in ("success", "failure") else None,
             tripwire=None if scanned is None else scanned.to_dict(),
+            transients=transients,
         )
-        self.emit(StepFinished(step, record, shot.png if shot else None))
+        self.emit(StepFinished(step, record, shot.png if shot else None, pictures=pictures))
         return outcome
 
     def wait_for_scan(self, reply: ModelReply) -> Waited | None:
@@ -299,6 +311,7 @@ class StepRunner:
         if needs_screenshot is not None:
             shot = self.observe(settle=True, after_input=any(
                 a.error is None and a.name not in _PASSIVE for a in actions))
+            context.tell_transients(results, needs_screenshot, shot.found)
             needs_screenshot["content"].append(context.image_block(shot.png))
             self.last_screenshot = screenshot_name(state.step)
         return None, results, shot
@@ -397,6 +410,8 @@ class StepRunner:
         return self.space.region_to_screen(action.region) if isinstance(action, Zoom) else None
 
     def execute(self, call: ToolCall, action: Action) -> tuple[dict[str, Any], bool]:
+        if self.between is not None:
+            self.between.action_started(call.id)
         match action:
             case Screenshot():
                 return context.tool_result(call, ""), True
@@ -430,6 +445,8 @@ class StepRunner:
         """A screenshot for Claude; after input, first wait for the screen to settle.
         `deferred`: a screenshot no request carries (a replayed step's), encoded only when
         the record or an approval picture wants it."""
+        if settle and self.between is not None:
+            return self.observe_watched(after_input=after_input, deferred=deferred)
         if settle:
             # Only input can still be repainting; a screenshot or wait shows what is there.
             baseline = self.screen.frame if after_input else None
@@ -450,6 +467,24 @@ class StepRunner:
             return Observation(png, frame, settled.waited_s, settled.captures, settled.is_stable,
                                pending)
         return Observation(png, frame, pending=pending)
+
+    def observe_watched(self, *, after_input: bool, deferred: bool) -> Observation:
+        """`observe` settling on the display's events (core/between.py)."""
+        assert self.between is not None
+        size = (self.space.model_w, self.space.model_h)
+
+        def make(frame: Frame) -> tuple[bytes, PendingPng | None]:
+            image = scale_image(frame_to_image(frame), size)
+            return (b"", PendingPng(image)) if deferred else (encode_png(image), None)
+
+        shot = self.between.screenshot(self.desktop.capture, make, before=self.screen.frame,
+                                       after_input=after_input, retake=not deferred)
+        (png, pending), frame = shot.made, shot.frame
+        if self.tripwire is not None and not deferred:  # read while Claude looks at it
+            self.tripwire.submit(frame)
+        self.screen.frame, self.screen.png, self.screen.pending = frame, png, pending
+        return Observation(png, frame, shot.waited_s, shot.captures, shot.is_stable, pending,
+                           shot.found)
 
 
 def _tell_claude(result: dict[str, Any], scanned: Waited) -> None:

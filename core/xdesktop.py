@@ -263,6 +263,14 @@ class XDesktop:
                                    "height": m.height})
             return Frame(width=shot.width, height=shot.height, bgra=bytes(shot.raw))
 
+    def watch(self) -> tuple[Any, str]:
+        """A Watcher (core/watcher.py) of this display and monitor on a connection of its own,
+        or None and the reason it cannot watch."""
+        from .watcher import open_watcher
+
+        m = self._monitor
+        return open_watcher(self._display, origin=(m.left, m.top), size=(m.width, m.height))
+
     def cursor_position(self) -> tuple[int, int]:
         """Pointer position relative to the monitor (outside its bounds when on another one)."""
         with self._device_errors("read the pointer position"):

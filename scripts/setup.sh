@@ -7,6 +7,7 @@
 # Usage: sh scripts/setup.sh          (cua, with the injection tripwire's OCR)
 #        sh scripts/setup.sh --test   (cua, editable, plus what the tests need)
 #        CUA_EXTRAS=bedrock,vertex sh scripts/setup.sh   (cua with cloud providers' libraries)
+#        CUA_EXTRAS=ray sh scripts/setup.sh   (cua batch --ray: a Ray driver or worker node)
 #        CUA_OCR=0 sh scripts/setup.sh   (without Tesseract: the injection tripwire stays off)
 #
 # The injection tripwire reads the screen with Tesseract: the Debian packages tesseract-ocr,
@@ -33,7 +34,7 @@ if [ "$ocr" != 0 ]; then
 fi
 # The report's browser tests open it in Debian's chromium (through Playwright, no download);
 # the tripwire's tests show Chinese text, which needs a CJK font.
-if [ "${1:-}" = "--test" ]; then packages="$packages chromium fonts-wqy-microhei"; fi
+if [ "${1:-}" = "--test" ]; then packages="$packages chromium dbus-daemon fonts-wqy-microhei"; fi
 "$python" -c "import tkinter" 2>/dev/null || packages="$packages python3-tk"
 if [ ! -x "$venv/bin/python" ]; then
     # Debian ships `venv` without ensurepip (so without pip) until python3-venv is installed.
@@ -69,17 +70,19 @@ fi
 extras=${CUA_EXTRAS:-}
 if [ "$ocr" != 0 ]; then extras="${extras:+$extras,}ocr"; fi
 if [ "${1:-}" = "--test" ]; then
-    # The cloud extras too: the provider tests run the SDK's Bedrock and Vertex clients.
+    # The cloud extras too: the provider tests run the SDK's Bedrock and Vertex clients;
+    # notify: the notification tests monitor a private session bus; ray: `cua batch --ray`'s
+    # tests start a two-node Ray cluster on 127.0.0.1.
     echo "setup.sh: installing cua (editable) with pip, with what the tests need (pytest," \
-         "Hypothesis, Playwright, the Bedrock and Vertex libraries): about a minute" >&2
+         "Hypothesis, Playwright, the Bedrock and Vertex libraries, jeepney, Ray): about a minute" >&2
     # setuptools explains, in a box of !!, how an editable install of this layout finds its
     # modules: useful to setuptools' developers, noise to everyone else. Only that is hidden.
     PYTHONWARNINGS="ignore:Editable installation"
     export PYTHONWARNINGS
-    "$venv/bin/python" -m pip install -q -e ".[test,bedrock,vertex${extras:+,$extras}]"
+    "$venv/bin/python" -m pip install -q -e ".[test,bedrock,vertex,notify,ray${extras:+,$extras}]"
 elif [ -n "$extras" ]; then
     # e.g. CUA_EXTRAS=bedrock or CUA_EXTRAS=bedrock,vertex: the cloud providers' libraries;
-    # the tripwire's ocr extra unless CUA_OCR=0
+    # CUA_EXTRAS=ray for cua batch --ray; the tripwire's ocr extra unless CUA_OCR=0
     echo "setup.sh: installing cua with pip, with the $extras libraries (under a minute)" >&2
     "$venv/bin/python" -m pip install -q ".[$extras]"
 else
