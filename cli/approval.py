@@ -60,6 +60,8 @@ def choices_for(request: ApprovalRequest) -> dict[str, str]:
     labels = {key: label for key, (_, label) in CHOICES.items()}
     if request.verdict.rule in Gate.EXACT_TEXT_RULES:
         labels["a"] = "approve this exact text for the rest of the run (nothing else like it)"
+    if request.verdict.rule in Gate.SCREEN_TEXT_RULES:
+        labels["a"] = "approve while this same text is on screen (other flagged text is asked)"
     return labels
 
 
@@ -99,7 +101,9 @@ class TerminalApprover:
         with self.pause():
             self.console.print(self.panel(request))
             if request.crop_path:  # outside the box, so that it copies in one piece
-                self.console.print(f"picture of the target: {request.crop_path}", markup=False,
+                what = ("the flagged text" if request.verdict.rule in Gate.SCREEN_TEXT_RULES
+                        else "the target")
+                self.console.print(f"picture of {what}: {request.crop_path}", markup=False,
                                    highlight=False, soft_wrap=True)
             menu = "  ".join(f"[{key}] {label}" for key, label in choices_for(request).items())
             self.console.print(menu, markup=False, highlight=False)
@@ -125,6 +129,13 @@ class TerminalApprover:
         window = w.wm_class or w.instance or "unknown"
         grid.add_row("window", Text(f'{window} "{visible(w.title)}"' if w.title else window))
         grid.add_row("rule", Text(f"{v.rule} ({v.source}): {v.reason}"))
+        for text, box in request.flagged:
+            grid.add_row("on screen", Text(f'"{visible(text)}" at ({box[0]}, {box[1]})-'
+                                           f"({box[2]}, {box[3]})"))
+        if request.flagged:
+            grid.add_row("note", Text("cua read this text on the screenshot Claude answered; it "
+                                      "talks to the agent, which a prompt injection does. "
+                                      "Approve only if the action is what you asked for."))
         if v.rule in Gate.EXACT_TEXT_RULES:
             grid.add_row("note", Text("[a] approves only this same text for the rest of the run; "
                                       "any other command this rule catches is asked again."))

@@ -52,6 +52,7 @@ def run_checks(env: Mapping[str, str], *, display: str | None = None,
         screen,
         *doctor_checks(env, provider=provider or env.get("CUA_PROVIDER") or "anthropic",
                        region=region, project=project, model=model),
+        check_tripwire(env),
         check_data_dir(env),
         check_records_private(env),
         check_config_dir(),
@@ -71,6 +72,21 @@ def check_display(env: Mapping[str, str]) -> Check:
                      "run inside an X session with DISPLAY set (a cron line must set DISPLAY "
                      f"and XAUTHORITY itself), or use {_VIRTUAL} for a private Xvfb")
     return Check("display", True, f"X server answers on DISPLAY={name}")
+
+
+def check_tripwire(env: Mapping[str, str]) -> Check:
+    """The injection tripwire's OCR engine is installed (or the tripwire is turned off)."""
+    from .ocr import status
+
+    if env.get("CUA_TRIPWIRE", "").strip().lower() in ("off", "0", "no", "false"):
+        return Check("tripwire", True, "off (CUA_TRIPWIRE=off): screen text is not checked for "
+                     "prompt injection")
+    found = status(env=env)
+    if not found.available:
+        detail, _, fix = found.detail.partition("; ")
+        return Check("tripwire", False, f"the injection tripwire would be off: {detail}",
+                     fix or "see the README's Safety section")
+    return Check("tripwire", True, f"screen text is read with {found.detail}")
 
 
 def check_session(env: Mapping[str, str]) -> Check:

@@ -891,21 +891,35 @@ class XDesktop:
         finds the client window carrying WM_CLASS: focus may sit on a child of it or on the
         window manager's frame around it. A window that vanishes meanwhile reads as empty.
         """
+        with self._device_errors("read the focused window"):
+            return self._window_from(self._focus_start)
+
+    def window_at(self, x: int, y: int) -> Window:
+        """The top-level window shown at screen point (x, y) (the topmost one there); empty
+        over the bare root window. Pointer actions aim at it (the scope rule judges it)."""
+        def start() -> Any | None:
+            child = self._root.translate_coords(self._root, x, y).child
+            return child if child else None
+
+        with self._device_errors("read the window at a point"):
+            return self._window_from(start)
+
+    def _window_from(self, start_of: Callable[[], Any | None]) -> Window:
+        """The Window whose client is at or around `start_of()`'s window."""
         import Xlib.error
 
-        with self._device_errors("read the focused window"):
-            try:
-                start = self._focus_start()
-                found = self._client_window(start) if start is not None else None
-                if found is None:
-                    return Window()
-                client, wm_class = found
-                instance, _, rest = wm_class.partition(b"\0")
-                return Window(wm_class=rest.split(b"\0")[0].decode("latin-1"),
-                              instance=instance.decode("latin-1"), title=self._title(client))
-            except (Xlib.error.BadWindow, Xlib.error.BadDrawable, Xlib.error.BadMatch) as exc:
-                log.debug("the focused window went away while reading it: %s", exc)
+        try:
+            start = start_of()
+            found = self._client_window(start) if start is not None else None
+            if found is None:
                 return Window()
+            client, wm_class = found
+            instance, _, rest = wm_class.partition(b"\0")
+            return Window(wm_class=rest.split(b"\0")[0].decode("latin-1"),
+                          instance=instance.decode("latin-1"), title=self._title(client))
+        except (Xlib.error.BadWindow, Xlib.error.BadDrawable, Xlib.error.BadMatch) as exc:
+            log.debug("the window went away while reading it: %s", exc)
+            return Window()
 
     def _focus_start(self) -> Any | None:
         """The window the window manager calls active; without one, the X input focus, or the
