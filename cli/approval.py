@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import unicodedata
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -12,7 +13,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from ..core.errors import HungUp
 from ..core.gate import Answer, ApprovalRequest, Gate
+from ..core.interrupts import terminal_hung_up, terminal_lost
 
 CHOICES: dict[str, tuple[Answer, str]] = {
     "o": ("once", "approve once"),
@@ -74,6 +77,25 @@ class TerminalApprover:
         self.pause = pause or nullcontext
 
     def __call__(self, request: ApprovalRequest) -> Answer:
+        """The person's answer. A terminal that goes away meanwhile (reads and writes fail
+        with EIO; SIGHUP comes only if it was cua's controlling terminal) ends the run as a
+        hang-up, exit 129, whatever wraps cua; end of input on a live terminal (Ctrl-D) is
+        nobody there to answer: "stop", exit 4."""
+        try:
+            return self._ask(request)
+        except (EOFError, OSError, KeyboardInterrupt) as exc:
+            # An end of input can come from a pty whose other side is closing: give it a
+            # moment (returned from at once when it hangs up) before taking it for Ctrl-D.
+            lost = terminal_hung_up(wait_s=0.5 if isinstance(exc, EOFError) else 0.0)
+            if lost and type(exc) is not HungUp:
+                raise terminal_lost("while cua waited at the approval prompt") from None
+            if not isinstance(exc, EOFError):
+                raise
+            with contextlib.suppress(OSError):
+                self.console.print("(no answer: stopping the run)")
+            return "stop"
+
+    def _ask(self, request: ApprovalRequest) -> Answer:
         with self.pause():
             self.console.print(self.panel(request))
             if request.crop_path:  # outside the box, so that it copies in one piece
@@ -84,10 +106,9 @@ class TerminalApprover:
             while True:
                 try:
                     reply = self.console.input(Text("Your choice [o/a/d/q]: ")).strip().lower()
-                except EOFError:
-                    self.console.print("(no answer: stopping the run)")
-                    return "stop"
-                except KeyboardInterrupt:
+                except KeyboardInterrupt as exc:
+                    if type(exc) is KeyboardInterrupt and terminal_hung_up():
+                        raise  # not Ctrl-C: a dead terminal's read, which __call__ reports
                     # End the prompt's line, so what follows starts below it, not over it.
                     self.console.print("^C")
                     raise

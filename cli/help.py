@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from typer._click import types as click_types
 from typer.core import TyperCommand, TyperOption
 
-_METAVARS = {"int": "N", "integer": "N", "float": "NUMBER"}
+_METAVARS = {"int": "N", "integer": "N", "float": "NUMBER", "int range": "N", "integer range": "N",
+             "float range": "NUMBER"}
 
 
 class CuaCommand(TyperCommand):
@@ -23,6 +25,19 @@ class CuaCommand(TyperCommand):
         for param in self.params:
             if isinstance(param, TyperOption):
                 _polish(param)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        # A bound still holds (click refuses 0 for a minimum of 1, naming the range); --help
+        # alone does not print it as `x>=1`.
+        ranges = [p.type for p in self.params
+                  if isinstance(p.type, click_types._NumberRangeBase)]
+        for kind in ranges:
+            kind._describe_range = lambda: ""
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            for kind in ranges:
+                del kind._describe_range
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         return [_unbraced(piece) for piece in super().collect_usage_pieces(ctx)]
@@ -45,3 +60,4 @@ def _polish(option: TyperOption) -> None:
         option.show_default = False
     if option.count:
         option.show_default = False
+

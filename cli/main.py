@@ -71,13 +71,15 @@ def _register() -> None:
     # Command modules import only what --help needs; heavy imports happen inside the commands.
     if app.registered_commands:
         return
-    from . import config, demo, doctor, policy, replay, run, runs
+    from . import batch, config, demo, doctor, mcp, policy, replay, run, runs
     from .help import CuaCommand
 
     commands = [
         (app, "run", run.run, run.HELP, EXIT_CODES_HELP),
+        (app, "batch", batch.batch, batch.HELP, EXIT_CODES_HELP),
         (app, "demo", demo.demo, demo.HELP, None),
         (app, "doctor", doctor.doctor, doctor.HELP, None),
+        (app, "mcp", mcp.mcp, mcp.HELP, None),
         (app, "replay-check", replay.replay_check_command, replay.HELP_CHECK, None),
         (config_app, "show", config.config_show, config.HELP_SHOW, None),
         (policy_app, "show", policy.policy_show, policy.HELP_SHOW, None),
@@ -155,6 +157,10 @@ def run_cli(argv: list[str] | None = None) -> int:
 
     summary.begin()
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["batch"]:
+        from .batch import ray_alone
+
+        argv = args = ray_alone(args)
     code, message = _run_cli(argv)
     if code != 0 and _wants_json(args) and not summary.was_printed():
         status = "interrupted" if code in (129, 130, 143) else "error"

@@ -199,16 +199,20 @@ def show_run_command(
     run = load_run(_root(), run_id)
     warn_damage(run)
     if as_json:
-        record = {"run": run.header.to_dict(), "path": str(run.path),
-                  "steps": [step.to_dict() for step in run.steps],
-                  "damaged": [{"line": n, "why": why} for n, why in run.damaged]}
-        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(run_as_json(run), ensure_ascii=False) + "\n")
         return 0
     console = Console()
     for line, style in render_run(run):
         console.print(line, markup=False, highlight=False, style=style,
                       soft_wrap=not console.is_terminal)
     return 0
+
+
+def run_as_json(run) -> dict:  # type: ignore[no-untyped-def]
+    """The object `cua runs show --json` prints (and cua mcp's show_run returns)."""
+    return {"run": run.header.to_dict(), "path": str(run.path),
+            "steps": [step.to_dict() for step in run.steps],
+            "damaged": [{"line": n, "why": why} for n, why in run.damaged]}
 
 
 _DAMAGE_SHOWN = 5
@@ -276,9 +280,10 @@ def write_gif(run, path: Path, *, redact) -> int:  # type: ignore[no-untyped-def
     """Write the run's animation to `path`; returns its size in bytes."""
     from ..core.animation import animate
     from ..core.report import gather
+    from ..core.runs import write_private_atomically
 
     data = animate(run, gather(run).pictures, redact=redact)
-    path.write_bytes(data)
+    write_private_atomically(path, data)  # 0600, like the screenshots it shows
     return len(data)
 
 

@@ -207,7 +207,9 @@ def write_crash(run_dir: str, exc: BaseException, secrets: Secrets | None = None
     candidates = [Path(run_dir) / "crash.txt"] if run_dir and Path(run_dir).is_dir() else []
     for path in candidates:
         try:
-            path.write_text(text, encoding="utf-8", errors="backslashreplace")
+            from .runs import write_private  # only on the crash path (start-up time)
+
+            write_private(path, text, encoding="utf-8", errors="backslashreplace")
             return str(path)
         except OSError:
             continue

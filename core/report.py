@@ -479,7 +479,7 @@ def write_report(run: Run, path: Path, *, exit_code: int | None = None,
     page = render_html(run, gather(run), exit_code=exit_code, redact=redact)
     if redact is not None:
         page = redact(page)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
+    from .runs import write_private_atomically
+
+    write_private_atomically(path, page, encoding="utf-8")  # 0600: it shows the screenshots
     return path

@@ -7,6 +7,8 @@
 # Usage: sh scripts/setup.sh          (cua)
 #        sh scripts/setup.sh --test   (cua, editable, plus what the tests need)
 #        CUA_EXTRAS=bedrock,vertex sh scripts/setup.sh   (cua with cloud providers' libraries)
+#        CUA_EXTRAS=ray sh scripts/setup.sh   (cua batch --ray: a Ray driver or worker node)
+#        CUA_EXTRAS=mcp sh scripts/setup.sh   (cua mcp: the MCP server)
 #
 # Where cua goes: the active virtual environment if one is active ($VIRTUAL_ENV), else a
 # virtual environment of its own, $CUA_VENV or ~/.local/share/cua/venv, made with the first
@@ -59,16 +61,20 @@ fi
 
 if [ "${1:-}" = "--test" ]; then
     # The cloud extras too: the provider tests run the SDK's Bedrock and Vertex clients;
-    # notify: the notification tests monitor a private session bus.
+    # notify: the notification tests monitor a private session bus; ray: `cua batch --ray`'s
+    # tests start a two-node Ray cluster on 127.0.0.1; mcp: `cua mcp`'s tests (the MCP SDK's own
+    # client against the server).
     echo "setup.sh: installing cua (editable) with pip, with what the tests need (pytest," \
-         "Hypothesis, Playwright, the Bedrock and Vertex libraries, jeepney): about a minute" >&2
+         "Hypothesis, Playwright, the Bedrock and Vertex libraries, jeepney, Ray, the MCP SDK):" \
+         "about a minute" >&2
     # setuptools explains, in a box of !!, how an editable install of this layout finds its
     # modules: useful to setuptools' developers, noise to everyone else. Only that is hidden.
     PYTHONWARNINGS="ignore:Editable installation"
     export PYTHONWARNINGS
-    "$venv/bin/python" -m pip install -q -e ".[test,bedrock,vertex,notify]"
+    "$venv/bin/python" -m pip install -q -e ".[test,bedrock,vertex,notify,ray,mcp]"
 elif [ -n "${CUA_EXTRAS:-}" ]; then
-    # e.g. CUA_EXTRAS=bedrock or CUA_EXTRAS=bedrock,vertex: the cloud providers' libraries
+    # e.g. CUA_EXTRAS=bedrock or CUA_EXTRAS=bedrock,vertex: the cloud providers' libraries;
+    # CUA_EXTRAS=ray for cua batch --ray
     echo "setup.sh: installing cua with pip, with the $CUA_EXTRAS libraries (under a minute)" >&2
     "$venv/bin/python" -m pip install -q ".[$CUA_EXTRAS]"
 else

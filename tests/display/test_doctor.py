@@ -21,6 +21,7 @@ display = pytest.mark.display
 
 FAKE_KEY = "sk-ant-doctor-FAKE-9f8e7d6c5b4a"
 CHECKS = ["display", "x11", "xauthority", "screen", "provider", "api_key", "model", "data_dir",
+          "records_private",
           "config_dir", "display_lock"]
 
 HOLDER = """
