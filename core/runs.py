@@ -19,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any, Protocol
 
 from . import defaults
 from .errors import ConfigError, RecordError
@@ -37,8 +37,12 @@ from .events import (
 from .record import FORMAT, DamagedRecord, RunHeader, StepRecord, parse_record
 from .words import counted
 
-if TYPE_CHECKING:
-    from .redact import Redactor
+
+class Redacts(Protocol):
+    """What the recorder needs of the run's redactor (core/secrets.py `Redactor`): the record
+    sits below safety, so it names only the one method it calls."""
+
+    def redact_data(self, data: Any) -> Any: ...
 
 
 PRIVATE_DIR_MODE = 0o700
@@ -168,7 +172,7 @@ class RunRecorder:
 
     def __init__(self, run_dir: Path, *, header: RunHeader | None = None,
                  meta: Mapping[str, Any] | None = None, clock: Any = None,
-                 redactor: Redactor | None = None,
+                 redactor: Redacts | None = None,
                  then: Callable[[Event], None] | None = None) -> None:
         self.run_dir = run_dir
         self._now = clock or (lambda: datetime.now(UTC))
