@@ -18,13 +18,9 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import DeadlineExceeded
-
-if TYPE_CHECKING:
-    from .claude import ModelClient, ModelReply, ModelRequest, OnRetry
-    from .events import Event, EventSink
 
 
 class Cancel:
@@ -104,11 +100,11 @@ class Cancel:
             with self._lock:
                 self._aborts.remove(abort)
 
-    def checking(self, sink: EventSink) -> EventSink:
+    def checking(self, sink: Callable[[Any], None]) -> Callable[[Any], None]:
         """`sink`, then a check: every event the run reports (a step starting, a piece of
         streamed text, an action done) is a point where it can stop cleanly."""
 
-        def emit(event: Event) -> None:
+        def emit(event: Any) -> None:
             sink(event)
             self.check()
 
@@ -123,64 +119,6 @@ class Cancel:
             self.check()
 
         return checked
-
-    def interruptible(self, client: ModelClient) -> ModelClient:
-        return _Interruptible(client, self)
-
-
-class _Interruptible:
-    """A model client whose call the run can leave at once when cancelled: the request runs on
-    a helper thread while the run's thread waits for it or for the cancellation (a blocking
-    socket read cannot be woken from another thread otherwise). A call left behind is told to
-    stop (its stream closed), and whatever it still reports is dropped."""
-
-    def __init__(self, client: ModelClient, cancel: Cancel) -> None:
-        self._client, self._cancel = client, cancel
-
-    def send(self, request: ModelRequest, *, on_text: Callable[[str], None],
-             on_retry: OnRetry | None = None) -> ModelReply:
-        cancel = self._cancel
-        done = threading.Event()
-        left = threading.Event()
-        result: list[Any] = []
-
-        def text(piece: str) -> None:
-            if not left.is_set():
-                on_text(piece)
-
-        def retry(*args: Any) -> None:
-            if not left.is_set() and on_retry is not None:
-                on_retry(*args)
-
-        def call() -> None:
-            try:
-                result.append(self._client.send(request, on_text=text, on_retry=retry))
-            except BaseException as exc:  # handed to the run's thread, which raises it
-                result.append(exc)
-            finally:
-                done.set()
-
-        worker = threading.Thread(target=call, name="cua-model-call", daemon=True)
-        with cancel.aborting(self._abort):
-            worker.start()
-            try:
-                cancel.wait_for(done)
-            finally:
-                if not done.is_set():
-                    left.set()
-                    self._abort()
-        outcome = result[0]
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
-
-    def _abort(self) -> None:
-        abort = getattr(self._client, "abort", None)
-        if abort is not None:
-            abort()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
 
 
 class Deadline:

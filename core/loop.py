@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from .cancel import Cancel, Deadline
 from .check import CheckResult
-from .claude import ModelClient
+from .claude import InterruptibleClient, ModelClient
 from .desktop import Desktop
 from .errors import CuaError, DeadlineExceeded
 from .events import CheckFinished, EventSink, RunFinished, RunStarted
@@ -64,7 +64,7 @@ def run_task(
     # Claude, every event (records, views, the summary), and what an approver is shown.
     client = secrets.guard_client(client)
     on_event = cancel.checking(secrets.guard_sink(on_event))
-    client = cancel.interruptible(client)
+    client = InterruptibleClient(client, cancel)
     sleep = cancel.sleep if sleep is time.sleep else cancel.checking_sleep(sleep)
     who = answerer_name(approver)  # before the guard wraps it
     approver = secrets.guard_approver(approver)
