@@ -20,8 +20,8 @@ from typing import Any, Literal
 from . import keys
 from .desktop import Button, Desktop, ScrollDirection
 from .errors import ActionError
-from .reply import shown
 from .screen import ScreenSpace
+from .words import shown
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import defaults
-from .reply import ToolCall, shown
+from .reply import ToolCall
+from .words import shown
 
 # Anthropic's guidance for computer-use screenshots on most models: the long edge at most 1568 px
 # and about 1.15 megapixels. Larger images are rejected or downscaled server-side, which would

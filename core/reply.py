@@ -22,13 +22,12 @@ from __future__ import annotations
 import json
 import math
 import re
-import reprlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .usage import Usage
-from .words import counted
+from .words import clean_text, counted, shown
 
 _TOOL_BLOCKS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
 # Names and ids as the API's tool definitions and tool_use ids spell them.
@@ -257,46 +256,6 @@ def _checked_id(call_id: object, used: set[str]) -> str:
         raise MalformedReply(f"the tool-use id {shown(call_id)} is used twice (in this reply or "
                              "an earlier one); ids must be unique in the conversation")
     return call_id
-
-
-def clean_text(text: str) -> str:
-    """`text` as valid Unicode: surrogate pairs joined, lone surrogates replaced by U+FFFD."""
-    if not _SURROGATE.search(text):
-        return text
-    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-
-
-class _BoundedRepr(reprlib.Repr):
-    """repr for messages about model-sent values: a few levels deep, never a huge int's digits,
-    always valid Unicode. Plain repr recurses once per nesting level (a list 100,000 deep is a
-    RecursionError) and refuses ints past 4,300 digits (ValueError); this one does neither."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.maxlevel, self.maxlist, self.maxtuple, self.maxdict = 3, 4, 4, 4
-        self.maxstring, self.maxother, self.maxlong = 60, 40, 40
-
-    def repr_int(self, x: int, level: int) -> str:
-        if x.bit_length() > 128:
-            digits = int(x.bit_length() * math.log10(2)) + 1
-            return f"{'-' if x < 0 else ''}<an integer of about {digits} digits>"
-        return repr(x)
-
-    def repr_str(self, x: str, level: int) -> str:
-        return super().repr_str(clean_text(x), level)
-
-
-_REPR = _BoundedRepr()
-
-
-def shown(value: object, limit: int = 60) -> str:
-    """A short, printable, valid-Unicode rendering of a model-sent value, for messages; never
-    fails, however deep or large the value."""
-    try:
-        text = _REPR.repr(value)
-    except Exception:  # an object whose own repr fails: its type is enough
-        text = f"<{type(value).__name__}>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _where(path: tuple[str | int, ...]) -> str:
