@@ -1,5 +1,6 @@
-"""`cua batch` end to end: the real command, `cua run` children on private Xvfb displays, the
-fake Messages API answering each task by the task it was given."""
+"""`cua batch` end to end: the real command, its tasks run in process through core.engine.run
+(or, with --isolate, as `cua run` children) on private Xvfb displays, the fake Messages API
+answering each task by the task it was given."""
 
 import json
 import signal
@@ -150,6 +151,7 @@ def test_each_task_fills_its_own_form_on_its_own_display(form_batch):
     shown = cua.run("runs", "show", lines[0]["run_id"])
     assert shown.returncode == 0, shown.stderr
     assert "batch done: 2 success" in proc.stderr
+    assert "local, in this process" in proc.stderr  # the default: runs on threads of the batch
 
 
 def test_the_batch_page_shows_every_task_in_a_browser(form_batch):
@@ -175,7 +177,13 @@ def test_the_batch_page_shows_every_task_in_a_browser(form_batch):
 # --- outcomes ----------------------------------------------------------------------------------
 
 
-def test_each_task_has_its_own_outcome_and_the_batch_exits_with_the_worst(cua, api, tmp_path):
+MODES = {"in process": [], "--isolate": ["--isolate"]}
+BACKENDS = {"in process": "local, in this process", "--isolate": "local, a process per task"}
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_each_task_has_its_own_outcome_and_the_batch_exits_with_the_worst(
+        cua, api, tmp_path, mode):
     model = ByTask({
         "all good": succeed,
         "give up": lambda r: Reply([report("failure", "the form is not there")]),
@@ -191,7 +199,8 @@ def test_each_task_has_its_own_outcome_and_the_batch_exits_with_the_worst(cua, a
         {"id": "asks", "task": "ask first"},
         {"id": "bug", "task": "crashes", "desktop": "fake:800x600:crash=click"},
     ]) + "\n")
-    proc = cua.run("batch", str(path), "--parallel", "2")
+    proc = cua.run("batch", str(path), "--parallel", "2", *MODES[mode])
+    assert BACKENDS[mode] in proc.stderr
     by_id = {line["id"]: line for line in lines_of(proc.stdout)}
     assert {k: (v["status"], v["exit_code"]) for k, v in by_id.items()} == {
         "ok": ("success", 0), "fails": ("failure", 1), "asks": ("needs_approval", 4),
@@ -216,9 +225,11 @@ def test_the_batch_max_cost_stops_starting_tasks(cua, api, tmp_path):
 # --- interrupted, resumed ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(("signum", "code", "mode"), [
+    (signal.SIGINT, 130, "in process"), (signal.SIGTERM, 143, "in process"),
+    (signal.SIGTERM, 143, "--isolate")])
 def test_a_signal_stops_every_task_cleanly_and_resume_runs_only_the_rest(
-        cua, api, tmp_path, signum, code):
+        cua, api, tmp_path, signum, code, mode):
     gate = Gate()
     model = ByTask({"quick one": succeed, "slow one": gate, "slow two": gate,
                     "never started": succeed})
@@ -230,7 +241,8 @@ def test_a_signal_stops_every_task_cleanly_and_resume_runs_only_the_rest(
         {"id": "slow2", "task": "slow two"},
         {"id": "later", "task": "never started", "desktop": "fake:640x480"},
     ]) + "\n")
-    proc = cua.popen("batch", str(path), "--parallel", "2")  # quick, then slow2 in its place
+    # quick, then slow2 in its place
+    proc = cua.popen("batch", str(path), "--parallel", "2", *MODES[mode])
     try:
         wait_until(lambda: gate.waiting >= 2, 120, message="both slow tasks to ask the model")
         xvfbs = descendants_named(proc.pid, "Xvfb")
@@ -250,7 +262,7 @@ def test_a_signal_stops_every_task_cleanly_and_resume_runs_only_the_rest(
     assert len(folders) == 3 and all((f / "run.json").is_file() for f in folders)
     asked_quick = model.asked["quick one"]
 
-    again = cua.run("batch", str(path), "--resume", "--parallel", "2")
+    again = cua.run("batch", str(path), "--resume", "--parallel", "2", *MODES[mode])
     assert again.returncode == 0, again.stderr
     assert sorted(line["id"] for line in lines_of(again.stdout)) == ["later", "slow1", "slow2"]
     assert model.asked["quick one"] == asked_quick  # the finished task never asked again
