@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 HELP = """\
-Run every task in FILE, each as `cua run` would with the task's options, on its own private Xvfb display, with its own run record, lock and budgets. A task that fails in any way is that task's outcome; the others go on.
+Run every task in FILE, each as `cua run` would with the task's options, on its own private Xvfb display, with its own run record, lock and budgets. A task that fails in any way is that task's outcome; the others go on. Tasks run on threads of this process (each one run of cua's engine, with its own display and Cancel); --isolate runs each in its own `cua run` process instead.
 
 FILE is JSON Lines (one object per line, e.g. {"task": "fill the form", "id": "acme", "max_steps": 20}; a first line {"defaults": {...}} sets every task's defaults) or TOML ([[task]] tables; top-level keys are the defaults). Fields: task, id, app, virtual_display, model, provider, max_steps, max_cost, timeout, check, secrets (names of environment variables, as --secret), policy, replay, tags. A bad line stops the batch before anything runs (exit 2, naming FILE:LINE). A task without an id gets one from its own fields (README, "Batches").
 

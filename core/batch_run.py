@@ -1,17 +1,18 @@
-"""Running a batch: each task as `cua run --json` in a process of its own, N at a time.
+"""Running a batch: N tasks at a time, each in this process through core.engine.run (the
+default: cli.batch.in_process_execute) or as `cua run --json` in a process of its own
+(`--isolate`, and every Ray worker: `run_process`).
 
-Why a process per task, not a thread: a task's outcome must be its own whatever happens in
+Why a process per task is still offered: a task's outcome must be its own whatever happens in
 it (a crash, a hung X request, a segfault in a C library, memory), and a process is the unit
-the operating system isolates, limits and signals. (When this was written, the X side of a
-run also still set process-wide state, DISPLAY and pyautogui's display, so two real displays
-could not be driven from one process.) Each process is exactly `cua run` with
-the task's options (so "as `cua run` would" holds by construction), on its own private Xvfb
-(killed with it, PR_SET_PDEATHSIG), with its own record, lock and budgets. The same
-`run_process` runs on a Ray worker (core.batch_ray).
+the operating system isolates, limits and signals. Each process is exactly `cua run` with
+the task's options, on its own private Xvfb (killed with it, PR_SET_PDEATHSIG), with its own
+record, lock and budgets. In process, the same options build the same RunPlan
+(cli.run.make_plan), so "as `cua run` would" holds either way.
 
-The scheduler (`BatchRunner`) is threads in this process: one per running task, waiting on
-its child. It starts a task only while the batch's --max-cost is not reached, and `cancel`
-passes SIGINT or SIGTERM on to every child, which ends its run as `cua run` does (input
+The scheduler (`BatchRunner`) is threads in this process: one per running task, running it or
+waiting on its child. It starts a task only while the batch's --max-cost is not reached, and
+`cancel` passes SIGINT or SIGTERM on to every task (`Child.stop`: the signal to its process, or
+its run's Cancel set as that signal would), which ends its run as `cua run` does (input
 released, record complete, Xvfb stopped). Nothing here prints: the caller gets callbacks.
 """
 
