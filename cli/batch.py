@@ -46,7 +46,8 @@ def batch(
                                          show_default=False, metavar="FILE")],
     parallel: Annotated[int | None, typer.Option(
         help="Tasks run at once on this machine. Default: 2 per CPU core, and no more than "
-        "the available memory holds at 170 MB per task (cua + Xvfb + app: 167 MB measured).",
+        "the available memory holds at 170 MB per task (a task + Xvfb + app measured 120 MB in "
+        "process, 175 MB with --isolate).",
         min=1)] = None,
     max_cost: Annotated[float | None, typer.Option(
         help="Stop starting tasks once the batch has cost this many US dollars (running "

@@ -38,8 +38,8 @@ from .errors import ConfigError
 from .interrupts import cancel_as_signal
 
 DEFAULT_DISPLAY = "1280x800"  # a task's private Xvfb when neither it nor the settings give one
-# Measured by benchmarks/batch.py (cua run + Xvfb + openbox + the supplier form, peak PSS
-# of 4 at once): 167 MB per task.
+# Measured by benchmarks/batch.py (a task + Xvfb + openbox + the supplier form, peak PSS
+# of 4 at once): 120 MB per task in process, 175 MB with --isolate (a `cua run` each).
 TASK_MEMORY_MB = 170
 TASKS_PER_CORE = 2  # a task mostly waits for the model; the CPU is busy per screenshot only
 STOP_GRACE_S = 30.0  # a child's own ending is bounded at 10 s (core.interrupts); then SIGKILL
