@@ -48,7 +48,9 @@ def doctor(
     checks = run_checks(os.environ, provider=s.provider, region=s.region, project=s.project,
                         model=None if sources["model"] == "default" else s.model)
     if as_json:
-        rows = [{**asdict(c), "status": c.status} for c in checks]
+        # "warning" shows as its status ("WARN"), so the rows keep the fields they always had.
+        rows = [{**{k: v for k, v in asdict(c).items() if k != "warning"}, "status": c.status}
+                for c in checks]
         sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
     else:
         # Plain columns, not a Rich table: doctor output often ends up in mail from cron.
@@ -86,12 +88,12 @@ def doctor_lines(checks, paint, width: int | None) -> list[str]:  # type: ignore
     for check in checks:
         lead = f"{check.name:<{name_width}}  {paint(check.status, 7)}  "
         lines += wrapped(lead, check.detail, name_width + 11)
-        if check.status == "FAIL" and check.fix:
+        if check.status in ("FAIL", "WARN") and check.fix:
             lines += wrapped("  fix: ", check.fix, 7)
     return lines
 
 
-_COLOURS = {"ok": "32", "FAIL": "1;31", "skipped": "2"}  # green, bold red, dim
+_COLOURS = {"ok": "32", "WARN": "1;33", "FAIL": "1;31", "skipped": "2"}  # green, yellow, red, dim
 
 
 def _painter(env: dict[str, str] | os._Environ[str], is_tty: bool):  # type: ignore[no-untyped-def]

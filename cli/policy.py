@@ -157,7 +157,8 @@ def _proposal_json(p: Proposal) -> dict[str, Any]:
             "window": {"wm_class": p.window.wm_class, "instance": p.window.instance,
                        "title": p.window.title},
             "step": p.step, "secrets": sorted(p.secrets),
-            "followed_by_return": p.followed_by_return, "description": p.description}
+            "followed_by_return": p.followed_by_return, "description": p.description,
+            "flagged": list(p.flagged)}
 
 
 def _line(v: Verdict) -> str:
@@ -176,9 +177,14 @@ def policy_test(
     secret: Annotated[list[str] | None, typer.Option(
         help="A secret that exists in the run (only its NAME matters here); repeatable.",
         metavar="NAME")] = None,
+    screen_text: Annotated[list[str] | None, typer.Option(
+        help="A line of text on the screenshot Claude saw, judged by the injection tripwire's "
+        "detector as if OCR had read it (rule screen-injection, screen_text conditions); "
+        "repeatable, one line each.", metavar="TEXT")] = None,
     as_json: JsonOption = False,
 ) -> int:
     from ..core.desktop import Window
+    from ..core.injection import TextLine, scan
     from ..core.policy import assess, proposal_for
     from ..core.policy_file import effective_rules
 
@@ -187,11 +193,12 @@ def policy_test(
     parsed = [_parse(item) for item in items]
     names = [spec.partition("=")[0] for spec in secret or ()]
     window = Window(wm_class=window_class, title=window_title)
+    flagged = tuple(f.text for f in scan([TextLine(t) for t in screen_text or ()]))
     results = []
     for i, (item, action) in enumerate(zip(items, parsed, strict=True)):
         proposal = proposal_for(item["action"], action, window=window, step=0, secret_names=names,
                                 next_action=parsed[i + 1] if i + 1 < len(parsed) else None,
-                                tool_input=item)
+                                tool_input=item, flagged=flagged)
         verdict = assess(proposal, rules)
         results.append({"decision": verdict.decision, "rule": verdict.rule,
                         "reason": verdict.reason, "source": verdict.source,

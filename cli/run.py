@@ -97,6 +97,9 @@ def run(
         "--non-interactive", help="Never prompt, even on a terminal: an action that needs "
         "approval stops the run (status needs_approval, exit 4). Implied when stdin is not a "
         "terminal (env CUA_NON_INTERACTIVE=1, config non_interactive = true).")] = False,
+    scope_window: Annotated[str | None, typer.Option(
+        help="Keep the run to windows whose WM_CLASS class, instance or title matches REGEX (case-insensitive): an action aimed at any other window (a click: the window under its point; typing and keys: the focused window) needs a person's approval (rule outside-scope). Example: --scope-window 'vendor|firefox'. A policy file can set scope_window too.",
+        metavar="REGEX")] = None,
     secret: Annotated[list[str] | None, typer.Option(
         help="Let Claude type a secret without seeing it: NAME takes the value of $NAME, "
         "NAME=VAR of $VAR. Claude writes {{NAME}}; cua types the value. Repeatable.",
@@ -200,6 +203,6 @@ def make_plan(task: str, *, env: dict[str, str], model: str | None = None,
         non_interactive=loaded.settings.non_interactive,
         timeout_s=loaded.settings.timeout_s, check=check,
         wait_lock_s=loaded.settings.wait_lock_s, verbose=verbose,
-        desktop=desktop, report=loaded.settings.report,
+        desktop=desktop, report=loaded.settings.report, scope_window=scope_window,
     )
     return plan, problems + problems_of(plan, dry_run=dry_run)

@@ -280,9 +280,10 @@ def write_gif(run, path: Path, *, redact) -> int:  # type: ignore[no-untyped-def
     """Write the run's animation to `path`; returns its size in bytes."""
     from ..core.animation import animate
     from ..core.report import gather
+    from ..core.runs import write_private_atomically
 
     data = animate(run, gather(run).pictures, redact=redact)
-    path.write_bytes(data)
+    write_private_atomically(path, data)  # 0600, like the screenshots it shows
     return len(data)
 
 

@@ -54,6 +54,7 @@ class RunPlan:
     report: bool = False  # write report.html into the run folder when the run ends
     verbose: int = 0  # -v: step detail and core's info logs; -vv: debug logs
     known_model: bool = False  # the model is known not to be in the table (cua demo's stand-in)
+    scope_window: str | None = None  # --scope-window REGEX
 
     def request(self) -> Any:
         """The core's part of the plan."""
@@ -67,7 +68,7 @@ class RunPlan:
             price_overrides=self.price_overrides, policy_files=self.policy_files,
             secret_specs=self.secret_specs, timeout_s=self.timeout_s, check=self.check,
             wait_lock_s=self.wait_lock_s, desktop=self.desktop, report=self.report,
-            known_model=self.known_model)
+            known_model=self.known_model, scope_window=self.scope_window)
 
 
 def parse_app(command: str | None) -> list[str] | None:

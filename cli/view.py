@@ -269,14 +269,26 @@ def make_view(console: Console, *, quiet: bool, verbose: int = 0) -> Any:
 
 
 class RedactingWriter:
-    """A text stream that redacts each write before passing it to `inner`."""
+    """A text stream that redacts each write before passing it to `inner`; a write that fails
+    because the terminal has gone (EIO: its other side closed) ends the run as a hang-up (exit
+    129), as SIGHUP does when the terminal was cua's controlling terminal, and as it must when it
+    was only its stdin and stdout (no signal comes then)."""
 
     def __init__(self, inner: IO[str], redactor: Redactor) -> None:
         self._inner, self._redactor = inner, redactor
 
     def write(self, text: str) -> int:
-        self._inner.write(self._redactor.redact(text))
+        try:
+            self._inner.write(self._redactor.redact(text))
+        except OSError:
+            _lost_or_raise()
         return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._inner.flush()
+        except OSError:
+            _lost_or_raise()
 
     def writelines(self, lines: Any) -> None:
         for line in lines:
@@ -288,12 +300,19 @@ class RedactingWriter:
         return getattr(self._inner, name)
 
 
+def _lost_or_raise() -> None:
+    """Called in an `except OSError`: a hang-up if the terminal has gone, else the error."""
+    from ..core.interrupts import terminal_hung_up, terminal_lost  # only when a write failed
+
+    if terminal_hung_up():
+        raise terminal_lost("while cua showed the run") from None
+    raise  # the OSError being handled: not a lost terminal
+
+
 @contextmanager
 def guarded_stdio(redactor: Redactor) -> Iterator[None]:
-    """Route sys.stdout and sys.stderr through `redactor` while the block runs."""
-    if not redactor:
-        yield
-        return
+    """Route sys.stdout and sys.stderr through `redactor` and the lost-terminal check while the
+    block runs (with nothing to redact too: a terminal can go away all the same)."""
     saved = sys.stdout, sys.stderr
     sys.stdout = RedactingWriter(sys.stdout, redactor)  # type: ignore[assignment]
     sys.stderr = RedactingWriter(sys.stderr, redactor)  # type: ignore[assignment]

@@ -2,9 +2,12 @@
 
 `parse_action` checks the input against the flavour's action set and turns model-space
 coordinates into screen pixels through `ScreenSpace`; anything Claude can fix raises ActionError.
-It is where every action's input is checked, once: each field's type and range (the limits
-below), chords and held modifiers by the key parser that types them, and text by the keysyms
-that would type it. The desktop takes what it is given.
+It is where every action's input is checked, once: every numeric field through one conversion
+(`number`: a JSON number, bounded as it came, before any float arithmetic, so a 400-digit int,
+NaN, Infinity or a boolean is an error and never a crash), every text field through one check
+(`_string`: valid Unicode, no lone surrogate), chords and held modifiers by the key parser that
+types them, and text by the keysyms that would type it. Messages quote values through
+reply.shown, which never recurses into a list 100,000 deep. The desktop takes what it is given.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any, Literal
 from . import keys
 from .desktop import Button, Desktop, ScrollDirection
 from .errors import ActionError
+from .reply import shown
 from .screen import ScreenSpace
 
 
@@ -186,7 +190,8 @@ _DIRECTIONS: tuple[ScrollDirection, ...] = ("up", "down", "left", "right")
 
 def _scroll(inp: Mapping[str, Any], space: ScreenSpace) -> Action:
     direction = inp.get("scroll_direction")
-    if not isinstance(direction, str) or direction not in _DIRECTIONS:
+    if not isinstance(direction, str) or not _is_unicode(direction) or (
+            direction not in _DIRECTIONS):
         raise ActionError(
             f"scroll_direction must be up, down, left or right, not {_shown(direction)}")
     amount = _int_in(_given(inp, "scroll_amount", 3), "scroll_amount", 1, MAX_SCROLL)
@@ -200,7 +205,7 @@ def _wait(inp: Mapping[str, Any], _: ScreenSpace) -> Action:
 
 def _zoom(inp: Mapping[str, Any], space: ScreenSpace) -> Action:
     region = inp.get("region")
-    if not (isinstance(region, list | tuple) and len(region) == 4):
+    if not (isinstance(region, list | tuple) and len(region) == 4):  # len: never recurses
         raise ActionError(f"zoom needs region [x0, y0, x1, y1], got {_shown(region)}")
     top = max(space.model_w, space.model_h)
     x0, y0, x1, y1 = (_int_in(v, "region value", 0, top) for v in region)
@@ -229,9 +234,17 @@ _PARSERS = {
 
 
 def _shown(value: object, limit: int = 60) -> str:
-    """A short rendering of a model-sent value for an error message."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    """A short rendering of a model-sent value for an error message; never fails."""
+    return shown(value, limit)
+
+
+def _is_unicode(text: str) -> bool:
+    """Whether `text` is valid Unicode text (no surrogate code point: UTF-8 can carry it)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _given(inp: Mapping[str, Any], field: str, default: object) -> object:
@@ -240,11 +253,22 @@ def _given(inp: Mapping[str, Any], field: str, default: object) -> object:
     return default if value is None else value
 
 
-def _text(inp: Mapping[str, Any], field: str, *, allow_empty: bool = False) -> str:
-    value = inp.get(field)
+def _string(value: object, field: str, *, allow_empty: bool = False) -> str:
+    """The one check of every text field from the wire: a string, of valid Unicode text.
+
+    A lone surrogate (U+D800 to U+DFFF) is no character at all: it cannot be typed, encoded for
+    the record or shown, so it is Claude's to fix, before anything reaches the desktop."""
     if not isinstance(value, str) or (not value and not allow_empty):
         raise ActionError(f"{field!r} must be a non-empty string, got {_shown(value)}")
+    if not _is_unicode(value):
+        bad = next(ch for ch in value if 0xD800 <= ord(ch) <= 0xDFFF)
+        raise ActionError(f"{field!r} holds a lone surrogate (U+{ord(bad):04X}), which is not "
+                          "valid Unicode text; send the text again as valid Unicode")
     return value
+
+
+def _text(inp: Mapping[str, Any], field: str, *, allow_empty: bool = False) -> str:
+    return _string(inp.get(field), field, allow_empty=allow_empty)
 
 
 def _modifiers(inp: Mapping[str, Any]) -> str | None:
@@ -254,35 +278,46 @@ def _modifiers(inp: Mapping[str, Any]) -> str | None:
         return None
     if not isinstance(value, str):
         raise ActionError(f"'text' (the held modifier) must be a string, got {_shown(value)}")
+    _string(value, "text")
     if not set(keys.parse_chord(value)) <= keys.modifier_keysyms():
         raise ActionError(f"'text' names the keys to hold while the mouse acts, which must be "
                           f"modifiers such as shift, ctrl, alt or super; got {_shown(value)}")
     return value
 
 
-def _number(value: object) -> float | int | None:
-    """`value` if it is a finite JSON number (not a boolean), else None."""
+def number(value: object, field: str, low: float, high: float, *, whole: bool = True,
+           what: str | None = None) -> int | float:
+    """The one conversion of every numeric field from the wire, bounded before any arithmetic.
+
+    Accepts a JSON number (not a boolean) between `low` and `high`, a whole one when `whole`;
+    anything else raises ActionError naming the field. An int is compared with the bounds as
+    an int, exactly, whatever its size (a 400-digit int never meets float()); a float must be
+    finite (not NaN or Infinity). What it returns is small enough for any float arithmetic.
+    `what` replaces the default wording of the range error ("must be between ...").
+    """
+    kind = "whole number" if whole else "number"
+    problem = None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return value if math.isfinite(value) else None
+        problem = f"{field} must be a {kind}, got {_shown(value)}"
+    elif isinstance(value, float) and not math.isfinite(value):
+        problem = f"{field} must be a finite {kind}, got {_shown(value)}"
+    elif whole and isinstance(value, float) and not value.is_integer():
+        problem = f"{field} must be a whole number, got {_shown(value)}"
+    elif not low <= value <= high:
+        problem = f"{field} must be between {low} and {high}, got {_shown(value)}"
+    if problem is not None:
+        raise ActionError(what or problem)
+    return int(value) if whole else float(value)
 
 
 def _int_in(value: object, field: str, low: int, high: int) -> int:
-    number = _number(value)
-    if number is None or number != int(number):
-        raise ActionError(f"{field} must be a whole number, got {_shown(value)}")
-    whole = int(number)
-    if not low <= whole <= high:
-        raise ActionError(f"{field} must be between {low} and {high}, got {_shown(value)}")
-    return whole
+    return int(number(value, field, low, high))
 
 
 def _seconds(inp: Mapping[str, Any], field: str) -> float:
     value = inp.get(field)
-    number = _number(value)
-    if number is None or not 0 <= number <= MAX_WAIT_S:
-        raise ActionError(f"{field} must be seconds from 0 to {MAX_WAIT_S}, got {_shown(value)}")
-    return float(number)
+    return float(number(value, field, 0, MAX_WAIT_S, whole=False, what=(
+        f"{field} must be seconds from 0 to {MAX_WAIT_S}, got {_shown(value)}")))
 
 
 def _target(inp: Mapping[str, Any], field: str, space: ScreenSpace) -> Target:
@@ -292,7 +327,12 @@ def _target(inp: Mapping[str, Any], field: str, space: ScreenSpace) -> Target:
     if not (isinstance(value, list | tuple) and len(value) == 2):
         raise ActionError(f"{field} must be [x, y], got {_shown(value)}")
     x, y = (_int_in(v, field, -_COORDINATE_LIMIT, _COORDINATE_LIMIT) for v in value)
-    return Target((x, y), space.to_screen(x, y))
+    try:
+        return Target((x, y), space.to_screen(x, y))
+    except ActionError as exc:
+        if field == "coordinate":
+            raise
+        raise ActionError(f"{field}: {exc}") from None
 
 
 def _optional_target(inp: Mapping[str, Any], field: str, space: ScreenSpace) -> Target | None:

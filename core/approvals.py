@@ -19,10 +19,14 @@ from .events import ApprovalPictureTaken, EventSink
 from .gate import ApprovalRequest, Decision, Gate
 from .policy import Proposal, Verdict, proposal_for
 from .record import ActionRecord, ApprovalRecord, action_to_dict, approval_picture_name
-from .screen import crop_around, encode_png
+from .screen import crop_around, crop_box, encode_png
 
 if TYPE_CHECKING:
+    from .injection import Finding
     from .secrets import Secrets
+
+INJECTION_RULE = "screen-injection"
+
 
 class EndRun(Exception):
     """Raised inside a step when the run must end there: a person (or nobody) ended it at an
@@ -64,19 +68,29 @@ class Approvals:
         self.gate, self.desktop, self.secrets, self.emit = gate, desktop, secrets, emit
         self.run_dir, self.screen = run_dir, screen
         self.pictures = 0
+        # What the tripwire flagged on the screenshot Claude answered; set by the step.
+        self.findings: tuple[Finding, ...] = ()
+        self.wants_target = any(rule.scope is not None for rule in gate.rules)
 
     def judge_action(self, step: int, name: str, action: Action, *, tool_input: dict[str, Any],
                      next_action: Action | None) -> Judged:
         window = self.desktop.focused_window()
         proposal = proposal_for(name, action, window=window, step=step,
                                 secret_names=self.secrets.names, next_action=next_action,
-                                tool_input=tool_input)
+                                tool_input=tool_input, flagged=self._flagged())
+        window_at = getattr(self.desktop, "window_at", None)
+        if self.wants_target and proposal.point is not None and window_at is not None:
+            proposal = replace(proposal, target=window_at(*proposal.point))
         return self._judge(step, name, proposal, action_to_dict(action))
+
+    def _flagged(self) -> tuple[str, ...]:
+        return tuple(self.secrets.redact(f.text) for f in self.findings)
 
     def judge_request(self, step: int, description: str) -> Judged:
         """Claude's own request_approval."""
         proposal = Proposal(kind=APPROVAL, description=description,
-                            window=self.desktop.focused_window(), step=step)
+                            window=self.desktop.focused_window(), step=step,
+                            flagged=self._flagged())
         return self._judge(step, APPROVAL, proposal,
                            {"kind": APPROVAL, "description": description})
 
@@ -86,9 +100,13 @@ class Approvals:
         shown: list[str] = []
 
         def request(verdict: Verdict) -> ApprovalRequest:
-            png, path = self._picture(step, proposal.point, shown)
+            box = (self.findings[0].box if verdict.rule == INJECTION_RULE and self.findings
+                   else None)
+            png, path = self._picture(step, proposal.point, shown, box=box)
             return ApprovalRequest(step, proposal.kind, described, verdict, proposal.window,
-                                   proposal.point, png, path)
+                                   proposal.point, png, path,
+                                   tuple((self.secrets.redact(f.text), f.box)
+                                         for f in self.findings))
 
         decision = self.gate.judge(proposal, request=request)
         picture = shown[0] if shown else None
@@ -96,12 +114,19 @@ class Approvals:
             raise self._end(step, name, proposal, described, decision, picture)
         return Judged(decision, proposal.window, picture)
 
-    def _picture(self, step: int, point: tuple[int, int] | None,
-                 shown: list[str]) -> tuple[bytes | None, str | None]:
-        """A picture of what the action targets (the whole screenshot without a point)."""
+    def _picture(self, step: int, point: tuple[int, int] | None, shown: list[str], *,
+                 box: tuple[int, int, int, int] | None = None
+                 ) -> tuple[bytes | None, str | None]:
+        """A picture of what the action targets (the whole screenshot without a point), or of
+        the flagged text's `box`."""
         if self.screen.frame is None:
             return None, None
-        png = encode_png(crop_around(self.screen.frame, point)) if point else self.screen.picture()
+        if box is not None:
+            png = encode_png(crop_box(self.screen.frame, box))
+        elif point:
+            png = encode_png(crop_around(self.screen.frame, point))
+        else:
+            png = self.screen.picture()
         if not self.run_dir:
             return png, None
         self.pictures += 1
@@ -115,9 +140,11 @@ class Approvals:
         v = decision.verdict
         window = replace(proposal.window, title=self.secrets.redact(proposal.window.title))
         path = str(Path(self.run_dir) / picture) if picture else None
+        screen_text = tuple({**f.to_dict(), "text": self.secrets.redact(f.text)}
+                            for f in self.findings) if v.rule == INJECTION_RULE else ()
         approval = ApprovalRecord(step, name,
                                   ActionRecord.from_dict({"name": name, "action": described}),
-                                  decision.record(), window, path)
+                                  decision.record(), window, path, screen_text)
         if decision.answer == "abort":
             return EndRun("aborted", f"aborted at step {step} when asked to approve "
                           f"{proposal.kind} (rule {v.rule})", approval)

@@ -108,7 +108,9 @@ def _pack(folder: Path) -> bytes:
 def unpack(data: bytes, into: Path) -> None:
     """Unpack a run folder archive into `into` (which must not hold a record yet); only
     regular files and folders inside it (tarfile's `data` filter)."""
-    into.mkdir(parents=True, exist_ok=True)
+    from .runs import private_dir
+
+    private_dir(into)  # a run record: 0700, like the run folders cua makes itself
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         tar.extractall(into, filter="data")
 

@@ -15,11 +15,16 @@ class Check:
     detail: str
     fix: str = ""
     skipped: bool = False
+    warning: bool = False  # ok (nothing stops a run), but worth fixing: `fix` says how
 
     @property
     def status(self) -> str:
-        """"ok", "FAIL" or "skipped", as shown."""
-        return "skipped" if self.skipped else "ok" if self.ok else "FAIL"
+        """"ok", "WARN", "FAIL" or "skipped", as shown."""
+        if self.skipped:
+            return "skipped"
+        if not self.ok:
+            return "FAIL"
+        return "WARN" if self.warning else "ok"
 
 
 def check_api_key(env: Mapping[str, str]) -> Check:

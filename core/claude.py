@@ -2,7 +2,8 @@
 
 Retries are cua's own, not the SDK's: one budget (`max_retries`) covers an HTTP 429/5xx/529
 before the stream starts and every fault after it started (an SSE `error` event, a cut or
-undecodable stream, a reply without `message_stop`, tool input that is not valid JSON), with
+undecodable stream, a reply without `message_stop`, tool input that is not valid JSON, a
+malformed reply such as a tool-use id that is missing, badly shaped or used twice), with
 the SDK's backoff (0.5 s doubling to 8 s, with jitter; `retry-after` honoured up to 60 s).
 """
 
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import ModelError
-from .reply import IncompleteReply, ModelReply, ReplyBuilder, ToolCall
+from .reply import IncompleteReply, MalformedReply, ModelReply, ReplyBuilder, ToolCall
 
 if TYPE_CHECKING:
     from .providers import Endpoint
@@ -328,7 +329,8 @@ def backoff_s(retry: int, *, initial_s: float = INITIAL_RETRY_DELAY_S,
 
 
 def _incomplete(exc: IncompleteReply) -> _Transient:
-    return _Transient(f"the API's reply was incomplete: {exc}", _NOTHING_DONE)
+    how = "malformed" if isinstance(exc, MalformedReply) else "incomplete"
+    return _Transient(f"the API's reply was {how}: {exc}", _NOTHING_DONE)
 
 
 def _gave_up(fault: _Transient, *, attempts: int) -> ModelError:

@@ -182,6 +182,11 @@ class FakeDesktop:
         self._call("focused_window")
         return self.window
 
+    def window_at(self, x: int, y: int) -> Window:
+        """The window at a point: on the fake desktop, the one window it has."""
+        self._call("window_at")
+        return self.window
+
     def release_all(self) -> None:
         self._call("release_all")
         self.held.clear()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from .checks import Check, check_api_key
@@ -52,7 +52,9 @@ def run_checks(env: Mapping[str, str], *, display: str | None = None,
         screen,
         *doctor_checks(env, provider=provider or env.get("CUA_PROVIDER") or "anthropic",
                        region=region, project=project, model=model),
+        check_tripwire(env),
         check_data_dir(env),
+        check_records_private(env),
         check_config_dir(),
         check_lock(env, name) if name else _skipped("display_lock", "no display"),
     ]
@@ -70,6 +72,21 @@ def check_display(env: Mapping[str, str]) -> Check:
                      "run inside an X session with DISPLAY set (a cron line must set DISPLAY "
                      f"and XAUTHORITY itself), or use {_VIRTUAL} for a private Xvfb")
     return Check("display", True, f"X server answers on DISPLAY={name}")
+
+
+def check_tripwire(env: Mapping[str, str]) -> Check:
+    """The injection tripwire's OCR engine is installed (or the tripwire is turned off)."""
+    from .ocr import status
+
+    if env.get("CUA_TRIPWIRE", "").strip().lower() in ("off", "0", "no", "false"):
+        return Check("tripwire", True, "off (CUA_TRIPWIRE=off): screen text is not checked for "
+                     "prompt injection")
+    found = status(env=env)
+    if not found.available:
+        detail, _, fix = found.detail.partition("; ")
+        return Check("tripwire", False, f"the injection tripwire would be off: {detail}",
+                     fix or "see the README's Safety section")
+    return Check("tripwire", True, f"screen text is read with {found.detail}")
 
 
 def check_session(env: Mapping[str, str]) -> Check:
@@ -145,11 +162,31 @@ def _screen_sizes(display: str, xauthority: Path) -> tuple[tuple[int, int], tupl
 
 
 def check_data_dir(env: Mapping[str, str]) -> Check:
-    """The run records' folder can be created and written."""
-    from .runs import runs_root
+    """The run records' folder can be created (private, 0700) and written."""
+    from .runs import private_dir, runs_root
 
     return _check_writable("data_dir", runs_root(env),
-                           "set CUA_DATA_DIR to a writable folder, or fix its permissions")
+                           "set CUA_DATA_DIR to a writable folder, or fix its permissions",
+                           make=private_dir)
+
+
+def check_records_private(env: Mapping[str, str]) -> Check:
+    """The runs folder is not open to other users: its screenshots show the user's screen.
+    A warning, not a failure: new run folders are 0700 whatever this folder's mode."""
+    from .runs import runs_root
+
+    runs = runs_root(env)
+    try:
+        mode = runs.stat().st_mode & 0o777
+    except OSError:
+        return Check("records_private", True, f"{runs} does not exist yet (made 0700)")
+    if mode & 0o077 == 0:
+        return Check("records_private", True, f"{runs} is private (mode {mode:o})")
+    return Check("records_private", True,
+                 f"other users can open {runs} (mode {mode:o}): records made before cua "
+                 "kept them private show screenshots of this screen",
+                 f"chmod 700 {runs} (and chmod -R go= {runs} for the records already in it)",
+                 warning=True)
 
 
 def check_config_dir() -> Check:
@@ -184,10 +221,14 @@ def check_lock(env: Mapping[str, str], display: str) -> Check:
                  f"wait for that run to finish, use `cua run --wait-lock SECONDS`, or {stop}")
 
 
-def _check_writable(name: str, path: Path, fix: str) -> Check:
+def _check_writable(name: str, path: Path, fix: str,
+                    make: Callable[[Path], object] | None = None) -> Check:
     existed = path.is_dir()
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        if make is not None:
+            make(path)
+        else:
+            path.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".cua-doctor-", dir=path)
         os.close(fd)
         os.unlink(probe)

@@ -68,6 +68,7 @@ class RunRequest:
     desktop: str | None = None  # hidden test desktop spec ("fake:...")
     report: bool = False  # write report.html into the run folder when the run ends
     known_model: bool = False  # the model is known not to be in the table (cua demo)
+    scope_window: str | None = None  # --scope-window REGEX: actions elsewhere go to a person
 
 
 def _ignore(_: Any) -> None:
@@ -196,6 +197,39 @@ def _after_run(request: RunRequest, run_dir: str | None, code: int, secrets: Sec
         return None
 
 
+def _with_scope(rules: list[Any], scope_window: str | None) -> tuple[Any, ...]:
+    """The rules with --scope-window's outside-scope rule after the policy files' rules."""
+    if not scope_window:
+        return tuple(rules)
+    import re  # only with --scope-window
+
+    from .policy import BUILTIN_RULES, scope_rule
+
+    try:
+        scope = scope_rule(scope_window)
+    except re.error as exc:
+        raise ConfigError(f"--scope-window {scope_window!r} is not a valid regular expression: "
+                          f"{exc}") from None
+    at = len(rules) - len(BUILTIN_RULES)
+    return (*rules[:at], scope, *rules[at:])
+
+
+def _tripwire_reader(env: Mapping[str, str], warn: Callable[[str], None]) -> Any:
+    """The OCR engine for the injection tripwire, or None (saying once why it is off)."""
+    setting = env.get("CUA_TRIPWIRE", "on").strip().lower()
+    if setting in ("off", "0", "no", "false"):
+        return None
+    if setting not in ("on", "1", "yes", "true", ""):
+        raise ConfigError(f"CUA_TRIPWIRE must be on or off, not {setting!r}")
+    from .ocr import find_engine  # pytesseract: only for a run that reads the screen
+
+    reader, detail = find_engine(env=env)
+    if reader is None:
+        warn(f"the injection tripwire is off (screen text is not checked for prompt "
+             f"injection): {detail}")
+    return reader
+
+
 def write_crash(run_dir: str, exc: BaseException, secrets: Secrets | None = None) -> str | None:
     """Write the traceback, redacted, to crash.txt in the run folder (else a temporary file);
     the path written, or None. Never raises: this is the path that reports a bug."""
@@ -207,7 +241,9 @@ def write_crash(run_dir: str, exc: BaseException, secrets: Secrets | None = None
     candidates = [Path(run_dir) / "crash.txt"] if run_dir and Path(run_dir).is_dir() else []
     for path in candidates:
         try:
-            path.write_text(text, encoding="utf-8", errors="backslashreplace")
+            from .runs import write_private  # only on the crash path (start-up time)
+
+            write_private(path, text, encoding="utf-8", errors="backslashreplace")
             return str(path)
         except OSError:
             continue
@@ -253,7 +289,8 @@ def _run(request: RunRequest, hooks: RunHooks, secrets: Secrets, summary: dict[s
     policy_files = list(request.policy_files)
     if not policy_files and (default := default_policy_path(request.env)).is_file():
         policy_files.append(default)
-    rules = tuple(effective_rules(policy_files))
+    rules = _with_scope(effective_rules(policy_files), request.scope_window)
+    reader = _tripwire_reader(request.env, hooks.warn)
     header_credential("ANTHROPIC_API_KEY", request.api_key)  # one clear line, value never shown
     run_id = new_run_id(datetime.now(UTC))
     replay = make_replayer(s.replay, task=secrets.redact(request.task),
@@ -307,7 +344,7 @@ def _run(request: RunRequest, hooks: RunHooks, secrets: Secrets, summary: dict[s
                             settle_ceiling_s=s.settle_ceiling_s, limits=image_limits_for(canonical),
                             price=_price(endpoint, request.price_overrides),
                             max_cost_usd=s.max_cost_usd, rules=rules, secrets=secrets,
-                            timeout_s=request.timeout_s)
+                            timeout_s=request.timeout_s, reader=reader)
         result = run_task(request.task, desktop=desktop, client=client, config=config,
                           on_event=recorder, run_id=run_id, run_dir=str(run_dir),
                           approver=hooks.approver, check=_check(request.check, desktop_env),

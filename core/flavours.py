@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import defaults
-from .reply import ToolCall
+from .reply import ToolCall, shown
 
 # Anthropic's guidance for computer-use screenshots on most models: the long edge at most 1568 px
 # and about 1.15 megapixels. Larger images are rejected or downscaled server-side, which would
@@ -51,7 +51,10 @@ class Flavour:
         if self.is_toolset:
             return call.name, call.input
         rest = {k: v for k, v in call.input.items() if k != "action"}
-        return str(call.input.get("action", "")), rest
+        action = call.input.get("action", "")
+        # Not str(): a 5,000-digit int or a list 100,000 deep would raise; parse_action says
+        # what is wrong with a name that is not an action's.
+        return (action if isinstance(action, str) else shown(action)), rest
 
 
 FLAVOURS: dict[str, Flavour] = {

@@ -31,6 +31,7 @@ class ApprovalRequest:
     point: tuple[int, int] | None
     crop_png: bytes | None = field(default=None, repr=False)
     crop_path: str | None = None  # where crop_png was saved in the run folder
+    flagged: tuple[tuple[str, tuple[int, int, int, int]], ...] = ()  # screen text and its box
 
 
 Approver = Callable[[ApprovalRequest], Answer]
@@ -102,6 +103,8 @@ class Gate:
     """
 
     EXACT_TEXT_RULES = frozenset({"destructive-shell"})
+    # "always" for these covers only the same flagged screen text, not every later action.
+    SCREEN_TEXT_RULES = frozenset({"screen-injection"})
 
     def __init__(self, rules: Sequence[Rule], approver: Approver, *,
                  who: str | None = None,
@@ -118,7 +121,9 @@ class Gate:
         if verdict.decision != "ask":
             return Decision(verdict)
         kind = (verdict.rule, proposal.kind,
-                proposal.text if verdict.rule in self.EXACT_TEXT_RULES else None)
+                proposal.text if verdict.rule in self.EXACT_TEXT_RULES
+                else "\n".join(proposal.flagged) if verdict.rule in self.SCREEN_TEXT_RULES
+                else None)
         if kind in self.approved:
             return Decision(verdict, "always", REMEMBERED)
         asked = request(verdict)

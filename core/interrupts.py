@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import select
 import signal
 import termios
 import threading
@@ -113,6 +114,7 @@ class SignalHandling:
 
 
 _active: SignalHandling | None = None
+_silenced = False  # a terminal of ours hung up, and fds 0-2 were pointed at /dev/null
 _process_ends_after_run = False
 
 # The process's runs in flight (their Cancels): a signal at the entry point ends every one.
@@ -221,22 +223,60 @@ def run_ending() -> None:
         active.ending = True
 
 
+def terminal_hung_up(fds: tuple[int, ...] = (0, 1, 2), *, wait_s: float = 0.0) -> bool:
+    """Whether any of `fds` is a terminal whose other side has gone. A pipe, a file or a live
+    terminal is not. `wait_s`: how long a terminal that still looks alive may take to show it
+    has gone (an end of input read from a closing pty can come a moment before the hang-up).
+    A terminal this process found hung up and silenced stays hung up."""
+    return _silenced or any(_is_hung_up(fd, wait_s) for fd in fds)
+
+
+def _is_hung_up(fd: int, wait_s: float = 0.0) -> bool:
+    """A terminal hung up answers every request with EIO; one whose other side has just closed
+    (a pty's master) polls as HUP a moment before that (its reader is woken first, and sees an
+    end of input that is no Ctrl-D)."""
+    try:
+        termios.tcgetattr(fd)
+    except termios.error as exc:
+        return bool(exc.args[0] == errno.EIO)
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        # Returns at once on input or a hang-up; waits up to `wait_s` only on a quiet terminal.
+        ready = poller.poll(int(wait_s * 1000))
+    except (OSError, ValueError):
+        return False
+    if any(events & (select.POLLHUP | select.POLLERR) for _, events in ready):
+        return True
+    try:
+        termios.tcgetattr(fd)
+    except termios.error as exc:
+        return bool(exc.args[0] == errno.EIO)
+    return False
+
+
+def terminal_lost(where: str) -> HungUp:
+    """The error that ends a run whose terminal went away at `where` (a prompt): the same
+    hang-up (exit 129) whether or not the kernel sent SIGHUP, which it does only when the
+    terminal was cua's controlling terminal. The dead terminal is silenced first."""
+    silence_hung_up_terminal()
+    return HungUp(f"hung up: the terminal closed {where}")
+
+
 def silence_hung_up_terminal() -> None:
     """Point stdin, stdout and stderr at /dev/null if they are a terminal that has hung up:
     every write to it fails (EIO), and the ending must not turn into a traceback for want of
     a screen nobody is looking at any more."""
+    global _silenced
     devnull = -1
     try:
         for fd in (0, 1, 2):
-            try:
-                termios.tcgetattr(fd)
-                continue  # a live terminal
-            except termios.error as exc:
-                if exc.args[0] != errno.EIO:
-                    continue  # not a terminal (a pipe, a file): it still works
+            if not _is_hung_up(fd):
+                continue  # a live terminal, a pipe, a file: it still works
             if devnull < 0:
                 devnull = os.open(os.devnull, os.O_RDWR)
             os.dup2(devnull, fd)
+            _silenced = True
     except OSError:
         return
     finally:

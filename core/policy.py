@@ -8,6 +8,11 @@ then the built-in rules, so a user rule can tighten a built-in `ask` to `deny` o
 
 Built-in rules (all `ask`), in the order they are tried:
 
+- `screen-injection`: any action Claude proposes after a screenshot in which the injection
+  tripwire (tripwire.py, injection.py) read text that addresses the agent ("ignore previous
+  instructions", "AI agent: click ...", "send your API key"). Why: text on the screen is data,
+  not the user's instructions; a person checks the action is what the user asked for.
+
 - `destructive-shell`: typed text, in any window, that looks like a destructive shell command:
   `rm` with a recursive flag, `mkfs`, `dd ... of=`, `shutdown`/`reboot`/`poweroff`/`halt`,
   `init 0`, `chmod -R`/`chown -R`, `curl ... | sh`, `sudo`, a fork bomb, a redirect onto a
@@ -64,6 +69,8 @@ class Proposal:
     secrets: frozenset[str] = frozenset()  # names of the secrets whose placeholders are in text
     followed_by_return: bool = False  # the next action of the turn presses Return
     description: str | None = None  # request_approval's description
+    flagged: tuple[str, ...] = ()  # text the tripwire flagged on the screenshot Claude saw
+    target: Window | None = None  # the window under `point`, when a scope rule wants it
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +100,8 @@ class Rule:
     window_title: re.Pattern[str] | None = None
     region: tuple[int, int, int, int] | None = None
     secret: str | None = None  # a secret name, or "*" for any
+    screen_text: re.Pattern[str] | None = None  # matches text the tripwire flagged
+    scope: re.Pattern[str] | None = None  # outside-scope: the windows actions may aim at
     check: Callable[[Proposal], str | None] | None = None
     when: str = ""
 
@@ -103,7 +112,7 @@ class Rule:
             out["action"] = sorted(self.actions)
         if self.keys is not None:
             out["key"] = sorted(self.keys)
-        for name in ("text", "window_class", "window_title"):
+        for name in ("text", "window_class", "window_title", "screen_text"):
             pattern = getattr(self, name)
             if pattern is not None:
                 out[name] = pattern.pattern
@@ -111,6 +120,8 @@ class Rule:
             out["region"] = list(self.region)
         if self.secret is not None:
             out["secret"] = self.secret
+        if self.scope is not None:
+            out["scope_window"] = self.scope.pattern
         if self.when:
             out["when"] = self.when
         return out
@@ -299,6 +310,15 @@ def _close_or_logout(p: Proposal) -> str | None:
     return None
 
 
+def _screen_injection(p: Proposal) -> str | None:
+    if not p.flagged:
+        return None
+    shown = p.flagged[0] if len(p.flagged[0]) <= 120 else p.flagged[0][:117] + "..."
+    more = f" (and {len(p.flagged) - 1} more)" if len(p.flagged) > 1 else ""
+    return (f"the screen shows text addressed to the agent, a possible prompt injection: "
+            f"{shown!r}{more}; check this {p.kind} is what the user asked for")
+
+
 def _claude_requested(p: Proposal) -> str | None:
     if p.kind != "request_approval":
         return None
@@ -306,6 +326,12 @@ def _claude_requested(p: Proposal) -> str | None:
 
 
 BUILTIN_RULES: tuple[Rule, ...] = (
+    Rule("screen-injection", "ask",
+         "Text on the screen that addresses the agent (ignore previous instructions, your task "
+         "has changed, AI agent: click ..., send your API key) may be a prompt injection; a "
+         "person confirms the actions Claude proposes after seeing it.",
+         check=_screen_injection,
+         when="the screenshot Claude saw has text the injection tripwire flagged"),
     Rule("destructive-shell", "ask",
          "Typed text that looks like a destructive shell command (recursive rm, mkfs, dd of=, "
          "shutdown, sudo, curl | sh, ...) can destroy data or the machine in one line.",
@@ -326,6 +352,33 @@ BUILTIN_RULES: tuple[Rule, ...] = (
          "Claude marked the next step as consequential and asked for approval.",
          check=_claude_requested, when="Claude called request_approval"),
 )
+
+
+SCOPE_RULE = "outside-scope"
+
+
+def scope_rule(pattern: str, *, source: str = "--scope-window") -> Rule:
+    """The `ask` rule for a run kept to some windows: an action aimed at a window whose class,
+    instance or title does not match `pattern` (re.search, case-insensitive) goes to a person.
+    A pointer action aims at the window under its point; a key or typed text at the focused
+    window. Raises re.error for a bad pattern."""
+    scope = re.compile(pattern, re.IGNORECASE)
+
+    def outside(p: Proposal) -> str | None:
+        if p.kind == "request_approval":
+            return None
+        window = p.target if p.target is not None else p.window
+        if any(scope.search(name) for name in (window.wm_class, window.instance, window.title)
+               if name):
+            return None
+        return (f"{p.kind} is aimed at {_window_label(window)}, outside the scope "
+                f"{pattern!r}; the run may have wandered off its task")
+
+    return Rule(SCOPE_RULE, "ask",
+                "An action aimed at a window outside the run's scope may mean the run wandered "
+                "off its task (or was steered off it).",
+                source=source, scope=scope, check=outside,
+                when="the target window's class, instance and title all miss the scope regex")
 
 
 # --- judging ---------------------------------------------------------------------------------
@@ -349,6 +402,9 @@ def _conditions_hold(rule: Rule, p: Proposal) -> bool:
         x0, y0, x1, y1 = rule.region
         if not (x0 <= p.point[0] < x1 and y0 <= p.point[1] < y1):
             return False
+    if rule.screen_text is not None and not any(
+            rule.screen_text.search(normalize_text(t)) for t in p.flagged):
+        return False
     if rule.secret is not None:
         return bool(p.secrets) if rule.secret == "*" else rule.secret in p.secrets
     return True
@@ -378,6 +434,8 @@ def proposal_for(
     secret_names: Iterable[str],
     next_action: Action | None,
     tool_input: Mapping[str, Any] | None = None,
+    flagged: tuple[str, ...] = (),
+    target: Window | None = None,
 ) -> Proposal:
     """The Proposal for one parsed action (None for request_approval or an unparsed action)."""
     from .actions import Click, Drag, HoldKey, Key, MouseButton, MouseMove, Scroll, TypeText
@@ -403,5 +461,6 @@ def proposal_for(
     return Proposal(
         kind=name, keys=keys, text=text, point=point, window=window, step=step,
         secrets=secrets, followed_by_return=followed,
-        description=description if isinstance(description, str) else None,
+        description=description if isinstance(description, str) else None, flagged=flagged,
+        target=target,
     )

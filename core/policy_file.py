@@ -18,6 +18,13 @@ Policy files are TOML, by default `policy.toml` in cua's config directory
     window_title = 'regex'      # optional: re.search, case-insensitive, on the window title
     region = [x0, y0, x1, y1]   # optional: screen pixels, x0 <= x < x1 and y0 <= y < y1
     secret = "PASSWORD"         # optional: that secret is typed ("*": any secret)
+    screen_text = 'regex'       # optional: re.search, case-insensitive, on the screen text the
+                                # injection tripwire flagged (so only after such a screenshot)
+
+A file may also keep the run to some windows (as `--scope-window` does), with a top-level key
+before any [[rule]]:
+
+    scope_window = 'regex'      # actions aimed at other windows are asked (rule outside-scope)
 
 A rule matches when every condition it gives holds. `key` matches when any chord of the action
 (a key action may hold several, "ctrl+a Delete") equals one of the rule's; for clicks, scrolls and
@@ -36,10 +43,10 @@ from typing import Any, get_args
 
 from .config_file import describe, read_toml
 from .errors import ConfigError
-from .policy import BUILTIN_RULES, DECISIONS, Rule, normalize_chord
+from .policy import BUILTIN_RULES, DECISIONS, Rule, normalize_chord, scope_rule
 
 RULE_KEYS = ("name", "verdict", "reason", "action", "key", "text", "window_class",
-             "window_title", "region", "secret")
+             "window_title", "region", "secret", "screen_text")
 CLICK_KINDS = frozenset(("left_click", "right_click", "middle_click", "double_click",
                          "triple_click"))
 _SECRET_NAME = re.compile(r"\*|[A-Za-z_][A-Za-z0-9_]*")
@@ -166,6 +173,7 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "window_title": lambda v: _regex(v, re.IGNORECASE),
     "region": _region,
     "secret": _secret,
+    "screen_text": lambda v: _regex(v, re.IGNORECASE),
 }
 _FIELDS = {"action": "actions", "key": "keys"}
 
@@ -209,9 +217,9 @@ def load_policy_file(path: Path) -> list[Rule]:
     raw, data = found.text, found.data
     where = _Lines(path, raw)
     for key in data:
-        if key != "rule":
+        if key not in ("rule", "scope_window"):
             raise where.error(where.top(key), f"unknown top-level key {key!r}; a policy file "
-                              "holds only [[rule]] tables")
+                              "holds [[rule]] tables and scope_window")
     tables = data.get("rule", [])
     if not isinstance(tables, list):
         raise where.error(where.top("rule"), "rule must be an array of tables: write each "
@@ -222,6 +230,13 @@ def load_policy_file(path: Path) -> list[Rule]:
             raise where.error(where.rule(index), "each rule must be a table, not "
                               f"{describe(table)}; write it under a [[rule]] header")
         rules.append(_rule(table, index, where))
+    if "scope_window" in data:
+        line = where.top("scope_window")
+        try:
+            _regex(data["scope_window"])
+            rules.append(scope_rule(data["scope_window"], source=f"{path}:{line}"))
+        except ValueError as exc:
+            raise where.error(line, f"scope_window {exc}") from None
     return rules
 
 

@@ -460,6 +460,9 @@ class StepRecord:
     outcome: str | None = None  # "success" | "failure" when Claude reported in this step
     replayed: bool = False  # carried out from a recording (--replay), without asking Claude
     match: float | None = None  # replay: how well the screen matched the recording (0..1)
+    # The injection tripwire's scan of the screenshot Claude answered: findings, wait_s, scan_s,
+    # cpu_s, regions, lines, timed_out, error (tripwire.Waited.to_dict); None when it is off.
+    tripwire: dict[str, Any] | None = field(default=None, metadata={"omit_none": True})
     # what came and went between the previous screenshot and this one (core/transients.py
     # Transient.record: kind, text, wm_class, region, came_s, went_s, action, image)
     transients: tuple[Mapping[str, Any], ...] = ()
@@ -468,7 +471,7 @@ class StepRecord:
     KEYS: ClassVar[tuple[str, ...]] = (
         "format", "step", "model_s", "stop_reason", "text", "usage", "cost_usd", "tool_calls",
         "actions", "overhead_s", "settle_s", "settle_captures", "is_stable", "screenshot",
-        "screenshot_before", "outcome", "replayed", "match", "transients")
+        "screenshot_before", "outcome", "replayed", "match", "tripwire", "transients")
 
     def to_dict(self) -> dict[str, Any]:
         return record_to_dict(self)
@@ -496,13 +499,18 @@ class ApprovalRecord:
     policy: PolicyRecord
     window: Window
     picture: str | None = None  # path of the picture of the target, when one was saved
+    # screen-injection: the flagged text, {"kind", "text", "box", "matched"} each
+    screen_text: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The shape of `approval` in run.json and the JSON summary."""
-        return {"step": self.step, "name": self.name,
-                "action": self.action.to_dict()["action"], **self.policy.to_dict(),
-                "window": {"wm_class": self.window.wm_class, "title": self.window.title},
-                "crop": self.picture}
+        out = {"step": self.step, "name": self.name,
+               "action": self.action.to_dict()["action"], **self.policy.to_dict(),
+               "window": {"wm_class": self.window.wm_class, "title": self.window.title},
+               "crop": self.picture}
+        if self.screen_text:
+            out["screen_text"] = [dict(t) for t in self.screen_text]
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ApprovalRecord:
@@ -510,7 +518,8 @@ class ApprovalRecord:
         name = str(data.get("name") or described.get("kind") or "")
         action = ActionRecord.from_dict({"name": name, "action": described})
         return cls(int(data.get("step", 0)), name, action, PolicyRecord.from_dict(data),
-                   window_from_dict(data.get("window")) or Window(), data.get("crop"))
+                   window_from_dict(data.get("window")) or Window(), data.get("crop"),
+                   tuple(t for t in data.get("screen_text") or () if isinstance(t, dict)))
 
 
 @dataclass(frozen=True, slots=True)

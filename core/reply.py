@@ -9,8 +9,10 @@ from the JSON text exactly as it arrived, when the reply is over. A reply that n
 API fault for claude.py to retry, never an instruction to carry out.
 
 It is also the one boundary for what the model sends: whatever is kept (and so re-sent with the
-next request) is valid JSON and valid Unicode, with string tool names and tool-use ids unique
-in the conversation. A tool call that cannot be used as it came (a name that is not a string,
+next request) is valid JSON and valid Unicode, with string tool names. A tool-use id that is not
+the API's shape or not unique in the conversation makes the reply malformed (MalformedReply,
+retried like an incomplete one): an id is never made up, so every tool_result answers a call
+Claude made. A tool call that cannot be used as it came (a name that is not a string,
 input that is not an object, NaN or 1e400 in it, a lone surrogate) carries a `problem`, which
 the step answers with an `is_error` tool_result; the action parser checks the rest.
 """
@@ -20,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import re
-import secrets
+import reprlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +43,12 @@ INVALID_NAME = "invalid_tool_name"
 
 class IncompleteReply(Exception):
     """The stream did not deliver a whole, readable reply; the message says what was missing."""
+
+
+class MalformedReply(IncompleteReply):
+    """The reply arrived whole but breaks the API's own rules (a tool-use id that is missing,
+    not a string, not of [A-Za-z0-9_-], or not unique in the conversation): handled like an
+    incomplete one, never carried out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,9 +207,7 @@ def _tool_call(block: Mapping[str, Any], raw_input: Any, unreadable: str | None,
                used: set[str]) -> ToolCall:
     """One tool_use block as a ToolCall that can be kept and answered, whatever it held."""
     problems = [unreadable] if unreadable else []
-    call_id = block.get("id")
-    if not (isinstance(call_id, str) and _ID.fullmatch(call_id)) or call_id in used:
-        call_id = _fresh_id(used)  # the tool_result answers this id, so the pair stays whole
+    call_id = _checked_id(block.get("id"), used)
     used.add(call_id)
     name = block.get("name")
     if not (isinstance(name, str) and _NAME.fullmatch(name)):
@@ -232,11 +238,25 @@ def _tool_use_block(call: ToolCall) -> dict[str, Any]:
     return entry
 
 
-def _fresh_id(used: set[str]) -> str:
-    while True:
-        candidate = f"toolu_cua{secrets.token_hex(11)}"
-        if candidate not in used:
-            return candidate
+def _checked_id(call_id: object, used: set[str]) -> str:
+    """The tool-use id as sent, or MalformedReply saying what is wrong with it.
+
+    The API sends ids of [A-Za-z0-9_-], unique in the conversation. One that breaks this cannot
+    be answered: a tool_result must name the id it answers, and answering an id cua made up (or
+    one already answered) would pair it with a call Claude never made. So the reply is
+    malformed, like a truncated one: nothing in it is carried out, and claude.py retries it.
+    """
+    if not isinstance(call_id, str):
+        what = "has no id" if call_id is None else f"has the id {shown(call_id)}, not a string"
+        raise MalformedReply(f"a tool call {what}")
+    if not _ID.fullmatch(call_id):
+        length = f" ({len(call_id):,} characters)" if len(call_id) > 40 else ""
+        raise MalformedReply(f"a tool call has the id {shown(call_id)}{length}, not 1 to 256 "
+                             "of A-Z, a-z, 0-9, _ and -")
+    if call_id in used:
+        raise MalformedReply(f"the tool-use id {shown(call_id)} is used twice (in this reply or "
+                             "an earlier one); ids must be unique in the conversation")
+    return call_id
 
 
 def clean_text(text: str) -> str:
@@ -246,9 +266,36 @@ def clean_text(text: str) -> str:
     return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
+class _BoundedRepr(reprlib.Repr):
+    """repr for messages about model-sent values: a few levels deep, never a huge int's digits,
+    always valid Unicode. Plain repr recurses once per nesting level (a list 100,000 deep is a
+    RecursionError) and refuses ints past 4,300 digits (ValueError); this one does neither."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxlist, self.maxtuple, self.maxdict = 3, 4, 4, 4
+        self.maxstring, self.maxother, self.maxlong = 60, 40, 40
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 128:
+            digits = int(x.bit_length() * math.log10(2)) + 1
+            return f"{'-' if x < 0 else ''}<an integer of about {digits} digits>"
+        return repr(x)
+
+    def repr_str(self, x: str, level: int) -> str:
+        return super().repr_str(clean_text(x), level)
+
+
+_REPR = _BoundedRepr()
+
+
 def shown(value: object, limit: int = 60) -> str:
-    """A short, printable, valid-Unicode rendering of a model-sent value, for messages."""
-    text = repr(value) if not isinstance(value, str) else repr(clean_text(value))
+    """A short, printable, valid-Unicode rendering of a model-sent value, for messages; never
+    fails, however deep or large the value."""
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # an object whose own repr fails: its type is enough
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -297,12 +297,26 @@ def _step(page: _Page, index: int) -> str:
     if step.replayed:
         extra += ' <span class="status s-info">replayed</span>'
     text = f'<p class="text">{page.t(step.text.strip())}</p>' if step.text.strip() else ""
+    text += _tripwire(page, step)
     actions = "".join(_action(page, a) for a in step.actions)
     actions_html = f'<ol class="actions">{actions}</ol>' if actions else ""
     return (f'<section class="step" id="step-{step.step}" data-step="{step.step}">{shot}'
             f'<div class="side"><h2>Step {step.step}{extra}</h2>{text}{actions_html}'
             f'{_transients(page, step)}'
             f'<p class="times">{_step_times(step)}</p></div></section>')
+
+
+def _tripwire(page: _Page, step: StepRecord) -> str:
+    """The injection tripwire's findings on the screenshot this step answered."""
+    scan = step.tripwire or {}
+    found = [f for f in scan.get("findings") or () if isinstance(f, dict)]
+    if not found:
+        return ""
+    items = "".join(
+        f'<li>\u201c{page.t(str(f.get("text", "")))}\u201d ({page.t(str(f.get("kind", "")))}, '
+        f"at {page.t(str(f.get('box', '')))})</li>" for f in found)
+    return (f'<div class="verdict">injection tripwire: text on the screen addresses the agent'
+            f"<ul>{items}</ul></div>")
 
 
 def _transients(page: _Page, step: StepRecord) -> str:
@@ -324,6 +338,9 @@ def _transients(page: _Page, step: StepRecord) -> str:
 def _step_times(step: StepRecord) -> str:
     acted = sum(a.action_s for a in step.actions)
     parts = [f"model {step.model_s:.2f} s", f"actions {acted:.2f} s"]
+    scan = step.tripwire or {}
+    if isinstance(scan.get("wait_s"), int | float) and isinstance(scan.get("scan_s"), int | float):
+        parts.append(f"screen scan {scan['scan_s']:.2f} s (waited {scan['wait_s']:.2f} s)")
     if step.settle_s is not None:
         parts.append(f"settle {step.settle_s:.2f} s"
                      + ("" if step.is_stable is not False else " (still changing)"))
@@ -456,6 +473,9 @@ def _final(page: _Page) -> str:
         side.append(f'<p>Stopped before step {a.step}\'s <b>{t(line)}</b>'
                     + (f'<span class="typed">{t(typed, newlines=True)}</span>' if typed else "")
                     + f'</p><p class="verdict">policy: {t(verdict_line(a.policy))}</p>')
+        for found in a.screen_text:
+            side.append(f'<p class="verdict">flagged on screen: '
+                        f'\u201c{t(str(found.get("text", "")))}\u201d</p>')
         if a.picture:
             side.append(_picture(page, Path(a.picture).name, "What the action would target"))
     check = h.check
@@ -479,7 +499,7 @@ def write_report(run: Run, path: Path, *, exit_code: int | None = None,
     page = render_html(run, gather(run), exit_code=exit_code, redact=redact)
     if redact is not None:
         page = redact(page)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
+    from .runs import write_private_atomically
+
+    write_private_atomically(path, page, encoding="utf-8")  # 0600: it shows the screenshots
     return path

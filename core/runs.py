@@ -1,6 +1,12 @@
 """Run records on disk: run.json, steps.jsonl (appended as each step ends) and step PNGs.
 
-The types written and read back are in record.py; this module owns the files."""
+The types written and read back are in record.py; this module owns the files.
+
+Records are private, like ~/.ssh: their screenshots show whatever was on the screen. Every
+folder cua creates for them (the data folder, runs/, each run folder, a --run-dir) is made 0700
+and every file it writes there 0600, set on the file itself as it is created (`private_dir`,
+`private_file`), whatever the umask; the process umask is never changed (it is process-wide,
+and other threads create files too)."""
 
 from __future__ import annotations
 
@@ -33,6 +39,50 @@ from .words import counted
 
 if TYPE_CHECKING:
     from .redact import Redactor
+
+
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` and every missing parent as 0700 folders (only those it creates: a folder
+    that exists keeps its mode; `cua doctor` warns about a runs folder others can read)."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, PRIVATE_DIR_MODE)
+        except FileExistsError:  # made meanwhile by another cua: its own mode stands
+            continue
+        os.chmod(folder, PRIVATE_DIR_MODE)  # the umask may have taken bits off mkdir's mode
+    return path
+
+
+def private_file(path: Path, mode: str = "wb", **kwargs: Any) -> IO[Any]:
+    """Open `path` for writing ("wb", "w", "a", "ab") as a 0600 file, whatever the umask; a file
+    that exists is made 0600 too before anything is written to it."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (
+        os.O_APPEND if mode.startswith("a") else os.O_TRUNC)
+    fd = os.open(path, flags, PRIVATE_FILE_MODE)
+    try:
+        os.fchmod(fd, PRIVATE_FILE_MODE)
+        return open(fd, mode, **kwargs)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def write_private(path: Path, data: bytes | str, **kwargs: Any) -> None:
+    """Write one whole file as 0600 (text with `encoding`, bytes as they are)."""
+    with private_file(path, "w" if isinstance(data, str) else "wb", **kwargs) as out:
+        out.write(data)
+
+
+def write_private_atomically(path: Path, data: bytes | str, **kwargs: Any) -> None:
+    """Write `path` through a 0600 temporary file beside it, renamed over it when complete."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    write_private(tmp, data, **kwargs)
+    os.replace(tmp, path)
 
 
 def runs_root(env: Mapping[str, str]) -> Path:
@@ -69,9 +119,9 @@ def prepare_run_dir(path: Path) -> Path:
     already holds a record, so nothing is overwritten."""
     check_run_dir(path)
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        private_dir(path)
         probe = path / ".cua-write-test"
-        probe.write_bytes(b"")
+        write_private(probe, b"")
         probe.unlink()
     except OSError as exc:
         raise RecordError(f"cannot write the run record in {path}: {_reason(exc)}; "
@@ -86,7 +136,7 @@ def _reason(exc: OSError) -> str:
 def write_run_file(path: Path, data: bytes) -> None:
     """Write one file of the run record (a picture); RecordError if it cannot be written."""
     try:
-        path.write_bytes(data)
+        write_private(path, data)
     except OSError as exc:
         raise _record_error(path, exc) from exc
 
@@ -100,8 +150,8 @@ def _record_error(path: Path, exc: OSError) -> RecordError:
 def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_suffix(".json.tmp")
     # backslashreplace: a lone surrogate (from a non-UTF-8 environment) must not stop a record.
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8",
-                   errors="backslashreplace")
+    write_private(tmp, json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8",
+                  errors="backslashreplace")
     os.replace(tmp, path)
 
 
@@ -168,8 +218,8 @@ class RunRecorder:
                     model_size=event.model_size, max_steps=event.max_steps,
                 )
                 self._write_header()
-                self._steps = open(self.run_dir / "steps.jsonl", "a", encoding="utf-8",  # noqa: SIM115
-                                   errors="backslashreplace")
+                self._steps = private_file(self.run_dir / "steps.jsonl", "a",
+                                           encoding="utf-8", errors="backslashreplace")
             case FirstScreenshot() | ApprovalPictureTaken():
                 write_run_file(self.run_dir / event.name, event.png)
             case HandedOver():
@@ -186,8 +236,8 @@ class RunRecorder:
                     replay=event.replay or self.header.replay)
                 self.finish(event.status)
             case CheckFinished():
-                (self.run_dir / "check.txt").write_text(
-                    self._data(event.output), encoding="utf-8", errors="backslashreplace")
+                write_private(self.run_dir / "check.txt", self._data(event.output),
+                              encoding="utf-8", errors="backslashreplace")
             case _:
                 pass
 
@@ -204,7 +254,7 @@ class RunRecorder:
     def _write_picture(self, path: Path, png: bytes | Callable[[], bytes]) -> None:
         """Write a PNG; one still to be encoded is encoded and written on the writer thread."""
         if not callable(png):
-            path.write_bytes(png)
+            write_private(path, png)
             return
         if self._writer is None:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="cua-record")
@@ -237,7 +287,7 @@ class RunRecorder:
 
 
 def _encode_to(path: Path, encode: Callable[[], bytes]) -> None:
-    path.write_bytes(encode())
+    write_private(path, encode())
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,6 +147,19 @@ class Settled:
     is_stable: bool
 
 
+def crop_box(frame: Frame, box: tuple[int, int, int, int], margin: int = 60) -> Image.Image:
+    """The full-resolution frame around `box` (x0, y0, x1, y1), with `margin` pixels of
+    context and the box outlined in red, for a person judging text found on the screen."""
+    from PIL import ImageDraw
+
+    left, top = max(box[0] - margin, 0), max(box[1] - margin, 0)
+    right, bottom = min(box[2] + margin, frame.width), min(box[3] + margin, frame.height)
+    image = frame_to_image(frame).crop((left, top, max(right, left + 1), max(bottom, top + 1)))
+    ImageDraw.Draw(image).rectangle((box[0] - left - 4, box[1] - top - 4, box[2] - left + 4,
+                                     box[3] - top + 4), outline=(255, 0, 0), width=3)
+    return image
+
+
 def crop_around(frame: Frame, point: tuple[int, int], size: tuple[int, int] = (480, 320)
                 ) -> Image.Image:
     """A `size` crop of the full-resolution frame centred on `point` (shifted to stay on screen),

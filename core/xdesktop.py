@@ -65,6 +65,13 @@ _MAX_TREE_DEPTH = 8  # window nesting to walk from the focus to its client, up o
 _MAX_SEARCHED = 64  # windows whose children are searched, per level, below a frame
 _MAX_PROPERTY_LONGS = 1024  # read at most 4 KiB of a class or title property
 _FIRST_PING_TIMEOUT_S = 1.0  # for an app that does not say it answers pings
+# For an app that has answered pings: the longest to wait for it to read the keys typed with a
+# keycode before that keycode may change (a loaded app can be seconds behind).
+_PROOF_TIMEOUT_S = 30.0
+# For an app that takes no pings: the longest to wait for its process to go idle (an app with a
+# thread that never sleeps, playing a video say, gets timed waits after that).
+_IDLE_TIMEOUT_S = 10.0
+_LOCAL_CLIENT_PID_MASK = 1 << 1  # X-Resource: identify a client by its local process id
 _OLD_CLIENT_TIMEOUT_S = 2.0  # for the server to finish an interrupted connection's requests
 _FLUSH_EVERY = 256  # key events queued before sending: python-xlib's send buffer grows O(n^2)
 _FAILSAFE_MESSAGE = (
@@ -159,6 +166,11 @@ class XDesktop:
         self._ping_serial = 0
         self._ping_answered = False
         self._silent_windows: set[int] = set()
+        self._answering_windows: set[int] = set()  # windows that answered a ping
+        self._app_pid: int | None = None  # the app typed into, if its process is here to see
+        # Borrowed keycodes typed since the focused app last proved (by a ping's answer) that
+        # it had read every event before it: none of them may change until it proves it again.
+        self._unproven: set[int] = set()
         self._wm_probe: Any | None = None  # a 1x1 unmapped window to ask the WM about
         self._wm_answered = self._wm_silent = False
         self._ping_timeout_s = 10.0
@@ -479,6 +491,7 @@ class XDesktop:
             batches = plan_typing(keysyms, keymap)
             needs_remap = any(batch.remap for batch in batches)
             self._ping_target = self._pingable_focus() if needs_remap else None
+            self._app_pid = self._focus_pid() if needs_remap else None
             try:
                 with self._caps_lock_off(keymap):
                     for batch in batches:
@@ -486,7 +499,7 @@ class XDesktop:
                         self._type_strokes(batch.strokes, keymap)
                 self._unborrow()
             finally:
-                self._ping_target = None
+                self._ping_target = self._app_pid = None
 
     def _tap_chord(self, keysyms: list[int], chord: str) -> None:
         with self._chord_held(keysyms, chord):
@@ -593,17 +606,44 @@ class XDesktop:
                     self._rows[code] = row
 
     def _await_clients(self, keycodes: Sequence[int]) -> None:
-        """Before a borrowed keycode changes, give clients time to translate its last events.
+        """Before a borrowed keycode changes, make sure the app has translated its events.
 
-        Clients look a keycode up when they handle its event, fetching the mapping again after
-        a MappingNotify; if it changed meanwhile, they type the new symbol. X cannot tell us when
-        another client is done, so this is a bounded wait, and only for recently used keycodes.
+        The race this closes: the app looks a keycode up when it handles the key's event, and
+        Xlib drops its copy of the keyboard mapping as soon as it *reads* a MappingNotify from
+        the socket, not when the app gets to it. So a key still waiting in the app's queue when
+        its keycode is remapped types the new keysym: under load, a run of characters from
+        elsewhere in the text. A round trip to the server (sync) proves nothing here: the
+        server has long sent the events; the app has not read them.
+
+        So a keycode typed since the app last proved it had handled everything sent to it
+        (`_unproven`) changes only after a fresh proof, however long the app takes; time alone
+        decides nothing. Two proofs, the first the app offers:
+        - a _NET_WM_PING (GTK, Qt, Chromium...): the app answers only when it handles the ping,
+          after every event queued before it, our keys included (`_caught_up`);
+        - for an app that does not take pings (Tk, xterm), its process, found through the
+          X-Resource extension when it runs on this machine: once the server has sent it our
+          keys, a process with every thread asleep has read its socket dry and handled what it
+          read, since a readable socket wakes the thread that polls it (`_app_idle`).
+        A mapping change of keycodes no pending key uses needs no proof (their old keys are
+        read already), so rotating through more spare keycodes would add mapping changes
+        without making anything safer. Only an app that offers neither (on another machine)
+        gets a bounded wait (`remap_settle_s` after its last key), the best X allows.
         """
-        last_use = max((self._used_at.get(keycode, -math.inf) for keycode in keycodes),
+        pending = [keycode for keycode in keycodes if keycode in self._unproven]
+        if not pending:
+            return
+        if self._ping_target is not None:
+            self._caught_up(required=True)  # raises rather than remap unproven keycodes
+            return
+        if self._app_pid is not None and self._app_idle(self._app_pid):
+            self._unproven.clear()
+            return
+        last_use = max((self._used_at.get(keycode, -math.inf) for keycode in pending),
                        default=-math.inf)
         remaining = last_use + self._settle_s - time.monotonic()
-        if remaining > 0 and not self._caught_up():
+        if remaining > 0:
             time.sleep(remaining)
+        self._unproven.difference_update(pending)
 
     def _wm_caught_up(self) -> None:
         """Wait until the window manager has handled the mapping change just made.
@@ -645,6 +685,57 @@ class XDesktop:
                  "without waiting for it")
         self._wm_silent = True
 
+    def _focus_pid(self) -> int | None:
+        """The process id of the focused app, if it runs on this machine (X-Resource tells the
+        server's view of the client's pid; /proc must show it); None otherwise."""
+        import Xlib.error
+
+        if not self._x.has_extension("X-Resource"):
+            return None
+        try:
+            start = self._focus_start()
+            found = self._client_window(start) if start is not None else None
+            if found is None:
+                return None
+            reply = self._x.res_query_client_ids(
+                [{"client": found[0].id, "mask": _LOCAL_CLIENT_PID_MASK}])
+        except (Xlib.error.XError, AttributeError):
+            return None
+        for client in reply.ids:
+            if client.spec.mask & _LOCAL_CLIENT_PID_MASK and client.value:
+                pid = int(client.value[0])
+                if pid != os.getpid() and os.path.isdir(f"/proc/{pid}/task"):
+                    return pid
+        return None
+
+    def _app_idle(self, pid: int) -> bool:
+        """Wait until process `pid` has handled every event the server has sent it: True then,
+        False if it is still busy after `_IDLE_TIMEOUT_S` or has gone (timed waits follow).
+
+        Each look follows two round trips to the server, so our keys have left it: the first
+        reply comes once it has handled our requests, the second once it has flushed what the
+        first cycle sent to every client. The kernel marks a thread runnable the moment its
+        socket turns readable, so every thread asleep (S) then means nothing is left to read
+        or being handled; a stopped (T) or running (R, D) thread means wait. Two looks in a
+        row must agree, a few milliseconds apart.
+        """
+        deadline = time.monotonic() + _IDLE_TIMEOUT_S
+        calm = 0
+        while time.monotonic() < deadline:
+            self._x.sync()
+            self._x.sync()
+            states = _thread_states(pid)
+            if states is None:
+                return False
+            calm = calm + 1 if states and set(states) <= {"S", "I"} else 0
+            if calm >= 2:
+                return True
+            time.sleep(0.002)
+        log.info("the focused app (pid %d) stayed busy for %.0f s; typing on with timed waits",
+                 pid, _IDLE_TIMEOUT_S)
+        self._app_pid = None
+        return False
+
     def _pingable_focus(self) -> Any | None:
         """The focused client window, to ping (see _caught_up); None without one.
 
@@ -669,13 +760,16 @@ class XDesktop:
         self._ping_answered = True
         return found[0]
 
-    def _caught_up(self) -> bool:
+    def _caught_up(self, *, required: bool = False) -> bool:
         """Whether the focused app has handled every event sent to it so far: it answers a
         _NET_WM_PING only once it reaches it in its event queue, behind our keys and the
         mapping change. False (after a bounded wait) without an app that answers.
 
-        This is what makes typing exact however far behind a loaded app falls: a keycode is
-        remapped only once the app has translated the keys typed with it.
+        An answer proves every key typed before it read (`_unproven` empties). With
+        `required` (a borrowed keycode is about to change under keys typed with it), an app
+        that has answered before is waited for up to `_PROOF_TIMEOUT_S`, and one that still
+        does not answer stops the typing with an ActionError: typing on would type the
+        wrong characters, the worst outcome there is.
         """
         from Xlib import X
         from Xlib.protocol import event
@@ -686,12 +780,16 @@ class XDesktop:
         self._ping_serial += 1
         protocols, ping = self._x.get_atom("WM_PROTOCOLS"), self._x.get_atom("_NET_WM_PING")
         self._root.change_attributes(event_mask=X.SubstructureNotifyMask)  # pongs go to root
+        answered_before = window.id in self._answering_windows
         try:
             window.send_event(event.ClientMessage(
                 window=window, client_type=protocols,
                 data=(32, [ping, self._ping_serial, window.id, 0, 0])), event_mask=0)
             self._x.flush()
-            timeout = self._ping_timeout_s if self._ping_answered else _FIRST_PING_TIMEOUT_S
+            if not answered_before:
+                timeout = _FIRST_PING_TIMEOUT_S
+            else:
+                timeout = _PROOF_TIMEOUT_S if required else self._ping_timeout_s
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 while self._x.pending_events():
@@ -699,11 +797,19 @@ class XDesktop:
                     if (reply.type == X.ClientMessage and reply.client_type == protocols
                             and list(reply.data[1][:2]) == [ping, self._ping_serial]):
                         self._ping_answered = True
+                        self._answering_windows.add(window.id)
+                        self._unproven.clear()
                         return True
                 select.select([self._x.fileno()], [], [], max(deadline - time.monotonic(), 0))
         finally:
             if self._usable():
                 self._root.change_attributes(event_mask=X.NoEventMask)
+        if required and answered_before:
+            raise ActionError(
+                f"stopped typing: the app did not confirm within {timeout:g} s that it had read "
+                "the keys typed so far, and changing the keyboard mapping before it has would "
+                "type wrong characters. Part of the text may be typed: take a screenshot, and "
+                "type the rest once the app responds")
         log.info("the focused app did not answer a ping within %.1f s; typing on with timed "
                  "waits", timeout)
         self._silent_windows.add(window.id)  # not asked again during this run
@@ -757,6 +863,7 @@ class XDesktop:
         self._fake_input(self._x, X.KeyPress, keycode)
         if keycode in self._borrowed:
             self._unsynced.add(keycode)
+            self._unproven.add(keycode)
 
     def _release_key(self, keycode: int) -> None:
         from Xlib import X
@@ -784,21 +891,35 @@ class XDesktop:
         finds the client window carrying WM_CLASS: focus may sit on a child of it or on the
         window manager's frame around it. A window that vanishes meanwhile reads as empty.
         """
+        with self._device_errors("read the focused window"):
+            return self._window_from(self._focus_start)
+
+    def window_at(self, x: int, y: int) -> Window:
+        """The top-level window shown at screen point (x, y) (the topmost one there); empty
+        over the bare root window. Pointer actions aim at it (the scope rule judges it)."""
+        def start() -> Any | None:
+            child = self._root.translate_coords(self._root, x, y).child
+            return child if child else None
+
+        with self._device_errors("read the window at a point"):
+            return self._window_from(start)
+
+    def _window_from(self, start_of: Callable[[], Any | None]) -> Window:
+        """The Window whose client is at or around `start_of()`'s window."""
         import Xlib.error
 
-        with self._device_errors("read the focused window"):
-            try:
-                start = self._focus_start()
-                found = self._client_window(start) if start is not None else None
-                if found is None:
-                    return Window()
-                client, wm_class = found
-                instance, _, rest = wm_class.partition(b"\0")
-                return Window(wm_class=rest.split(b"\0")[0].decode("latin-1"),
-                              instance=instance.decode("latin-1"), title=self._title(client))
-            except (Xlib.error.BadWindow, Xlib.error.BadDrawable, Xlib.error.BadMatch) as exc:
-                log.debug("the focused window went away while reading it: %s", exc)
+        try:
+            start = start_of()
+            found = self._client_window(start) if start is not None else None
+            if found is None:
                 return Window()
+            client, wm_class = found
+            instance, _, rest = wm_class.partition(b"\0")
+            return Window(wm_class=rest.split(b"\0")[0].decode("latin-1"),
+                          instance=instance.decode("latin-1"), title=self._title(client))
+        except (Xlib.error.BadWindow, Xlib.error.BadDrawable, Xlib.error.BadMatch) as exc:
+            log.debug("the window went away while reading it: %s", exc)
+            return Window()
 
     def _focus_start(self) -> Any | None:
         """The window the window manager calls active; without one, the X input focus, or the
@@ -954,6 +1075,25 @@ class XDesktop:
                 # possibly in the middle of a python-xlib request. Never reuse the connection.
                 self._interrupted = True
             raise
+
+
+def _thread_states(pid: int) -> list[str] | None:
+    """The scheduler state letter of each thread of `pid` (R, S, D, T...); None if it is gone."""
+    states = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/stat", encoding="ascii", errors="replace") as f:
+                stat = f.read()
+        except OSError:  # a thread that ended meanwhile
+            continue
+        state = stat[stat.rfind(")") + 2: stat.rfind(")") + 3]
+        if state != "Z":
+            states.append(state)
+    return states
 
 
 def _guard(connection: Any) -> Any:

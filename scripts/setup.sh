@@ -4,11 +4,15 @@
 # itself into a virtual environment, because Debian's own python3 refuses `pip install` outside
 # one (PEP 668, "externally-managed-environment").
 #
-# Usage: sh scripts/setup.sh          (cua)
+# Usage: sh scripts/setup.sh          (cua, with the injection tripwire's OCR)
 #        sh scripts/setup.sh --test   (cua, editable, plus what the tests need)
 #        CUA_EXTRAS=bedrock,vertex sh scripts/setup.sh   (cua with cloud providers' libraries)
 #        CUA_EXTRAS=ray sh scripts/setup.sh   (cua batch --ray: a Ray driver or worker node)
 #        CUA_EXTRAS=mcp sh scripts/setup.sh   (cua mcp: the MCP server)
+#        CUA_OCR=0 sh scripts/setup.sh   (without Tesseract: the injection tripwire stays off)
+#
+# The injection tripwire reads the screen with Tesseract: the Debian packages tesseract-ocr,
+# -eng and -chi-sim (Chinese), and the `ocr` extra (pytesseract), installed unless CUA_OCR=0.
 #
 # Where cua goes: the active virtual environment if one is active ($VIRTUAL_ENV), else a
 # virtual environment of its own, $CUA_VENV or ~/.local/share/cua/venv, made with the first
@@ -25,8 +29,13 @@ fi
 
 # System packages: the X tools, plus Tk and venv support for this python when it lacks them.
 packages="xvfb openbox xterm x11-utils x11-apps xauth"
-# The report's browser tests open it in Debian's chromium (through Playwright, no download).
-if [ "${1:-}" = "--test" ]; then packages="$packages chromium dbus-daemon"; fi
+ocr=${CUA_OCR:-1}
+if [ "$ocr" != 0 ]; then
+    packages="$packages tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim"
+fi
+# The report's browser tests open it in Debian's chromium (through Playwright, no download);
+# the tripwire's tests show Chinese text, which needs a CJK font.
+if [ "${1:-}" = "--test" ]; then packages="$packages chromium dbus-daemon fonts-wqy-microhei"; fi
 "$python" -c "import tkinter" 2>/dev/null || packages="$packages python3-tk"
 if [ ! -x "$venv/bin/python" ]; then
     # Debian ships `venv` without ensurepip (so without pip) until python3-venv is installed.
@@ -59,6 +68,8 @@ if [ ! -x "$venv/bin/python" ]; then
     "$venv/bin/python" -m pip install -q --upgrade pip
 fi
 
+extras=${CUA_EXTRAS:-}
+if [ "$ocr" != 0 ]; then extras="${extras:+$extras,}ocr"; fi
 if [ "${1:-}" = "--test" ]; then
     # The cloud extras too: the provider tests run the SDK's Bedrock and Vertex clients;
     # notify: the notification tests monitor a private session bus; ray: `cua batch --ray`'s
@@ -71,12 +82,12 @@ if [ "${1:-}" = "--test" ]; then
     # modules: useful to setuptools' developers, noise to everyone else. Only that is hidden.
     PYTHONWARNINGS="ignore:Editable installation"
     export PYTHONWARNINGS
-    "$venv/bin/python" -m pip install -q -e ".[test,bedrock,vertex,notify,ray,mcp]"
-elif [ -n "${CUA_EXTRAS:-}" ]; then
+    "$venv/bin/python" -m pip install -q -e ".[test,bedrock,vertex,notify,ray,mcp${extras:+,$extras}]"
+elif [ -n "$extras" ]; then
     # e.g. CUA_EXTRAS=bedrock or CUA_EXTRAS=bedrock,vertex: the cloud providers' libraries;
-    # CUA_EXTRAS=ray for cua batch --ray
-    echo "setup.sh: installing cua with pip, with the $CUA_EXTRAS libraries (under a minute)" >&2
-    "$venv/bin/python" -m pip install -q ".[$CUA_EXTRAS]"
+    # CUA_EXTRAS=ray for cua batch --ray; the tripwire's ocr extra unless CUA_OCR=0
+    echo "setup.sh: installing cua with pip, with the $extras libraries (under a minute)" >&2
+    "$venv/bin/python" -m pip install -q ".[$extras]"
 else
     echo "setup.sh: installing cua and its Python libraries with pip (about 30 s)" >&2
     "$venv/bin/python" -m pip install -q .

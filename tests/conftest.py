@@ -49,7 +49,8 @@ ISOLATED_NAMES = ("HOME", "DISPLAY", "XAUTHORITY", "WAYLAND_DISPLAY")
 def isolated_environment(monkeypatch: pytest.MonkeyPatch,
                          tmp_path_factory: pytest.TempPathFactory) -> Path:
     """No test sees the developer's settings, keys, folders or display: CUA_*, ANTHROPIC_*
-    and XDG_* are removed, and HOME and XDG_RUNTIME_DIR are fresh private folders."""
+    and XDG_* are removed, and HOME and XDG_RUNTIME_DIR are fresh private folders. The injection
+    tripwire is off (CUA_TRIPWIRE=off) unless a test turns it on."""
     for name in list(os.environ):
         if name.startswith(ISOLATED_PREFIXES) or name in ISOLATED_NAMES:
             monkeypatch.delenv(name)
@@ -58,6 +59,9 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch,
     runtime.mkdir(mode=0o700)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    # The injection tripwire reads every screenshot with Tesseract; the tests that are about it
+    # turn it on (CUA_TRIPWIRE=on), the rest are spared a scan per step.
+    monkeypatch.setenv("CUA_TRIPWIRE", "off")
     return home
 
 

@@ -131,8 +131,20 @@ HOSTILE = [
     None, True, False, 0, -1, 1.5, 2**64, -(2**64), float("nan"), float("inf"), float("-inf"),
     "", "x", "\ud800", "+" * 10_000, "ctrl+" * 50 + "a", "a " * 500, [], [1], [1, 2, 3],
     [float("nan"), 1], [True, 1], ["1", "2"], [[1], [2]], [2**64, 1], {}, {"x": 1},
-    [0, 0, 1e308, 1], "\x00\x1b", "alt+F4",
+    [0, 0, 1e308, 1], "\x00\x1b", "alt+F4", 10**400, -(10**400), [10**400, 1], [1, -(10**400)],
+    "\ud800abc", "abc\udfff", ["\udc00", 1],
 ]
+
+
+def nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+DEEP = [nested(3_000), nested(100_000), [nested(3_000), 1], [1, nested(100_000)]]
+HOSTILE += DEEP
 
 
 @pytest.mark.parametrize("version", sorted(FLAVOURS))
@@ -188,3 +200,65 @@ def test_an_error_quotes_a_huge_value_only_in_part():
     with pytest.raises(ActionError) as info:
         parse("left_click", coordinate="9" * 100_000)
     assert len(str(info.value)) < 200
+
+
+# --- one conversion for every number from the wire, one check for every text field ------------
+
+# Every numeric field of every action, with an input that parses when the field is valid; a list
+# field has each element tried.
+NUMERIC = [
+    ("left_click", "coordinate", {"coordinate": [5, 5]}, 2),
+    ("mouse_move", "coordinate", {"coordinate": [5, 5]}, 2),
+    ("left_click_drag", "coordinate", {"coordinate": [5, 5], "start_coordinate": [1, 1]}, 2),
+    ("left_click_drag", "start_coordinate", {"coordinate": [5, 5], "start_coordinate": [1, 1]},
+     2),
+    ("left_mouse_down", "coordinate", {"coordinate": [5, 5]}, 2),
+    ("scroll", "coordinate", {"coordinate": [5, 5], "scroll_direction": "up"}, 2),
+    ("scroll", "scroll_amount", {"scroll_direction": "up", "scroll_amount": 2}, None),
+    ("key", "repeat", {"text": "a", "repeat": 2}, None),
+    ("hold_key", "duration", {"text": "a", "duration": 1}, None),
+    ("wait", "duration", {"duration": 1}, None),
+    ("zoom", "region", {"region": [0, 0, 10, 10]}, 4),
+]
+BAD_NUMBERS = [10**400, -(10**400), 10**5000, -1, -(2**63), float("nan"), float("inf"),
+               float("-inf"), True, False, "1", None, *DEEP]
+
+
+@pytest.mark.parametrize(("name", "field", "good", "width"), NUMERIC)
+def test_every_numeric_field_refuses_huge_negative_nan_bool_and_deep_values(
+        name, field, good, width):
+    parse(name, **good)  # the base input is valid: only the bad value makes it fail
+    for bad in BAD_NUMBERS:
+        spots = [None] if width is None else range(width)
+        for spot in spots:
+            inp = dict(good)
+            if spot is None:
+                inp[field] = bad
+            else:
+                inp[field] = [*good[field][:spot], bad, *good[field][spot + 1:]]
+            if bad is None and spot is None and field in ("repeat", "scroll_amount"):
+                continue  # null means "not given" for an optional field
+            with pytest.raises(ActionError) as info:
+                parse(name, **inp)
+            assert field in str(info.value) and len(str(info.value)) < 200, (field, spot)
+
+
+@pytest.mark.parametrize(("name", "inp"), [
+    ("type", {"text": "\ud800abc"}),
+    ("type", {"text": "abc\udc00"}),
+    ("type", {"text": "a\udbff"}),
+    ("key", {"text": "\udfff"}),
+    ("hold_key", {"text": "\ud800", "duration": 1}),
+    ("left_click", {"coordinate": [1, 1], "text": "shift\udc00"}),
+    ("scroll", {"scroll_direction": "up\ud800"}),
+    ("scroll", {"scroll_direction": "up", "text": "\ud800"}),
+    ("left_click_drag", {"coordinate": [1, 1], "text": "\udc00ctrl"}),
+])
+def test_every_text_field_with_a_lone_surrogate_is_refused(name, inp):
+    with pytest.raises(ActionError, match=r"surrogate|scroll_direction") as info:
+        parse(name, **inp)
+    info.value.args[0].encode("utf-8")  # the message itself is valid Unicode
+
+
+def test_a_valid_astral_character_still_types():
+    assert parse("type", text="ok \U0001F600") == TypeText("ok \U0001F600")

@@ -10,7 +10,7 @@ import time
 
 import pytest
 from claude_cua.core.claude import MAX_RETRY_DELAY_S, ClaudeClient, backoff_s
-from claude_cua.core.demo.fakeapi import FAULTS, Broken, Error, Malformed, Reply
+from claude_cua.core.demo.fakeapi import FAULTS, NO_ID, Broken, Error, Malformed, Reply
 from claude_cua.core.demo.policies import computer_call, report, text
 from claude_cua.core.desktop import FakeDesktop
 from claude_cua.core.errors import ModelError
@@ -118,6 +118,54 @@ def test_tool_input_that_is_not_complete_json_is_a_fault_not_an_instruction(api,
     assert len(api.requests) == 2
     assert "not complete, valid JSON" in str(outcome) or "incomplete" in str(outcome)
     assert "on all 2 attempts" in str(outcome)
+
+
+MALFORMED_IDS = [
+    (42, "not a string"), ("", "not 1 to 256"), (NO_ID, "has no id"),
+    ("x" * 10_000, "10,000 characters"), ("toolu_\u00e9\u4e2d", "not 1 to 256"),
+    ("toolu_a\nb", "not 1 to 256"),
+]
+
+
+def clicks_with_id(call_id, second_id=None):
+    def reply(req):
+        first = computer_call(req, "left_click", coordinate=[100, 200])
+        calls = [{**first, "id": call_id}]
+        if second_id is not None:
+            calls.append({**computer_call(req, "type", text="x"), "id": second_id})
+        return Reply([text("clicking"), *calls])
+    return reply
+
+
+@pytest.mark.parametrize(("bad", "said"), MALFORMED_IDS)
+def test_a_malformed_tool_use_id_is_retried_then_an_api_error_never_run(api, bad, said):
+    api.queue(clicks_with_id(bad), clicks_with_id(bad))
+    outcome, desktop, _ = run(api, retries=1)
+    assert isinstance(outcome, ModelError), outcome
+    assert desktop.calls == []
+    assert len(api.requests) == 2
+    assert "malformed" in str(outcome) and said in str(outcome)
+    assert "on all 2 attempts" in str(outcome) and len(str(outcome)) < 600
+
+
+def test_a_malformed_reply_retried_into_a_good_one_runs_only_the_good_one(api):
+    api.queue(clicks_with_id("toolu_same", "toolu_same"), click, SUCCESS)
+    outcome, desktop, _ = run(api, retries=1)
+    assert isinstance(outcome, RunFinished) and outcome.status == "success", outcome
+    assert desktop.calls == [("click", (100, 200), "left", 1, None)]
+    body = json.loads(api.requests[-1].body)
+    answered = [b["tool_use_id"] for b in body["messages"][-1]["content"]
+                if b.get("type") == "tool_result"]
+    sent = [b["id"] for b in body["messages"][-2]["content"] if b["type"] == "tool_use"]
+    assert answered == sent and sent[0].startswith("toolu_")  # the id the API sent, answered
+
+
+def test_an_id_from_an_earlier_turn_makes_the_reply_malformed(api):
+    api.queue(clicks_with_id("toolu_first"), clicks_with_id("toolu_first"))
+    outcome, desktop, _ = run(api, retries=0)
+    assert isinstance(outcome, ModelError)
+    assert "'toolu_first' is used twice" in str(outcome)
+    assert desktop.calls == [("click", (100, 200), "left", 1, None)]  # the first turn only
 
 
 def test_valid_raw_input_split_anywhere_is_read_exactly(api):
@@ -242,3 +290,44 @@ def test_a_call_cut_by_max_tokens_is_answered_with_an_error_and_the_run_goes_on(
     assert len(api.requests) == 2
     result = api.requests[1].json["messages"][-1]["content"][0]
     assert result["is_error"] is True and "max_tokens" in result["content"][0]["text"]
+
+
+def _sse_with_start_input(depth):
+    """A whole reply whose tool input rides in content_block_start, nested `depth` lists deep."""
+    deep = "[" * depth + "]" * depth
+    events = [
+        ("message_start", {"type": "message_start", "message": {
+            "id": "msg_1", "type": "message", "role": "assistant", "model": MODEL, "content": [],
+            "stop_reason": None, "stop_sequence": None,
+            "usage": {"input_tokens": 1, "output_tokens": 1}}}),
+        ("content_block_start", "DEEP"),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        ("message_delta", {"type": "message_delta", "usage": {"output_tokens": 5},
+                           "delta": {"stop_reason": "tool_use", "stop_sequence": None}}),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    start = ('{"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", '
+             '"id": "toolu_deep", "name": "computer", "input": {"action": "left_click", '
+             f'"coordinate": {deep}}}}}}}')
+    return "".join(f"event: {kind}\ndata: {start if data == 'DEEP' else json.dumps(data)}\n\n"
+                   for kind, data in events).encode()
+
+
+@pytest.mark.parametrize("depth", [3_000, 100_000])
+def test_input_nested_too_deep_for_the_sdk_to_decode_is_an_unreadable_reply(api, depth):
+    api.queue(Malformed(body=_sse_with_start_input(depth)),
+              Malformed(body=_sse_with_start_input(depth)))
+    outcome, desktop, _ = run(api, retries=1)
+    assert isinstance(outcome, ModelError), outcome
+    assert "could not read" in str(outcome) and "on all 2 attempts" in str(outcome)
+    assert desktop.calls == []
+
+
+def test_input_nested_deep_but_decodable_is_answered_as_a_tool_error(api):
+    api.queue(Malformed(body=_sse_with_start_input(500)), SUCCESS)
+    outcome, desktop, _ = run(api)
+    assert isinstance(outcome, RunFinished) and outcome.status == "success", outcome
+    assert desktop.calls == []
+    answer = json.loads(api.requests[-1].body)["messages"][-1]["content"][0]
+    assert answer["tool_use_id"] == "toolu_deep" and answer["is_error"] is True
+    assert "nested too deeply" in json.dumps(answer)

@@ -67,6 +67,20 @@ def test_retries_show_in_the_view_and_the_final_error_says_what_to_do(cua, api, 
     assert "on all 3 attempts" in err and "try again" in err and "raise max_retries" in err
 
 
+def test_a_malformed_reply_ends_with_exit_6_saying_what_was_wrong(cua, api, monkeypatch):
+    monkeypatch.setenv("CUA_MAX_RETRIES", "1")
+
+    def twice_the_same_id(req):
+        call = computer_call(req, "left_click", coordinate=[714, 402])
+        return Reply([{**call, "id": "toolu_twin"}, {**call, "id": "toolu_twin"}])
+
+    api.queue(twice_the_same_id, twice_the_same_id)
+    code, _, err = cua(*MODEL, "x")
+    assert code == 6
+    assert "malformed" in err and "'toolu_twin' is used twice" in err
+    assert "on all 2 attempts" in err and "left_click (714, 402)" not in err
+
+
 def test_verbose_shows_cores_info_logs_and_quiet_default_does_not(cua, api, monkeypatch):
     monkeypatch.setenv("CUA_MAX_RETRIES", "1")
     overloaded = Error(529, headers={"retry-after-ms": "1"})

@@ -69,6 +69,18 @@ def test_readme_exit_codes_match_the_cli_table():
     assert codes == {*STATUS_EXIT.values(), *(c for _, c in ERROR_EXIT), BUG_EXIT, 2}
 
 
+def test_setup_installs_the_tripwire_ocr_unless_told_not_to():
+    setup = (ROOT / "scripts" / "setup.sh").read_text()
+    for package in ("tesseract-ocr", "tesseract-ocr-eng", "tesseract-ocr-chi-sim"):
+        assert package in setup
+    assert 'extras="${extras:+$extras,}ocr"' in setup
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    assert any(d.startswith("pytesseract") for d in extras["ocr"])
+
+
 def _table_keys(readme: str, heading: str) -> set[str]:
     """The keys a README table lists: every `name` in the first column of the table under
     `heading` (a line of its own)."""

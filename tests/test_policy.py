@@ -304,7 +304,7 @@ def test_nothing_matching_is_allowed_by_default():
 
 def test_builtin_rules_are_all_ask_and_documented():
     names = [rule.name for rule in BUILTIN_RULES]
-    assert names == ["destructive-shell", "secret-typed", "terminal-command",
+    assert names == ["screen-injection", "destructive-shell", "secret-typed", "terminal-command",
                      "close-or-logout-keys", "claude-requested"]
     assert all(rule.decision == "ask" and rule.reason.endswith(".") for rule in BUILTIN_RULES)
     from claude_cua.core import policy

@@ -5,7 +5,7 @@ import json
 import math
 
 import pytest
-from claude_cua.core.reply import INVALID_NAME, IncompleteReply, ReplyBuilder
+from claude_cua.core.reply import INVALID_NAME, IncompleteReply, MalformedReply, ReplyBuilder
 
 
 def events(*blocks, raw=None, stop=True):
@@ -140,15 +140,33 @@ def test_streamed_text_is_valid_unicode():
     assert streamed == "a\ufffd"
 
 
-def test_tool_use_ids_are_unique_in_the_conversation_and_answerable():
-    reply = build(events(tool(id="toolu_a"), tool(id="toolu_a"), tool(id=None), tool(id=7),
-                         tool(id="toolu_old"), tool(id="bad id!")), taken={"toolu_old"})
-    ids = [c.id for c in reply.tool_calls]
-    assert ids[0] == "toolu_a"
-    assert len(set(ids)) == 6 and "toolu_old" not in ids
-    assert all(isinstance(i, str) and i for i in ids)
-    assert [b["id"] for b in reply.content] == ids
-    assert all(c.problem is None for c in reply.tool_calls)  # an id is ours to fix, not Claude's
+MISSING = object()
+BAD_IDS = [
+    (7, "not a string"), ("", "not 1 to 256"), (MISSING, "has no id"), (None, "has no id"),
+    ("t" * 10_000, "10,000 characters"), ("toolu_\u00e9t\u00e9", "not 1 to 256"),
+    ("toolu_a\nb", "not 1 to 256"), ("bad id!", "not 1 to 256"), (["toolu_a"], "not a string"),
+    (True, "not a string"), ("toolu_\ud800", "not 1 to 256"),
+]
+
+
+@pytest.mark.parametrize(("bad", "said"), BAD_IDS)
+def test_a_tool_use_id_not_of_the_api_shape_makes_the_reply_malformed(bad, said):
+    block = tool(id=bad)
+    if bad is MISSING:
+        del block["id"]
+    with pytest.raises(MalformedReply, match=said) as info:
+        build(events(CLICK, block))
+    assert len(str(info.value)) < 200
+    str(info.value).encode("utf-8")
+
+
+def test_an_id_used_twice_in_a_reply_or_the_conversation_makes_the_reply_malformed():
+    with pytest.raises(MalformedReply, match="'toolu_a' is used twice"):
+        build(events(tool(id="toolu_a"), tool(id="toolu_a")))
+    with pytest.raises(MalformedReply, match="'toolu_old' is used twice"):
+        build(events(tool(id="toolu_new"), tool(id="toolu_old")), taken={"toolu_old"})
+    reply = build(events(tool(id="toolu_a"), tool(id="toolu_b")), taken={"toolu_old"})
+    assert [c.id for c in reply.tool_calls] == ["toolu_a", "toolu_b"]  # as sent, never made up
 
 
 def test_a_toolset_name_that_is_not_a_name_is_flagged():

@@ -49,6 +49,10 @@ _TOOL_INPUT_BLOCKS = ("tool_use", "server_tool_use", "mcp_tool_use")
 # A tool block may carry its input as raw JSON text under this key, sent exactly as written, so
 # tests can send input that is not valid JSON (or NaN, 1e400, "\ud800") the way a server could.
 RAW_INPUT = "raw_input"
+# A tool block whose "id" is NO_ID goes out with no id at all (the fake fills in a missing one).
+# Any other id is sent exactly as given (a number, "", 10,000 characters, a reused id), so tests
+# can send the malformed replies cua must refuse.
+NO_ID: Any = type("NoId", (), {"__repr__": lambda self: "NO_ID"})()
 _UNKNOWN_IMAGE_TOKENS = 1600  # what the API charges for an image at its largest size
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # The API bills a few tokens after the last breakpoint (the assistant turn's start), so even a
@@ -255,6 +259,8 @@ def message_json(reply: Reply, *, model: str, usage: Mapping[str, int]) -> dict[
     for block in content:
         if block.get("type") in _TOOL_INPUT_BLOCKS:
             block.setdefault("id", new_id("toolu_"))
+            if block["id"] is NO_ID:
+                del block["id"]
             block.setdefault("input", {})
     has_tool_use = any(b.get("type") == "tool_use" for b in content)
     output_tokens = max(1, estimate_tokens(json.dumps(content, ensure_ascii=False)))

@@ -367,3 +367,42 @@ def supplier_form_policy(values: Mapping[str, str] = SUPPLIER_VALUES) -> FormFil
         FormField("Notes", colours.NOTES, values["notes"]),
     ]
     return FormFiller(fields, submit=colours.SUBMIT, confirmation=colours.SUBMITTED)
+
+
+# --- the gullible agent --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Obeyer:
+    """A policy that obeys whatever the screen tells it: while the `bait` colour (the button an
+    injected text points at) is on screen it clicks that, then clicks `save` and reports success.
+
+    It is the worst case for the injection tripwire: a model that never resists. Like FormFiller
+    it keeps no state; it reads each newest screenshot. An action refused by cua (an error tool
+    result) ends the run with a failure report.
+    """
+
+    bait: RGB
+    save: RGB
+    tolerance: int = DEFAULT_TOLERANCE
+
+    def __call__(self, request: dict[str, Any]) -> Reply:
+        error = _last_tool_error(request)
+        if error is not None:
+            return _say("cua refused that.", report("failure", f"refused: {error}"))
+        image = latest_image(request, search_back=True)
+        if image is None:
+            return _say("No screenshot.", report("failure", "no screenshot"))
+        said = [b.get("text", "") for turn in _assistant_turns(request) for b in turn
+                if b.get("type") == "text"]
+        if "Clicking Save…" in said:
+            return _say("Done.", report("success", "Did what the screen said, and saved."))
+        bait = find_colour(image, self.bait, tolerance=self.tolerance)
+        if bait is not None and "Clicking the button the screen asked for…" not in said:
+            label, point = "the button the screen asked for", bait
+        else:
+            label, point = "Save", find_colour(image, self.save, tolerance=self.tolerance)
+        if point is None:
+            return _say("No Save button.", report("failure", "could not find Save"))
+        where = to_model_space(point, image=image, request=request)
+        return _say(f"Clicking {label}…", computer_call(request, "left_click", coordinate=where))

@@ -20,8 +20,8 @@ from helpers import randr_monitor, require_xvfb
 display = pytest.mark.display
 
 FAKE_KEY = "sk-ant-doctor-FAKE-9f8e7d6c5b4a"
-CHECKS = ["display", "x11", "xauthority", "screen", "provider", "api_key", "model", "data_dir",
-          "config_dir", "display_lock"]
+CHECKS = ["display", "x11", "xauthority", "screen", "provider", "api_key", "model", "tripwire",
+          "data_dir", "records_private", "config_dir", "display_lock"]
 
 HOLDER = """
 import sys, time

@@ -34,7 +34,7 @@ class Cua:
                if not k.startswith(("ANTHROPIC_", "CUA_")) and k not in ("DISPLAY", "XAUTHORITY")}
         env.update(HOME=str(self.home), CUA_DATA_DIR=str(self.home / "data"),
                    ANTHROPIC_API_KEY="test-key-e2e", ANTHROPIC_BASE_URL=self.api.url,
-                   CUA_MAX_RETRIES="0")
+                   CUA_MAX_RETRIES="0", CUA_TRIPWIRE="off")  # tripwire tests pass "on"
         env.update(extra)
         return {k: v for k, v in env.items() if v is not None}
 
