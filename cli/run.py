@@ -151,7 +151,8 @@ def run(
         base_url=base_url, replay=replay, timeout=timeout, wait_lock=wait_lock,
         virtual_display=virtual_display, app=app, policy=policy, non_interactive=non_interactive,
         report=report, config=config, run_dir=run_dir, as_json=as_json, quiet=quiet,
-        secret=secret, yes=yes, check=check, verbose=verbose, desktop=desktop, dry_run=dry_run)
+        secret=secret, yes=yes, check=check, verbose=verbose, desktop=desktop, dry_run=dry_run,
+        scope_window=scope_window)
     raise_all(problems, plan)
     if dry_run:
         from .replay import dry_run as replay_dry_run
@@ -173,7 +174,8 @@ def make_plan(task: str, *, env: dict[str, str], model: str | None = None,
               config: Path | None = None, run_dir: Path | None = None, as_json: bool = False,
               quiet: bool = False, secret: list[str] | None = None, yes: bool = False,
               check: str | None = None, verbose: int = 0, desktop: str | None = None,
-              dry_run: bool = False) -> tuple[Any, list[str]]:
+              dry_run: bool = False, scope_window: str | None = None
+              ) -> tuple[Any, list[str]]:
     """The RunPlan `cua run` makes of these options (its own option names), and every problem
     that stops it before it starts (empty: it can run). `cua run` and the in-process
     `cua batch` both build their runs here, so a batch task runs exactly as `cua run` would."""
