@@ -267,3 +267,24 @@ def test_a_signal_stops_every_task_cleanly_and_resume_runs_only_the_rest(
     assert sorted(line["id"] for line in lines_of(again.stdout)) == ["later", "slow1", "slow2"]
     assert model.asked["quick one"] == asked_quick  # the finished task never asked again
     assert "1 task(s) already succeeded" in again.stderr
+
+
+def test_a_batch_killed_outright_leaves_no_xvfb_of_its_in_process_tasks(cua, api, tmp_path):
+    gate = Gate()
+    api.queue(*[gate] * 4)
+    path = tmp_path / "killed.jsonl"
+    path.write_text("".join(json.dumps({"id": f"t{i}", "task": f"wait {i}"}) + "\n"
+                            for i in range(2)))
+    proc = cua.popen("batch", str(path), "--parallel", "2")
+    try:
+        wait_until(lambda: gate.waiting >= 2, 120, message="both tasks to ask the model")
+        xvfbs = descendants_named(proc.pid, "Xvfb")
+        assert len(xvfbs) == 2
+        proc.kill()  # SIGKILL: no handler runs; the kernel ends each Xvfb (PR_SET_PDEATHSIG)
+        proc.communicate(timeout=30)
+    finally:
+        gate.open()
+        if proc.poll() is None:
+            proc.kill()
+    for pid in xvfbs:
+        wait_until(lambda pid=pid: gone(pid), 10, message="the task's Xvfb to stop")
