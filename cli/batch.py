@@ -161,6 +161,7 @@ def in_process_execute(env: dict[str, str], note: Any) -> Any:
     from ..core.batch_run import finish_summary
     from ..core.cancel import Cancel
     from ..core.engine import RunHooks, run
+    from ..core.errors import ConfigError
     from ..core.events import ModelReplied, StepFinished
     from ..core.settings import SettingsError
     from .run import make_plan
@@ -168,8 +169,11 @@ def in_process_execute(env: dict[str, str], note: Any) -> Any:
     from .summary import error_summary
 
     def execute(job: Any, run_dir: Path, child: Any, state: Any) -> dict[str, Any]:
-        plan, problems = make_plan(job.task.task, env=env, run_dir=run_dir, quiet=True,
-                                   **job.options)
+        try:
+            plan, problems = make_plan(job.task.task, env=env, run_dir=run_dir, quiet=True,
+                                       **job.options)
+        except ConfigError as exc:  # as `cua run` ends on it: exit 2
+            return error_summary(str(exc), 2)
         if problems:  # `cua run` would stop here: exit 2 with every problem named
             return error_summary(str(SettingsError(problems)), 2)
         step, cost = 0, 0.0
