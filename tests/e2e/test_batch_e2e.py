@@ -288,3 +288,21 @@ def test_a_batch_killed_outright_leaves_no_xvfb_of_its_in_process_tasks(cua, api
             proc.kill()
     for pid in xvfbs:
         wait_until(lambda pid=pid: gone(pid), 10, message="the task's Xvfb to stop")
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_a_task_that_cannot_start_ends_as_cua_run_would_and_the_others_go_on(
+        cua, api, tmp_path, mode):
+    api.queue(succeed)
+    path = tmp_path / "unset.jsonl"
+    path.write_text("\n".join(json.dumps(t) for t in [
+        {"defaults": {"desktop": "fake:640x480", "max_steps": 2}},
+        {"id": "unset", "task": "type it", "secrets": ["CUA_TEST_NEVER_SET"]},
+        {"id": "fine", "task": "all good"},
+    ]) + "\n")
+    proc = cua.run("batch", str(path), "--parallel", "1", *MODES[mode])
+    by_id = {line["id"]: line for line in lines_of(proc.stdout)}
+    assert (by_id["unset"]["status"], by_id["unset"]["exit_code"]) == ("error", 2)
+    assert "CUA_TEST_NEVER_SET" in by_id["unset"]["error"]
+    assert by_id["unset"]["run_dir"] is None and len(api.requests) == 1
+    assert (by_id["fine"]["status"], proc.returncode) == ("success", 2), proc.stderr
