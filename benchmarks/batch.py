@@ -6,7 +6,7 @@ look at it (`--task look`: a screenshot and a report, 2 replies); the fake model
 request after `--delay` seconds (1 s). Every measurement is a fresh process, start-up included.
 
 - sequential: the tasks one after another, each `cua run --json` (what a shell loop does)
-- local: `cua batch FILE --parallel N`
+- local: `cua batch FILE --parallel N`, in process (the default) and with --isolate
 - memory: while the local batch runs, the PSS (proportional set size, shared pages split
   between the processes that map them) of every process below `cua batch` (each task's
   `cua run`, Xvfb, openbox, the form), sampled every 0.5 s; its peak divided by N, and the
@@ -159,14 +159,22 @@ def main() -> None:
             path = batch_file(home, args.tasks)
             seq = run_sequential(home, env, args.tasks)
             print(f"sequential ({args.tasks} x cua run): {seq:.1f} s")
-            wall, proc, peaks = timed([*cua, str(path), "--parallel", str(args.parallel)], env,
-                                      sample_memory=True)
-            check(proc, "local batch", args.tasks)
-            print(f"cua batch --parallel {args.parallel}: {wall:.1f} s = {wall / seq:.2f}x "
-                  f"sequential (target <= 0.4x)")
-            print(f"memory: peak PSS of everything below cua batch {peaks['tree_mb']:.0f} MB "
-                  f"= {peaks['tree_mb'] / args.parallel:.0f} MB per concurrent task "
-                  f"(cua run + Xvfb + openbox + app); cua batch itself {peaks['own_mb']:.0f} MB")
+            for mode, extra in (("in process", []), ("--isolate", ["--isolate"])):
+                wall, proc, peaks = timed([*cua, str(path), "--parallel", str(args.parallel),
+                                           *extra], env, sample_memory=True)
+                check(proc, f"local batch ({mode})", args.tasks)
+                print(f"cua batch --parallel {args.parallel} ({mode}): {wall:.1f} s = "
+                      f"{wall / seq:.2f}x sequential (target <= 0.4x)")
+                tree, own = peaks["tree_mb"], peaks["own_mb"]
+                if extra:
+                    print(f"  memory: peak PSS of everything below cua batch {tree:.0f} MB = "
+                          f"{tree / args.parallel:.0f} MB per concurrent task (cua run + Xvfb "
+                          f"+ openbox + app); cua batch itself {own:.0f} MB")
+                else:  # the runs are threads of cua batch: its own PSS holds them
+                    print(f"  memory: peak PSS of cua batch and everything below it "
+                          f"{tree + own:.0f} MB = {(tree + own) / args.parallel:.0f} MB per "
+                          f"concurrent task (its run in cua batch + Xvfb + openbox + app); "
+                          f"cua batch itself {own:.0f} MB, below it {tree:.0f} MB")
         if args.only in (None, "ray"):
             for n in args.ray_tasks:
                 path = batch_file(home, n)

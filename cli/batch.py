@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 HELP = """\
-Run every task in FILE, each as `cua run` would with the task's options, on its own private Xvfb display, with its own run record, lock and budgets. A task that fails in any way is that task's outcome; the others go on.
+Run every task in FILE, each as `cua run` would with the task's options, on its own private Xvfb display, with its own run record, lock and budgets. A task that fails in any way is that task's outcome; the others go on. Tasks run on threads of this process (each one run of cua's engine, with its own display and Cancel); --isolate runs each in its own `cua run` process instead.
 
 FILE is JSON Lines (one object per line, e.g. {"task": "fill the form", "id": "acme", "max_steps": 20}; a first line {"defaults": {...}} sets every task's defaults) or TOML ([[task]] tables; top-level keys are the defaults). Fields: task, id, app, virtual_display, model, provider, max_steps, max_cost, timeout, check, secrets (names of environment variables, as --secret), policy, replay, tags. A bad line stops the batch before anything runs (exit 2, naming FILE:LINE). A task without an id gets one from its own fields (README, "Batches").
 
@@ -46,7 +46,8 @@ def batch(
                                          show_default=False, metavar="FILE")],
     parallel: Annotated[int | None, typer.Option(
         help="Tasks run at once on this machine. Default: 2 per CPU core, and no more than "
-        "the available memory holds at 170 MB per task (cua + Xvfb + app: 167 MB measured).",
+        "the available memory holds at 170 MB per task (a task + Xvfb + app measured 120 MB in "
+        "process, 175 MB with --isolate).",
         min=1)] = None,
     max_cost: Annotated[float | None, typer.Option(
         help="Stop starting tasks once the batch has cost this many US dollars (running "
@@ -71,6 +72,11 @@ def batch(
     config: Annotated[Path | None, typer.Option(
         help="Config file (TOML) instead of ~/.config/cua/config.toml (env CUA_CONFIG).",
         metavar="FILE")] = None,
+    isolate: Annotated[bool, typer.Option(
+        "--isolate", help="Run each task in its own `cua run` process instead of on a thread "
+        "of this one: a crash or hang of one task cannot touch the others (a process per task "
+        "costs start-up time and memory). --ray always runs each task as a process on its "
+        "worker.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> int:
     from ..core.batch import load_batch
@@ -89,8 +95,9 @@ def batch(
         state = BatchState(state.path, file)
     console = Console(stderr=True)
     view = BatchView(console, total=len(todo), quiet=quiet, already=len(done))
-    with _results_only_on_stdout(ray is not None) as out:
-        backend = _backend(ray, env, todo, parallel)
+    # In this process, a task's --app and --check write to our stdout: it is kept for results.
+    with _results_only_on_stdout(ray is not None or not isolate) as out:
+        backend = _backend(ray, env, todo, parallel, isolate=isolate, view=view)
         return _run(todo, done, backend, folder, state, view, max_cost, report, batch_file,
                     out)
 
@@ -99,7 +106,8 @@ def batch(
 def _results_only_on_stdout(guard: bool) -> Iterator[TextIO]:
     """stdout for the JSON lines alone. With `guard`, file descriptor 1 points at stderr while
     the batch runs, and the lines go to a copy of the real stdout: Ray writes notes of its own
-    (a node that died, ...) to the driver's stdout, which must hold only results."""
+    (a node that died, ...) to the driver's stdout, and so do the programs an in-process task
+    starts (--app, --check), and stdout must hold only results."""
     if not guard:
         yield sys.stdout
         return
@@ -130,21 +138,72 @@ def ray_alone(args: list[str]) -> list[str]:
     return out
 
 
-def _backend(ray: str | None, env: dict[str, str], jobs: list[Any],
-             parallel: int | None) -> Any:
+def _backend(ray: str | None, env: dict[str, str], jobs: list[Any], parallel: int | None,
+             *, isolate: bool, view: BatchView) -> Any:
     from ..core.batch_run import default_parallel, local_execute
 
+    if ray is None and isolate:
+        return LocalBackend(local_execute(env), parallel or default_parallel(),
+                            name="local, a process per task")
     if ray is None:
-        return LocalBackend(local_execute(env), parallel or default_parallel())
+        return LocalBackend(in_process_execute(env, view.note), parallel or default_parallel(),
+                            name="local, in this process", progress_files=False)
     from ..core.batch_ray import RayBackend
 
     return RayBackend.connect(ray, env=env, parallel=parallel)
 
 
+def in_process_execute(env: dict[str, str], note: Any) -> Any:
+    """Run each job in this process: the RunPlan `cua run` would make of the task's options
+    (cli.run.make_plan), run by core.engine.run on the batch's worker thread, with its own
+    Cancel (stopped by the batch's signal handler), refuse_all or --yes's approve_all, and
+    progress from its events. A task that cannot start is its own outcome, as in `cua run`."""
+    from ..core.batch_run import finish_summary
+    from ..core.cancel import Cancel
+    from ..core.engine import RunHooks, run
+    from ..core.errors import ConfigError
+    from ..core.events import ModelReplied, StepFinished
+    from ..core.settings import SettingsError
+    from .run import make_plan
+    from .session import _approver
+    from .summary import error_summary
+
+    def execute(job: Any, run_dir: Path, child: Any, state: Any) -> dict[str, Any]:
+        try:
+            plan, problems = make_plan(job.task.task, env=env, run_dir=run_dir, quiet=True,
+                                       **job.options)
+        except ConfigError as exc:  # as `cua run` ends on it: exit 2
+            return error_summary(str(exc), 2)
+        if problems:  # `cua run` would stop here: exit 2 with every problem named
+            return error_summary(str(SettingsError(problems)), 2)
+        step, cost = 0, 0.0
+
+        def progress(event: Any) -> None:
+            nonlocal step, cost
+            if isinstance(event, StepFinished):
+                step = event.step
+            elif isinstance(event, ModelReplied) and event.total_cost_usd is not None:
+                cost = event.total_cost_usd
+            else:
+                return
+            child.progress(step, cost)
+
+        cancel = Cancel()
+        child.cancelled_by(cancel)
+        outcome = run(plan.request(), RunHooks(
+            on_event=progress, approver=_approver(plan, None, None), cancel=cancel,
+            warn=lambda line: note(f"[{job.id}] warning: {line}")))
+        return finish_summary(dict(outcome.summary), run_dir)
+
+    return execute
+
+
 class LocalBackend:
-    def __init__(self, execute: Any, parallel: int) -> None:
+    def __init__(self, execute: Any, parallel: int, *, name: str = "local",
+                 progress_files: bool = True) -> None:
         self.execute, self.parallel = execute, parallel
-        self.name = f"local, {parallel} at a time"
+        self.progress_files = progress_files
+        self.name = f"{name}, {parallel} at a time"
 
     def close(self) -> None:
         pass
@@ -168,7 +227,8 @@ def _run(todo: list[Any], done: list[Any], backend: Any, folder: Path, state: An
                 "status", "exit_code", "run_id", "run_dir", "cost_usd", "steps")})
 
     runner = BatchRunner(todo, parallel=backend.parallel, runs_folder=folder,
-                         execute=backend.execute, max_cost=max_cost, on_change=on_change)
+                         execute=backend.execute, max_cost=max_cost, on_change=on_change,
+                         progress_files=getattr(backend, "progress_files", True))
     started = time.monotonic()
     try:
         with _forwarding_signals(runner), view.live(backend.name):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -141,11 +141,48 @@ def run(
         "--report/--no-report", help="When the run ends, however it ends (crash, timeout, approval needed, Ctrl-C or SIGTERM included), write report.html into the run folder (see `cua runs report`) and name it on stderr (env CUA_REPORT=1, config report = true).",
         show_default=defaults.REPORT)] = None,
 ) -> int:
-    from ..core.settings import SettingsError, load_settings
-    from .preflight import problems_of, raise_all
-    from .session import RunPlan, execute, parse_app
+    from .preflight import raise_all
+    from .session import execute
 
-    env = dict(os.environ)
+    plan, problems = make_plan(
+        task, env=dict(os.environ), model=model, tool_version=tool_version,
+        max_steps=max_steps, max_tokens=max_tokens, monitor=monitor, keep_images=keep_images,
+        max_cost=max_cost, provider=provider, region=region, project=project,
+        base_url=base_url, replay=replay, timeout=timeout, wait_lock=wait_lock,
+        virtual_display=virtual_display, app=app, policy=policy, non_interactive=non_interactive,
+        report=report, config=config, run_dir=run_dir, as_json=as_json, quiet=quiet,
+        secret=secret, yes=yes, check=check, verbose=verbose, desktop=desktop, dry_run=dry_run,
+        scope_window=scope_window)
+    raise_all(problems, plan)
+    if dry_run:
+        from .replay import dry_run as replay_dry_run
+
+        return replay_dry_run(plan)
+    return execute(plan)
+
+
+def make_plan(task: str, *, env: dict[str, str], model: str | None = None,
+              tool_version: str | None = None, max_steps: int | None = None,
+              max_tokens: int | None = None, monitor: int | None = None,
+              keep_images: int | None = None, max_cost: float | None = None,
+              provider: str | None = None, region: str | None = None,
+              project: str | None = None, base_url: str | None = None,
+              replay: str | None = None, timeout: float | None = None,
+              wait_lock: float | None = None, virtual_display: str | None = None,
+              app: str | None = None, policy: list[Path] | None = None,
+              non_interactive: bool = False, report: bool | None = None,
+              config: Path | None = None, run_dir: Path | None = None, as_json: bool = False,
+              quiet: bool = False, secret: list[str] | None = None, yes: bool = False,
+              check: str | None = None, verbose: int = 0, desktop: str | None = None,
+              dry_run: bool = False, scope_window: str | None = None
+              ) -> tuple[Any, list[str]]:
+    """The RunPlan `cua run` makes of these options (its own option names), and every problem
+    that stops it before it starts (empty: it can run). `cua run` and the in-process
+    `cua batch` both build their runs here, so a batch task runs exactly as `cua run` would."""
+    from ..core.settings import SettingsError, load_settings
+    from .preflight import problems_of
+    from .session import RunPlan, parse_app
+
     problems: list[str] = []
     try:
         loaded = load_settings(env, config, _settings_flags(
@@ -170,9 +207,4 @@ def run(
         wait_lock_s=loaded.settings.wait_lock_s, verbose=verbose,
         desktop=desktop, report=loaded.settings.report, scope_window=scope_window,
     )
-    raise_all(problems + problems_of(plan, dry_run=dry_run), plan)
-    if dry_run:
-        from .replay import dry_run as replay_dry_run
-
-        return replay_dry_run(plan)
-    return execute(plan)
+    return plan, problems + problems_of(plan, dry_run=dry_run)

@@ -1,17 +1,18 @@
-"""Running a batch: each task as `cua run --json` in a process of its own, N at a time.
+"""Running a batch: N tasks at a time, each in this process through core.engine.run (the
+default: cli.batch.in_process_execute) or as `cua run --json` in a process of its own
+(`--isolate`, and every Ray worker: `run_process`).
 
-Why a process per task, not a thread: a task's outcome must be its own whatever happens in
+Why a process per task is still offered: a task's outcome must be its own whatever happens in
 it (a crash, a hung X request, a segfault in a C library, memory), and a process is the unit
-the operating system isolates, limits and signals. (When this was written, the X side of a
-run also still set process-wide state, DISPLAY and pyautogui's display, so two real displays
-could not be driven from one process.) Each process is exactly `cua run` with
-the task's options (so "as `cua run` would" holds by construction), on its own private Xvfb
-(killed with it, PR_SET_PDEATHSIG), with its own record, lock and budgets. The same
-`run_process` runs on a Ray worker (core.batch_ray).
+the operating system isolates, limits and signals. Each process is exactly `cua run` with
+the task's options, on its own private Xvfb (killed with it, PR_SET_PDEATHSIG), with its own
+record, lock and budgets. In process, the same options build the same RunPlan
+(cli.run.make_plan), so "as `cua run` would" holds either way.
 
-The scheduler (`BatchRunner`) is threads in this process: one per running task, waiting on
-its child. It starts a task only while the batch's --max-cost is not reached, and `cancel`
-passes SIGINT or SIGTERM on to every child, which ends its run as `cua run` does (input
+The scheduler (`BatchRunner`) is threads in this process: one per running task, running it or
+waiting on its child. It starts a task only while the batch's --max-cost is not reached, and
+`cancel` passes SIGINT or SIGTERM on to every task (`Child.stop`: the signal to its process, or
+its run's Cancel set as that signal would), which ends its run as `cua run` does (input
 released, record complete, Xvfb stopped). Nothing here prints: the caller gets callbacks.
 """
 
@@ -32,11 +33,13 @@ from pathlib import Path
 from typing import Any
 
 from .batch import Batch, BatchTask
+from .cancel import Cancel
 from .errors import ConfigError
+from .interrupts import cancel_as_signal
 
 DEFAULT_DISPLAY = "1280x800"  # a task's private Xvfb when neither it nor the settings give one
-# Measured by benchmarks/batch.py (cua run + Xvfb + openbox + the supplier form, peak PSS
-# of 4 at once): 167 MB per task.
+# Measured by benchmarks/batch.py (a task + Xvfb + openbox + the supplier form, peak PSS
+# of 4 at once): 120 MB per task in process, 175 MB with --isolate (a `cua run` each).
 TASK_MEMORY_MB = 170
 TASKS_PER_CORE = 2  # a task mostly waits for the model; the CPU is busy per screenshot only
 STOP_GRACE_S = 30.0  # a child's own ending is bounded at 10 s (core.interrupts); then SIGKILL
@@ -80,11 +83,14 @@ def batch_exit_code(codes: Sequence[int]) -> int:
 
 @dataclass(frozen=True, slots=True)
 class TaskJob:
-    """One task as the `cua run` arguments that carry it out (run folder and program aside)."""
+    """One task as the `cua run` options that carry it out (run folder aside): `options` by
+    `cua run`'s own parameter names (the in-process run), `args` the same as its command line
+    (a `cua run` process: --isolate, a Ray worker)."""
 
     task: BatchTask
     args: tuple[str, ...]
     policy_files: tuple[str, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -101,7 +107,7 @@ def settings_flags(task: BatchTask) -> dict[str, Any]:
 
 def plan_jobs(batch: Batch, *, env: Mapping[str, str], config: Path | None,
               assume_yes: bool, report: bool) -> list[TaskJob]:
-    """Every task's `cua run` arguments, each checked as `cua run` would check them (settings,
+    """Every task's `cua run` options, each checked as `cua run` would check them (settings,
     --app) before anything runs; a ConfigError names the task's FILE:LINE."""
     from .settings import load_settings
 
@@ -115,9 +121,10 @@ def plan_jobs(batch: Batch, *, env: Mapping[str, str], config: Path | None,
             raise ConfigError(f"{batch.where(task)}: {exc}") from None
         s = loaded.settings
         display = task.get("virtual_display") or s.virtual_display or DEFAULT_DISPLAY
-        jobs.append(TaskJob(task, tuple(run_args(task, display=display, config=config,
-                                                 assume_yes=assume_yes, report=report)),
-                            policy_files=tuple(task.get("policy", ()))))
+        options = run_options(task, display=display, config=config, assume_yes=assume_yes,
+                              report=report)
+        jobs.append(TaskJob(task, tuple(run_args(options, task.task)),
+                            policy_files=tuple(task.get("policy", ())), options=options))
     return jobs
 
 
@@ -130,43 +137,75 @@ def _split_app(command: str) -> list[str]:
         raise ConfigError(f"app {command!r} is not a valid command line: {exc}") from None
 
 
-def run_args(task: BatchTask, *, display: str, config: Path | None, assume_yes: bool,
-             report: bool) -> list[str]:
-    """`cua run` arguments for `task`: --json, never a prompt, a private display."""
-    args = ["run", "--json", "--yes" if assume_yes else "--non-interactive"]
+_VALUED = (("desktop", "--desktop"), ("virtual_display", "--virtual-display"),
+           ("app", "--app"), ("model", "--model"), ("provider", "--provider"),
+           ("max_steps", "--max-steps"), ("max_cost", "--max-cost"), ("timeout", "--timeout"),
+           ("check", "--check"), ("replay", "--replay"))
+
+
+def run_options(task: BatchTask, *, display: str, config: Path | None, assume_yes: bool,
+                report: bool) -> dict[str, Any]:
+    """`cua run`'s options for `task`, by its parameter names: JSON, never a prompt, a private
+    display."""
     f = task.fields
+    options: dict[str, Any] = {"as_json": True, "yes": assume_yes,
+                               "non_interactive": not assume_yes}
     if f.get("desktop"):  # tests: a FakeDesktop, which takes no display and no --app
-        args += ["--desktop", f["desktop"]]
+        options["desktop"] = f["desktop"]
     else:
-        args += ["--virtual-display", display]
+        options["virtual_display"] = display
         if f.get("app"):
-            args += ["--app", f["app"]]
-    for name, flag in (("model", "--model"), ("provider", "--provider"),
-                       ("max_steps", "--max-steps"), ("max_cost", "--max-cost"),
-                       ("timeout", "--timeout"), ("check", "--check"), ("replay", "--replay")):
+            options["app"] = f["app"]
+    for name in ("model", "provider", "max_steps", "max_cost", "timeout", "check", "replay"):
         if name in f:
-            args += [flag, f"{f[name]:g}" if isinstance(f[name], float) else str(f[name])]
-    for spec in f.get("secrets", ()):
-        args += ["--secret", spec]
-    for path in f.get("policy", ()):
-        args += ["--policy", path]
+            options[name] = f[name]
+    if f.get("secrets"):
+        options["secret"] = list(f["secrets"])
+    if f.get("policy"):
+        options["policy"] = [Path(p) for p in f["policy"]]
     if config is not None:
-        args += ["--config", str(config)]
+        options["config"] = config
     if report:
+        options["report"] = True
+    return options
+
+
+def run_args(options: Mapping[str, Any], task: str) -> list[str]:
+    """The `cua run` command line of `options` (run_options) and `task`."""
+    args = ["run", "--json", "--yes" if options.get("yes") else "--non-interactive"]
+    for name, flag in _VALUED:
+        if name in options:
+            value = options[name]
+            args += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    for spec in options.get("secret", ()):
+        args += ["--secret", spec]
+    for path in options.get("policy", ()):
+        args += ["--policy", str(path)]
+    if options.get("config") is not None:
+        args += ["--config", str(options["config"])]
+    if options.get("report"):
         args.append("--report")
-    return [*args, "--", task.task]
+    return [*args, "--", task]
 
 
 # --- one task in a process ------------------------------------------------------------------
 
 
+def _no_progress(step: int, cost_usd: float) -> None:
+    return None
+
+
 @dataclass
 class Child:
-    """The running `cua run` of one task; `stop(signum)` passes a signal on to it."""
+    """The running task: its `cua run` process, or the Cancel of its run in this process;
+    `stop(signum)` ends it as that signal ends `cua run`. `progress(step, cost)` is how an
+    in-process run reports its steps (a process's are read from its run folder)."""
 
     proc: subprocess.Popen[bytes] | None = None
+    cancel: Cancel | None = None
     stopped: int | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    progress: Callable[[int, float], None] = _no_progress
 
     def started(self, proc: subprocess.Popen[bytes]) -> bool:
         with self.lock:
@@ -175,11 +214,20 @@ class Child:
                 _signal(proc, self.stopped)
             return True
 
+    def cancelled_by(self, cancel: Cancel) -> None:
+        """The task runs in this process, ended through `cancel` (set at once if stopped)."""
+        with self.lock:
+            self.cancel = cancel
+            if self.stopped is not None:
+                cancel_as_signal(cancel, self.stopped)
+
     def stop(self, signum: int) -> None:
         with self.lock:
             self.stopped = signum
             if self.proc is not None:
                 _signal(self.proc, signum)
+            if self.cancel is not None:
+                cancel_as_signal(self.cancel, signum)
 
 
 def _signal(proc: subprocess.Popen[bytes], signum: int) -> None:
@@ -211,7 +259,13 @@ def run_process(args: Sequence[str], *, run_dir: Path, env: Mapping[str, str],
     summary = _last_json(out)
     if summary is None:
         summary = _no_summary(proc.returncode, tail, run_dir)
-    elif summary.get("run_dir"):  # the id `cua runs show` takes: the folder's name
+    return finish_summary(summary, run_dir)
+
+
+def finish_summary(summary: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """A task's summary as the batch reports it: its run_id is its folder's name (the id
+    `cua runs show` takes); a run folder left without its run.json is removed."""
+    if summary.get("run_dir"):
         summary["run_id"] = run_dir.name
     _drop_if_unrecorded(run_dir)
     return summary
@@ -332,7 +386,8 @@ class BatchRunner:
     def __init__(self, jobs: Sequence[TaskJob], *, parallel: int, runs_folder: Path,
                  execute: Execute, max_cost: float | None = None,
                  on_change: Callable[[TaskState], None] = lambda s: None,
-                 new_run_id: Callable[[], str] | None = None, poll_s: float = 0.5) -> None:
+                 new_run_id: Callable[[], str] | None = None, poll_s: float = 0.5,
+                 progress_files: bool = True) -> None:
         self.states = [TaskState(job) for job in jobs]
         self._parallel = max(1, parallel)
         self._folder = runs_folder
@@ -341,6 +396,7 @@ class BatchRunner:
         self._on_change = on_change
         self._new_run_id = new_run_id or _run_id
         self._poll_s = poll_s
+        self._progress_files = progress_files  # else tasks report it (Child.progress)
         self._lock = threading.Lock()
         self._next = 0
         self._children: dict[str, Child] = {}
@@ -358,12 +414,14 @@ class BatchRunner:
         poller = threading.Thread(target=self._poll, name="cua-batch-progress", daemon=True)
         for w in workers:
             w.start()
-        poller.start()
+        if self._progress_files:
+            poller.start()
         for w in workers:
             while w.is_alive():
                 w.join(0.2)  # a timed join, so the main thread takes signals at once
         self._done.set()
-        poller.join()
+        if self._progress_files:
+            poller.join()
         return self.states
 
     def cancel(self, signum: int = signal.SIGINT) -> None:
@@ -390,7 +448,8 @@ class BatchRunner:
                     self._changed(state)
                     continue
                 state.status, state.started = "running", time.monotonic()
-                self._children[state.id] = Child()
+                self._children[state.id] = Child(
+                    progress=lambda step, cost, state=state: self._progress(state, step, cost))
                 state.run_dir = self._fresh_run_dir()
                 return state
             return None
@@ -425,6 +484,13 @@ class BatchRunner:
                 state.ended = time.monotonic()
             self._changed(state)
 
+    def _progress(self, state: TaskState, step: int, cost: float) -> None:
+        with self._lock:
+            if state.status != "running" or (step, cost) == (state.step, state.cost_usd):
+                return
+            state.step, state.cost_usd = step, cost
+        self._changed(state)
+
     def _poll(self) -> None:
         while not self._done.wait(self._poll_s):
             for state in list(self.states):
@@ -448,7 +514,7 @@ def _run_id() -> str:
 
 
 def local_execute(env: Mapping[str, str]) -> Execute:
-    """Run each job as a `cua run` process on this machine."""
+    """Run each job as a `cua run` process on this machine (`cua batch --isolate`)."""
     def execute(job: TaskJob, run_dir: Path, child: Child, state: TaskState) -> dict[str, Any]:
         return run_process(job.args, run_dir=run_dir, env=env, child=child)
 

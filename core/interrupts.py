@@ -142,8 +142,13 @@ def cancel_all(signum: int, *, raised_on: int | None = None) -> int:
     with _runs_lock:
         runs = list(_runs)
     for cancel, thread in runs:
-        cancel.set(signal_name(signum), error=_RAISED[signum], raised=thread == raised_on)
+        cancel_as_signal(cancel, signum, raised=thread == raised_on)
     return len(runs)
+
+
+def cancel_as_signal(cancel: Cancel, signum: int, *, raised: bool = False) -> None:
+    """End one run as `signum` ends a run (SIGINT, SIGTERM, SIGHUP: exit 130, 143, 129)."""
+    cancel.set(signal_name(signum), error=_RAISED[signum], raised=raised)
 
 
 def for_this_process() -> None:

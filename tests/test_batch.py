@@ -1,6 +1,7 @@
 """Batch files, ids, the batch's exit code, its state file and its parallelism: pure, no X."""
 
 import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -255,3 +256,33 @@ def test_a_cluster_on_the_loopback_keeps_the_driver_on_it_too():
     assert _is_loopback("127.0.0.1:6379") and _is_loopback("localhost:6379")
     assert _is_loopback("[::1]:6379")
     assert not _is_loopback("10.0.0.5:6379") and not _is_loopback("auto")
+
+
+def test_an_in_process_task_reports_its_progress_and_a_stop_reaches_its_cancel(tmp_path):
+    from claude_cua.core.batch_run import BatchRunner
+    from claude_cua.core.cancel import Cancel
+
+    path = write(tmp_path, "b.jsonl", '{"task": "a"}\n')
+    jobs = plan_jobs(load_batch(path), env={}, config=None, assume_yes=False, report=False)
+    ended = []
+
+    def execute(job, run_dir, child, state):
+        child.progress(1, 0.25)
+        child.progress(2, 0.5)
+        cancel = Cancel()
+        child.cancelled_by(cancel)
+        runner.cancel(signal.SIGTERM)  # as the batch's signal handler does
+        try:
+            cancel.check()
+        except KeyboardInterrupt as exc:
+            ended.append(type(exc).__name__)
+        return {"status": "interrupted", "exit_code": 143, "steps": 2, "cost_usd": 0.5}
+
+    seen = []
+    runner = BatchRunner(jobs, parallel=1, runs_folder=tmp_path, execute=execute,
+                         progress_files=False,
+                         on_change=lambda s: seen.append((s.status, s.step, s.cost_usd)))
+    runner.run()
+    assert seen == [("running", 0, 0.0), ("running", 1, 0.25), ("running", 2, 0.5),
+                    ("interrupted", 2, 0.5)]
+    assert ended == ["Terminated"] and runner.stopped_by == signal.SIGTERM

@@ -1,5 +1,6 @@
-"""`cua batch` end to end: the real command, `cua run` children on private Xvfb displays, the
-fake Messages API answering each task by the task it was given."""
+"""`cua batch` end to end: the real command, its tasks run in process through core.engine.run
+(or, with --isolate, as `cua run` children) on private Xvfb displays, the fake Messages API
+answering each task by the task it was given."""
 
 import json
 import signal
@@ -150,6 +151,7 @@ def test_each_task_fills_its_own_form_on_its_own_display(form_batch):
     shown = cua.run("runs", "show", lines[0]["run_id"])
     assert shown.returncode == 0, shown.stderr
     assert "batch done: 2 success" in proc.stderr
+    assert "local, in this process" in proc.stderr  # the default: runs on threads of the batch
 
 
 def test_the_batch_page_shows_every_task_in_a_browser(form_batch):
@@ -175,7 +177,13 @@ def test_the_batch_page_shows_every_task_in_a_browser(form_batch):
 # --- outcomes ----------------------------------------------------------------------------------
 
 
-def test_each_task_has_its_own_outcome_and_the_batch_exits_with_the_worst(cua, api, tmp_path):
+MODES = {"in process": [], "--isolate": ["--isolate"]}
+BACKENDS = {"in process": "local, in this process", "--isolate": "local, a process per task"}
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_each_task_has_its_own_outcome_and_the_batch_exits_with_the_worst(
+        cua, api, tmp_path, mode):
     model = ByTask({
         "all good": succeed,
         "give up": lambda r: Reply([report("failure", "the form is not there")]),
@@ -191,7 +199,8 @@ def test_each_task_has_its_own_outcome_and_the_batch_exits_with_the_worst(cua, a
         {"id": "asks", "task": "ask first"},
         {"id": "bug", "task": "crashes", "desktop": "fake:800x600:crash=click"},
     ]) + "\n")
-    proc = cua.run("batch", str(path), "--parallel", "2")
+    proc = cua.run("batch", str(path), "--parallel", "2", *MODES[mode])
+    assert BACKENDS[mode] in proc.stderr
     by_id = {line["id"]: line for line in lines_of(proc.stdout)}
     assert {k: (v["status"], v["exit_code"]) for k, v in by_id.items()} == {
         "ok": ("success", 0), "fails": ("failure", 1), "asks": ("needs_approval", 4),
@@ -216,9 +225,11 @@ def test_the_batch_max_cost_stops_starting_tasks(cua, api, tmp_path):
 # --- interrupted, resumed ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(("signum", "code", "mode"), [
+    (signal.SIGINT, 130, "in process"), (signal.SIGTERM, 143, "in process"),
+    (signal.SIGTERM, 143, "--isolate")])
 def test_a_signal_stops_every_task_cleanly_and_resume_runs_only_the_rest(
-        cua, api, tmp_path, signum, code):
+        cua, api, tmp_path, signum, code, mode):
     gate = Gate()
     model = ByTask({"quick one": succeed, "slow one": gate, "slow two": gate,
                     "never started": succeed})
@@ -230,7 +241,8 @@ def test_a_signal_stops_every_task_cleanly_and_resume_runs_only_the_rest(
         {"id": "slow2", "task": "slow two"},
         {"id": "later", "task": "never started", "desktop": "fake:640x480"},
     ]) + "\n")
-    proc = cua.popen("batch", str(path), "--parallel", "2")  # quick, then slow2 in its place
+    # quick, then slow2 in its place
+    proc = cua.popen("batch", str(path), "--parallel", "2", *MODES[mode])
     try:
         wait_until(lambda: gate.waiting >= 2, 120, message="both slow tasks to ask the model")
         xvfbs = descendants_named(proc.pid, "Xvfb")
@@ -250,8 +262,47 @@ def test_a_signal_stops_every_task_cleanly_and_resume_runs_only_the_rest(
     assert len(folders) == 3 and all((f / "run.json").is_file() for f in folders)
     asked_quick = model.asked["quick one"]
 
-    again = cua.run("batch", str(path), "--resume", "--parallel", "2")
+    again = cua.run("batch", str(path), "--resume", "--parallel", "2", *MODES[mode])
     assert again.returncode == 0, again.stderr
     assert sorted(line["id"] for line in lines_of(again.stdout)) == ["later", "slow1", "slow2"]
     assert model.asked["quick one"] == asked_quick  # the finished task never asked again
     assert "1 task(s) already succeeded" in again.stderr
+
+
+def test_a_batch_killed_outright_leaves_no_xvfb_of_its_in_process_tasks(cua, api, tmp_path):
+    gate = Gate()
+    api.queue(*[gate] * 4)
+    path = tmp_path / "killed.jsonl"
+    path.write_text("".join(json.dumps({"id": f"t{i}", "task": f"wait {i}"}) + "\n"
+                            for i in range(2)))
+    proc = cua.popen("batch", str(path), "--parallel", "2")
+    try:
+        wait_until(lambda: gate.waiting >= 2, 120, message="both tasks to ask the model")
+        xvfbs = descendants_named(proc.pid, "Xvfb")
+        assert len(xvfbs) == 2
+        proc.kill()  # SIGKILL: no handler runs; the kernel ends each Xvfb (PR_SET_PDEATHSIG)
+        proc.communicate(timeout=30)
+    finally:
+        gate.open()
+        if proc.poll() is None:
+            proc.kill()
+    for pid in xvfbs:
+        wait_until(lambda pid=pid: gone(pid), 10, message="the task's Xvfb to stop")
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_a_task_that_cannot_start_ends_as_cua_run_would_and_the_others_go_on(
+        cua, api, tmp_path, mode):
+    api.queue(succeed)
+    path = tmp_path / "unset.jsonl"
+    path.write_text("\n".join(json.dumps(t) for t in [
+        {"defaults": {"desktop": "fake:640x480", "max_steps": 2}},
+        {"id": "unset", "task": "type it", "secrets": ["CUA_TEST_NEVER_SET"]},
+        {"id": "fine", "task": "all good"},
+    ]) + "\n")
+    proc = cua.run("batch", str(path), "--parallel", "1", *MODES[mode])
+    by_id = {line["id"]: line for line in lines_of(proc.stdout)}
+    assert (by_id["unset"]["status"], by_id["unset"]["exit_code"]) == ("error", 2)
+    assert "CUA_TEST_NEVER_SET" in by_id["unset"]["error"]
+    assert by_id["unset"]["run_dir"] is None and len(api.requests) == 1
+    assert (by_id["fine"]["status"], proc.returncode) == ("success", 2), proc.stderr
