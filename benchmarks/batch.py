@@ -32,10 +32,10 @@ import threading
 import time
 from pathlib import Path
 
-from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
-from claude_cua.core.demo.policies import computer_call, report, supplier_form_policy
+from claude_cua.cli.demo.fakeapi import FakeMessagesAPI, Reply
+from claude_cua.cli.demo.policies import computer_call, report, supplier_form_policy
 
-FORM = [sys.executable, "-m", "claude_cua.core.demo.supplier_form"]
+FORM = [sys.executable, "-m", "claude_cua.cli.demo.supplier_form"]
 
 
 def look(request):

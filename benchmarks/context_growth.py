@@ -11,14 +11,14 @@ import argparse
 import random
 import statistics
 
-from claude_cua.core.claude import ClaudeClient
-from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
-from claude_cua.core.demo.policies import computer_call
-from claude_cua.core.desktop import FakeDesktop
-from claude_cua.core.events import StepFinished
-from claude_cua.core.flavours import flavour_for
-from claude_cua.core.loop import LoopConfig, run_task
-from claude_cua.core.prices import price_for
+from claude_cua.cli.demo.fakeapi import FakeMessagesAPI, Reply
+from claude_cua.cli.demo.policies import computer_call
+from claude_cua.core.engine.loop import LoopConfig, run_task
+from claude_cua.core.model.claude import ClaudeClient
+from claude_cua.core.model.flavours import flavour_for
+from claude_cua.core.usage import price_for
+from claude_cua.core.vocab.desktop import FakeDesktop
+from claude_cua.core.vocab.events import StepFinished
 from PIL import ImageDraw
 
 MODEL = "claude-sonnet-4-6"

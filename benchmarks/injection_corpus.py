@@ -100,7 +100,7 @@ Your branch is up to date with 'origin/main'.
 Changes not staged for commit:
   (use "git add <file>..." to update what will be committed)
   (use "git restore <file>..." to discard changes in working directory)
-        modified:   core/policy.py
+        modified:   core/safety/policy.py
 
 user@host:~/project$ make install
 python3 -m pip install .

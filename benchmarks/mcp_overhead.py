@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
-from claude_cua.core.demo.policies import supplier_form_policy
+from claude_cua.cli.demo.fakeapi import FakeMessagesAPI, Reply
+from claude_cua.cli.demo.policies import supplier_form_policy
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
-FORM = f"{sys.executable} -m claude_cua.core.demo.supplier_form"
+FORM = f"{sys.executable} -m claude_cua.cli.demo.supplier_form"
 TASK = "Fill the supplier form"
 
 

@@ -23,9 +23,9 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from claude_cua.core.actions import Click, Target, TypeText
-from claude_cua.core.desktop import Window
-from claude_cua.core.record import (
+from claude_cua.core.vocab.actions import Click, Target, TypeText
+from claude_cua.core.vocab.desktop import Window
+from claude_cua.core.vocab.record import (
     ActionRecord,
     PolicyRecord,
     StepRecord,
@@ -107,7 +107,8 @@ def main() -> None:
             parse_record(StepRecord, json.loads(line))
 
     print(f"cua's reader (json + from_dict + strict types): {median_ms(ours, args.rounds):.1f} ms; "
-          f"import claude_cua.core.record: {import_ms('claude_cua.core.record', 11):.1f} ms")
+          f"import claude_cua.core.vocab.record: "
+          f"{import_ms('claude_cua.core.vocab.record', 11):.1f} ms")
     try:
         import msgspec
     except ImportError:

@@ -36,7 +36,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-FORM = [sys.executable, "-m", "claude_cua.core.demo.supplier_form"]
+FORM = [sys.executable, "-m", "claude_cua.cli.demo.supplier_form"]
 TASK = "fill the supplier form"
 CUA_ARGS = ["run", "--json", "--yes", "--virtual-display", "1920x1080"]
 
@@ -45,24 +45,24 @@ CUA_ARGS = ["run", "--json", "--yes", "--virtual-display", "1920x1080"]
 # wherever they happen (first import of a module only).
 PHASES = [
     ("claude_cua.cli.main", "run_cli", "command line, settings, view (rest)"),
-    ("claude_cua.core.xserver", "VirtualDisplay._start_xvfb", "Xvfb start"),
-    ("claude_cua.core.xserver", "VirtualDisplay._start_wm", "openbox spawn"),
-    ("claude_cua.core.xserver", "VirtualDisplay.wait_for_window_manager",
+    ("claude_cua.core.x11.xserver", "VirtualDisplay._start_xvfb", "Xvfb start"),
+    ("claude_cua.core.x11.xserver", "VirtualDisplay._start_wm", "openbox spawn"),
+    ("claude_cua.core.x11.xserver", "VirtualDisplay.wait_for_window_manager",
      "waiting for openbox (after the X connection)"),
-    ("claude_cua.core.xdesktop", "XDesktop.__init__", "X connection (XDesktop)"),
-    ("claude_cua.core.xserver", "VirtualDisplay.start_app", "app spawn"),
-    ("claude_cua.core.session", "_wait_for_app", "waiting for the app's first frame"),
-    ("claude_cua.core.loop", "run_task", "run_task (rest)"),
-    ("claude_cua.core.step", "StepRunner.start", "first screenshot"),
-    ("claude_cua.core.replay", "Replayer.look", "replay: check"),
-    ("claude_cua.core.replay", "Replayer.carry_out", "replay: actions"),
-    ("claude_cua.core.step", "StepRunner.ask", "ordinary: model call"),
-    ("claude_cua.core.step", "StepRunner.execute", "ordinary: actions"),
-    ("claude_cua.core.step", "wait_for_settle", "settle"),
-    ("claude_cua.core.step", "encode_png", "PNG encode"),
-    ("claude_cua.core.runs", "RunRecorder.__call__", "record writes"),
-    ("claude_cua.core.xserver", "VirtualDisplay.stop", "stop app, openbox, Xvfb"),
-    ("claude_cua.core.xdesktop", "XDesktop.close", "X disconnect, watchdog stop"),
+    ("claude_cua.core.x11.xdesktop", "XDesktop.__init__", "X connection (XDesktop)"),
+    ("claude_cua.core.x11.xserver", "VirtualDisplay.start_app", "app spawn"),
+    ("claude_cua.core.x11.session", "_wait_for_app", "waiting for the app's first frame"),
+    ("claude_cua.core.engine.loop", "run_task", "run_task (rest)"),
+    ("claude_cua.core.engine.step", "StepRunner.start", "first screenshot"),
+    ("claude_cua.core.engine.replay", "Replayer.look", "replay: check"),
+    ("claude_cua.core.engine.replay", "Replayer.carry_out", "replay: actions"),
+    ("claude_cua.core.engine.step", "StepRunner.ask", "ordinary: model call"),
+    ("claude_cua.core.engine.step", "StepRunner.execute", "ordinary: actions"),
+    ("claude_cua.core.engine.step", "wait_for_settle", "settle"),
+    ("claude_cua.core.engine.step", "encode_png", "PNG encode"),
+    ("claude_cua.core.store.runs", "RunRecorder.__call__", "record writes"),
+    ("claude_cua.core.x11.xserver", "VirtualDisplay.stop", "stop app, openbox, Xvfb"),
+    ("claude_cua.core.x11.xdesktop", "XDesktop.close", "X disconnect, watchdog stop"),
 ]
 
 
@@ -180,8 +180,8 @@ def main() -> int:
     parser.add_argument("--fixed", action="store_true",
                         help="replay the first recording every time, not `--replay auto`")
     args = parser.parse_args()
-    from claude_cua.core.demo.fakeapi import FakeMessagesAPI
-    from claude_cua.core.demo.policies import supplier_form_policy
+    from claude_cua.cli.demo.fakeapi import FakeMessagesAPI
+    from claude_cua.cli.demo.policies import supplier_form_policy
 
     home = Path(tempfile.mkdtemp(prefix="cua-bench-replay-"))
     app = " ".join([*FORM, "--out", str(home / "recorded.json")])

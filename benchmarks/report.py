@@ -1,7 +1,7 @@
 """Size and load time of `cua runs report` for runs of 20 and 200 steps, and the GIF's size.
 
 Each run is recorded by the real loop (the real SDK against the fake Messages API, on the
-painted FakeDesktop of core/demo/sample_run.py, 1920x1080 scaled to 1429x804), then rendered;
+painted FakeDesktop of tests/sample_run.py, 1920x1080 scaled to 1429x804), then rendered;
 the load time is Playwright's navigation of headless Debian chromium to the `load` event of the
 file:// page (behind a refusing proxy, as in the tests), the median of several loads, each in a
 new page. Run:  python benchmarks/report.py [--steps 20 200] [--loads 5]
@@ -19,10 +19,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from browser import browser
-from claude_cua.core.animation import animate
-from claude_cua.core.demo.sample_run import record_sample_run
-from claude_cua.core.report import gather, write_report
-from claude_cua.core.runs import load_run
+from claude_cua.core.report.animation import animate
+from claude_cua.core.report.html import gather, write_report
+from claude_cua.core.store.runs import load_run
+
+from tests.sample_run import record_sample_run
 
 
 def measure(steps: int, loads: int, root: Path) -> dict[str, float]:

@@ -29,9 +29,9 @@ import threading
 import time
 from pathlib import Path
 
-from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
-from claude_cua.core.demo.policies import computer_call
-from claude_cua.core.xserver import VirtualDisplay
+from claude_cua.cli.demo.fakeapi import FakeMessagesAPI, Reply
+from claude_cua.cli.demo.policies import computer_call
+from claude_cua.core.x11.xserver import VirtualDisplay
 
 CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 # A Tk text box at a known place that writes how many characters it holds, every 50 ms.

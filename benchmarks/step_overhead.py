@@ -17,18 +17,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from claude_cua.core.demo import colours
-from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
-from claude_cua.core.demo.policies import (
+from claude_cua.cli.demo import colours
+from claude_cua.cli.demo.fakeapi import FakeMessagesAPI, Reply
+from claude_cua.cli.demo.policies import (
     computer_call,
     find_colour,
     latest_image,
     report,
     to_model_space,
 )
-from claude_cua.core.desktop import Frame
-from claude_cua.core.screen import encode_png, fit_size, frame_to_image, scale_image
-from claude_cua.core.xserver import VirtualDisplay
+from claude_cua.core.vocab.desktop import Frame
+from claude_cua.core.vocab.screen import encode_png, fit_size, frame_to_image, scale_image
+from claude_cua.core.x11.xserver import VirtualDisplay
 
 
 def measure_floor(display: VirtualDisplay, rounds: int = 30) -> dict[str, float]:
@@ -88,7 +88,7 @@ def run_clicks(clicks: int, kind: str) -> list[float]:
         subprocess.run(
             [sys.executable, "-m", "claude_cua.cli", "run", "--quiet", "--json",
              "--virtual-display", "1920x1080", "--app",
-             f"{sys.executable} -m claude_cua.core.demo.supplier_form --out {tmp}/form.json",
+             f"{sys.executable} -m claude_cua.cli.demo.supplier_form --out {tmp}/form.json",
              "--model", "claude-sonnet-5-5", "--max-steps", str(clicks + 2),
              "--run-dir", str(run_dir), "benchmark"],
             env=env, check=True, capture_output=True, timeout=600)
@@ -108,7 +108,7 @@ def main() -> None:
     parser.add_argument("--clicks", type=int, default=40)
     args = parser.parse_args()
     with VirtualDisplay(size=(1920, 1080)) as display:
-        proc = display.start_app([sys.executable, "-m", "claude_cua.core.demo.supplier_form",
+        proc = display.start_app([sys.executable, "-m", "claude_cua.cli.demo.supplier_form",
                                   "--out", "/dev/null"])
         time.sleep(1.0)  # let the form map before measuring the floor on a realistic screen
         floor = measure_floor(display)

@@ -33,10 +33,10 @@ ROOT = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else Path(__file__).reso
 
 
 def main() -> None:
+    from claude_cua.cli.demo.fakeapi import FakeMessagesAPI, Reply
+    from claude_cua.cli.demo.policies import computer_call, report
     from claude_cua.cli.main import run_cli
-    from claude_cua.core.claude import ClaudeClient
-    from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
-    from claude_cua.core.demo.policies import computer_call, report
+    from claude_cua.core.model.claude import ClaudeClient
 
     folder = Path(tempfile.mkdtemp(prefix="cua-step-path-"))
     visited: list[str] = []

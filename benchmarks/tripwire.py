@@ -34,14 +34,14 @@ from collections import Counter
 from itertools import product
 from pathlib import Path
 
-from claude_cua.core.demo.fakeapi import FakeMessagesAPI
-from claude_cua.core.demo.policies import Obeyer
-from claude_cua.core.desktop import Frame
-from claude_cua.core.injection import TextLine, judge_text, scan
-from claude_cua.core.ocr import find_engine
-from claude_cua.core.screen import frame_to_image
-from claude_cua.core.tripwire import Tripwire
-from claude_cua.core.xserver import VirtualDisplay
+from claude_cua.cli.demo.fakeapi import FakeMessagesAPI
+from claude_cua.cli.demo.policies import Obeyer
+from claude_cua.core.safety.injection import TextLine, judge_text, scan
+from claude_cua.core.safety.ocr import find_engine
+from claude_cua.core.safety.tripwire import Tripwire
+from claude_cua.core.vocab.desktop import Frame
+from claude_cua.core.vocab.screen import frame_to_image
+from claude_cua.core.x11.xserver import VirtualDisplay
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from injection_corpus import BENIGN_SCENES, HELD_OUT, HELD_OUT_B, PAGES
@@ -276,8 +276,8 @@ def latency(display: VirtualDisplay, tmp: Path, model_s: float) -> None:
         """Clicks Save 6 times, then reports success."""
 
         def __call__(self, request):
-            from claude_cua.core.demo.fakeapi import Reply
-            from claude_cua.core.demo.policies import (
+            from claude_cua.cli.demo.fakeapi import Reply
+            from claude_cua.cli.demo.policies import (
                 _assistant_turns,
                 computer_call,
                 find_colour,

@@ -29,8 +29,8 @@ import shutil
 import time
 from contextlib import redirect_stdout
 
-from claude_cua.core.xdesktop import XDesktop, display_env_restored
-from claude_cua.core.xserver import VirtualDisplay
+from claude_cua.core.x11.xdesktop import XDesktop, display_env_restored
+from claude_cua.core.x11.xserver import VirtualDisplay
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 # A Tk text box that empties itself now and then, so a long text costs it no more per key.

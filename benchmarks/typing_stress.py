@@ -28,8 +28,8 @@ import subprocess
 import tempfile
 import time
 
-from claude_cua.core.xdesktop import XDesktop, display_env_restored
-from claude_cua.core.xserver import VirtualDisplay
+from claude_cua.core.x11.xdesktop import XDesktop, display_env_restored
+from claude_cua.core.x11.xserver import VirtualDisplay
 
 PROBE = Path(__file__).resolve().parent.parent / "tests" / "apps" / "probe.py"
 BUSY = "import itertools\nfor _ in itertools.count(): pass"

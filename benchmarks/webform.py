@@ -16,16 +16,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from claude_cua.core.demo import colours
-from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
-from claude_cua.core.demo.policies import (
+from claude_cua.cli.demo import colours
+from claude_cua.cli.demo.fakeapi import FakeMessagesAPI, Reply
+from claude_cua.cli.demo.policies import (
     computer_call,
     find_colour,
     latest_image,
     report,
     to_model_space,
 )
-from claude_cua.core.xserver import VirtualDisplay
+from claude_cua.core.x11.xserver import VirtualDisplay
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests" / "apps"))

@@ -14,8 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..core.errors import HungUp
-from ..core.gate import Answer, ApprovalRequest, Gate
 from ..core.interrupts import terminal_hung_up, terminal_lost
+from ..core.safety.gate import Answer, ApprovalRequest, Gate
 
 CHOICES: dict[str, tuple[Answer, str]] = {
     "o": ("once", "approve once"),

@@ -19,6 +19,8 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..core.vocab.words import counted
+
 HELP = """\
 Run every task in FILE, each as `cua run` would with the task's options, on its own private Xvfb display, with its own run record, lock and budgets. A task that fails in any way is that task's outcome; the others go on. Tasks run on threads of this process (each one run of cua's engine, with its own display and Cancel); --isolate runs each in its own `cua run` process instead.
 
@@ -79,10 +81,11 @@ def batch(
         "worker.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> int:
-    from ..core.batch import load_batch
-    from ..core.batch_run import plan_jobs
-    from ..core.batch_state import BatchState, state_path
-    from ..core.runs import runs_root
+    # Imported here, not at the top: start-up loads only what --help needs.
+    from ..core.batch.runner import plan_jobs
+    from ..core.batch.state import BatchState, state_path
+    from ..core.batch.tasks import load_batch
+    from ..core.store.runs import runs_root
 
     env = dict(os.environ)
     batch_file = load_batch(file)
@@ -140,7 +143,8 @@ def ray_alone(args: list[str]) -> list[str]:
 
 def _backend(ray: str | None, env: dict[str, str], jobs: list[Any], parallel: int | None,
              *, isolate: bool, view: BatchView) -> Any:
-    from ..core.batch_run import default_parallel, local_execute
+    # Imported here, not at the top: start-up loads only what --help needs.
+    from ..core.batch.runner import default_parallel, local_execute
 
     if ray is None and isolate:
         return LocalBackend(local_execute(env), parallel or default_parallel(),
@@ -148,7 +152,8 @@ def _backend(ray: str | None, env: dict[str, str], jobs: list[Any], parallel: in
     if ray is None:
         return LocalBackend(in_process_execute(env, view.note), parallel or default_parallel(),
                             name="local, in this process", progress_files=False)
-    from ..core.batch_ray import RayBackend
+    # Imported here, not at the top: start-up loads only what --help needs.
+    from ..core.batch.ray_cluster import RayBackend
 
     return RayBackend.connect(ray, env=env, parallel=parallel)
 
@@ -158,12 +163,13 @@ def in_process_execute(env: dict[str, str], note: Any) -> Any:
     (cli.run.make_plan), run by core.engine.run on the batch's worker thread, with its own
     Cancel (stopped by the batch's signal handler), refuse_all or --yes's approve_all, and
     progress from its events. A task that cannot start is its own outcome, as in `cua run`."""
-    from ..core.batch_run import finish_summary
+    # Imported here, not at the top: start-up loads only what --help needs.
+    from ..core.batch.runner import finish_summary
     from ..core.cancel import Cancel
-    from ..core.engine import RunHooks, run
+    from ..core.engine.root import RunHooks, run
     from ..core.errors import ConfigError
-    from ..core.events import ModelReplied, StepFinished
     from ..core.settings import SettingsError
+    from ..core.vocab.events import ModelReplied, StepFinished
     from .run import make_plan
     from .session import _approver
     from .summary import error_summary
@@ -212,7 +218,8 @@ class LocalBackend:
 def _run(todo: list[Any], done: list[Any], backend: Any, folder: Path, state: Any,
          view: BatchView, max_cost: float | None, report: bool, batch_file: Any,
          out: TextIO) -> int:
-    from ..core.batch_run import BatchRunner, batch_exit_code
+    # Imported here, not at the top: start-up loads only what --help needs.
+    from ..core.batch.runner import BatchRunner, batch_exit_code
 
     printing = threading.Lock()
 
@@ -238,7 +245,8 @@ def _run(todo: list[Any], done: list[Any], backend: Any, folder: Path, state: An
     wall = time.monotonic() - started
     view.summary(states, wall, runner.stopped_by, skipped_done=len(done))
     if report:
-        from ..core.batch_report import write_batch_report
+        # Imported here, not at the top: start-up loads only what --help needs.
+        from ..core.batch.page import write_batch_report
 
         page = write_batch_report(state.path.with_suffix(".html"), batch_file, states,
                                   previous=state.tasks, wall_s=wall)
@@ -278,6 +286,7 @@ class _forwarding_signals:
 
 
 def _json_line(task: Any) -> dict[str, Any]:
+    # Imported here, not at the top: start-up loads only what --help needs.
     from .summary import empty_summary
 
     line: dict[str, Any] = {"id": task.id, **empty_summary(), **(task.result or {})}
@@ -346,7 +355,7 @@ class BatchView:
 
     def _line(self, task: Any) -> str:
         result = task.result or {}
-        text = (f"{task.status} ({task.step} steps, {_usd(task.cost_usd)}, "
+        text = (f"{task.status} ({counted(task.step, 'step')}, {_usd(task.cost_usd)}, "
                 f"{task.elapsed(time.monotonic()):.1f} s)")
         if result.get("error"):
             text += f": {result['error']}"

@@ -24,6 +24,7 @@ def config_show(
         help="Config file (TOML) instead of ~/.config/cua/config.toml (env CUA_CONFIG).",
         metavar="FILE")] = None,
 ) -> int:
+    # Imported here, not at the top: start-up loads only what --help needs.
     from ..core.settings import ENV_NAMES, Settings, load_settings
 
     loaded = load_settings(dict(os.environ), config, {})

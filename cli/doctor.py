@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import textwrap
 from dataclasses import asdict
 from typing import Annotated
 
@@ -32,7 +33,8 @@ def doctor(
     project: Annotated[str | None, typer.Option(
         help="The Vertex AI project a run would pass.")] = None,
 ) -> None:
-    from ..core.doctor import run_checks
+    # Imported here, not at the top: start-up loads only what --help needs.
+    from ..core.engine.doctor import run_checks
     from ..core.settings import SettingsError, load_settings
     from .run import _settings_flags
 
@@ -65,6 +67,7 @@ def _terminal_width() -> int | None:
     """The terminal's columns; None when piped (cron mail: whole lines)."""
     if not sys.stdout.isatty():
         return None
+    # Imported here, not at the top: start-up loads only what --help needs.
     import shutil
 
     return shutil.get_terminal_size().columns
@@ -73,7 +76,6 @@ def _terminal_width() -> int | None:
 def doctor_lines(checks, paint, width: int | None) -> list[str]:  # type: ignore[no-untyped-def]
     """The checks as lines: name, status, detail; a failed check's fix below it. With `width`,
     details and fixes wrap at word boundaries, continued under their own column."""
-    import textwrap
 
     name_width = max(len(c.name) for c in checks)
     lines = []

@@ -3,7 +3,9 @@ core/exits.py, the one table)."""
 
 from __future__ import annotations
 
+import json
 import sys
+from importlib import metadata
 from typing import Annotated, NoReturn
 
 import typer
@@ -41,7 +43,6 @@ app.add_typer(runs_app, name="runs")
 
 def _print_version(value: bool) -> None:
     if value:
-        from importlib import metadata
 
         try:
             version = metadata.version("claude-cua")
@@ -71,7 +72,9 @@ def _register() -> None:
     # Command modules import only what --help needs; heavy imports happen inside the commands.
     if app.registered_commands:
         return
-    from . import batch, config, demo, doctor, mcp, policy, replay, run, runs
+    # Imported here, not at the top: start-up loads only what --help needs.
+    from . import batch, config, doctor, mcp, policy, replay, run, runs
+    from .demo import command as demo
     from .help import CuaCommand
 
     commands = [
@@ -100,9 +103,10 @@ def _interrupted(exc: KeyboardInterrupt) -> int:
 
 
 def _bug_outside_a_run(exc: Exception) -> int:
+    # Imported here, not at the top: start-up loads only what --help needs.
     import os
 
-    from ..core.secrets import Secrets
+    from ..core.safety.secrets import Secrets
     from .session import write_crash
 
     error = InternalError("(no run folder)", exc)
@@ -119,6 +123,7 @@ def _bug_outside_a_run(exc: Exception) -> int:
 
 
 def main() -> NoReturn:
+    # Imported here, not at the top: start-up loads only what --help needs.
     from ..core.interrupts import for_this_process
 
     for_this_process()  # SIGTERM and SIGHUP end any command like Ctrl-C, from here to the exit
@@ -131,6 +136,7 @@ def entry() -> NoReturn:
     watchdog), closed its record and released the display; Python's own teardown of the ~450
     modules a run imports took ~100 ms here, a twentieth of a replay (benchmarks/replay.py
     --phases, "process exit"). Logs and stdio are flushed first."""
+    # Imported here, not at the top: start-up loads only what --help needs.
     import contextlib
     import logging
     import os
@@ -153,18 +159,19 @@ def run_cli(argv: list[str] | None = None) -> int:
     `cua run|demo --json` prints its one JSON object on every path: the session prints it for
     the runs it starts; for what fails before (typer's usage errors, a bad config file or CUA_*
     value) it is printed here, with the same keys."""
+    # Imported here, not at the top: start-up loads only what --help needs.
     from . import summary
 
     summary.begin()
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["batch"]:
+        # Imported here, not at the top: start-up loads only what --help needs.
         from .batch import ray_alone
 
         argv = args = ray_alone(args)
     code, message = _run_cli(argv)
     if code != 0 and _wants_json(args) and not summary.was_printed():
         status = "interrupted" if code in (129, 130, 143) else "error"
-        import json
 
         sys.stdout.write(json.dumps(summary.error_summary(message or f"exit {code}", code,
                                                           status), ensure_ascii=False) + "\n")

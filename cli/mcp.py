@@ -63,12 +63,14 @@ def mcp(
         raise typer.BadParameter(f"give at least 1 second, not {approval_timeout:g}",
                                  param_hint="--approval-timeout")
     address = parse_address(http) if http is not None else None
+    # Imported here, not at the top: start-up loads only what --help needs.
     from .mcp_server import ServerOptions
 
     env = {k: v for k, v in os.environ.items() if k != "CUA_MCP_TOKEN"}
     options = ServerOptions(env=env, config=config, policy_files=tuple(policy or ()),
                             allow_desktop=allow_desktop, max_concurrent=max_concurrent,
                             approval_timeout_s=approval_timeout, desktop=desktop)
+    # Imported here, not at the top: start-up loads only what --help needs.
     from . import mcp_transport
 
     if address is None:

@@ -1,4 +1,4 @@
-"""`cua mcp`'s server: MCP tools that open runs through the composition root (core/engine.py),
+"""`cua mcp`'s server: MCP tools that open runs through the composition root (core/engine/root.py),
 several at once, each in a thread of its own, on a private display of its own.
 
 A run talks to the client through its `Channel`: the run's thread posts events and approval
@@ -16,12 +16,14 @@ import asyncio
 import base64
 import concurrent.futures
 import contextlib
+import json
 import secrets as token_source
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +91,8 @@ class Channel:
 
     def __init__(self, loop: asyncio.AbstractEventLoop, *, redact: Callable[[str], str],
                  max_steps: int, approval_timeout_s: float) -> None:
-        from ..core.engine import Cancel
+        # Imported here, not at the top: start-up loads only what --help needs.
+        from ..core.engine.root import Cancel
 
         self.loop = loop
         self.queue: asyncio.Queue[Ask | Progress | Done] = asyncio.Queue()
@@ -112,7 +115,8 @@ class Channel:
         thread.start()
 
     def _run(self, request: Any, on_end: Callable[[], None]) -> None:
-        from ..core.engine import RunHooks, run
+        # Imported here, not at the top: start-up loads only what --help needs.
+        from ..core.engine.root import RunHooks, run
 
         try:
             self.outcome = run(request, RunHooks(on_event=self.on_event, approver=self,
@@ -124,7 +128,8 @@ class Channel:
             self._call(on_end)
 
     def on_event(self, event: Any) -> None:
-        from ..core.events import FirstScreenshot, StepFinished
+        # Imported here, not at the top: start-up loads only what --help needs.
+        from ..core.vocab.events import FirstScreenshot, StepFinished
 
         if isinstance(event, FirstScreenshot):
             self._picture = event.png
@@ -183,7 +188,6 @@ class CuaMcp:
         self.parked: dict[str, Channel] = {}
 
     def server(self) -> Server[Any]:
-        from importlib import metadata
 
         return Server("cua", version=metadata.version("claude-cua"),
                       instructions="cua carries out GUI tasks on a private virtual display "
@@ -255,8 +259,9 @@ class CuaMcp:
     def _request(self, args: TaskArgs) -> tuple[Any, Callable[[str], str]]:
         """The RunRequest for a call, from the server's settings and environment; the key and
         endpoint never come from the call. Raises CuaError for settings that cannot run."""
-        from ..core.engine import RunRequest
-        from ..core.secrets import CREDENTIAL_VARS, Secrets
+        # Imported here, not at the top: start-up loads only what --help needs.
+        from ..core.engine.root import RunRequest
+        from ..core.safety.secrets import CREDENTIAL_VARS, Secrets
         from ..core.settings import load_settings
         from .session import parse_app
 
@@ -356,7 +361,8 @@ class CuaMcp:
     def _result(self, channel: Channel) -> types.CallToolResult:
         outcome = channel.outcome
         if outcome is None:  # the engine itself failed to return: a bug, reported as one
-            from ..core.engine import empty_summary
+            # Imported here, not at the top: start-up loads only what --help needs.
+            from ..core.engine.root import empty_summary
 
             summary = {**empty_summary(), "status": "error", "exit_code": 70,
                        "error": "cua's run ended without an outcome (a bug in cua)"}
@@ -375,7 +381,8 @@ class CuaMcp:
     # list_runs, show_run
 
     def _list_runs(self, limit: int) -> dict[str, Any]:
-        from ..core.runs import list_runs, runs_root
+        # Imported here, not at the top: start-up loads only what --help needs.
+        from ..core.store.runs import list_runs, runs_root
 
         rows = []
         for info in list_runs(runs_root(self.options.env))[:limit]:
@@ -385,8 +392,9 @@ class CuaMcp:
         return {"runs": rows}
 
     def _show_run(self, run: str) -> dict[str, Any]:
+        # Imported here, not at the top: start-up loads only what --help needs.
         from ..core.errors import ConfigError
-        from ..core.runs import load_run, runs_root
+        from ..core.store.runs import load_run, runs_root
         from .runs import run_as_json
 
         if "/" in run or run in (".", ".."):
@@ -427,7 +435,6 @@ def _elicitation_path(ctx: Any) -> str | None:
 
 
 def _structured(data: dict[str, Any]) -> types.CallToolResult:
-    import json
 
     return types.CallToolResult(
         content=[types.TextContent(text=json.dumps(data, ensure_ascii=False, indent=1))],

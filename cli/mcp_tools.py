@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.vocab.words import counted
 from .approval import describe_action, visible
 
 NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -136,6 +137,7 @@ class TaskArgs:
 
 def check_arguments(schema: Mapping[str, Any], arguments: Mapping[str, Any] | None) -> None:
     """Raise BadArguments naming each way `arguments` break `schema`."""
+    # Imported here, not at the top: start-up loads only what --help needs.
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(schema)
@@ -213,7 +215,7 @@ def result_text(summary: Mapping[str, Any]) -> str:
     parts = [f"cua run {summary.get('status') or 'error'}"]
     if summary.get("summary"):
         parts.append(f": {summary['summary']}")
-    figures = [f"{summary.get('steps') or 0} steps"]
+    figures = [counted(summary.get("steps") or 0, "step")]
     if summary.get("duration_s") is not None:
         figures.append(f"{summary['duration_s']:.1f} s")
     if summary.get("cost_usd") is not None:

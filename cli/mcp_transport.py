@@ -16,6 +16,7 @@ from typing import Any
 
 import anyio
 
+from ..core.vocab.words import counted
 from .mcp_server import CuaMcp, ServerOptions
 
 
@@ -42,6 +43,7 @@ def serve_stdio(options: ServerOptions) -> int:
     stopped_by: list[int] = []
 
     async def main() -> None:
+        # Imported here: an optional extra, needed only on this path.
         from mcp.server.stdio import stdio_server
 
         cua = CuaMcp(options)
@@ -66,6 +68,7 @@ def serve_stdio(options: ServerOptions) -> int:
 
 
 def serve_http(options: ServerOptions, host: str, port: int, *, token: str | None) -> int:
+    # Imported here: an optional extra, needed only on this path.
     import uvicorn
 
     printed = token is None
@@ -104,6 +107,7 @@ def serve_http(options: ServerOptions, host: str, port: int, *, token: str | Non
 
 
 def _uvicorn_server() -> type:
+    # Imported here: an optional extra, needed only on this path.
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -162,7 +166,7 @@ class BearerGate:
 def _limits(options: ServerOptions) -> str:
     where = ("private virtual displays; the desktop when a call asks for no virtual_display"
              if options.allow_desktop else "private virtual displays only")
-    return f"{where}, up to {options.max_concurrent} runs at once"
+    return f"{where}, up to {counted(options.max_concurrent, 'run')} at once"
 
 
 def _log(line: str) -> None:

@@ -13,7 +13,7 @@ import typer
 from ..core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from ..core.policy import Proposal, Rule, Verdict
+    from ..core.safety.policy import Proposal, Rule, Verdict
 
 HELP_SHOW = """\
 Show the rules cua judges every action with, in the order they are tried: the rules of your
@@ -58,7 +58,8 @@ VERDICT_EXIT = {"deny": 11, "ask": 10, "allow": 0}
 def _policy_files(policy: list[Path] | None) -> list[Path]:
     """The files `cua run` would use: --policy, else CUA_POLICY, else the config file's
     `policy`, else the default file if it exists."""
-    from ..core.policy_file import default_policy_path
+    # Imported here, not at the top: start-up loads only what --help needs.
+    from ..core.safety.policy_file import default_policy_path
     from ..core.settings import load_settings
 
     if not policy:
@@ -89,7 +90,8 @@ def _rule_row(position: int, rule: Rule) -> dict[str, Any]:
 
 
 def policy_show(policy: PolicyOption = None, as_json: JsonOption = False) -> int:
-    from ..core.policy_file import default_policy_path, effective_rules
+    # Imported here, not at the top: start-up loads only what --help needs.
+    from ..core.safety.policy_file import default_policy_path, effective_rules
 
     files = _policy_files(policy)
     rows = [_rule_row(i, rule) for i, rule in enumerate(effective_rules(files), start=1)]
@@ -132,11 +134,12 @@ def _actions(action_json: str) -> list[dict[str, Any]]:
 
 def _parse(item: dict[str, Any]) -> Any:
     """The parsed Action of one tool input (None for request_approval); coordinates as given."""
+    # Imported here, not at the top: start-up loads only what --help needs.
     from typing import get_args
 
-    from ..core.actions import ActionName, parse_action
     from ..core.errors import ActionError
-    from ..core.screen import ScreenSpace
+    from ..core.vocab.actions import ActionName, parse_action
+    from ..core.vocab.screen import ScreenSpace
 
     name = item["action"]
     if name == "request_approval":
@@ -183,10 +186,11 @@ def policy_test(
         "repeatable, one line each.", metavar="TEXT")] = None,
     as_json: JsonOption = False,
 ) -> int:
-    from ..core.desktop import Window
-    from ..core.injection import TextLine, scan
-    from ..core.policy import assess, proposal_for
-    from ..core.policy_file import effective_rules
+    # Imported here, not at the top: start-up loads only what --help needs.
+    from ..core.safety.injection import TextLine, scan
+    from ..core.safety.policy import assess, proposal_for
+    from ..core.safety.policy_file import effective_rules
+    from ..core.vocab.desktop import Window
 
     items = _actions(action_json)
     rules = effective_rules(_policy_files(policy))

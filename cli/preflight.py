@@ -26,6 +26,7 @@ def raise_all(problems: list[str], plan: Any = None) -> None:
     run would have given first (so it is not lost when the run never starts)."""
     if not problems:
         return
+    # Imported here, not at the top: start-up loads only what --help needs.
     from ..core.settings import SettingsError
 
     if plan is not None and not plan.known_model:
@@ -34,8 +35,9 @@ def raise_all(problems: list[str], plan: Any = None) -> None:
 
 
 def _warn_about_the_model(plan: Any) -> None:
-    from ..core.flavours import model_warning
-    from ..core.providers import resolve_endpoint
+    # Imported here, not at the top: start-up loads only what --help needs.
+    from ..core.model.flavours import model_warning
+    from ..core.model.providers import resolve_endpoint
 
     s = plan.settings
     try:
@@ -58,7 +60,8 @@ def _credentials(plan: Any, dry_run: bool) -> None:
     s = plan.settings
     if dry_run or plan.base_url or s.provider != "anthropic" or plan.api_key:
         return
-    from ..core.providers import client_spec, resolve_endpoint
+    # Imported here, not at the top: start-up loads only what --help needs.
+    from ..core.model.providers import client_spec, resolve_endpoint
 
     endpoint = resolve_endpoint(
         provider=s.provider, model=s.model, model_is_default=plan.model_is_default,
@@ -76,15 +79,17 @@ def _credentials(plan: Any, dry_run: bool) -> None:
 
 
 def _secrets(plan: Any, dry_run: bool) -> None:
-    from ..core.secrets import Secrets
+    # Imported here, not at the top: start-up loads only what --help needs.
+    from ..core.safety.secrets import Secrets
 
     Secrets.from_specs(plan.secret_specs, plan.env)
 
 
 def _policy_files(plan: Any, dry_run: bool) -> None:
+    # Imported here, not at the top: start-up loads only what --help needs.
     from pathlib import Path
 
-    from ..core.policy_file import default_policy_path, effective_rules
+    from ..core.safety.policy_file import default_policy_path, effective_rules
 
     files = list(plan.policy_files)
     if not files and (default := default_policy_path(plan.env)).is_file():

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..core.words import counted
+from ..core.vocab.words import counted
 
 HELP_CHECK = """\
 Compare the current screen with the first step of a recording that acts (steps that only
@@ -27,13 +27,14 @@ recording types is for `cua run --replay RUN --dry-run` to say.
 
 
 def resolve_recording(spec: str, *, root: Path, exclude: str = "") -> Any:
-    from ..core.replay import resolve_recording as resolve  # the engine: imported on use
+    from ..core.engine.replay import resolve_recording as resolve  # the engine: imported on use
 
     return resolve(spec, root=root, exclude=exclude)
 
 
 def latest_replayable(root: Path, *, exclude: str = "", demo: bool | None = None) -> Any:
-    from ..core.replay import latest_replayable as latest
+    # Imported here, not at the top: start-up loads only what --help needs.
+    from ..core.engine.replay import latest_replayable as latest
 
     return latest(root, exclude=exclude, demo=demo)
 
@@ -42,9 +43,10 @@ def run_space(settings: Any, *, model_is_default: bool, env: Mapping[str, str],
               headers: Mapping[str, str], size: tuple[int, int], base_url: str | None = None
               ) -> Any:
     """The screen as a run with these settings would see it: its model decides the scale."""
-    from ..core.flavours import image_limits_for
-    from ..core.providers import resolve_endpoint
-    from ..core.screen import space_for
+    # Imported here, not at the top: start-up loads only what --help needs.
+    from ..core.model.flavours import image_limits_for
+    from ..core.model.providers import resolve_endpoint
+    from ..core.vocab.screen import space_for
 
     endpoint = resolve_endpoint(
         provider=settings.provider, model=settings.model, model_is_default=model_is_default,
@@ -64,11 +66,13 @@ def replay_check_command(
         metavar="N")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> int:
+    # Imported here, not at the top: start-up loads only what --help needs.
     from ..core.errors import ConfigError
-    from ..core.runs import runs_root
+    from ..core.store.runs import runs_root
 
     if monitor < 0:
         raise ConfigError(f"--monitor must be 0 (all monitors) or more, not {monitor}")
+    # Imported here, not at the top: start-up loads only what --help needs.
     from ..core.settings import load_settings
 
     env = dict(os.environ)
@@ -87,6 +91,7 @@ def print_verdict(verdict: Mapping[str, Any], *, as_json: bool,
                   redact: Callable[[str], str] = str) -> int:
     """The verdict on stdout (one line, or one JSON object); the exit code that says it."""
     if as_json:
+        # Imported here, not at the top: start-up loads only what --help needs.
         from .summary import mark_printed
 
         mark_printed()  # `cua run --json --dry-run`: this is its one object
@@ -104,9 +109,10 @@ def print_verdict(verdict: Mapping[str, Any], *, as_json: bool,
 def check_now(recording: Any, *, env: Mapping[str, str], monitor: int,
               space: Callable[[tuple[int, int]], Any] | None = None) -> dict[str, Any]:
     """Look at the screen once and judge the recording's first step that acts against it."""
+    # Imported here, not at the top: start-up loads only what --help needs.
     from ..core.errors import DesktopError
-    from ..core.xdesktop import XDesktop
-    from ..core.xserver import check_display, ensure_xauthority
+    from ..core.x11.xdesktop import XDesktop
+    from ..core.x11.xserver import check_display, ensure_xauthority
 
     try:
         name = check_display(env)
@@ -129,7 +135,8 @@ def check_now(recording: Any, *, env: Mapping[str, str], monitor: int,
 def verdict_of(recording: Any, desktop: Any, redact: Callable[[str], str] = str,
                wait_s: float = 0.0, space: Any = None, secrets: tuple[str, ...] = ()
                ) -> dict[str, Any]:
-    from ..core.replay import first_step_verdict
+    # Imported here, not at the top: start-up loads only what --help needs.
+    from ..core.engine.replay import first_step_verdict
 
     match = first_step_verdict(recording, desktop, redact=redact, wait_s=wait_s, space=space,
                                secrets=secrets)
@@ -146,11 +153,12 @@ def dry_run(plan: Any) -> int:
     judges (`core.replay.start_problem`: the recording, the secrets, the screen's size and the
     scale this run's model sees it at, then the screen itself). Exit 0: the replay would start;
     1: Claude would take over at once (or, `auto` finding nothing, do an ordinary run)."""
+    # Imported here, not at the top: start-up loads only what --help needs.
+    from ..core.engine.replay import find_recording
     from ..core.errors import ConfigError
-    from ..core.replay import find_recording
-    from ..core.runs import list_runs, load_run, runs_root
-    from ..core.secrets import Secrets
-    from ..core.session import open_session
+    from ..core.safety.secrets import Secrets
+    from ..core.store.runs import list_runs, load_run, runs_root
+    from ..core.x11.session import open_session
 
     spec = plan.settings.replay
     if not spec:

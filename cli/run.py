@@ -32,6 +32,7 @@ _DEFAULT_MODELS = (f"{defaults.MODEL}; Bedrock {defaults.BEDROCK_MODEL}; "
 
 
 def _settings_flags(**flags: object) -> dict[str, object]:
+    # Imported here, not at the top: start-up loads only what --help needs.
     from ..core.settings import UNSET
 
     return {name: UNSET if value is None else value for name, value in flags.items()}
@@ -141,6 +142,7 @@ def run(
         "--report/--no-report", help="When the run ends, however it ends (crash, timeout, approval needed, Ctrl-C or SIGTERM included), write report.html into the run folder (see `cua runs report`) and name it on stderr (env CUA_REPORT=1, config report = true).",
         show_default=defaults.REPORT)] = None,
 ) -> int:
+    # Imported here, not at the top: start-up loads only what --help needs.
     from .preflight import raise_all
     from .session import execute
 
@@ -155,6 +157,7 @@ def run(
         scope_window=scope_window)
     raise_all(problems, plan)
     if dry_run:
+        # Imported here, not at the top: start-up loads only what --help needs.
         from .replay import dry_run as replay_dry_run
 
         return replay_dry_run(plan)
@@ -179,6 +182,7 @@ def make_plan(task: str, *, env: dict[str, str], model: str | None = None,
     """The RunPlan `cua run` makes of these options (its own option names), and every problem
     that stops it before it starts (empty: it can run). `cua run` and the in-process
     `cua batch` both build their runs here, so a batch task runs exactly as `cua run` would."""
+    # Imported here, not at the top: start-up loads only what --help needs.
     from ..core.settings import SettingsError, load_settings
     from .preflight import problems_of
     from .session import RunPlan, parse_app

@@ -10,11 +10,12 @@ from typing import Annotated
 
 import typer
 
-from ..core.words import counted
+from ..core.vocab.words import counted
 
 
 def _root() -> Path:
-    from ..core.runs import runs_root
+    # Imported here, not at the top: start-up loads only what --help needs.
+    from ..core.store.runs import runs_root
 
     return runs_root(os.environ)
 
@@ -31,8 +32,9 @@ def list_runs_command(
     limit: Annotated[int | None, typer.Option(
         help="Only the newest N runs.", metavar="N")] = None,
 ) -> int:
+    # Imported here, not at the top: start-up loads only what --help needs.
     from ..core.errors import ConfigError
-    from ..core.runs import is_demo, is_replayable, list_runs
+    from ..core.store.runs import is_demo, is_replayable, list_runs
 
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be 1 or more, not {limit}")
@@ -64,6 +66,7 @@ def _terminal_width() -> int | None:
     """The terminal's columns; None when piped (every cell written whole, for scripts)."""
     if not sys.stdout.isatty():
         return None
+    # Imported here, not at the top: start-up loads only what --help needs.
     import shutil
 
     return shutil.get_terminal_size().columns
@@ -73,7 +76,8 @@ def table_lines(runs, width: int | None) -> list[str]:  # type: ignore[no-untype
     """`cua runs list` as lines: with `width`, each at most that wide (columns give way in
     order: the start time, the models' `claude-` prefix, long model names; the task is cut to
     one line with …); without, every cell whole."""
-    from ..core.runs import is_demo, is_replayable
+    # Imported here, not at the top: start-up loads only what --help needs.
+    from ..core.store.runs import is_demo, is_replayable
 
     rows = []
     for r in runs:
@@ -142,10 +146,11 @@ def prune_runs_command(
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Say what would be removed, and remove nothing.")] = False,
 ) -> int:
+    # Imported here, not at the top: start-up loads only what --help needs.
     from datetime import UTC, datetime
 
-    from ..core.lock import held_run_dirs, lock_dir
-    from ..core.runs import folder_size, list_runs, parse_age, plan_prune, remove_run
+    from ..core.store.runs import folder_size, list_runs, parse_age, plan_prune, remove_run
+    from ..core.x11.lock import held_run_dirs, lock_dir
 
     age = parse_age(older_than)
     root = _root()
@@ -191,9 +196,10 @@ def show_run_command(
         show_default=False)] = "latest",
     as_json: Annotated[bool, typer.Option("--json", help="The run and its steps as JSON.")] = False,
 ) -> int:
+    # Imported here: slow to import; only this path pays for it (start-up time).
     from rich.console import Console
 
-    from ..core.runs import load_run
+    from ..core.store.runs import load_run
     from .show import render_run
 
     run = load_run(_root(), run_id)
@@ -221,7 +227,8 @@ _DAMAGE_SHOWN = 5
 def warn_damage(run) -> None:  # type: ignore[no-untyped-def]
     """One stderr line per thing wrong with the record (a few, then a count): what is shown
     leaves damaged lines out, and says so."""
-    from ..core.runs import damage_of
+    # Imported here, not at the top: start-up loads only what --help needs.
+    from ..core.store.runs import damage_of
 
     damage = damage_of(run)
     for what in damage[:_DAMAGE_SHOWN]:
@@ -254,9 +261,10 @@ def report_run_command(
         help="Also write an animated GIF of the run (one frame per step) to FILE.",
         metavar="FILE")] = None,
 ) -> int:
+    # Imported here, not at the top: start-up loads only what --help needs.
     from ..core.errors import ConfigError
-    from ..core.report import write_report
-    from ..core.runs import load_run
+    from ..core.report.html import write_report
+    from ..core.store.runs import load_run
 
     run = load_run(_root(), run_id)
     warn_damage(run)
@@ -278,9 +286,10 @@ def report_run_command(
 
 def write_gif(run, path: Path, *, redact) -> int:  # type: ignore[no-untyped-def]
     """Write the run's animation to `path`; returns its size in bytes."""
-    from ..core.animation import animate
-    from ..core.report import gather
-    from ..core.runs import write_private_atomically
+    # Imported here, not at the top: start-up loads only what --help needs.
+    from ..core.report.animation import animate
+    from ..core.report.html import gather
+    from ..core.store.runs import write_private_atomically
 
     data = animate(run, gather(run).pictures, redact=redact)
     write_private_atomically(path, data)  # 0600, like the screenshots it shows
@@ -291,12 +300,14 @@ def report_redactor(names, env):  # type: ignore[no-untyped-def]
     """A last pass over the report with the project's redactor: the run's secrets whose
     values this environment still holds (as $NAME), and the credentials it sets. The record
     itself holds only placeholders."""
-    from ..core.secrets import Secrets
+    # Imported here, not at the top: start-up loads only what --help needs.
+    from ..core.safety.secrets import Secrets
 
     return Secrets.from_specs([n for n in names if env.get(n)], env).redact
 
 
 def _open_in_browser(path: Path) -> None:
+    # Imported here, not at the top: start-up loads only what --help needs.
     import webbrowser
 
     try:

@@ -58,7 +58,8 @@ class RunPlan:
 
     def request(self) -> Any:
         """The core's part of the plan."""
-        from ..core.engine import RunRequest
+        # Imported here, not at the top: start-up loads only what --help needs.
+        from ..core.engine.root import RunRequest
 
         return RunRequest(
             task=self.task, settings=self.settings, env=self.env,
@@ -84,8 +85,9 @@ def parse_app(command: str | None) -> list[str] | None:
 def execute(plan: RunPlan) -> int:
     """Run the plan to the end; returns the exit code (Ctrl-C and SIGTERM included).
     CuaErrors propagate to cli.main, their messages redacted."""
-    from ..core.engine import _with_header_values
-    from ..core.secrets import Secrets
+    # Imported here, not at the top: start-up loads only what --help needs.
+    from ..core.engine.root import _with_header_values
+    from ..core.safety.secrets import Secrets
 
     env, credential_vars = _with_header_values(plan.env, plan.headers)
     try:
@@ -119,7 +121,8 @@ def _write_fd(fd: int, text: str) -> None:
 
 
 def _execute(plan: RunPlan, stderr: Console, handling: SignalHandling | None) -> int:
-    from ..core.engine import RunHooks, run
+    # Imported here, not at the top: start-up loads only what --help needs.
+    from ..core.engine.root import RunHooks, run
 
     view = make_view(stderr, quiet=plan.quiet, verbose=plan.verbose)
     hooks = RunHooks(on_event=view, approver=_approver(plan, view, stderr),
@@ -158,19 +161,22 @@ def _print_json(summary: dict[str, Any]) -> None:
 
 
 def write_crash(run_dir: str, exc: BaseException, secrets: Any = None) -> str | None:
-    from ..core.engine import write_crash as write
+    # Imported here, not at the top: start-up loads only what --help needs.
+    from ..core.engine.root import write_crash as write
 
     return write(run_dir, exc, secrets)
 
 
 def _approver(plan: RunPlan, view: Any, console: Console) -> Any:
     """Who answers the policy's `ask`: --yes, a person at this terminal, or nobody."""
-    from ..core.gate import approve_all, refuse_all
+    # Imported here, not at the top: start-up loads only what --help needs.
+    from ..core.safety.gate import approve_all, refuse_all
 
     if plan.assume_yes:
         return approve_all
     if plan.non_interactive or not sys.stdin.isatty():
         return refuse_all
+    # Imported here, not at the top: start-up loads only what --help needs.
     from .approval import TerminalApprover
 
     return TerminalApprover(console, pause=getattr(view, "paused", None))

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..core.record import StepRecord
-from ..core.runs import Run
-from ..core.words import counted
+from ..core.store.runs import Run
+from ..core.vocab.record import StepRecord
+from ..core.vocab.words import counted
 from .approval import visible
 from .view import _action_line, _ms, outcome_style, transient_line
 

@@ -15,7 +15,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.text import Text
 
-from ..core.events import (
+from ..core.vocab.events import (
     ActionPerformed,
     CheckFinished,
     Event,
@@ -30,13 +30,13 @@ from ..core.events import (
     TextStreamed,
     Usage,
 )
-from ..core.record import ActionRecord
-from ..core.transient_text import transient_text
-from ..core.words import counted
+from ..core.vocab.record import ActionRecord
+from ..core.vocab.transient_text import transient_text
+from ..core.vocab.words import counted
 from .approval import visible
 
-if TYPE_CHECKING:  # core/secrets.py is loaded by a run, not by `cua runs show`
-    from ..core.secrets import Redactor
+if TYPE_CHECKING:  # core/safety/secrets.py is loaded by a run, not by `cua runs show`
+    from ..core.safety.secrets import Redactor
 
 
 def _ms(seconds: float) -> str:

@@ -8,14 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import (
-    ConfigError,
-    DesktopError,
-    FailSafeTriggered,
-    HungUp,
-    ModelError,
-    Terminated,
-)
+from .errors import ConfigError, DesktopError, FailSafeTriggered, HungUp, ModelError, Terminated
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 task reported failed or unknown, or --check failed; 2 usage or "

@@ -10,7 +10,7 @@ however the run ended -- every further signal is held: noted (the `on_held` call
 not raised, so a second Ctrl-C cannot leave a half-written record or a key down. The ending is
 bounded all the same: if the process has not finished `grace_s` after the first signal, it
 exits at once with that signal's code (`on_overdue` says so first); the input watchdog
-(core/watchdog.py) releases keys and buttons then, as after SIGKILL.
+(core/x11/watchdog.py) releases keys and buttons then, as after SIGKILL.
 
 `handling_signals` installs the handlers (the cli does, at the entry point, around `cua run`);
 `run_ending` is what run_task calls as its cleanup starts. Without installed handlers (a library

@@ -12,6 +12,7 @@ def config_dir(env: Mapping[str, str] | None = None) -> Path:
     reads os.environ itself, so an injected `env` is honoured here first)."""
     if env is not None and env.get("XDG_CONFIG_HOME", "").startswith("/"):
         return Path(env["XDG_CONFIG_HOME"]) / "cua"
+    # Imported here: keeps importing this module light (start-up time).
     import platformdirs
 
     return Path(platformdirs.user_config_dir("cua", appauthor=False))
@@ -21,6 +22,7 @@ def data_dir(env: Mapping[str, str] | None = None) -> Path:
     """$CUA_DATA_DIR when set, else the platform's user data folder for cua."""
     if env is not None and env.get("CUA_DATA_DIR"):
         return Path(env["CUA_DATA_DIR"])
+    # Imported here: keeps importing this module light (start-up time).
     import platformdirs
 
     return Path(platformdirs.user_data_dir("cua", appauthor=False))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -21,8 +22,8 @@ from .config_file import (
     whole_number,
 )
 from .errors import ConfigError
-from .flavours import DEFAULT_MODEL, FLAVOURS, PROVIDERS
-from .words import counted
+from .model.flavours import DEFAULT_MODEL, FLAVOURS, PROVIDERS
+from .vocab.words import counted
 
 
 class _Unset:
@@ -155,7 +156,8 @@ def _check(name: str, value: Any, where: str) -> None:
     if name == "timeout_s" and value is not None and value <= 0:
         raise ConfigError(f"{where}: timeout_s must be more than 0 seconds, not {value}")
     if name == "virtual_display" and value:
-        from .xserver import parse_size
+        # Imported here: keeps importing this module light (start-up time).
+        from .x11.xserver import parse_size
 
         try:
             parse_size(value)
@@ -163,7 +165,6 @@ def _check(name: str, value: Any, where: str) -> None:
             raise ConfigError(f"{where}: virtual_display must be a screen size like 1920x1080 "
                               f"(each side 1-32767), not {describe(value)}") from None
     if name == "app" and value:
-        import shlex
 
         try:
             shlex.split(value)
@@ -215,7 +216,8 @@ def read_config_file(path: Path, *, is_explicit: bool) -> dict[str, Any]:
 
 def check_price_tables(found: TomlFile) -> None:
     """Each `[prices."MODEL"]` table holds exactly the four prices, finite and not negative."""
-    from .prices import PRICE_KEYS
+    # Imported here: keeps importing this module light (start-up time).
+    from .usage import PRICE_KEYS
 
     try:
         prices = table(found.data["prices"])
@@ -323,8 +325,9 @@ def load_settings(env: Mapping[str, str], config: Path | None,
     cua's config folder), CUA_* variables and flags, in that order; plus the config file's price
     overrides and extra headers, and where each setting came from. `cua run`, `cua config show`
     and `cua doctor` all resolve settings here."""
+    # Imported here: keeps importing this module light (start-up time).
     from .paths import config_dir
-    from .prices import parse_price_overrides
+    from .usage import parse_price_overrides
 
     explicit = config or (Path(env["CUA_CONFIG"]) if env.get("CUA_CONFIG") else None)
     path = explicit if explicit is not None else config_dir(env) / "config.toml"

@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from helpers import ProbeApp, require_xvfb, running_probe
 
 if TYPE_CHECKING:
-    from claude_cua.core.demo.fakeapi import FakeMessagesAPI
-    from claude_cua.core.xdesktop import XDesktop
-    from claude_cua.core.xserver import VirtualDisplay
+    from claude_cua.cli.demo.fakeapi import FakeMessagesAPI
+    from claude_cua.core.x11.xdesktop import XDesktop
+    from claude_cua.core.x11.xserver import VirtualDisplay
 
 SCREEN = (1920, 1080)
 X_FIXTURES = frozenset({"virtual_display", "desktop", "probe"})
@@ -68,7 +68,7 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch,
 @pytest.fixture
 def api() -> Iterator[FakeMessagesAPI]:
     """The fake Messages API on 127.0.0.1; the real SDK talks to it over HTTP."""
-    from claude_cua.core.demo.fakeapi import FakeMessagesAPI
+    from claude_cua.cli.demo.fakeapi import FakeMessagesAPI
 
     with FakeMessagesAPI() as fake:
         yield fake
@@ -78,7 +78,7 @@ def api() -> Iterator[FakeMessagesAPI]:
 def virtual_display() -> Iterator[VirtualDisplay]:
     """A 1920x1080 Xvfb with openbox, shared by the tests of one module."""
     require_xvfb()
-    from claude_cua.core.xserver import VirtualDisplay
+    from claude_cua.core.x11.xserver import VirtualDisplay
 
     with VirtualDisplay(size=SCREEN) as display:
         yield display
@@ -87,7 +87,7 @@ def virtual_display() -> Iterator[VirtualDisplay]:
 @pytest.fixture
 def desktop(virtual_display: VirtualDisplay) -> Iterator[XDesktop]:
     """An XDesktop on the shared display; closed (keys released, mapping restored) after."""
-    from claude_cua.core.xdesktop import XDesktop, display_env_restored
+    from claude_cua.core.x11.xdesktop import XDesktop, display_env_restored
 
     with display_env_restored():
         desk = XDesktop(display=virtual_display.display, xauthority=virtual_display.xauthority,

@@ -1,6 +1,6 @@
 """An independent oracle for the secret tests: the encodings a value can take on its way out, as
 bytes to look for in request bodies, files, stdout and stderr. Written separately from
-core/redact.py on purpose (base64 is checked by whole 3-byte groups, not by regex)."""
+core/safety/secrets.py on purpose (base64 is checked by whole 3-byte groups, not by regex)."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ def leaks_in_tree(root: Path, values: tuple[str, ...] = SECRET_VALUES) -> list[s
 
 def hostile(req, action, **tool_input):
     """A computer call in the request's tool shape, with any action name and input at all."""
-    from claude_cua.core.demo.policies import computer_call
+    from claude_cua.cli.demo.policies import computer_call
 
     block = computer_call(req, "screenshot")
     if block.get("toolset_name"):

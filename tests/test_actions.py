@@ -1,5 +1,7 @@
 import pytest
-from claude_cua.core.actions import (
+from claude_cua.core.errors import ActionError
+from claude_cua.core.model.flavours import FLAVOURS
+from claude_cua.core.vocab.actions import (
     Click,
     CursorPosition,
     Drag,
@@ -17,10 +19,8 @@ from claude_cua.core.actions import (
     parse_action,
     perform,
 )
-from claude_cua.core.desktop import FakeDesktop
-from claude_cua.core.errors import ActionError
-from claude_cua.core.flavours import FLAVOURS
-from claude_cua.core.screen import ScreenSpace
+from claude_cua.core.vocab.desktop import FakeDesktop
+from claude_cua.core.vocab.screen import ScreenSpace
 
 SPACE = ScreenSpace(1920, 1080, 1429, 804)
 CENTRE = Target((714, 402), (960, 540))

@@ -4,9 +4,9 @@ import io
 
 import pytest
 from claude_cua.cli.approval import TerminalApprover
-from claude_cua.core.desktop import Window
-from claude_cua.core.gate import ApprovalRequest
-from claude_cua.core.policy import BUILTIN_RULES, Verdict
+from claude_cua.core.safety.gate import ApprovalRequest
+from claude_cua.core.safety.policy import BUILTIN_RULES, Verdict
+from claude_cua.core.vocab.desktop import Window
 from rich.console import Console
 
 

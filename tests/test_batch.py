@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 from claude_cua.cli.batch import ray_alone
 from claude_cua.cli.main import run_cli
-from claude_cua.core.batch import load_batch
-from claude_cua.core.batch_run import (
+from claude_cua.core.batch.runner import (
     EXIT_ORDER,
     batch_exit_code,
     default_parallel,
     plan_jobs,
     read_progress,
 )
-from claude_cua.core.batch_state import BatchState, state_path
+from claude_cua.core.batch.state import BatchState, state_path
+from claude_cua.core.batch.tasks import load_batch
 from claude_cua.core.errors import ConfigError
 from hypothesis import given
 from hypothesis import strategies as st
@@ -209,7 +209,7 @@ def test_ray_without_its_extra_is_a_usage_error_naming_the_install_command(
 
 
 def test_a_fault_in_running_one_task_is_that_tasks_outcome_and_the_others_go_on(tmp_path):
-    from claude_cua.core.batch_run import BatchRunner
+    from claude_cua.core.batch.runner import BatchRunner
 
     path = write(tmp_path, "b.jsonl", '{"task": "a"}\n{"task": "boom"}\n{"task": "c"}\n')
     jobs = plan_jobs(load_batch(path), env={}, config=None, assume_yes=False, report=False)
@@ -232,7 +232,7 @@ def test_a_fault_in_running_one_task_is_that_tasks_outcome_and_the_others_go_on(
 
 
 def test_tasks_starting_together_never_share_a_run_folder(tmp_path):
-    from claude_cua.core.batch_run import BatchRunner
+    from claude_cua.core.batch.runner import BatchRunner
 
     path = write(tmp_path, "b.jsonl", "".join(f'{{"task": "t{i}"}}\n' for i in range(4)))
     jobs = plan_jobs(load_batch(path), env={}, config=None, assume_yes=False, report=False)
@@ -251,7 +251,7 @@ def test_a_bad_toml_default_names_its_own_line(tmp_path):
 
 
 def test_a_cluster_on_the_loopback_keeps_the_driver_on_it_too():
-    from claude_cua.core.batch_ray import _is_loopback
+    from claude_cua.core.batch.ray_cluster import _is_loopback
 
     assert _is_loopback("127.0.0.1:6379") and _is_loopback("localhost:6379")
     assert _is_loopback("[::1]:6379")
@@ -259,7 +259,7 @@ def test_a_cluster_on_the_loopback_keeps_the_driver_on_it_too():
 
 
 def test_an_in_process_task_reports_its_progress_and_a_stop_reaches_its_cancel(tmp_path):
-    from claude_cua.core.batch_run import BatchRunner
+    from claude_cua.core.batch.runner import BatchRunner
     from claude_cua.core.cancel import Cancel
 
     path = write(tmp_path, "b.jsonl", '{"task": "a"}\n')

@@ -3,13 +3,14 @@ computer tool's type. Every tool flavour cua uses, through every provider, must 
 in the body that goes out: the real SDK clients over HTTP against the fakes on 127.0.0.1."""
 
 import pytest
-from claude_cua.core import context
-from claude_cua.core.claude import ClaudeClient, ModelRequest
-from claude_cua.core.demo.fakeapi import Reply
-from claude_cua.core.demo.fakecloud import FakeBedrock, FakeVertex
-from claude_cua.core.flavours import FLAVOURS
-from claude_cua.core.providers import resolve_endpoint
-from claude_cua.core.screen import ScreenSpace
+from claude_cua.cli.demo.fakeapi import Reply
+from claude_cua.core.model import context
+from claude_cua.core.model.claude import ClaudeClient, ModelRequest
+from claude_cua.core.model.flavours import FLAVOURS
+from claude_cua.core.model.providers import resolve_endpoint
+from claude_cua.core.vocab.screen import ScreenSpace
+
+from tests.fakecloud import FakeBedrock, FakeVertex
 
 pytest.importorskip("botocore", reason="the bedrock extra is not installed")
 pytest.importorskip("google.auth", reason="the vertex extra is not installed")

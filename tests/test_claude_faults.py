@@ -9,14 +9,14 @@ import json
 import time
 
 import pytest
-from claude_cua.core.claude import MAX_RETRY_DELAY_S, ClaudeClient, backoff_s
-from claude_cua.core.demo.fakeapi import FAULTS, NO_ID, Broken, Error, Malformed, Reply
-from claude_cua.core.demo.policies import computer_call, report, text
-from claude_cua.core.desktop import FakeDesktop
+from claude_cua.cli.demo.fakeapi import FAULTS, NO_ID, Broken, Error, Malformed, Reply
+from claude_cua.cli.demo.policies import computer_call, report, text
+from claude_cua.core.engine.loop import LoopConfig, run_task
 from claude_cua.core.errors import ModelError
-from claude_cua.core.events import RunFinished
-from claude_cua.core.flavours import flavour_for
-from claude_cua.core.loop import LoopConfig, run_task
+from claude_cua.core.model.claude import MAX_RETRY_DELAY_S, ClaudeClient, backoff_s
+from claude_cua.core.model.flavours import flavour_for
+from claude_cua.core.vocab.desktop import FakeDesktop
+from claude_cua.core.vocab.events import RunFinished
 
 MODEL = "claude-sonnet-4-6"  # computer_20251124: the action sits in the input
 
@@ -62,7 +62,7 @@ HALF_REPLIES = {
 
 def _event_counts():
     """How many SSE events each half reply streams (so every cut point can be tried)."""
-    from claude_cua.core.demo.fakeapi import message_json, stream_events
+    from claude_cua.cli.demo.fakeapi import message_json, stream_events
 
     counts = {}
     for name, make in HALF_REPLIES.items():

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from claude_cua.core.demo.fakeapi import Error, Reply
-from claude_cua.core.demo.policies import computer_call, report, text
-from claude_cua.core.runs import load_run
+from claude_cua.cli.demo.fakeapi import Error, Reply
+from claude_cua.cli.demo.policies import computer_call, report, text
+from claude_cua.core.store.runs import load_run
 from helpers import InProcessCli
 
 KEY = "sk-ant-inprocess-0123456789"

@@ -5,9 +5,9 @@ import json
 import tempfile
 
 import pytest
+from claude_cua.cli.demo.fakeapi import Reply
+from claude_cua.cli.demo.policies import approval_request, computer_call, report, text
 from claude_cua.cli.main import run_cli
-from claude_cua.core.demo.fakeapi import Reply
-from claude_cua.core.demo.policies import approval_request, computer_call, report, text
 from secret_forms import ENCODINGS, SECRET_VALUES, encoded, hostile, leaks, leaks_in_tree
 
 API_KEY = "sk-ant-inproc\"key\\+/=&x"  # quotes, a backslash, &+/=: ASCII, as a header needs

@@ -7,11 +7,11 @@ import logging
 import re
 
 import pytest
+from claude_cua.cli.demo.fakeapi import Error, Reply
+from claude_cua.cli.demo.policies import computer_call, report, text
 from claude_cua.cli.logs import core_logging
 from claude_cua.cli.view import PlainView, outcome_style
-from claude_cua.core.demo.fakeapi import Error, Reply
-from claude_cua.core.demo.policies import computer_call, report, text
-from claude_cua.core.events import RunFinished, RunStarted, Usage
+from claude_cua.core.vocab.events import RunFinished, RunStarted, Usage
 from helpers import InProcessCli
 from rich.console import Console
 
@@ -89,7 +89,8 @@ def test_verbose_shows_cores_info_logs_and_quiet_default_does_not(cua, api, monk
     assert "cua: info" not in err
     api.queue(overloaded, Reply([report("success", "done")]))
     _, _, err = cua("-v", *MODEL, "x")
-    assert re.search(r"^cua: info \(core\.claude\): the API is overloaded \(529\).*; retry 1 of 1",
+    assert re.search(r"^cua: info \(core\.model\.claude\): the API is overloaded \(529\).*"
+                     r"; retry 1 of 1",
                      err, re.M), err
 
 

@@ -10,7 +10,7 @@ import tomllib
 import pytest
 from claude_cua.core.config_file import MAX_DEPTH, describe, key_line
 from claude_cua.core.errors import ConfigError
-from claude_cua.core.policy_file import load_policy_file
+from claude_cua.core.safety.policy_file import load_policy_file
 from claude_cua.core.settings import ENV_NAMES, Settings, read_config_file, resolve_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -175,7 +175,7 @@ def test_any_cua_variable_value_is_used_or_refused_naming_the_variable(var, valu
 
 
 def test_a_secret_from_a_non_utf8_environment_is_a_config_error():
-    from claude_cua.core.secrets import Secrets
+    from claude_cua.core.safety.secrets import Secrets
 
     with pytest.raises(ConfigError, match="PW is not valid UTF-8"):
         Secrets.from_specs(["PW"], {"PW": "ab\udcffcd"})

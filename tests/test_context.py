@@ -1,4 +1,4 @@
-from claude_cua.core.context import (
+from claude_cua.core.model.context import (
     PLACEHOLDER,
     image_block,
     prune_images,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from claude_cua.cli.main import BUG_EXIT, InternalError, _bug_outside_a_run
 from claude_cua.cli.session import write_crash
-from claude_cua.core.secrets import Secrets
+from claude_cua.core.safety.secrets import Secrets
 from secret_forms import SECRET_VALUES, leaks
 
 

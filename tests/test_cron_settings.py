@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
-from claude_cua.core.demo.policies import computer_call, report
+from claude_cua.cli.demo.fakeapi import FakeMessagesAPI, Reply
+from claude_cua.cli.demo.policies import computer_call, report
 from claude_cua.core.errors import ConfigError
 from claude_cua.core.settings import load_settings
 from helpers import InProcessCli

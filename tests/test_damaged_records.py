@@ -13,10 +13,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from claude_cua.core.demo.fakeapi import Reply
-from claude_cua.core.demo.policies import computer_call, report, text
-from claude_cua.core.replay import replay_problem
-from claude_cua.core.runs import load_run
+from claude_cua.cli.demo.fakeapi import Reply
+from claude_cua.cli.demo.policies import computer_call, report, text
+from claude_cua.core.engine.replay import replay_problem
+from claude_cua.core.store.runs import load_run
 from helpers import InProcessCli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -99,8 +99,8 @@ def test_the_readme_lists_every_key_of_a_real_run_json(api, capsys, monkeypatch,
     """run.json is a contract: the README's table names every key a run writes."""
     import json
 
-    from claude_cua.core.demo.fakeapi import Reply
-    from claude_cua.core.demo.policies import report
+    from claude_cua.cli.demo.fakeapi import Reply
+    from claude_cua.cli.demo.policies import report
     from helpers import InProcessCli
 
     cua = InProcessCli.against(api, capsys, monkeypatch, isolated_environment,

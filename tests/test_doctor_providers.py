@@ -6,8 +6,9 @@ import os
 import socket
 
 import pytest
-from claude_cua.core.demo.fakecloud import FakeVertex
-from claude_cua.core.providers import doctor_checks
+from claude_cua.core.model.providers import doctor_checks
+
+from tests.fakecloud import FakeVertex
 
 pytest.importorskip("botocore", reason="the bedrock extra is not installed")
 pytest.importorskip("google.auth", reason="the vertex extra is not installed")

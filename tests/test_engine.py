@@ -9,12 +9,12 @@ import threading
 import time
 from pathlib import Path
 
-from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
-from claude_cua.core.demo.policies import computer_call, report
-from claude_cua.core.engine import Cancel, RunHooks, RunRequest, run
-from claude_cua.core.events import Event, ModelReplied, StepStarted
+from claude_cua.cli.demo.fakeapi import FakeMessagesAPI, Reply
+from claude_cua.cli.demo.policies import computer_call, report
+from claude_cua.core.engine.root import Cancel, RunHooks, RunRequest, run
 from claude_cua.core.exits import SUMMARY_KEYS
 from claude_cua.core.settings import Settings
+from claude_cua.core.vocab.events import Event, ModelReplied, StepStarted
 from helpers import wait_until
 
 

@@ -5,10 +5,10 @@ fake desktop, the real SDK against the fake API)."""
 import json
 
 import pytest
+from claude_cua.cli.demo.fakeapi import Error, Reply
+from claude_cua.cli.demo.policies import computer_call, report
 from claude_cua.cli.main import run_cli
 from claude_cua.cli.summary import SUMMARY_KEYS
-from claude_cua.core.demo.fakeapi import Error, Reply
-from claude_cua.core.demo.policies import computer_call, report
 
 FAKE = ("--desktop", "fake", "--model", "claude-sonnet-5-5")
 

@@ -13,8 +13,8 @@ from typing import Any
 import anthropic
 import httpx2
 import pytest
-from claude_cua.core.demo import colours
-from claude_cua.core.demo.fakeapi import (
+from claude_cua.cli.demo import colours
+from claude_cua.cli.demo.fakeapi import (
     Error,
     FakeMessagesAPI,
     Malformed,
@@ -22,7 +22,7 @@ from claude_cua.core.demo.fakeapi import (
     estimate_tokens,
     png_size,
 )
-from claude_cua.core.demo.policies import (
+from claude_cua.cli.demo.policies import (
     SUPPLIER_VALUES,
     FormField,
     FormFiller,

@@ -25,16 +25,16 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+from claude_cua.cli.demo.fakeapi import NO_ID, FakeMessagesAPI, Reply
+from claude_cua.cli.demo.policies import computer_call, report
 from claude_cua.cli.view import PlainView
-from claude_cua.core.claude import ClaudeClient
-from claude_cua.core.demo.fakeapi import NO_ID, FakeMessagesAPI, Reply
-from claude_cua.core.demo.policies import computer_call, report
-from claude_cua.core.desktop import FakeDesktop
+from claude_cua.core.engine.loop import LoopConfig, run_task
 from claude_cua.core.errors import ModelError
-from claude_cua.core.events import RunFinished
-from claude_cua.core.flavours import FLAVOURS
-from claude_cua.core.loop import LoopConfig, run_task
-from claude_cua.core.runs import RunRecorder, read_steps
+from claude_cua.core.model.claude import ClaudeClient
+from claude_cua.core.model.flavours import FLAVOURS
+from claude_cua.core.store.runs import RunRecorder, read_steps
+from claude_cua.core.vocab.desktop import FakeDesktop
+from claude_cua.core.vocab.events import RunFinished
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console

@@ -5,20 +5,20 @@ import json
 import time
 
 import pytest
-from claude_cua.core.check import CheckResult, run_check
-from claude_cua.core.claude import ClaudeClient
-from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
-from claude_cua.core.demo.policies import approval_request, computer_call, report, text
-from claude_cua.core.desktop import FakeDesktop, Window
-from claude_cua.core.events import ActionPerformed, CheckFinished, RunFinished, StepFinished
-from claude_cua.core.flavours import flavour_for
-from claude_cua.core.gate import ApprovalRequest, approve_all, refuse_all
-from claude_cua.core.loop import LoopConfig, run_task
-from claude_cua.core.policy import BUILTIN_RULES
-from claude_cua.core.policy_file import effective_rules
-from claude_cua.core.record import PolicyRecord
-from claude_cua.core.runs import RunRecorder
-from claude_cua.core.secrets import Secrets
+from claude_cua.cli.demo.fakeapi import FakeMessagesAPI, Reply
+from claude_cua.cli.demo.policies import approval_request, computer_call, report, text
+from claude_cua.core.engine.check import CheckResult, run_check
+from claude_cua.core.engine.loop import LoopConfig, run_task
+from claude_cua.core.model.claude import ClaudeClient
+from claude_cua.core.model.flavours import flavour_for
+from claude_cua.core.safety.gate import ApprovalRequest, approve_all, refuse_all
+from claude_cua.core.safety.policy import BUILTIN_RULES
+from claude_cua.core.safety.policy_file import effective_rules
+from claude_cua.core.safety.secrets import Secrets
+from claude_cua.core.store.runs import RunRecorder
+from claude_cua.core.vocab.desktop import FakeDesktop, Window
+from claude_cua.core.vocab.events import ActionPerformed, CheckFinished, RunFinished, StepFinished
+from claude_cua.core.vocab.record import PolicyRecord
 
 MODEL = "claude-sonnet-5-5"
 XTERM = Window("XTerm", "xterm", "bash")

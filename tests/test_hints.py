@@ -19,8 +19,11 @@ from claude_cua.cli import main
 ROOT = Path(main.__file__).resolve().parents[1]
 OPTION = re.compile(r"(?<![\w{-])--[a-z][a-z0-9-]*")
 NAMED = re.compile(r"cua ((?:runs|config|policy) [a-z]+|[a-z][a-z-]*)\b[^`;,.()]*?$")
+# Another program's command line inside a hint (`ray start --address …`, `pip install …`): its
+# options are that program's.
+OTHER = re.compile(r"\b(?:ray|pip|apt-get|xdotool|chmod|claude|ssh) [a-z][a-z-]*\b[^`;,.()]*?$")
 # Not cua's options: another program's (xdotool, the bundled form), or CSS custom properties.
-ELSEWHERE = {"core/demo/supplier_form.py", "core/report_page.py"}
+ELSEWHERE = {"cli/demo/supplier_form.py", "core/report/page.py"}
 
 
 def commands() -> dict[str, tuple[set[str], str]]:
@@ -42,10 +45,13 @@ def commands() -> dict[str, tuple[set[str], str]]:
 
 
 def _strings(node: ast.AST) -> list[str]:
-    """The text of every string literal under `node` (f-strings' literal parts joined)."""
+    """The text of every string literal under `node` (f-strings' literal parts joined; a
+    format spec such as the `g` of `{x:g}` is not text)."""
+    specs = {id(c) for sub in ast.walk(node) if isinstance(sub, ast.FormattedValue)
+             and sub.format_spec is not None for c in ast.walk(sub.format_spec)}
     out = []
     for sub in ast.walk(node):
-        if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+        if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and id(sub) not in specs:
             out.append(sub.value)
     return out
 
@@ -85,7 +91,10 @@ def test_every_hint_names_an_option_that_exists_for_the_command_it_names():
     for relative, line, text in found:
         for match in OPTION.finditer(text):
             option = match.group()
+            other = OTHER.search(text[:match.start()])
             named = NAMED.search(text[:match.start()])
+            if other is not None and (named is None or other.start() > named.start()):
+                continue  # another program's option
             command = named.group(1) if named else None
             if command is not None and command not in known:
                 command = command.split()[0] if command.split()[0] in known else None
@@ -125,9 +134,9 @@ def test_the_display_hints_of_each_command_name_its_own_options(argv, env, capsy
 def _a_replayable_run(tmp_path, monkeypatch):
     """A recorded success with its screenshots, under CUA_DATA_DIR (made by a fake-desktop run
     against the fake Messages API)."""
+    from claude_cua.cli.demo.fakeapi import FakeMessagesAPI, Reply
+    from claude_cua.cli.demo.policies import computer_call, report
     from claude_cua.cli.main import run_cli
-    from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
-    from claude_cua.core.demo.policies import computer_call, report
 
     with FakeMessagesAPI() as api:
         monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
@@ -144,7 +153,7 @@ COUNTED = re.compile(r"\{[^{}]*\}\s+(?:(?:recorded|older|more|such|other) ){0,2}
 def test_no_message_writes_a_count_before_a_plural_noun():
     """`1 steps`: every count of steps, runs, problems… in a message goes through
     core.words.counted, which says `1 step`."""
-    from claude_cua.core.words import counted
+    from claude_cua.core.vocab.words import counted
 
     assert (counted(0, "step"), counted(1, "step"), counted(2, "run")) == (
         "0 steps", "1 step", "2 runs")

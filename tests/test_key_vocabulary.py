@@ -1,16 +1,17 @@
-"""One key vocabulary: the policy judges a chord by the same parse that types it (core/keys.py),
-so no spelling the typing accepts can slip past a rule written in another spelling."""
+"""One key vocabulary: the policy judges a chord by the same parse that types it
+(core/vocab/keys.py), so no spelling the typing accepts can slip past a rule written
+in another spelling."""
 
 import itertools
 
 import pytest
-from claude_cua.core import keys
-from claude_cua.core.actions import parse_action
-from claude_cua.core.desktop import Window
 from claude_cua.core.errors import ActionError
-from claude_cua.core.flavours import FLAVOURS
-from claude_cua.core.policy import BUILTIN_RULES, Rule, assess, normalize_chord, proposal_for
-from claude_cua.core.screen import ScreenSpace
+from claude_cua.core.model.flavours import FLAVOURS
+from claude_cua.core.safety.policy import BUILTIN_RULES, Rule, assess, normalize_chord, proposal_for
+from claude_cua.core.vocab import keys
+from claude_cua.core.vocab.actions import parse_action
+from claude_cua.core.vocab.desktop import Window
+from claude_cua.core.vocab.screen import ScreenSpace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from claude_cua.core.errors import ActionError
-from claude_cua.core.keys import keysyms_for_text, parse_chord, parse_chords
+from claude_cua.core.vocab.keys import keysyms_for_text, parse_chord, parse_chords
 
 
 @pytest.mark.parametrize(("chord", "expected"), [

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 from claude_cua.core.errors import DesktopError
-from claude_cua.core.lock import DisplayLock, Holder, LockBusy, lock_dir, lock_path
+from claude_cua.core.x11.lock import DisplayLock, Holder, LockBusy, lock_dir, lock_path
 
 # Takes the lock, says "locked <child pid>", holds it for HOLD_S seconds, then releases it.
 HOLDER = """
 import subprocess, sys, time
 from pathlib import Path
-from claude_cua.core.lock import DisplayLock
+from claude_cua.core.x11.lock import DisplayLock
 
 display, directory, run_dir, hold_s, extra = sys.argv[1:6]
 lock = DisplayLock(display, directory=Path(directory), run_dir=run_dir)

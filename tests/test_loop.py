@@ -4,15 +4,15 @@ import base64
 import io
 
 import pytest
-from claude_cua.core.claude import ClaudeClient
-from claude_cua.core.demo.fakeapi import Error, Malformed, Reply
-from claude_cua.core.demo.policies import computer_call, report, text
-from claude_cua.core.desktop import FakeDesktop
+from claude_cua.cli.demo.fakeapi import Error, Malformed, Reply
+from claude_cua.cli.demo.policies import computer_call, report, text
+from claude_cua.core.engine.loop import LoopConfig, run_task
 from claude_cua.core.errors import ActionError, ConfigError, DesktopError, ModelError
-from claude_cua.core.events import RunFinished, StepFinished
-from claude_cua.core.flavours import FLAVOURS, flavour_for
-from claude_cua.core.loop import LoopConfig, run_task
-from claude_cua.core.prices import price_for
+from claude_cua.core.model.claude import ClaudeClient
+from claude_cua.core.model.flavours import FLAVOURS, flavour_for
+from claude_cua.core.usage import price_for
+from claude_cua.core.vocab.desktop import FakeDesktop
+from claude_cua.core.vocab.events import RunFinished, StepFinished
 from PIL import Image
 
 FAST_RETRY = {"retry-after-ms": "1"}  # the SDK ignores retry-after: 0

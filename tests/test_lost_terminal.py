@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 import pytest
-from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
-from claude_cua.core.demo.policies import computer_call
+from claude_cua.cli.demo.fakeapi import FakeMessagesAPI, Reply
+from claude_cua.cli.demo.policies import computer_call
 
 PROMPT = b"Your choice [o/a/d/q]: "
 

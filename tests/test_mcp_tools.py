@@ -16,8 +16,8 @@ from claude_cua.cli.mcp_tools import (
     result_text,
     task_args,
 )
-from claude_cua.core.desktop import Window
-from claude_cua.core.policy import Verdict
+from claude_cua.core.safety.policy import Verdict
+from claude_cua.core.vocab.desktop import Window
 
 
 def test_run_task_arguments_become_cua_run_settings() -> None:

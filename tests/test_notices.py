@@ -1,11 +1,11 @@
-"""core/notices.py on a private session bus: a Notify call any program sends is seen."""
+"""core/x11/notices.py on a private session bus: a Notify call any program sends is seen."""
 
 from __future__ import annotations
 
 import queue
 
 from bus import notify, private_bus
-from claude_cua.core.notices import open_listener
+from claude_cua.core.x11.notices import open_listener
 
 
 def test_a_notification_sent_on_the_bus_is_seen_with_its_text() -> None:

@@ -7,11 +7,9 @@ import time
 import pytest
 import typer
 from claude_cua.cli import policy as policy_cli
-from claude_cua.core.actions import HoldKey, Key, TypeText, parse_action
-from claude_cua.core.desktop import Window
 from claude_cua.core.errors import ConfigError
-from claude_cua.core.flavours import FLAVOURS
-from claude_cua.core.policy import (
+from claude_cua.core.model.flavours import FLAVOURS
+from claude_cua.core.safety.policy import (
     BUILTIN_RULES,
     Proposal,
     Rule,
@@ -21,8 +19,14 @@ from claude_cua.core.policy import (
     normalize_text,
     proposal_for,
 )
-from claude_cua.core.policy_file import default_policy_path, effective_rules, load_policy_file
-from claude_cua.core.screen import ScreenSpace
+from claude_cua.core.safety.policy_file import (
+    default_policy_path,
+    effective_rules,
+    load_policy_file,
+)
+from claude_cua.core.vocab.actions import HoldKey, Key, TypeText, parse_action
+from claude_cua.core.vocab.desktop import Window
+from claude_cua.core.vocab.screen import ScreenSpace
 from typer.testing import CliRunner
 
 XTERM = Window("XTerm", "xterm", "user@host: ~")
@@ -307,7 +311,7 @@ def test_builtin_rules_are_all_ask_and_documented():
     assert names == ["screen-injection", "destructive-shell", "secret-typed", "terminal-command",
                      "close-or-logout-keys", "claude-requested"]
     assert all(rule.decision == "ask" and rule.reason.endswith(".") for rule in BUILTIN_RULES)
-    from claude_cua.core import policy
+    from claude_cua.core.safety import policy
     assert all(f"`{name}`" in policy.__doc__ for name in names)
 
 

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from claude_cua.core.demo.fakeapi import Reply
-from claude_cua.core.demo.policies import computer_call, report
+from claude_cua.cli.demo.fakeapi import Reply
+from claude_cua.cli.demo.policies import computer_call, report
 
 UMASKS = [0o022, 0o000]
 

@@ -6,8 +6,8 @@ import sys
 
 import pexpect
 import pyte
-from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
-from claude_cua.core.demo.policies import computer_call
+from claude_cua.cli.demo.fakeapi import FakeMessagesAPI, Reply
+from claude_cua.cli.demo.policies import computer_call
 
 COLUMNS, ROWS = 120, 40
 

@@ -4,9 +4,12 @@ against the project's fakes on 127.0.0.1 (Bedrock's event-stream runtime; Vertex
 import json
 
 import pytest
-from claude_cua.core.claude import ClaudeClient, ModelRequest
-from claude_cua.core.demo.fakeapi import Reply
-from claude_cua.core.demo.fakecloud import (
+from claude_cua.cli.demo.fakeapi import Reply
+from claude_cua.core.errors import ConfigError, ModelError
+from claude_cua.core.model.claude import ClaudeClient, ModelRequest
+from claude_cua.core.model.providers import resolve_endpoint
+
+from tests.fakecloud import (
     BEDROCK_VERSION,
     VERTEX_VERSION,
     FakeBedrock,
@@ -14,8 +17,6 @@ from claude_cua.core.demo.fakecloud import (
     bedrock_error,
     vertex_error,
 )
-from claude_cua.core.errors import ConfigError, ModelError
-from claude_cua.core.providers import resolve_endpoint
 
 pytest.importorskip("botocore", reason="the bedrock extra is not installed")
 pytest.importorskip("google.auth", reason="the vertex extra is not installed")
@@ -329,7 +330,7 @@ def test_each_provider_honours_the_sdk_base_url_variable_unless_a_flag_says_othe
 
 @pytest.fixture
 def api_fake():
-    from claude_cua.core.demo.fakeapi import FakeMessagesAPI
+    from claude_cua.cli.demo.fakeapi import FakeMessagesAPI
 
     with FakeMessagesAPI() as fake:
         yield fake

@@ -5,17 +5,19 @@ import json
 import re
 
 import pytest
-from claude_cua.core.actions import Click, Drag, Key, Scroll, Target, TypeText, Zoom
-from claude_cua.core.claude import ClaudeClient
-from claude_cua.core.demo.fakeapi import Reply
-from claude_cua.core.demo.policies import approval_request, computer_call, report, text
-from claude_cua.core.desktop import FakeDesktop, Window
-from claude_cua.core.events import ActionPerformed, StepFinished
-from claude_cua.core.flavours import flavour_for
-from claude_cua.core.gate import approve_all
-from claude_cua.core.loop import LoopConfig, run_task
-from claude_cua.core.prices import price_for
-from claude_cua.core.record import (
+from claude_cua.cli.demo.fakeapi import Reply
+from claude_cua.cli.demo.policies import approval_request, computer_call, report, text
+from claude_cua.core.engine.loop import LoopConfig, run_task
+from claude_cua.core.model.claude import ClaudeClient
+from claude_cua.core.model.flavours import flavour_for
+from claude_cua.core.safety.gate import approve_all
+from claude_cua.core.safety.secrets import Secrets
+from claude_cua.core.store.runs import RunRecorder, load_run
+from claude_cua.core.usage import price_for
+from claude_cua.core.vocab.actions import Click, Drag, Key, Scroll, Target, TypeText, Zoom
+from claude_cua.core.vocab.desktop import FakeDesktop, Window
+from claude_cua.core.vocab.events import ActionPerformed, StepFinished
+from claude_cua.core.vocab.record import (
     FORMAT,
     ActionRecord,
     ApprovalRecord,
@@ -27,8 +29,6 @@ from claude_cua.core.record import (
     ToolCallRecord,
     Usage,
 )
-from claude_cua.core.runs import RunRecorder, load_run
-from claude_cua.core.secrets import Secrets
 
 MODEL = "claude-sonnet-4-6"  # computer_20251124: zoom on, priced
 
@@ -234,8 +234,8 @@ def test_the_readme_documents_every_field_of_the_record():
 def test_a_screenshot_handed_over_unencoded_is_in_the_record_once_the_run_finishes(tmp_path):
     """A replayed step's screenshot is encoded beside the next step; the record that says the
     run finished has the picture, the same PNG an ordinary step would have written."""
-    from claude_cua.core.events import RunFinished, RunStarted
-    from claude_cua.core.screen import PendingPng, encode_png
+    from claude_cua.core.vocab.events import RunFinished, RunStarted
+    from claude_cua.core.vocab.screen import PendingPng, encode_png
     from PIL import Image
 
     image = Image.new("RGB", (64, 48), (10, 200, 30))
@@ -251,7 +251,7 @@ def test_a_screenshot_handed_over_unencoded_is_in_the_record_once_the_run_finish
 
 def test_a_screenshot_written_in_the_background_that_fails_stops_the_record(tmp_path):
     from claude_cua.core.errors import RecordError
-    from claude_cua.core.events import RunFinished, RunStarted
+    from claude_cua.core.vocab.events import RunFinished, RunStarted
 
     recorder = RunRecorder(tmp_path)
     recorder(RunStarted("r1", str(tmp_path), "t", MODEL, "computer_20251124", (64, 48),

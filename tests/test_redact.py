@@ -5,8 +5,7 @@ import json
 import random
 
 import pytest
-from claude_cua.core.redact import Redactor, StreamRedactor
-from claude_cua.core.secrets import Secrets
+from claude_cua.core.safety.secrets import Redactor, Secrets, StreamRedactor
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from secret_forms import ENCODINGS, SECRET_VALUES, encoded, forms, leaks

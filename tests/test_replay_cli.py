@@ -3,9 +3,9 @@
 import json
 
 import pytest
-from claude_cua.core.demo.fakeapi import Reply
-from claude_cua.core.demo.policies import computer_call, report, text
-from claude_cua.core.runs import load_run
+from claude_cua.cli.demo.fakeapi import Reply
+from claude_cua.cli.demo.policies import computer_call, report, text
+from claude_cua.core.store.runs import load_run
 from helpers import InProcessCli
 
 RUN = ("run", "--json", "--desktop", "fake", "--model", "claude-sonnet-5-5")
@@ -117,8 +117,8 @@ def test_a_replay_from_the_command_line_never_imports_the_sdk(cua, api):
 def test_replay_check_judges_the_first_step_that_acts_not_a_look_taken_mid_draw(cua, api):
     """Step 1 only looked, and its screenshot caught the app half drawn (here: black): a
     replay would not stop there, so neither does replay-check's verdict."""
-    from claude_cua.core.desktop import FakeDesktop
-    from claude_cua.core.replay import first_step_verdict
+    from claude_cua.core.engine.replay import first_step_verdict
+    from claude_cua.core.vocab.desktop import FakeDesktop
     from PIL import Image
 
     api.queue(lambda req: Reply([computer_call(req, "screenshot")]),

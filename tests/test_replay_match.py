@@ -1,9 +1,9 @@
 """replay_match on drawn pictures: what must match, what must not, and the messages."""
 
 import pytest
-from claude_cua.core.desktop import Window
-from claude_cua.core.replay_match import Tolerance, compare_step, same_window, shift_of
-from claude_cua.core.screen import ScreenSpace
+from claude_cua.core.replay.match import Tolerance, compare_step, same_window, shift_of
+from claude_cua.core.vocab.desktop import Window
+from claude_cua.core.vocab.screen import ScreenSpace
 from PIL import Image, ImageDraw
 
 SPACE = ScreenSpace(800, 600, 800, 600)

@@ -1,11 +1,11 @@
-"""The one boundary for what the model sends (core/reply.py): whole replies only, and whatever is
-kept can be sent back: valid JSON, valid Unicode, string names, unique tool-use ids."""
+"""The one boundary for what the model sends (core/model/reply.py): whole replies only, and
+whatever is kept can be sent back: valid JSON, valid Unicode, string names, unique tool-use ids."""
 
 import json
 import math
 
 import pytest
-from claude_cua.core.reply import INVALID_NAME, IncompleteReply, MalformedReply, ReplyBuilder
+from claude_cua.core.model.reply import INVALID_NAME, IncompleteReply, MalformedReply, ReplyBuilder
 
 
 def events(*blocks, raw=None, stop=True):

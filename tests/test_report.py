@@ -10,16 +10,17 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from claude_cua.core.actions import Click, Drag, Target, TypeText, Zoom
-from claude_cua.core.animation import MAX_FRAME_S, MIN_FRAME_S, animate, frame_seconds
-from claude_cua.core.demo.sample_run import TRICKY_TEXT, record_sample_run
-from claude_cua.core.marks import image_point, marks_for
-from claude_cua.core.record import ActionRecord, RunHeader, StepRecord
-from claude_cua.core.report import Attachments, gather, render_html, visible
-from claude_cua.core.runs import Run, load_run
-from claude_cua.core.screen import ScreenSpace
+from claude_cua.core.report.animation import MAX_FRAME_S, MIN_FRAME_S, animate, frame_seconds
+from claude_cua.core.report.html import Attachments, gather, render_html, visible
+from claude_cua.core.report.marks import image_point, marks_for
+from claude_cua.core.store.runs import Run, load_run
+from claude_cua.core.vocab.actions import Click, Drag, Target, TypeText, Zoom
+from claude_cua.core.vocab.record import ActionRecord, RunHeader, StepRecord
+from claude_cua.core.vocab.screen import ScreenSpace
 from helpers import wait_until
 from PIL import Image
+
+from tests.sample_run import TRICKY_TEXT, record_sample_run
 
 SECRET = "pa55-Word-4-report"
 

@@ -6,9 +6,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from claude_cua.cli.demo.fakeapi import Reply
+from claude_cua.cli.demo.policies import computer_call, report
 from claude_cua.cli.main import run_cli
-from claude_cua.core.demo.fakeapi import Reply
-from claude_cua.core.demo.policies import computer_call, report
 from helpers import InProcessCli
 
 KEY = "sk-ant-report-exits-0123456789"

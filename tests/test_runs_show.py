@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from claude_cua.core.demo.fakeapi import Reply
-from claude_cua.core.demo.policies import computer_call, report, text
+from claude_cua.cli.demo.fakeapi import Reply
+from claude_cua.cli.demo.policies import computer_call, report, text
 from helpers import InProcessCli
 
 RUN = ("run", "--json", "--desktop", "fake:window=XTerm/bash", "--model", "claude-sonnet-5-5")
@@ -110,8 +110,8 @@ def test_runs_list_on_a_terminal_keeps_each_run_to_one_line(cua, api, columns):
 
 
 def _infos(tmp_path):
-    from claude_cua.core.record import RunHeader
-    from claude_cua.core.runs import RunInfo
+    from claude_cua.core.store.runs import RunInfo
+    from claude_cua.core.vocab.record import RunHeader
 
     def info(run_id, model, status, task, steps=12):
         header = RunHeader(run_id=run_id, task=task, model=model, status=status, steps=steps,
@@ -168,8 +168,8 @@ def test_runs_list_piped_writes_each_cell_whole_and_limit_keeps_the_newest(cua, 
 def test_runs_prune_removes_only_old_finished_runs_and_says_what_it_freed(cua, api):
     import datetime
 
-    from claude_cua.core.lock import DisplayLock, lock_dir
-    from claude_cua.core.runs import folder_size
+    from claude_cua.core.store.runs import folder_size
+    from claude_cua.core.x11.lock import DisplayLock, lock_dir
 
     old, held, new = a_run(cua, api, "old"), a_run(cua, api, "held"), a_run(cua, api, "new")
     long_ago = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=40)).isoformat()

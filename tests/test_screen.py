@@ -1,9 +1,9 @@
 import itertools
 
 import pytest
-from claude_cua.core.desktop import Frame
 from claude_cua.core.errors import ActionError
-from claude_cua.core.screen import (
+from claude_cua.core.vocab.desktop import Frame
+from claude_cua.core.vocab.screen import (
     ScreenSpace,
     encode_png,
     fit_size,

@@ -8,19 +8,19 @@ import io
 import shlex
 
 import pytest
+from claude_cua.cli.demo.fakeapi import Error, Reply
+from claude_cua.cli.demo.policies import approval_request, report, text
 from claude_cua.cli.view import PlainView
-from claude_cua.core import keys
-from claude_cua.core.check import run_check
-from claude_cua.core.claude import ClaudeClient
-from claude_cua.core.demo.fakeapi import Error, Reply
-from claude_cua.core.demo.policies import approval_request, report, text
-from claude_cua.core.desktop import FakeDesktop, Window
+from claude_cua.core.engine.check import run_check
+from claude_cua.core.engine.loop import LoopConfig, run_task
 from claude_cua.core.errors import ModelError
-from claude_cua.core.flavours import FLAVOURS
-from claude_cua.core.gate import approve_all
-from claude_cua.core.loop import LoopConfig, run_task
-from claude_cua.core.runs import RunRecorder
-from claude_cua.core.secrets import Secrets
+from claude_cua.core.model.claude import ClaudeClient
+from claude_cua.core.model.flavours import FLAVOURS
+from claude_cua.core.safety.gate import approve_all
+from claude_cua.core.safety.secrets import Secrets
+from claude_cua.core.store.runs import RunRecorder
+from claude_cua.core.vocab import keys
+from claude_cua.core.vocab.desktop import FakeDesktop, Window
 from rich.console import Console
 from secret_forms import ENCODINGS, SECRET_VALUES, encoded, hostile, leaks, leaks_in_tree
 

@@ -3,10 +3,10 @@ no X, no real waiting."""
 
 from __future__ import annotations
 
-from claude_cua.core.between import BASE_QUIET_S, HOLD_S, LEARN_MARGIN_S, Between
-from claude_cua.core.desktop import Frame
-from claude_cua.core.screen import ScreenSpace, wait_for_quiet
-from claude_cua.core.transients import Observed
+from claude_cua.core.vocab.desktop import Frame
+from claude_cua.core.vocab.screen import ScreenSpace, wait_for_quiet
+from claude_cua.core.vocab.transients import Observed
+from claude_cua.core.x11.between import BASE_QUIET_S, HOLD_S, LEARN_MARGIN_S, Between
 
 
 class Clock:
@@ -132,14 +132,14 @@ def test_after_an_action_that_changed_nothing_the_request_is_held_and_retaken_on
 def test_a_display_that_cannot_be_watched_is_said_once_and_settles_as_before(caplog) -> None:
     import logging
 
-    from claude_cua.core.between import open_between
+    from claude_cua.core.x11.between import open_between
 
     class Unwatchable:
         def watch(self):
             return None, "the X server on :9 lacks the DAMAGE extension"
 
     clock = Clock()
-    with caplog.at_level(logging.INFO, logger="claude_cua.core.between"):
+    with caplog.at_level(logging.INFO, logger="claude_cua.core.x11.between"):
         between = open_between(Unwatchable(), space=ScreenSpace(4, 4, 4, 4), ceiling_s=2,
                                clock=clock, sleep=clock.sleep, env={})
     assert between is None

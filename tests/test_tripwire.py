@@ -6,18 +6,18 @@ screens in tests/display/test_tripwire_display.py."""
 import threading
 
 import pytest
-from claude_cua.core.claude import ClaudeClient
-from claude_cua.core.demo.fakeapi import Reply
-from claude_cua.core.demo.policies import computer_call, report
-from claude_cua.core.desktop import FakeDesktop, Window
-from claude_cua.core.events import StepFinished
-from claude_cua.core.flavours import flavour_for
-from claude_cua.core.gate import ApprovalRequest, Gate, refuse_all
-from claude_cua.core.injection import TextLine
-from claude_cua.core.loop import LoopConfig, run_task
-from claude_cua.core.policy import BUILTIN_RULES, Proposal, assess, scope_rule
-from claude_cua.core.policy_file import load_policy_file
-from claude_cua.core.tripwire import Tripwire, changed_regions
+from claude_cua.cli.demo.fakeapi import Reply
+from claude_cua.cli.demo.policies import computer_call, report
+from claude_cua.core.engine.loop import LoopConfig, run_task
+from claude_cua.core.model.claude import ClaudeClient
+from claude_cua.core.model.flavours import flavour_for
+from claude_cua.core.safety.gate import ApprovalRequest, Gate, refuse_all
+from claude_cua.core.safety.injection import TextLine
+from claude_cua.core.safety.policy import BUILTIN_RULES, Proposal, assess, scope_rule
+from claude_cua.core.safety.policy_file import load_policy_file
+from claude_cua.core.safety.tripwire import Tripwire, changed_regions
+from claude_cua.core.vocab.desktop import FakeDesktop, Window
+from claude_cua.core.vocab.events import StepFinished
 from PIL import Image, ImageDraw
 
 MODEL = "claude-sonnet-5-5"
@@ -119,8 +119,8 @@ def test_a_person_sees_the_text_and_a_picture_and_claude_is_told(api):
 
 
 def test_the_record_and_the_report_keep_what_was_flagged(api, tmp_path):
-    from claude_cua.core.report import write_report
-    from claude_cua.core.runs import RunRecorder, load_run
+    from claude_cua.core.report.html import write_report
+    from claude_cua.core.store.runs import RunRecorder, load_run
 
     api.queue(click(), Reply([report("success", "done")]))
     run_dir = tmp_path / "runs" / "r1"
@@ -341,7 +341,7 @@ def test_without_an_ocr_engine_a_run_warns_once_and_goes_on(cua, api, monkeypatc
 
 
 def test_doctor_says_the_tripwire_would_be_off_and_how_to_install():
-    from claude_cua.core.doctor import check_tripwire
+    from claude_cua.core.engine.doctor import check_tripwire
 
     check = check_tripwire({"PATH": "/usr/bin:/bin", "CUA_TESSERACT": "/nonexistent/tess"})
     assert not check.ok and "tripwire would be off" in check.detail
@@ -349,12 +349,13 @@ def test_doctor_says_the_tripwire_would_be_off_and_how_to_install():
     assert check_tripwire({"CUA_TRIPWIRE": "off"}).ok
 
 
-@pytest.mark.skipif(not __import__("claude_cua.core.ocr", fromlist=["status"]).status().available,
+@pytest.mark.skipif(not __import__("claude_cua.core.safety.ocr",
+                                   fromlist=["status"]).status().available,
                     reason="no OCR engine: sh scripts/setup.sh installs Tesseract")
 def test_doctor_names_the_engine_when_it_is_there():
     import os
 
-    from claude_cua.core.doctor import check_tripwire
+    from claude_cua.core.engine.doctor import check_tripwire
 
     check = check_tripwire({"PATH": os.environ["PATH"]})
     assert check.ok and check.detail.startswith("screen text is read with tesseract")
@@ -376,7 +377,7 @@ def test_policy_test_judges_screen_text_as_the_tripwire_would(tmp_path):
 def test_ocr_languages_can_be_chosen_and_a_missing_one_is_named():
     import os
 
-    from claude_cua.core.ocr import status
+    from claude_cua.core.safety.ocr import status
 
     if not status().available:
         pytest.skip("no OCR engine: sh scripts/setup.sh installs Tesseract")

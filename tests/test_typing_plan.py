@@ -9,7 +9,7 @@ import random
 
 import pytest
 from claude_cua.core.errors import DesktopError
-from claude_cua.core.keys import Keymap, KeyStroke, keysyms_for_text, plan_typing
+from claude_cua.core.vocab.keys import Keymap, KeyStroke, keysyms_for_text, plan_typing
 
 
 def _keymap(rows: dict[int, tuple[int, ...]], *, spare: list[int],

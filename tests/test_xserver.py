@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from claude_cua.core.errors import DesktopError
-from claude_cua.core.xdesktop import select_monitor
-from claude_cua.core.xserver import VirtualDisplay, check_display, ensure_xauthority, parse_size
+from claude_cua.core.x11.xdesktop import select_monitor
+from claude_cua.core.x11.xserver import VirtualDisplay, check_display, ensure_xauthority, parse_size
 
 
 def test_check_display_without_display_suggests_virtual_display() -> None:

@@ -2,7 +2,7 @@
 
 Run: python tests/apps/transients.py --log FILE.jsonl [--timings D:T,D:T,...] [--spinner]
 
-Colour-coded buttons (colours from claude_cua.core.demo.colours, so policies find them):
+Colour-coded buttons (colours from claude_cua.cli.demo.colours, so policies find them):
   COMPANY (pink)  a toast: an override-redirect window titled "Saved N" shown T seconds,
                   D seconds after the click (N counts toasts from 1);
   EMAIL (green)   a flash: the status label turns red with "Invalid N" for T seconds, D later;
@@ -25,8 +25,8 @@ import json
 import time
 import tkinter as tk
 
-from claude_cua.core.demo import colours
-from claude_cua.core.demo.colours import hex_colour
+from claude_cua.cli.demo import colours
+from claude_cua.cli.demo.colours import hex_colour
 
 TOAST_AT = (900, 700)  # root coordinates of toasts
 FLASH_BG = "#ff2020"

@@ -14,7 +14,7 @@ import http.server
 import threading
 import time
 
-from claude_cua.core.demo.colours import DIALOG_OK, SUBMIT, hex_colour
+from claude_cua.cli.demo.colours import DIALOG_OK, SUBMIT, hex_colour
 
 PAGE = f"""<!doctype html><html><head><title>Web form</title><style>
 body {{ font: 18px sans-serif; margin: 40px; background: #f2f2f2; }}

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from claude_cua.core.doctor import run_checks
-from claude_cua.core.xserver import VirtualDisplay
+from claude_cua.core.engine.doctor import run_checks
+from claude_cua.core.x11.xserver import VirtualDisplay
 from helpers import randr_monitor, require_xvfb
 
 display = pytest.mark.display
@@ -26,7 +26,7 @@ CHECKS = ["display", "x11", "xauthority", "screen", "provider", "api_key", "mode
 HOLDER = """
 import sys, time
 from pathlib import Path
-from claude_cua.core.lock import DisplayLock, lock_dir
+from claude_cua.core.x11.lock import DisplayLock, lock_dir
 import os
 
 lock = DisplayLock(sys.argv[1], directory=lock_dir(os.environ), run_dir=sys.argv[2])

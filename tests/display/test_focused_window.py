@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from claude_cua.core.desktop import Window
-from claude_cua.core.xdesktop import XDesktop, display_env_restored
-from claude_cua.core.xserver import VirtualDisplay, stop_process
+from claude_cua.core.vocab.desktop import Window
+from claude_cua.core.x11.xdesktop import XDesktop, display_env_restored
+from claude_cua.core.x11.xserver import VirtualDisplay, stop_process
 from helpers import require_xvfb, wait_until, warp_pointer, x_connection
 
 pytestmark = pytest.mark.display

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pytest
 from claude_cua.core.errors import DeadlineExceeded, HungUp, Terminated
-from claude_cua.core.xdesktop import XDesktop
+from claude_cua.core.x11.xdesktop import XDesktop
 from helpers import keyboard_mapping, keys_down, pointer_state, wait_until
 
 pytestmark = pytest.mark.display

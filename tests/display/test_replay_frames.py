@@ -12,18 +12,18 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from claude_cua.core.demo import colours
-from claude_cua.core.demo.policies import find_colour
-from claude_cua.core.flavours import DEFAULT_MAX_LONG_EDGE, DEFAULT_MAX_PIXELS
-from claude_cua.core.replay_match import Tolerance, compare_step
-from claude_cua.core.screen import frame_to_image, scale_image, space_for
-from claude_cua.core.xserver import stop_process
+from claude_cua.cli.demo import colours
+from claude_cua.cli.demo.policies import find_colour
+from claude_cua.core.model.flavours import DEFAULT_MAX_LONG_EDGE, DEFAULT_MAX_PIXELS
+from claude_cua.core.replay.match import Tolerance, compare_step
+from claude_cua.core.vocab.screen import frame_to_image, scale_image, space_for
+from claude_cua.core.x11.xserver import stop_process
 from helpers import wait_until
 from PIL import Image, ImageChops, ImageDraw
 
 pytestmark = pytest.mark.display
 
-FORM = [sys.executable, "-m", "claude_cua.core.demo.supplier_form"]
+FORM = [sys.executable, "-m", "claude_cua.cli.demo.supplier_form"]
 TARGETS = (colours.COMPANY, colours.EMAIL, colours.COUNTRY, colours.NOTES, colours.SUBMIT)
 
 

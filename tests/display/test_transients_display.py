@@ -13,16 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from claude_cua.core.demo import colours
-from claude_cua.core.demo.fakeapi import Reply
-from claude_cua.core.demo.policies import (
+from claude_cua.cli.demo import colours
+from claude_cua.cli.demo.fakeapi import Reply
+from claude_cua.cli.demo.policies import (
     computer_call,
     find_colour,
     latest_image,
     report,
     to_model_space,
 )
-from claude_cua.core.xserver import stop_process
+from claude_cua.core.x11.xserver import stop_process
 from helpers import InProcessCli, wait_until
 from PIL import Image
 

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from claude_cua.core.demo.fakeapi import FakeMessagesAPI
-from claude_cua.core.demo.policies import SUPPLIER_VALUES, supplier_form_policy
-from claude_cua.core.engine import Cancel, RunHooks, RunOutcome, RunRequest, run
-from claude_cua.core.events import Event, StepFinished
-from claude_cua.core.gate import approve_all
+from claude_cua.cli.demo.fakeapi import FakeMessagesAPI
+from claude_cua.cli.demo.policies import SUPPLIER_VALUES, supplier_form_policy
+from claude_cua.core.engine.root import Cancel, RunHooks, RunOutcome, RunRequest, run
 from claude_cua.core.interrupts import handling_signals
+from claude_cua.core.safety.gate import approve_all
 from claude_cua.core.settings import Settings
+from claude_cua.core.vocab.events import Event, StepFinished
 from helpers import require_xvfb, wait_until
 
 pytestmark = pytest.mark.display
@@ -64,7 +64,7 @@ class Side:
             task=f"fill in the supplier form for {self.name}",
             settings=Settings(model="cua-demo-stand-in", tool_version=TOOLSET, max_steps=30),
             env=env, virtual_display=self.size, run_dir=self.run_dir,
-            app=[sys.executable, "-m", "claude_cua.core.demo.supplier_form", "--out",
+            app=[sys.executable, "-m", "claude_cua.cli.demo.supplier_form", "--out",
                  str(self.out)],
             base_url=self.api.url, api_key="stand-in", known_model=True,
             secret_specs=(f"PIN=PIN_OF_{self.name.upper()}",))
@@ -162,8 +162,8 @@ def test_a_desktop_opens_every_connection_with_its_own_xauthority() -> None:
     """No XAUTHORITY in the process: the desktop's input, capture and watcher connections all
     reach a cookie-protected private display through the run's own Xauthority file."""
     require_xvfb()
-    from claude_cua.core.xdesktop import XDesktop
-    from claude_cua.core.xserver import VirtualDisplay
+    from claude_cua.core.x11.xdesktop import XDesktop
+    from claude_cua.core.x11.xserver import VirtualDisplay
 
     assert "XAUTHORITY" not in os.environ and "DISPLAY" not in os.environ
     with VirtualDisplay(size=(640, 480)) as display:

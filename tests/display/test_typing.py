@@ -13,9 +13,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from claude_cua.core.keys import Keymap
-from claude_cua.core.xdesktop import XDesktop
-from claude_cua.core.xserver import VirtualDisplay
+from claude_cua.core.vocab.keys import Keymap
+from claude_cua.core.x11.xdesktop import XDesktop
+from claude_cua.core.x11.xserver import VirtualDisplay
 from helpers import keyboard_mapping, keys_down, x_connection
 
 pytestmark = pytest.mark.display

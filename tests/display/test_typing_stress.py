@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from claude_cua.core.xdesktop import XDesktop
-from claude_cua.core.xserver import VirtualDisplay
+from claude_cua.core.x11.xdesktop import XDesktop
+from claude_cua.core.x11.xserver import VirtualDisplay
 from helpers import keyboard_mapping, keys_down
 from test_typing import mixed_text
 
@@ -68,7 +68,7 @@ def test_no_keycode_is_remapped_before_a_frozen_app_has_read_the_keys_typed_with
     """The race at its worst, made certain: the app stopped (SIGSTOP) while cua types, so every
     key sits unread in its queue, and no timed wait (remap_settle_s=0) to hide behind. A
     keycode changed before the app read its keys would type the later mapping's characters."""
-    from claude_cua.core.xdesktop import display_env_restored
+    from claude_cua.core.x11.xdesktop import display_env_restored
 
     text = "".join(chr(0x4E00 + (i * 7) % 900) for i in range(120))  # ~4 mapping changes
     with display_env_restored():

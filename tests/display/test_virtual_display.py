@@ -10,7 +10,7 @@ import signal
 import pytest
 import Xlib.display
 import Xlib.error
-from claude_cua.core.xserver import VirtualDisplay
+from claude_cua.core.x11.xserver import VirtualDisplay
 from helpers import require_xvfb, wait_until
 
 pytestmark = pytest.mark.display

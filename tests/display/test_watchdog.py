@@ -14,8 +14,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from claude_cua.core.watchdog import Pressed
-from claude_cua.core.xserver import VirtualDisplay
+from claude_cua.core.x11.watchdog import Pressed
+from claude_cua.core.x11.xserver import VirtualDisplay
 from helpers import keyboard_mapping, keys_down, pointer_state, wait_until
 
 CONTROL_L, SHIFT_L = 37, 50  # keycodes in Xvfb's default layout
@@ -24,7 +24,7 @@ BUTTON_MASKS = 0x1F00
 HOLDER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from claude_cua.core.xdesktop import XDesktop
+    from claude_cua.core.x11.xdesktop import XDesktop
 
     desk = XDesktop(display=sys.argv[1], xauthority=Path(sys.argv[2]))
     desk.key("日")  # borrows a spare keycode, which stays mapped until the run ends
@@ -84,7 +84,7 @@ def is_running(pid: int) -> bool:
 @pytest.mark.display
 def test_after_a_clean_close_the_watchdog_leaves_the_keyboard_alone(
         virtual_display: VirtualDisplay) -> None:
-    from claude_cua.core.xdesktop import XDesktop, display_env_restored
+    from claude_cua.core.x11.xdesktop import XDesktop, display_env_restored
     from helpers import x_connection
     from Xlib import X
     from Xlib.ext import xtest

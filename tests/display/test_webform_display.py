@@ -12,16 +12,16 @@ from typing import Any
 
 import pytest
 from browser import RefusingProxy, require_browser
-from claude_cua.core.demo import colours
-from claude_cua.core.demo.fakeapi import Reply
-from claude_cua.core.demo.policies import (
+from claude_cua.cli.demo import colours
+from claude_cua.cli.demo.fakeapi import Reply
+from claude_cua.cli.demo.policies import (
     computer_call,
     find_colour,
     latest_image,
     report,
     to_model_space,
 )
-from claude_cua.core.xserver import stop_process
+from claude_cua.core.x11.xserver import stop_process
 from helpers import InProcessCli, wait_until
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "apps"))
@@ -32,8 +32,8 @@ from webform import WebForm, chromium_argv
 def webform(virtual_display, tmp_path) -> Iterator[WebForm]:
     require_browser()
     import mss
-    from claude_cua.core.desktop import Frame
-    from claude_cua.core.screen import frame_to_image
+    from claude_cua.core.vocab.desktop import Frame
+    from claude_cua.core.vocab.screen import frame_to_image
 
     form, proxy = WebForm(delay_s=0.06), RefusingProxy()
     proc = virtual_display.start_app(chromium_argv(form.url, str(tmp_path / "profile"),

@@ -9,7 +9,7 @@ probe Tk app, and check what the app itself received.
 from __future__ import annotations
 
 import pytest
-from claude_cua.core.xdesktop import XDesktop
+from claude_cua.core.x11.xdesktop import XDesktop
 
 SHIFT, CONTROL, MOD1, MOD4 = 1, 4, 8, 64
 MODIFIER_BITS = SHIFT | CONTROL | MOD1 | MOD4

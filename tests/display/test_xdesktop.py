@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from claude_cua.core.errors import ActionError, DesktopError, FailSafeTriggered
-from claude_cua.core.xdesktop import XDesktop
-from claude_cua.core.xserver import VirtualDisplay
+from claude_cua.core.x11.xdesktop import XDesktop
+from claude_cua.core.x11.xserver import VirtualDisplay
 from helpers import (
     keyboard_mapping,
     keys_down,

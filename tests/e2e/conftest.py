@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
+from claude_cua.cli.demo.fakeapi import FakeMessagesAPI, Reply
 
-FORM = [sys.executable, "-m", "claude_cua.core.demo.supplier_form"]
+FORM = [sys.executable, "-m", "claude_cua.cli.demo.supplier_form"]
 
 def pytest_collection_modifyitems(items):
     if shutil.which("Xvfb") is None:

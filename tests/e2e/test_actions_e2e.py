@@ -5,8 +5,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from claude_cua.core.demo.fakeapi import Reply
-from claude_cua.core.demo.policies import (
+from claude_cua.cli.demo.fakeapi import Reply
+from claude_cua.cli.demo.policies import (
     computer_call,
     find_colour,
     latest_image,

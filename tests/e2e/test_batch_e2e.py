@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from browser import browser, require_browser
-from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
-from claude_cua.core.demo.policies import (
+from claude_cua.cli.demo.fakeapi import FakeMessagesAPI, Reply
+from claude_cua.cli.demo.policies import (
     approval_request,
     computer_call,
     report,

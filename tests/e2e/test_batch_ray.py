@@ -12,8 +12,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
-from claude_cua.core.demo.policies import computer_call, report
+from claude_cua.cli.demo.fakeapi import FakeMessagesAPI, Reply
+from claude_cua.cli.demo.policies import computer_call, report
 from helpers import wait_until
 
 from .conftest import Cua
@@ -47,7 +47,7 @@ def cluster(tmp_path_factory):
                   "CUA_MAX_RETRIES": "0", "RAY_USAGE_STATS_ENABLED": "0",
                   "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
     saved = dict(os.environ)
-    from claude_cua.core.batch_ray import import_ray
+    from claude_cua.core.batch.ray_cluster import import_ray
 
     import_ray(loopback=True)  # this process's Ray, imported already, on 127.0.0.1 too
     with FakeMessagesAPI(default=model) as api:

@@ -25,9 +25,9 @@ from typing import Any
 import anyio
 import httpx2 as httpx
 import pytest
-from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
-from claude_cua.core.demo.policies import computer_call, report, supplier_form_policy
-from claude_cua.core.demo.supplier_form import FIELDS
+from claude_cua.cli.demo.fakeapi import FakeMessagesAPI, Reply
+from claude_cua.cli.demo.policies import computer_call, report, supplier_form_policy
+from claude_cua.cli.demo.supplier_form import FIELDS
 from helpers import keys_down, pointer_state, wait_until
 
 mcp = pytest.importorskip("mcp", reason="cua mcp needs the mcp extra: pip install -e '.[mcp]'")
@@ -36,7 +36,7 @@ from mcp import Client  # noqa: E402
 from mcp.client.stdio import StdioServerParameters  # noqa: E402
 from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 
-FORM = f"{sys.executable} -m claude_cua.core.demo.supplier_form"
+FORM = f"{sys.executable} -m claude_cua.cli.demo.supplier_form"
 SECRET_VALUE = "s3cr3t-Pfl4ume-7781"  # typed into the form's Notes as {{NOTE}}
 MODEL = "claude-sonnet-4-5"
 BUTTONS = 0x1F00  # the pointer's button bits in an X event state

@@ -5,15 +5,10 @@ import json
 from pathlib import Path
 
 import pytest
-from claude_cua.core.demo.fakecloud import (
-    FakeBedrock,
-    FakeVertex,
-    bedrock_error,
-    vertex_error,
-)
-from claude_cua.core.demo.policies import SUPPLIER_VALUES, supplier_form_policy
-from claude_cua.core.prices import price_for
-from claude_cua.core.usage import Usage
+from claude_cua.cli.demo.policies import SUPPLIER_VALUES, supplier_form_policy
+from claude_cua.core.usage import Usage, price_for
+
+from tests.fakecloud import FakeBedrock, FakeVertex, bedrock_error, vertex_error
 
 from .conftest import FORM, Cua, summary_of
 
@@ -166,7 +161,7 @@ def test_vertex_permission_denied_exits_6_naming_the_model_garden(vertex):
 
 
 def test_a_gateway_gets_base_url_and_headers_and_its_token_never_shows(cua, api, tmp_path):
-    from claude_cua.core.demo.fakeapi import Error
+    from claude_cua.cli.demo.fakeapi import Error
 
     token = "gw-secret-token-8f7e6d5c"
     config = tmp_path / "config.toml"

@@ -9,8 +9,8 @@ import resource
 import subprocess
 
 import pytest
-from claude_cua.core.demo.fakeapi import Reply
-from claude_cua.core.demo.policies import computer_call, text
+from claude_cua.cli.demo.fakeapi import Reply
+from claude_cua.cli.demo.policies import computer_call, text
 from helpers import pointer_state
 
 BUTTON1 = 256

@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from claude_cua.core.demo import colours
-from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
-from claude_cua.core.demo.policies import (
+from claude_cua.cli.demo import colours
+from claude_cua.cli.demo.fakeapi import FakeMessagesAPI, Reply
+from claude_cua.cli.demo.policies import (
     SUPPLIER_VALUES,
     computer_call,
     find_colour,
@@ -183,8 +183,8 @@ def replay_check(home: Path, recording: Path, display) -> tuple[int, dict]:
 
 def test_replay_check_says_whether_a_replay_would_start(recording, virtual_display, desktop,
                                                         home):
-    from claude_cua.core.screen import frame_to_image
-    from claude_cua.core.xserver import stop_process
+    from claude_cua.core.vocab.screen import frame_to_image
+    from claude_cua.core.x11.xserver import stop_process
     from helpers import wait_until
 
     def verdict_when(wanted):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from browser import browser, require_browser
-from claude_cua.core.demo.fakeapi import Reply
-from claude_cua.core.demo.policies import computer_call, report
+from claude_cua.cli.demo.fakeapi import Reply
+from claude_cua.cli.demo.policies import computer_call, report
 
 from .conftest import summary_of
 

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from claude_cua.core.demo.fakeapi import Broken, Error, Reply
-from claude_cua.core.demo.policies import (
+from claude_cua.cli.demo.fakeapi import Broken, Error, Reply
+from claude_cua.cli.demo.policies import (
     SUPPLIER_VALUES,
     computer_call,
     report,
@@ -96,9 +96,9 @@ def test_the_first_screenshot_waits_for_an_app_that_draws_in_two_parts(cua, api,
     """The form shows its window, then its fields a moment later (as a slow app, or any app
     on a busy machine, does): the screenshot sent with the task, taken as soon as the app is
     up, must already show every field. It is also what a replay of this run compares with."""
-    from claude_cua.core.demo import colours
-    from claude_cua.core.demo.policies import find_colour, latest_image
-    from claude_cua.core.session import APP_HOLD_S
+    from claude_cua.cli.demo import colours
+    from claude_cua.cli.demo.policies import find_colour, latest_image
+    from claude_cua.core.x11.session import APP_HOLD_S
 
     def fields_seen(request):
         image = latest_image(request)

@@ -7,8 +7,8 @@ import shlex
 import sys
 
 import pexpect
-from claude_cua.core.demo.fakeapi import Error, Reply
-from claude_cua.core.demo.policies import approval_request, report, text
+from claude_cua.cli.demo.fakeapi import Error, Reply
+from claude_cua.cli.demo.policies import approval_request, report, text
 from secret_forms import ENCODINGS, SECRET_VALUES, encoded, hostile, leaks, leaks_in_tree
 
 from .conftest import summary_of

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
-from claude_cua.core.demo.fakeapi import Reply
-from claude_cua.core.demo.policies import computer_call
+from claude_cua.cli.demo.fakeapi import Reply
+from claude_cua.cli.demo.policies import computer_call
 from helpers import keyboard_mapping, keys_down, pointer_state, running_probe, wait_until
 
 from .conftest import summary_of

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from claude_cua.core.demo.policies import Obeyer
-from claude_cua.core.ocr import status
+from claude_cua.cli.demo.policies import Obeyer
+from claude_cua.core.safety.ocr import status
 
 from .conftest import summary_of
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from claude_cua.core.demo.fakeapi import FakeMessagesAPI, Reply
-from claude_cua.core.demo.policies import (
+from claude_cua.cli.demo.fakeapi import FakeMessagesAPI, Reply
+from claude_cua.cli.demo.policies import (
     SUPPLIER_VALUES,
     computer_call,
     report,
@@ -265,7 +265,7 @@ def test_a_stale_lock_is_taken_over(cua, api, shared_display, tmp_path):
     (runtime / "cua").mkdir(parents=True, mode=0o700)
     dead = _dead_pid()
     display = shared_display["DISPLAY"]
-    from claude_cua.core.lock import lock_path
+    from claude_cua.core.x11.lock import lock_path
 
     lock_path(display, runtime / "cua").write_text(
         json.dumps({"pid": dead, "run_dir": "/gone", "started": "2026-01-01T00:00:00"}))

@@ -1,0 +1,1 @@
+"""cua demo's kit: the stand-in Messages API, scripted policies and the supplier form."""

@@ -1,0 +1,1 @@
+"""Replay: screen comparison and the replayer."""

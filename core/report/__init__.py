@@ -1,0 +1,1 @@
+"""The HTML report, the GIF and the marks drawn on screenshots."""

@@ -1,0 +1,1 @@
+"""Safety: the policy, the gate and approvals, secrets."""

@@ -1,0 +1,203 @@
+"""The injection tripwire's reading: every screenshot Claude is sent is read (OCR) in the
+background while Claude thinks, and judged by `injection.scan`.
+
+One `Tripwire` per run (nothing here is global): `submit(frame)` queues the frame to a worker
+thread of its own; `result(limit_s)` waits for the newest frame's findings, at most `limit_s`.
+Only what changed since the last frame read is read again, when that is a smaller part of the
+screen: the changes are cut into horizontal bands (a new dialog, a title bar repainted as focus
+moves), each band is read on its own, and lines outside every band are kept from before.
+"""
+
+from __future__ import annotations
+
+import resource
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from PIL import Image, ImageChops
+
+from ..vocab.desktop import Frame
+from ..vocab.screen import frame_to_image
+from .injection import Box, Finding, TextLine, scan
+
+WAIT_LIMIT_S = 20.0  # the longest a step waits for a scan after Claude's reply
+PAD = 48  # pixels around a changed region, so a line it cuts is read whole
+FULL_READ_SHARE = 0.5  # changed regions larger than this share of the screen: read it all
+STRIP = 16  # rows per strip when finding the changed bands
+# A region taller than this is read as two overlapping halves at once, one engine process each:
+# on two cores a whole frame is read in about half the wall time, for the same CPU time.
+SPLIT_HEIGHT = 400
+OVERLAP = 48  # rows the halves share, so a line the cut crosses is whole in one of them
+
+
+class Reader(Protocol):
+    """An OCR engine: the lines in an image, boxes in its pixels."""
+
+    name: str
+
+    def read(self, image: Image.Image) -> list[TextLine]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """What reading one screenshot found, and what it cost."""
+
+    findings: tuple[Finding, ...] = ()
+    lines: int = 0  # lines of text on the screen
+    regions: tuple[Box, ...] = ()  # what was read; () when nothing changed since the last frame
+    scan_s: float = 0.0  # wall time of the reading
+    cpu_s: float = 0.0  # CPU time of the reading (its thread, plus the engine's processes)
+    error: str | None = None  # the engine failed (the frame counts as unread)
+    lines_found: tuple[TextLine, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Waited:
+    """A step's wait for the scan of the screenshot Claude answered."""
+
+    scan: Scan | None  # None: not done within the limit, or nothing was submitted
+    wait_s: float
+    timed_out: bool = False
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return self.scan.findings if self.scan is not None else ()
+
+    def to_dict(self) -> dict[str, object]:
+        """The step record's `tripwire`."""
+        s = self.scan
+        return {
+            "findings": [f.to_dict() for f in self.findings],
+            "wait_s": round(self.wait_s, 4),
+            "timed_out": self.timed_out,
+            "scan_s": None if s is None else round(s.scan_s, 4),
+            "cpu_s": None if s is None else round(s.cpu_s, 4),
+            "regions": None if s is None else [list(r) for r in s.regions],
+            "lines": None if s is None else s.lines,
+            "error": None if s is None else s.error,
+        }
+
+
+def changed_regions(before: Image.Image | None, after: Image.Image) -> tuple[Box, ...]:
+    """The parts of `after` that differ from `before`: bands of changed rows, each as wide as
+    its changes, padded by PAD; the whole image without `before`, on a size change, or when
+    the bands cover more than FULL_READ_SHARE of it; () when nothing changed."""
+    w, h = after.size
+    full = ((0, 0, w, h),)
+    if before is None or before.size != after.size:
+        return full
+    diff = ImageChops.difference(before, after)
+    if diff.getbbox() is None:
+        return ()
+    bands: list[list[int]] = []  # [x0, y0, x1, y1] of runs of changed strips
+    for top in range(0, h, STRIP):
+        box = diff.crop((0, top, w, min(top + STRIP, h))).getbbox()
+        if box is None:
+            continue
+        x0, y0, x1, y1 = box[0], top + box[1], box[2], top + box[3]
+        if bands and y0 - bands[-1][3] <= PAD:
+            band = bands[-1]
+            band[0], band[2], band[3] = min(band[0], x0), max(band[2], x1), y1
+        else:
+            bands.append([x0, y0, x1, y1])
+    regions = tuple((max(x0 - PAD, 0), max(y0 - PAD, 0), min(x1 + PAD, w), min(y1 + PAD, h))
+                    for x0, y0, x1, y1 in bands)
+    area = sum((r[2] - r[0]) * (r[3] - r[1]) for r in regions)
+    return full if area > FULL_READ_SHARE * w * h else regions
+
+
+def _touches(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+class Tripwire:
+    """Reads submitted frames in order on one worker thread of its own."""
+
+    def __init__(self, reader: Reader, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.reader, self.clock = reader, clock
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cua-tripwire")
+        self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cua-ocr")
+        self._latest: Future[Scan] | None = None
+        self._image: Image.Image | None = None  # the last frame read (worker thread only)
+        self._lines: tuple[TextLine, ...] = ()  # its lines (worker thread only)
+        self._lock = threading.Lock()
+
+    def submit(self, frame: Frame) -> None:
+        """Queue `frame` (the screenshot just sent to Claude) to be read."""
+        with self._lock:
+            self._latest = self._pool.submit(self._read, frame)
+
+    def result(self, limit_s: float = WAIT_LIMIT_S) -> Waited:
+        """The newest submitted frame's scan, waiting at most `limit_s` for it."""
+        with self._lock:
+            latest = self._latest
+        if latest is None:
+            return Waited(None, 0.0)
+        started = self.clock()
+        try:
+            found = latest.result(timeout=limit_s)
+        except FutureTimeout:
+            return Waited(None, self.clock() - started, timed_out=True)
+        return Waited(found, self.clock() - started)
+
+    def close(self) -> None:
+        """Stop the worker; a read under way finishes on its own, queued ones are dropped."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._readers.shutdown(wait=False, cancel_futures=True)
+
+    def _read(self, frame: Frame) -> Scan:
+        t0, c0 = self.clock(), _cpu()
+        image = frame_to_image(frame).convert("L")
+        regions = changed_regions(self._image, image)
+        if not regions:
+            return Scan(tuple(scan(self._lines)), len(self._lines), (), self.clock() - t0,
+                        _cpu() - c0, lines_found=self._lines)
+        pieces = [piece for region in regions for piece in _pieces(region)]
+        try:
+            read = self._readers.map(lambda piece: self._read_piece(image, *piece), pieces)
+            fresh = [line for lines in read for line in lines]
+        except Exception as exc:  # any engine failure leaves the frame unread
+            self._image, self._lines = None, ()
+            return Scan(regions=regions, scan_s=self.clock() - t0, cpu_s=_cpu() - c0,
+                        error=f"{type(exc).__name__}: {exc}")
+        kept = [line for line in self._lines
+                if not any(_touches(line.box, region) for region in regions)]
+        # A whole frame keeps the engine's reading order; new lines are put among the kept
+        # ones top to bottom.
+        lines = tuple(fresh) if not kept else tuple(
+            sorted(kept + fresh, key=lambda line: (line.box[1] // 8, line.box[0])))
+        self._image, self._lines = image, lines
+        return Scan(tuple(scan(lines)), len(lines), regions, self.clock() - t0, _cpu() - c0,
+                    lines_found=lines)
+
+
+    def _read_piece(self, image: Image.Image, box: Box, lo: int, hi: int) -> list[TextLine]:
+        """The lines read in `box`, in screen pixels, whose middle row is in [lo, hi)."""
+        x0, y0 = box[0], box[1]
+        out = []
+        for line in self.reader.read(image.crop(box)):
+            moved = (line.box[0] + x0, line.box[1] + y0, line.box[2] + x0, line.box[3] + y0)
+            if lo <= (moved[1] + moved[3]) // 2 < hi:
+                out.append(TextLine(line.text, moved, line.confidence))
+        return out
+
+
+def _pieces(region: Box) -> list[tuple[Box, int, int]]:
+    """How a region is read: (the box read, the rows whose lines it keeps) for each piece."""
+    x0, y0, x1, y1 = region
+    if y1 - y0 <= SPLIT_HEIGHT:
+        return [(region, y0, y1)]
+    middle = (y0 + y1) // 2
+    return [((x0, y0, x1, min(middle + OVERLAP, y1)), y0, middle),
+            ((x0, max(middle - OVERLAP, y0), x1, y1), middle, y1)]
+
+
+def _cpu() -> float:
+    """This thread's CPU time plus what finished child processes (the engine's) used."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.thread_time() + children.ru_utime + children.ru_stime

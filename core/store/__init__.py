@@ -1,0 +1,1 @@
+"""The run folder: the only writer of run records, and their readers."""
