@@ -70,7 +70,7 @@ _FIRST_PING_TIMEOUT_S = 1.0  # for an app that does not say it answers pings
 _PROOF_TIMEOUT_S = 30.0
 # For an app that takes no pings: the longest to wait for its process to go idle (an app with a
 # thread that never sleeps, playing a video say, gets timed waits after that).
-_IDLE_TIMEOUT_S = 10.0
+_IDLE_TIMEOUT_S = 30.0
 _LOCAL_CLIENT_PID_MASK = 1 << 1  # X-Resource: identify a client by its local process id
 _OLD_CLIENT_TIMEOUT_S = 2.0  # for the server to finish an interrupted connection's requests
 _FLUSH_EVERY = 256  # key events queued before sending: python-xlib's send buffer grows O(n^2)
@@ -643,9 +643,17 @@ class XDesktop:
         if self._ping_target is not None:
             self._caught_up(required=True)  # raises rather than remap unproven keycodes
             return
-        if self._app_pid is not None and self._app_idle(self._app_pid):
-            self._unproven.clear()
-            return
+        if self._app_pid is not None:
+            idle = self._app_idle(self._app_pid)
+            if idle:
+                self._unproven.clear()
+                return
+            if idle is None:  # alive and still busy: remapping now could type wrong characters
+                raise ActionError(
+                    f"stopped typing: the app stayed busy for {_IDLE_TIMEOUT_S:g} s without "
+                    "showing it had read the keys typed so far, and changing the keyboard "
+                    "mapping before it has would type wrong characters. Part of the text may "
+                    "be typed: take a screenshot, and type the rest once the app responds")
         last_use = max((self._used_at.get(keycode, -math.inf) for keycode in pending),
                        default=-math.inf)
         remaining = last_use + self._settle_s - time.monotonic()
@@ -718,9 +726,10 @@ class XDesktop:
                     return pid
         return None
 
-    def _app_idle(self, pid: int) -> bool:
-        """Wait until process `pid` has handled every event the server has sent it: True then,
-        False if it is still busy after `_IDLE_TIMEOUT_S` or has gone (timed waits follow).
+    def _app_idle(self, pid: int) -> bool | None:
+        """Wait until process `pid` has handled every event the server has sent it: True then;
+        None if it is still busy after `_IDLE_TIMEOUT_S` (the caller stops typing rather than
+        remap under unread keys: a slow app is waited for, never raced); False if it has gone.
 
         Each look follows two round trips to the server, so our keys have left it: the first
         reply comes once it has handled our requests, the second once it has flushed what the
@@ -741,10 +750,8 @@ class XDesktop:
             if calm >= 2:
                 return True
             time.sleep(0.002)
-        log.info("the focused app (pid %d) stayed busy for %.0f s; typing on with timed waits",
-                 pid, _IDLE_TIMEOUT_S)
-        self._app_pid = None
-        return False
+        log.info("the focused app (pid %d) stayed busy for %.0f s", pid, _IDLE_TIMEOUT_S)
+        return None
 
     def _pingable_focus(self) -> Any | None:
         """The focused client window, to ping (see _caught_up); None without one.

@@ -102,3 +102,35 @@ def test_no_keycode_is_remapped_before_a_frozen_app_has_read_the_keys_typed_with
             assert keyboard_mapping(virtual_display) == before
         finally:
             desk.close()
+
+
+def test_an_app_busy_past_the_bound_stops_the_typing_and_nothing_arrives_wrong(
+        virtual_display: VirtualDisplay, probe, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An app that cannot show it has read the keys typed so far (frozen past the bound) never
+    gets a keycode remapped under them: the typing stops with an error Claude can act on, and
+    what reached the app is a correct beginning of the text, never other characters."""
+    from claude_cua.core.errors import ActionError
+    from claude_cua.core.x11 import xdesktop
+    from claude_cua.core.x11.xdesktop import display_env_restored
+
+    monkeypatch.setattr(xdesktop, "_IDLE_TIMEOUT_S", 1.0)
+    text = "".join(chr(0x4E00 + (i * 7) % 900) for i in range(120))  # ~4 mapping changes
+    with display_env_restored():
+        desk = XDesktop(display=virtual_display.display, xauthority=virtual_display.xauthority,
+                        remap_settle_s=0.0, watchdog=False)
+        try:
+            desk.type_text("\u4e00")
+            probe.wait_for_text("\u4e00")
+            os.kill(probe.proc.pid, signal.SIGSTOP)
+            try:
+                with pytest.raises(ActionError, match="stopped typing"):
+                    desk.type_text(text)
+            finally:
+                os.kill(probe.proc.pid, signal.SIGCONT)
+            monkeypatch.setattr(xdesktop, "_IDLE_TIMEOUT_S", 30.0)
+            assert desk._app_idle(probe.proc.pid)  # it has handled every key it was sent
+            got, expected = probe.text(), "\u4e00" + text
+            assert len(got) < len(expected)  # it stopped ...
+            assert got == expected[:len(got)]  # ... and what arrived is the text's beginning
+        finally:
+            desk.close()
