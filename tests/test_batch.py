@@ -286,3 +286,39 @@ def test_an_in_process_task_reports_its_progress_and_a_stop_reaches_its_cancel(t
     assert seen == [("running", 0, 0.0), ("running", 1, 0.25), ("running", 2, 0.5),
                     ("interrupted", 2, 0.5)]
     assert ended == ["Terminated"] and runner.stopped_by == signal.SIGTERM
+
+
+@pytest.mark.parametrize("has_data_filter", [True, False])
+def test_a_run_archive_unpacks_its_files_only_inside_the_folder(tmp_path, monkeypatch,
+                                                                has_data_filter):
+    """Records come home from Ray workers as archives: files and folders land inside the run
+    folder, private, on every Python cua supports (3.11.2, Debian 12's, has no tarfile filter);
+    an archive that reaches outside it, or holds a link, is refused."""
+    import io
+    import tarfile
+
+    from claude_cua.core.batch import ray_cluster
+
+    if not has_data_filter:
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    run = tmp_path / "worker-run"
+    (run / "sub").mkdir(parents=True)
+    (run / "run.json").write_text('{"x": 1}')
+    (run / "sub" / "step-001.png").write_bytes(b"png")
+    home = tmp_path / "home-run"
+    ray_cluster.unpack(ray_cluster._pack(run), home)
+    assert (home / "run.json").read_text() == '{"x": 1}'
+    assert (home / "sub" / "step-001.png").read_bytes() == b"png"
+    assert home.stat().st_mode & 0o777 == 0o700
+    assert (home / "sub" / "step-001.png").stat().st_mode & 0o777 == 0o600
+
+    for name, kind in [("../escaped.txt", tarfile.REGTYPE), ("link", tarfile.SYMTYPE)]:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+            member = tarfile.TarInfo(name)
+            member.type = kind
+            member.linkname = "/etc/passwd" if kind == tarfile.SYMTYPE else ""
+            tar.addfile(member, io.BytesIO(b"") if kind == tarfile.REGTYPE else None)
+        with pytest.raises((ValueError, tarfile.TarError)):
+            ray_cluster.unpack(buffer.getvalue(), tmp_path / f"hostile-{kind!r}")
+        assert not (tmp_path / "escaped.txt").exists()

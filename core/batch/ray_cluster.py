@@ -114,7 +114,29 @@ def unpack(data: bytes, into: Path) -> None:
 
     private_dir(into)  # a run record: 0700, like the run folders cua makes itself
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        tar.extractall(into, filter="data")
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(into, filter="data")
+        else:  # Python before 3.11.4 (Debian 12 has 3.11.2): the same rules, checked here
+            tar.extractall(into, members=[_plain_member(m) for m in tar.getmembers()])
+    for folder, folders, files in os.walk(into):  # private whatever modes the archive carried
+        for name in folders:
+            os.chmod(os.path.join(folder, name), 0o700)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o600)
+    os.chmod(into, 0o700)
+
+
+def _plain_member(member: tarfile.TarInfo) -> tarfile.TarInfo:
+    """`member` if it is a regular file or a folder inside the archive's root, owned by whoever
+    unpacks it, with no set-id bits; else ValueError (what tarfile's `data` filter refuses)."""
+    parts = Path(member.name).parts
+    if member.name.startswith("/") or ".." in parts or not (member.isfile() or member.isdir()):
+        raise ValueError(f"the run archive holds {member.name!r}, which is not a plain file or "
+                         "folder inside it")
+    member.uid, member.gid = os.getuid(), os.getgid()
+    member.uname = member.gname = ""
+    member.mode &= 0o777
+    return member
 
 
 class RayBackend:
