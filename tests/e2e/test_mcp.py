@@ -246,7 +246,7 @@ def test_the_supplier_form_through_run_task(server: Server, api: FakeMessagesAPI
     result = anyio.run(main)
     summary = result.structured_content
     assert not result.is_error, result.content
-    assert (summary["status"], summary["exit_code"]) == ("success", 0)
+    assert (summary["status"], summary["exit_code"]) == ("success", 0), summary
     assert form_values(out) == expected_form("Acme")
     assert decoded_image(result).size == (1024, 768)
     assert [p[0] for p in progress] == list(range(1, summary["steps"] + 1))
