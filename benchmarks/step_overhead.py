@@ -77,13 +77,16 @@ STEPS = {
 }
 
 
-def run_clicks(clicks: int, kind: str) -> list[float]:
+def run_clicks(clicks: int, kind: str, tripwire: str = "on") -> list[float]:
     """Overheads (ms) of `clicks` steps of one kind against the static supplier form."""
     with FakeMessagesAPI() as api, tempfile.TemporaryDirectory() as tmp:
         first = [click_field] if kind == "type" else []  # type into a focused field
         api.queue(*first, *[STEPS[kind]] * clicks, Reply([report("success", "done")]))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CUA_", "ANTHROPIC_"))}
-        env.update(ANTHROPIC_API_KEY="bench", ANTHROPIC_BASE_URL=api.url, CUA_DATA_DIR=tmp)
+        # The tripwire's scan runs while Claude thinks; this fake Claude answers at once, so with
+        # it on, each step also waits for its scan (what --tripwire on shows).
+        env.update(ANTHROPIC_API_KEY="bench", ANTHROPIC_BASE_URL=api.url, CUA_DATA_DIR=tmp,
+                   CUA_TRIPWIRE=tripwire)
         run_dir = Path(tmp) / "run"
         subprocess.run(
             [sys.executable, "-m", "claude_cua.cli", "run", "--quiet", "--json",
@@ -106,6 +109,9 @@ def run_clicks(clicks: int, kind: str) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clicks", type=int, default=40)
+    parser.add_argument("--tripwire", choices=("on", "off"), default="off",
+                        help="the injection tripwire's OCR (default off: cua's own overhead; "
+                             "with an instant fake model, on adds each step's scan)")
     args = parser.parse_args()
     with VirtualDisplay(size=(1920, 1080)) as display:
         proc = display.start_app([sys.executable, "-m", "claude_cua.cli.demo.supplier_form",
@@ -117,7 +123,7 @@ def main() -> None:
     print(f"floor on 1920x1080 (median of 30): grab {floor['grab']:.1f} ms + scale "
           f"{floor['scale']:.1f} ms + encode {floor['encode']:.1f} ms = {floor['floor']:.1f} ms")
     for kind in STEPS:
-        overheads = run_clicks(args.clicks, kind)
+        overheads = run_clicks(args.clicks, kind, args.tripwire)
         med = statistics.median(overheads)
         print(f"{kind} steps: n={len(overheads)} median overhead {med:.1f} ms "
               f"(p90 {sorted(overheads)[int(len(overheads) * 0.9)]:.1f} ms), "
