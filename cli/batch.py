@@ -11,15 +11,15 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
-from rich.console import Console, Group
-from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from ..core.vocab.words import counted
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.live import Live
 
 HELP = """\
 Run every task in FILE, each as `cua run` would with the task's options, on its own private Xvfb display, with its own run record, lock and budgets. A task that fails in any way is that task's outcome; the others go on. Tasks run on threads of this process (each one run of cua's engine, with its own display and Cancel); --isolate runs each in its own `cua run` process instead.
@@ -96,6 +96,8 @@ def batch(
     todo = [j for j in jobs if j not in done]
     if not resume:
         state = BatchState(state.path, file)
+    from rich.console import Console  # the live view: only a batch pays for it (start-up time)
+
     console = Console(stderr=True)
     view = BatchView(console, total=len(todo), quiet=quiet, already=len(done))
     # In this process, a task's --app and --check write to our stdout: it is kept for results.
@@ -309,6 +311,15 @@ class BatchView:
         self.tasks: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._live: Live | None = None
+        # Imported here: every cua command starts with only what --help needs.
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
                                  MofNCompleteColumn(), TimeElapsedColumn(), console=console)
         self._bar = self.progress.add_task("tasks", total=total)
@@ -325,6 +336,8 @@ class BatchView:
         class _Live:
             def __enter__(self) -> None:
                 if view.console.is_terminal and not view.quiet:
+                    from rich.live import Live  # a terminal's live table only (start-up time)
+
                     view._live = Live(view._render(), console=view.console,
                                       refresh_per_second=4, transient=False,
                                       get_renderable=view._render)
@@ -362,6 +375,9 @@ class BatchView:
         return text
 
     def _render(self) -> Any:
+        from rich.console import Group  # the live table only (start-up time)
+        from rich.table import Table
+
         table = Table(box=None, pad_edge=False)
         for name, justify in (("task", "left"), ("status", "left"), ("step", "right"),
                               ("cost", "right"), ("time", "right")):

@@ -14,13 +14,15 @@ try:
     main()
 except SystemExit as exc:
     code = exc.code
-heavy = sorted(m for m in ("anthropic", "pyautogui", "mss", "Xlib", "httpx2", "PIL", "pydantic")
+heavy = sorted(m for m in ("anthropic", "pyautogui", "mss", "Xlib", "httpx2", "PIL", "pydantic",
+                           "rich.progress", "rich.live", "ray", "mcp", "pytesseract", "jeepney")
                if m in sys.modules)
 sys.stderr.write("MODULES=" + repr(heavy) + "\\n")
 """
 
 
-@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["runs", "list", "--json"]])
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["run", "--help"],
+                                  ["runs", "list", "--json"]])
 def test_help_and_runs_list_do_not_import_heavy_modules(args, tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CUA_DATA_DIR": str(tmp_path)}
     proc = subprocess.run([sys.executable, "-c", PROBE.format(args=args)], capture_output=True,
