@@ -22,8 +22,7 @@ from browser import browser
 from claude_cua.core.report.animation import animate
 from claude_cua.core.report.html import gather, write_report
 from claude_cua.core.store.runs import load_run
-
-from tests.sample_run import record_sample_run
+from sample_run import record_sample_run
 
 
 def measure(steps: int, loads: int, root: Path) -> dict[str, float]:

@@ -9,8 +9,7 @@ from claude_cua.core.model.claude import ClaudeClient, ModelRequest
 from claude_cua.core.model.flavours import FLAVOURS
 from claude_cua.core.model.providers import resolve_endpoint
 from claude_cua.core.vocab.screen import ScreenSpace
-
-from tests.fakecloud import FakeBedrock, FakeVertex
+from fakecloud import FakeBedrock, FakeVertex
 
 pytest.importorskip("botocore", reason="the bedrock extra is not installed")
 pytest.importorskip("google.auth", reason="the vertex extra is not installed")

@@ -7,8 +7,7 @@ import socket
 
 import pytest
 from claude_cua.core.model.providers import doctor_checks
-
-from tests.fakecloud import FakeVertex
+from fakecloud import FakeVertex
 
 pytest.importorskip("botocore", reason="the bedrock extra is not installed")
 pytest.importorskip("google.auth", reason="the vertex extra is not installed")

@@ -8,8 +8,7 @@ from claude_cua.cli.demo.fakeapi import Reply
 from claude_cua.core.errors import ConfigError, ModelError
 from claude_cua.core.model.claude import ClaudeClient, ModelRequest
 from claude_cua.core.model.providers import resolve_endpoint
-
-from tests.fakecloud import (
+from fakecloud import (
     BEDROCK_VERSION,
     VERTEX_VERSION,
     FakeBedrock,
@@ -79,6 +78,21 @@ def test_bedrock_streams_through_invoke_with_response_stream_signed_for_bedrock(
     assert "model" not in sent.json and "stream" not in sent.json
     assert SECRET not in json.dumps(sent.headers) + sent.body.decode()
     assert not bedrock.rejections
+
+
+def test_runs_in_one_process_sign_with_their_own_keys(aws_env, monkeypatch):
+    """A later run (a batch task, an MCP call) with other keys in its environment signs with
+    them, not with the keys of the first run in the process (the SDK keeps a session per set of
+    arguments for the life of the process)."""
+    for key_id, secret in [(KEY_ID, SECRET), ("AKIDCUATEST000000009", "another/secret+key/9")]:
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", key_id)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+        with FakeBedrock(region="us-east-1", credentials={key_id: secret}) as fake:
+            fake.queue(Reply([{"type": "text", "text": "ok"}]))
+            reply = bedrock_client(fake, aws_env).send(request(BEDROCK_MODEL),
+                                                       on_text=lambda t: None)
+            assert reply.text == "ok" and not fake.rejections
+            assert f"Credential={key_id}/" in fake.requests[0].headers["authorization"]
 
 
 def test_bedrock_arn_model_ids_are_sent_encoded_and_signed(bedrock, aws_env):

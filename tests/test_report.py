@@ -19,8 +19,7 @@ from claude_cua.core.vocab.record import ActionRecord, RunHeader, StepRecord
 from claude_cua.core.vocab.screen import ScreenSpace
 from helpers import wait_until
 from PIL import Image
-
-from tests.sample_run import TRICKY_TEXT, record_sample_run
+from sample_run import TRICKY_TEXT, record_sample_run
 
 SECRET = "pa55-Word-4-report"
 

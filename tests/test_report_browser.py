@@ -10,8 +10,7 @@ from browser import browser, require_browser
 from claude_cua.core.report.html import write_report
 from claude_cua.core.store.runs import load_run
 from helpers import wait_until
-
-from tests.sample_run import record_sample_run
+from sample_run import record_sample_run
 
 
 @pytest.fixture(scope="module")

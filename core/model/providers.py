@@ -217,6 +217,14 @@ def _bedrock_spec(endpoint: Endpoint, env: Mapping[str, str], api_key: str | Non
         kwargs["api_key"] = env["AWS_BEARER_TOKEN_BEDROCK"].strip()
     elif profile:
         kwargs["aws_profile"] = profile
+    elif credentials is not None and credentials.method == "env":
+        # Keys from the environment are passed as they are: the SDK keeps one boto3 session per
+        # set of arguments for the life of the process, so a run (a batch task, an MCP call)
+        # whose keys differ from an earlier run's must say so, or it would sign with the old
+        # ones. Refreshable credentials (a role, SSO) stay with the session that refreshes them.
+        frozen = credentials.get_frozen_credentials()
+        kwargs.update(aws_access_key=frozen.access_key, aws_secret_key=frozen.secret_key,
+                      aws_session_token=frozen.token)
     return ClientSpec("AnthropicBedrock", kwargs, {},
                       (botocore.exceptions.BotoCoreError,))
 
