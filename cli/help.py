@@ -29,8 +29,8 @@ class CuaCommand(TyperCommand):
     def format_help(self, ctx: Any, formatter: Any) -> None:
         # A bound still holds (click refuses 0 for a minimum of 1, naming the range); --help
         # alone does not print it as `x>=1`.
-        ranges = [p.type for p in self.params
-                  if isinstance(p.type, click_types._NumberRangeBase)]
+        ranges = list({id(p.type): p.type for p in self.params
+                       if isinstance(p.type, click_types._NumberRangeBase)}.values())
         for kind in ranges:
             kind._describe_range = lambda: ""
         try:
