@@ -33,7 +33,6 @@ _TOOL_BLOCKS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
 # Names and ids as the API's tool definitions and tool_use ids spell them.
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _ID = re.compile(r"[A-Za-z0-9_-]{1,256}")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _LONE_SURROGATE = re.compile(
     "[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]")
 MAX_INPUT_DEPTH = 32  # far deeper than any tool's input; bounds every walk over it
