@@ -12,7 +12,7 @@ import os
 import shlex
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -61,15 +61,9 @@ class RunPlan:
         # Imported here, not at the top: start-up loads only what --help needs.
         from ..core.engine.root import RunRequest
 
-        return RunRequest(
-            task=self.task, settings=self.settings, env=self.env,
-            virtual_display=self.virtual_display, app=self.app, run_dir=self.run_dir,
-            base_url=self.base_url, api_key=self.api_key, headers=self.headers,
-            model_is_default=self.model_is_default, app_wait_s=self.app_wait_s,
-            price_overrides=self.price_overrides, policy_files=self.policy_files,
-            secret_specs=self.secret_specs, timeout_s=self.timeout_s, check=self.check,
-            wait_lock_s=self.wait_lock_s, desktop=self.desktop, report=self.report,
-            known_model=self.known_model, scope_window=self.scope_window)
+        # Every field of the request is a field of the plan under the same name (a test checks),
+        # so a field added to RunRequest is carried without a second list to keep in step.
+        return RunRequest(**{f.name: getattr(self, f.name) for f in fields(RunRequest)})
 
 
 def parse_app(command: str | None) -> list[str] | None:

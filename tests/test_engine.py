@@ -78,3 +78,14 @@ def test_the_timeout_holds_off_the_main_thread_during_a_model_call(tmp_path: Pat
     assert (outcome.exit_code, outcome.summary["status"]) == (3, "timeout")
     header = json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))
     assert (header["status"], header["exit_code"]) == ("timeout", 3)
+
+
+def test_the_cli_plan_carries_every_field_of_the_core_request():
+    """`cua run`'s RunPlan hands core a RunRequest field by field, by name: each field core
+    takes is one the plan has, so none is dropped on the way (--scope-window once was)."""
+    from dataclasses import fields
+
+    from claude_cua.cli.session import RunPlan
+    from claude_cua.core.engine.root import RunRequest
+
+    assert {f.name for f in fields(RunRequest)} <= {f.name for f in fields(RunPlan)}
