@@ -215,7 +215,9 @@ def test_only_what_changed_is_read_again(api):
 
     desktop.click = click_and_change
     run(api, reader, desktop=desktop)
-    assert reader.reads[:2] == [(1920, 588), (1920, 588)]  # the first frame: two halves at once
+    # The first frame: two halves at once, cut at a row no text crosses (so no row is read twice)
+    assert [w for w, _ in reader.reads[:2]] == [1920, 1920]
+    assert sum(h for _, h in reader.reads[:2]) == 1080
     assert reader.reads[2][0] < 400 and reader.reads[2][1] < 400  # then the changed corner only
 
 
@@ -332,7 +334,7 @@ def test_a_bad_scope_window_is_a_configuration_error(cua, api):
 
 def test_without_an_ocr_engine_a_run_warns_once_and_goes_on(cua, api, monkeypatch):
     monkeypatch.setenv("CUA_TRIPWIRE", "on")
-    monkeypatch.setenv("CUA_TESSERACT", "/nonexistent/tesseract")
+    monkeypatch.setenv("CUA_TESSDATA", "/nonexistent/tessdata")
     api.queue(click(), click(), Reply([report("success", "done")]))
     code, summary, err = cua.json(*RUN, "--desktop", "fake", "click twice")
     assert (code, summary["status"]) == (0, "success")
@@ -343,7 +345,7 @@ def test_without_an_ocr_engine_a_run_warns_once_and_goes_on(cua, api, monkeypatc
 def test_doctor_says_the_tripwire_would_be_off_and_how_to_install():
     from claude_cua.core.engine.doctor import check_tripwire
 
-    check = check_tripwire({"PATH": "/usr/bin:/bin", "CUA_TESSERACT": "/nonexistent/tess"})
+    check = check_tripwire({"PATH": "/usr/bin:/bin", "CUA_TESSDATA": "/nonexistent/tessdata"})
     assert not check.ok and "tripwire would be off" in check.detail
     assert "apt-get install tesseract-ocr" in check.fix and "claude-cua[ocr]" in check.fix
     assert check_tripwire({"CUA_TRIPWIRE": "off"}).ok

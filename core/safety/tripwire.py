@@ -10,7 +10,6 @@ moves), each band is read on its own, and lines outside every band are kept from
 
 from __future__ import annotations
 
-import resource
 import threading
 import time
 from collections.abc import Callable
@@ -32,7 +31,9 @@ STRIP = 16  # rows per strip when finding the changed bands
 # A region taller than this is read as two overlapping halves at once, one engine process each:
 # on two cores a whole frame is read in about half the wall time, for the same CPU time.
 SPLIT_HEIGHT = 400
-OVERLAP = 48  # rows the halves share, so a line the cut crosses is whole in one of them
+OVERLAP = 48  # rows the halves share where no quiet row is found (see _pieces)
+SEARCH = 120  # rows either side of the middle searched for a quiet row to cut at
+QUIET_SHARE = 0.02  # a quiet row: at most this share of its pixels unlike its commonest shade
 
 
 class Reader(Protocol):
@@ -128,8 +129,12 @@ class Tripwire:
         self._lock = threading.Lock()
 
     def submit(self, frame: Frame) -> None:
-        """Queue `frame` (the screenshot just sent to Claude) to be read."""
+        """Queue `frame` (the screenshot about to be sent to Claude) to be read. A frame still
+        queued is dropped: a newer one took its place (a screenshot taken again because the
+        screen changed under it)."""
         with self._lock:
+            if self._latest is not None:
+                self._latest.cancel()  # only when not yet started
             self._latest = self._pool.submit(self._read, frame)
 
     def result(self, limit_s: float = WAIT_LIMIT_S) -> Waited:
@@ -157,14 +162,16 @@ class Tripwire:
         if not regions:
             return Scan(tuple(scan(self._lines)), len(self._lines), (), self.clock() - t0,
                         _cpu() - c0, lines_found=self._lines)
-        pieces = [piece for region in regions for piece in _pieces(region)]
+        pieces = [piece for region in regions for piece in _pieces(image, region)]
         try:
-            read = self._readers.map(lambda piece: self._read_piece(image, *piece), pieces)
-            fresh = [line for lines in read for line in lines]
+            read = list(self._readers.map(lambda piece: self._read_piece(image, *piece),
+                                          pieces))
+            fresh = [line for lines, _ in read for line in lines]
         except Exception as exc:  # any engine failure leaves the frame unread
             self._image, self._lines = None, ()
             return Scan(regions=regions, scan_s=self.clock() - t0, cpu_s=_cpu() - c0,
                         error=f"{type(exc).__name__}: {exc}")
+        c0 -= sum(cpu for _, cpu in read)  # the reading threads' CPU time
         kept = [line for line in self._lines
                 if not any(_touches(line.box, region) for region in regions)]
         # A whole frame keeps the engine's reading order; new lines are put among the kept
@@ -176,28 +183,52 @@ class Tripwire:
                     lines_found=lines)
 
 
-    def _read_piece(self, image: Image.Image, box: Box, lo: int, hi: int) -> list[TextLine]:
-        """The lines read in `box`, in screen pixels, whose middle row is in [lo, hi)."""
+    def _read_piece(self, image: Image.Image, box: Box, lo: int, hi: int
+                    ) -> tuple[list[TextLine], float]:
+        """The lines read in `box`, in screen pixels, whose middle row is in [lo, hi); and the
+        CPU time it took (on a reading thread)."""
+        c0 = _cpu()
         x0, y0 = box[0], box[1]
         out = []
         for line in self.reader.read(image.crop(box)):
             moved = (line.box[0] + x0, line.box[1] + y0, line.box[2] + x0, line.box[3] + y0)
             if lo <= (moved[1] + moved[3]) // 2 < hi:
                 out.append(TextLine(line.text, moved, line.confidence))
-        return out
+        return out, _cpu() - c0
 
 
-def _pieces(region: Box) -> list[tuple[Box, int, int]]:
-    """How a region is read: (the box read, the rows whose lines it keeps) for each piece."""
+def _pieces(image: Image.Image, region: Box) -> list[tuple[Box, int, int]]:
+    """How a region is read: (the box read, the rows whose lines it keeps) for each piece.
+    A tall region is cut in two at the quietest row near its middle (the gap between two
+    lines of text), so neither half reads a line twice; where no row is quiet (a picture),
+    the halves overlap by OVERLAP rows instead."""
     x0, y0, x1, y1 = region
     if y1 - y0 <= SPLIT_HEIGHT:
         return [(region, y0, y1)]
     middle = (y0 + y1) // 2
+    cut = _quiet_row(image, x0, x1, middle)
+    if cut is not None:
+        return [((x0, y0, x1, cut), y0, cut), ((x0, cut, x1, y1), cut, y1)]
     return [((x0, y0, x1, min(middle + OVERLAP, y1)), y0, middle),
             ((x0, max(middle - OVERLAP, y0), x1, y1), middle, y1)]
 
 
+def _quiet_row(image: Image.Image, x0: int, x1: int, middle: int) -> int | None:
+    """The row within SEARCH rows of `middle` with the fewest pixels unlike its commonest
+    shade (text crossing it), nearest the middle among equals; None when even that row has
+    more than QUIET_SHARE of its width unlike it."""
+    best: tuple[int, int, int] | None = None  # (ink, distance, row)
+    for row in range(max(middle - SEARCH, 1), min(middle + SEARCH, image.height - 1)):
+        counts = image.crop((x0, row, x1, row + 1)).histogram()
+        ink = (x1 - x0) - max(counts)
+        candidate = (ink, abs(row - middle), row)
+        if best is None or candidate < best:
+            best = candidate
+    if best is None or best[0] > QUIET_SHARE * (x1 - x0):
+        return None
+    return best[2]
+
+
 def _cpu() -> float:
-    """This thread's CPU time plus what finished child processes (the engine's) used."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.thread_time() + children.ru_utime + children.ru_stime
+    """This thread's CPU time (the engine reads in the thread that calls it)."""
+    return time.thread_time()
