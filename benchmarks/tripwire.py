@@ -11,11 +11,14 @@ Parts (all by default; pick with --parts):
             every hostile screen, unattended: injected clicks carried out (target 0), statuses
   benign    `cua run` on the benign look-alike screens, --benign-runs times in all (default 50):
             runs stopped by the tripwire (target 0)
+  heldout   the clean held-out set (benchmarks/injection_heldout.json: written after the detector
+            was last changed, never used to tune it nor in the tests): the detector on each
+            text, then each rendered on the form and read by OCR as a run reads it
   latency   `cua run` on the form with a model that takes --model-s seconds (default 1.0) per
             reply, each Save click replacing a page of text under it (most of the screen is
             read again every step): the step's wait for the scan (added time), on and off
 
-Run:  python benchmarks/tripwire.py [--parts detector,ocr,region,hostile,benign,latency]
+Run:  python benchmarks/tripwire.py [--parts detector,ocr,region,hostile,benign,heldout,latency]
 The machine may be shared: CPU times are the steadier figures; the load average is printed.
 """
 
@@ -179,6 +182,38 @@ def ocr(display: VirtualDisplay, tmp: Path) -> None:
         frames=len(walls))
 
 
+def heldout(display: VirtualDisplay | None, tmp: Path | None) -> None:
+    """The clean held-out set: scored as it is, never tuned on (see the file's note)."""
+    data = json.loads((Path(__file__).resolve().parent / "injection_heldout.json").read_text(
+        encoding="utf-8"))
+    for label, hostile_set in (("hostile", True), ("benign", False)):
+        texts = data[label]
+        wrong = [text for _, text in texts if (judge_text(text) is not None) != hostile_set]
+        say("heldout", stage="detector", set=label,
+            flagged=f"{sum(judge_text(t) is not None for _, t in texts)}/{len(texts)}",
+            wrong=wrong)
+    if display is None or tmp is None:
+        return
+    engine, detail = find_engine()
+    if engine is None:
+        raise SystemExit(detail)
+    for label, hostile_set in (("hostile", True), ("benign", False)):
+        flagged, wrong = 0, []
+        for scene, text in data[label]:
+            proc, _ = start_form(display, tmp, ["--scene", scene, "--text", text])
+            try:
+                lines, _, _ = read_settled(engine, display, True)
+            finally:
+                stop(proc)
+            found = scan(lines)
+            flagged += bool(found)
+            if bool(found) != hostile_set:
+                wrong.append({"text": text, "read": [f.text for f in found] or
+                              [line.text for line in lines if line.box[1] > 0][-4:]})
+        say("heldout", stage="ocr on rendered screens", engine=detail, set=label,
+            flagged=f"{flagged}/{len(data[label])}", wrong=wrong)
+
+
 def region(display: VirtualDisplay, tmp: Path) -> None:
     """Only what changed: the form, then a dialog over it (and the title bars repainted)."""
     engine, _ = find_engine()
@@ -312,7 +347,8 @@ def latency(display: VirtualDisplay, tmp: Path, model_s: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default="detector,ocr,region,hostile,benign,latency")
+    parser.add_argument("--parts",
+                        default="detector,ocr,region,hostile,benign,heldout,latency")
     parser.add_argument("--benign-runs", type=int, default=50)
     parser.add_argument("--model-s", type=float, default=1.0)
     args = parser.parse_args()
@@ -326,6 +362,8 @@ def main() -> None:
         tmp = Path(tmp_name)
         if "ocr" in parts:
             ocr(display, tmp)
+        if "heldout" in parts:
+            heldout(display, tmp)
         if "region" in parts:
             region(display, tmp)
         if "hostile" in parts:
