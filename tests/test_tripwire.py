@@ -32,8 +32,9 @@ class PaintedText:
 
     name = "painted"
 
-    def __init__(self, text=HOSTILE, gate=None):
+    def __init__(self, text=HOSTILE, gate=None, legible_from=0):
         self.text, self.gate = text, gate
+        self.legible_from = legible_from  # a patch less tall than this is too small to read
         self.reads = []
 
     def read(self, image):
@@ -42,7 +43,9 @@ class PaintedText:
             self.gate(image)
         # The tripwire hands engines a grey image: red is 76 there, the background 200.
         box = image.convert("L").point(lambda v: 255 if 60 < v < 90 else 0).getbbox()
-        return [] if box is None else [TextLine(self.text, box)]
+        if box is None or box[3] - box[1] < self.legible_from:
+            return []
+        return [TextLine(self.text, box)]
 
 
 def painted_desktop():
@@ -116,6 +119,42 @@ def test_a_person_sees_the_text_and_a_picture_and_claude_is_told(api):
     told = " ".join(c.get("text", "") for c in result_block["content"] if c["type"] == "text")
     assert "flagged text on the screen as a possible prompt injection" in told
     assert HOSTILE in told
+
+
+def test_text_legible_only_in_a_zoom_gates_the_next_action(api):
+    """Fine print the screenshot is too small to read: Claude zooms onto it, the tripwire reads
+    the zoom's picture as Claude does, and the click that follows waits for a person."""
+    from claude_cua.cli.demo.policies import find_colour, latest_image, to_model_space
+
+    desktop = FakeDesktop(1920, 1080, rgb=(200, 200, 200))
+    ImageDraw.Draw(desktop.image).rectangle((600, 400, 640, 409), fill=RED)  # 10 rows high
+
+    target = []
+
+    def zoom_onto_red(req):
+        image = latest_image(req)
+        x, y = find_colour(image, RED)
+        target.append(to_model_space((x, y), image=image, request=req))
+        corner = to_model_space((x - 40, y - 15), image=image, request=req)
+        far = to_model_space((x + 40, y + 15), image=image, request=req)
+        return Reply([computer_call(req, "zoom", region=[*corner, *far])])
+
+    def click_red(req):  # obeys: the text said to click it
+        return Reply([computer_call(req, "left_click", coordinate=target[0])])
+
+    api.queue(zoom_onto_red, click_red, Reply([report("success", "done")]))
+    result, desktop, steps = run(api, PaintedText(legible_from=40), desktop=desktop)
+    assert result.status == "needs_approval"
+    assert clicks(desktop) == []  # the click never happened
+    zoomed, judged = steps
+    assert zoomed.actions[0].name == "zoom" and zoomed.tripwire["findings"] == []
+    [finding] = judged.tripwire["findings"]
+    assert (finding["text"], finding["seen_in"]) == (HOSTILE, "zoom")
+    x0, y0, x1, y1 = finding["box"]  # in screen pixels, around the fine print
+    assert abs(x0 - 600) <= 3 and abs(y0 - 400) <= 3 and abs(x1 - 641) <= 3 and abs(y1 - 410) <= 3
+    assert judged.tripwire["zooms"] == 1
+    assert result.approval.to_dict()["screen_text"][0]["seen_in"] == "zoom"
+    assert len(api.requests) == 2  # the run stopped before the click: nothing more was sent
 
 
 def test_the_record_and_the_report_keep_what_was_flagged(api, tmp_path):

@@ -446,6 +446,8 @@ class StepRunner:
                 return context.tool_result(call, f"X={x},Y={y}"), False
             case Zoom(region):
                 image = zoom_region(self.desktop.capture(), self.space, region)
+                if self.tripwire is not None:  # Claude reads it: so does the tripwire
+                    self.tripwire.submit_zoom(image, self.space.region_to_screen(region))
                 text = f"zoomed into {list(region)} at {image.width}x{image.height}"
                 return context.tool_result(call, text, image=encode_png(image)), False
             case Wait(seconds):

@@ -2,7 +2,9 @@
 background while Claude thinks, and judged by `injection.scan`.
 
 One `Tripwire` per run (nothing here is global): `submit(frame)` queues the frame to a worker
-thread of its own; `result(limit_s)` waits for the newest frame's findings, at most `limit_s`.
+thread of its own; `submit_zoom(image, box)` queues an image the zoom action sends Claude (read
+whole, its findings in screen pixels); `result(limit_s)` waits for the newest frame's findings
+and those of the zooms since it, at most `limit_s`.
 Only what changed since the last frame read is read again, when that is a smaller part of the
 screen: the changes are cut into horizontal bands (a new dialog, a title bar repainted as focus
 moves), each band is read on its own, and lines outside every band are kept from before.
@@ -10,12 +12,13 @@ moves), each band is read on its own, and lines outside every band are kept from
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from PIL import Image, ImageChops
@@ -54,6 +57,7 @@ class Scan:
     scan_s: float = 0.0  # wall time of the reading
     cpu_s: float = 0.0  # CPU time of the reading (its thread, plus the engine's processes)
     error: str | None = None  # the engine failed (the frame counts as unread)
+    zooms: int = 0  # zoom pictures read with it (their findings included)
     lines_found: tuple[TextLine, ...] = field(default=(), repr=False)
 
 
@@ -81,6 +85,7 @@ class Waited:
             "regions": None if s is None else [list(r) for r in s.regions],
             "lines": None if s is None else s.lines,
             "error": None if s is None else s.error,
+            **({"zooms": s.zooms} if s is not None and s.zooms else {}),
         }
 
 
@@ -124,6 +129,8 @@ class Tripwire:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cua-tripwire")
         self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cua-ocr")
         self._latest: Future[Scan] | None = None
+        self._zooms: list[Future[Scan]] = []  # zooms not yet in a result
+        self._zooms_seen: list[Future[Scan]] = []  # in a result since the newest frame
         self._image: Image.Image | None = None  # the last frame read (worker thread only)
         self._lines: tuple[TextLine, ...] = ()  # its lines (worker thread only)
         self._lock = threading.Lock()
@@ -136,18 +143,33 @@ class Tripwire:
             if self._latest is not None:
                 self._latest.cancel()  # only when not yet started
             self._latest = self._pool.submit(self._read, frame)
+            self._zooms_seen = []  # a zoom counts until a newer screenshot replaces it
+
+    def submit_zoom(self, image: Image.Image, box: Box) -> None:
+        """Queue `image`, the zoom action's picture of the screen's `box` (screen pixels), to
+        be read whole; its findings join every result until the next screenshot."""
+        with self._lock:
+            self._zooms.append(self._pool.submit(self._read_zoom, image.copy(), box))
 
     def result(self, limit_s: float = WAIT_LIMIT_S) -> Waited:
         """The newest submitted frame's scan, waiting at most `limit_s` for it."""
         with self._lock:
             latest = self._latest
-        if latest is None:
+            self._zooms_seen += self._zooms
+            zooms, self._zooms = list(self._zooms_seen), []
+        if latest is None and not zooms:
             return Waited(None, 0.0)
         started = self.clock()
         try:
-            found = latest.result(timeout=limit_s)
+            scans = [f.result(timeout=max(limit_s - (self.clock() - started), 0))
+                     for f in ([latest] if latest is not None else []) + zooms]
         except FutureTimeout:
             return Waited(None, self.clock() - started, timed_out=True)
+        found = scans[0] if latest is not None else Scan()
+        for zoom in scans[1:] if latest is not None else scans:
+            found = replace(found, findings=found.findings + zoom.findings,
+                            scan_s=found.scan_s + zoom.scan_s, cpu_s=found.cpu_s + zoom.cpu_s,
+                            error=found.error or zoom.error, zooms=found.zooms + 1)
         return Waited(found, self.clock() - started)
 
     def close(self) -> None:
@@ -182,6 +204,27 @@ class Tripwire:
         return Scan(tuple(scan(lines)), len(lines), regions, self.clock() - t0, _cpu() - c0,
                     lines_found=lines)
 
+
+    def _read_zoom(self, image: Image.Image, box: Box) -> Scan:
+        t0, c0 = self.clock(), _cpu()
+        grey = image.convert("L")
+        pieces = _pieces(grey, (0, 0, grey.width, grey.height))
+        try:
+            read = list(self._readers.map(lambda piece: self._read_piece(grey, *piece),
+                                          pieces))
+        except Exception as exc:  # any engine failure leaves the zoom unread
+            return Scan(regions=(box,), scan_s=self.clock() - t0, cpu_s=_cpu() - c0,
+                        error=f"{type(exc).__name__}: {exc}", zooms=1)
+        sx, sy = (box[2] - box[0]) / grey.width, (box[3] - box[1]) / grey.height
+        lines = tuple(TextLine(line.text, (box[0] + int(line.box[0] * sx),
+                                           box[1] + int(line.box[1] * sy),
+                                           box[0] + math.ceil(line.box[2] * sx),
+                                           box[1] + math.ceil(line.box[3] * sy)),
+                               line.confidence)
+                      for lines_read, _ in read for line in lines_read)
+        findings = tuple(replace(f, seen_in="zoom") for f in scan(lines))
+        return Scan(findings, len(lines), (box,), self.clock() - t0,
+                    _cpu() - c0 + sum(cpu for _, cpu in read), zooms=1)
 
     def _read_piece(self, image: Image.Image, box: Box, lo: int, hi: int
                     ) -> tuple[list[TextLine], float]:
