@@ -3,6 +3,7 @@ on a FakeDesktop, with a stand-in OCR reader that "reads" a text where a red pat
 (so what changed on screen, crops and boxes really matter). OCR itself is tested on rendered
 screens in tests/display/test_tripwire_display.py."""
 
+import re
 import threading
 
 import pytest
@@ -182,6 +183,62 @@ def test_the_record_and_the_report_keep_what_was_flagged(api, tmp_path):
     html = write_report(run, tmp_path / "report.html").read_text()
     assert "injection tripwire: text on the screen addresses the agent" in html
     assert "screen scan" in html
+
+
+FLAGGED_LINE = (f'  injection tripwire flagged "{HOSTILE}" (override) at screen (600, 400) to '
+                "(901, 441)")
+
+
+def test_runs_show_lists_what_the_tripwire_flagged(api, tmp_path, monkeypatch, capsys):
+    from claude_cua.cli.main import run_cli
+    from claude_cua.core.store.runs import RunRecorder
+
+    api.queue(click(), Reply([report("success", "done")]))
+    run_dir = tmp_path / "runs" / "r1"
+    run_dir.mkdir(parents=True)
+    recorder = RunRecorder(run_dir, meta={})
+    client = ClaudeClient(api_key="test-key", base_url=api.url, max_retries=0)
+    try:
+        run_task("save", desktop=painted_desktop(), client=client, on_event=recorder,
+                 config=LoopConfig(model=MODEL, flavour=flavour_for(MODEL, None), max_steps=3,
+                                   reader=PaintedText()),
+                 approver=Answers("once"), run_dir=str(run_dir), sleep=lambda s: None)
+    finally:
+        client.close()
+        recorder.close()
+    monkeypatch.setenv("CUA_DATA_DIR", str(tmp_path))
+    capsys.readouterr()
+    assert run_cli(["runs", "show", "r1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    step1 = lines.index(next(line for line in lines if line.startswith("step 1: ")))
+    step2 = lines.index(next(line for line in lines if line.startswith("step 2: ")))
+    assert FLAGGED_LINE in lines[step1:step2], lines
+    assert lines.count(FLAGGED_LINE) == 1
+
+
+def test_the_live_view_lists_what_the_tripwire_flagged(api):
+    import io
+
+    from claude_cua.cli.view import LiveView
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=200, color_system=None)
+    view = LiveView(console)
+    api.queue(click(), Reply([report("success", "done")]))
+    client = ClaudeClient(api_key="test-key", base_url=api.url, max_retries=0)
+    try:
+        result = run_task("save the vendor record", desktop=painted_desktop(), client=client,
+                          config=LoopConfig(model=MODEL, flavour=flavour_for(MODEL, None),
+                                            max_steps=3, reader=PaintedText()),
+                          on_event=view, approver=refuse_all, sleep=lambda s: None)
+    finally:
+        client.close()
+        view.close()
+    assert result.status == "needs_approval"
+    # What the terminal shows, without the live area's cursor moves and erasures
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\r", "", console.file.getvalue())
+    assert FLAGGED_LINE.strip() in shown, shown
+    assert shown.index("step 1: model") < shown.index(FLAGGED_LINE.strip())
 
 
 def test_an_ordinary_screen_passes_and_the_scan_is_recorded(api):
