@@ -58,7 +58,7 @@ def _tessdata(env: Mapping[str, str]) -> Path | None:
 def status(*, env: Mapping[str, str] = os.environ) -> EngineStatus:
     """What find_engine would find, without reading anything."""
     try:
-        import tesserocr
+        import tesserocr  # the optional `ocr` extra: whether it is installed is the question
     except ImportError:
         return EngineStatus(False, f"tesserocr is not installed; {INSTALL_HINT}")
     folder = _tessdata(env)
