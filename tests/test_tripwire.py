@@ -311,22 +311,31 @@ def test_only_what_changed_is_read_again(api):
 
     desktop.click = click_and_change
     run(api, reader, desktop=desktop)
-    # The first frame: two halves at once, cut at a row no text crosses (so no row is read twice)
-    assert [w for w, _ in reader.reads[:2]] == [1920, 1920]
-    assert sum(h for _, h in reader.reads[:2]) == 1080
-    assert reader.reads[2][0] < 400 and reader.reads[2][1] < 400  # then the changed corner only
+    assert reader.reads[0] == (1920, 1080)  # the first frame: the whole screen, as one page
+    assert reader.reads[1][0] < 400 and reader.reads[1][1] < 400  # then the changed corner only
 
 
-def test_a_line_across_the_cut_between_halves_is_read_once():
+def test_a_tall_change_is_read_in_two_halves_cut_where_no_text_is():
     desktop = FakeDesktop(1920, 1080, rgb=(200, 200, 200))
-    ImageDraw.Draw(desktop.image).rectangle((600, 520, 900, 560), fill=RED)
-    tripwire = Tripwire(PaintedText())
+    reader = PaintedText()
+    tripwire = Tripwire(reader)
     try:
+        tripwire.submit(desktop.capture())
+        assert tripwire.result().scan.lines == 0
+        # A page of "text" under a form: the changed rows 300-880, a red line across the
+        # middle (rows 590-610) and grey ones above and below it
+        draw = ImageDraw.Draw(desktop.image)
+        for top in range(300, 900, 40):
+            draw.rectangle((100, top, 1000, top + 20), fill=(30, 30, 30))
+        draw.rectangle((100, 590, 1000, 610), fill=RED)
         tripwire.submit(desktop.capture())
         scanned = tripwire.result().scan
     finally:
         tripwire.close()
-    assert [line.box for line in scanned.lines_found] == [(600, 520, 901, 561)]
+    halves = reader.reads[1:]
+    assert len(halves) == 2 and all(w == 1000 - 100 + 1 + 2 * 48 for w, _ in halves)
+    assert sum(h for _, h in halves) == (880 + 1 + 48) - (300 - 48)  # no row read twice
+    assert [line.box for line in scanned.lines_found] == [(100, 590, 1001, 611)]  # once, whole
     assert len(scanned.findings) == 1
 
 

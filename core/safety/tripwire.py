@@ -31,8 +31,8 @@ WAIT_LIMIT_S = 20.0  # the longest a step waits for a scan after Claude's reply
 PAD = 48  # pixels around a changed region, so a line it cuts is read whole
 FULL_READ_SHARE = 0.5  # changed regions larger than this share of the screen: read it all
 STRIP = 16  # rows per strip when finding the changed bands
-# A region taller than this is read as two overlapping halves at once, one engine process each:
-# on two cores a whole frame is read in about half the wall time, for the same CPU time.
+# A changed region (not the whole screen) taller than this is read as two halves at once, one
+# reading thread each: on two free cores in about half the wall time, for the same CPU time.
 SPLIT_HEIGHT = 400
 OVERLAP = 48  # rows the halves share where no quiet row is found (see _pieces)
 SEARCH = 120  # rows either side of the middle searched for a quiet row to cut at
@@ -184,7 +184,11 @@ class Tripwire:
         if not regions:
             return Scan(tuple(scan(self._lines)), len(self._lines), (), self.clock() - t0,
                         _cpu() - c0, lines_found=self._lines)
-        pieces = [piece for region in regions for piece in _pieces(image, region)]
+        # The whole screen is read as one page: Tesseract's layout analysis needs all of it
+        # (cut in two, it lost a line of a dark notification; benchmarks/tripwire.py, hostile).
+        whole = regions == ((0, 0, image.width, image.height),)
+        pieces = ([(regions[0], 0, image.height)] if whole else
+                  [piece for region in regions for piece in _pieces(image, region)])
         try:
             read = list(self._readers.map(lambda piece: self._read_piece(image, *piece),
                                           pieces))
