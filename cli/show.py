@@ -14,8 +14,7 @@ from collections.abc import Iterator
 from ..core.store.runs import Run
 from ..core.vocab.record import StepRecord
 from ..core.vocab.words import counted
-from .approval import visible
-from .view import _action_line, _ms, outcome_style, transient_line, tripwire_lines
+from .view import _action_line, _ms, outcome_style, transient_line, tripwire_lines, visible
 
 Line = tuple[str, str | None]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import time
+import unicodedata
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any
@@ -33,10 +34,26 @@ from ..core.vocab.events import (
 from ..core.vocab.record import ActionRecord
 from ..core.vocab.transient_text import transient_text
 from ..core.vocab.words import counted
-from .approval import visible
 
 if TYPE_CHECKING:  # core/safety/secrets.py is loaded by a run, not by `cua runs show`
     from ..core.safety.secrets import Redactor
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
+
+
+def visible(text: str) -> str:
+    """`text` with every character a person could miss written as an escape: control and
+    format characters (zero-width spaces, direction marks), and any space other than ' '."""
+    out = []
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ch != " " and (unicodedata.category(ch)[0] in "CZ" or not ch.isprintable()):
+            out.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def _ms(seconds: float) -> str:
