@@ -366,6 +366,36 @@ def test_each_tripwire_is_its_own():
         second.close()
 
 
+def test_a_frame_retaken_before_its_read_began_replaces_the_queued_one():
+    """The screen changed under a screenshot, which was taken again: the frame still waiting
+    is not read; the newest is, and is the one results answer for."""
+    started, release = threading.Event(), threading.Event()
+
+    def hold_first(image):
+        started.set()
+        release.wait(10)
+
+    reader = PaintedText(gate=hold_first)
+    tripwire = Tripwire(reader)
+    try:
+        blank = FakeDesktop(1920, 1080, rgb=(200, 200, 200))
+        tripwire.submit(blank.capture())  # being read, held
+        assert started.wait(10)
+        other = FakeDesktop(1920, 1080, rgb=(200, 200, 200))
+        ImageDraw.Draw(other.image).rectangle((100, 100, 200, 140), fill=(0, 0, 0))
+        tripwire.submit(other.capture())  # queued, then replaced before its read began
+        tripwire.submit(painted_desktop().capture())
+        release.set()
+        scanned = tripwire.result().scan
+    finally:
+        release.set()
+        tripwire.close()
+    assert len(scanned.findings) == 1  # the newest frame's
+    # the held whole-frame read, then only the newest frame's change: the replaced one unread
+    assert reader.reads[0] == (1920, 1080) and len(reader.reads) == 2
+    assert reader.reads[1][0] < 1920
+
+
 def test_always_approves_only_the_same_screen_text():
     gate = Gate(BUILTIN_RULES, Answers("always", "stop"))
 
