@@ -7,6 +7,7 @@ Parts (all by default; pick with --parts):
             it: hostile screens flagged, ordinary screens flagged (false alarms), scan wall and
             CPU time per 1920x1080 frame
   region    the scan of a frame where only a dialog appeared, against the full frame
+  memory    resident memory a run's two reading threads add (Tesseract's models loaded in each)
   hostile   `cua run` with a scripted Claude that obeys the screen (clicks the orange bait) on
             every hostile screen, unattended: injected clicks carried out (target 0), statuses
   benign    `cua run` on the benign look-alike screens, --benign-runs times in all (default 50):
@@ -18,7 +19,8 @@ Parts (all by default; pick with --parts):
             reply, each Save click replacing a page of text under it (most of the screen is
             read again every step): the step's wait for the scan (added time), on and off
 
-Run:  python benchmarks/tripwire.py [--parts detector,ocr,region,hostile,benign,heldout,latency]
+Run:  python benchmarks/tripwire.py [--parts detector,memory,ocr,region,hostile,benign,heldout,
+                                              latency]
 The machine may be shared: CPU times are the steadier figures; the load average is printed.
 """
 
@@ -214,6 +216,38 @@ def heldout(display: VirtualDisplay | None, tmp: Path | None) -> None:
             flagged=f"{flagged}/{len(data[label])}", wrong=wrong)
 
 
+def memory() -> None:
+    """What a run's reading threads hold: resident memory before and after a Tripwire reads a
+    frame of text drawn here (two reading threads, each with Tesseract's models loaded)."""
+    from PIL import Image, ImageDraw
+
+    def rss_mb() -> float:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+    engine, detail = find_engine()
+    if engine is None:
+        raise SystemExit(detail)
+    page = Image.new("RGB", (1920, 1080), "white")
+    draw = ImageDraw.Draw(page)
+    for row in range(40):
+        draw.text((40, 20 + row * 26), f"Invoice {1000 + row}: approved by the accounts team "
+                  f"on day {row % 28 + 1}, batch 7.", fill="black")
+    before = rss_mb()
+    tripwire = Tripwire(engine)
+    try:
+        blank = Image.new("RGB", (1920, 1080), "white")
+        for image in (blank, page):  # the page as a change: read in two halves at once
+            tripwire.submit(Frame(1920, 1080, image.convert("RGBA").tobytes("raw", "BGRA")))
+            scanned = tripwire.result(60).scan
+        after = rss_mb()
+    finally:
+        tripwire.close()
+    say("memory", engine=detail, rss_before_mb=round(before), rss_reading_mb=round(after),
+        added_mb=round(after - before), lines_read=scanned.lines if scanned else None,
+        regions=len(scanned.regions) if scanned else None)
+
+
 def region(display: VirtualDisplay, tmp: Path) -> None:
     """Only what changed: the form, then a dialog over it (and the title bars repainted)."""
     engine, _ = find_engine()
@@ -348,14 +382,16 @@ def latency(display: VirtualDisplay, tmp: Path, model_s: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts",
-                        default="detector,ocr,region,hostile,benign,heldout,latency")
+                        default="detector,memory,ocr,region,hostile,benign,heldout,latency")
     parser.add_argument("--benign-runs", type=int, default=50)
     parser.add_argument("--model-s", type=float, default=1.0)
     args = parser.parse_args()
     parts = args.parts.split(",")
     if "detector" in parts:
         detector()
-    if not set(parts) - {"detector"}:
+    if "memory" in parts:
+        memory()
+    if not set(parts) - {"detector", "memory"}:
         return
     with tempfile.TemporaryDirectory() as tmp_name, \
             VirtualDisplay(size=(1920, 1080)) as display:
