@@ -65,6 +65,21 @@ def transient_line(t: Mapping[str, Any]) -> str:
     return "came and went: " + visible(transient_text(t))
 
 
+def tripwire_lines(scan: Mapping[str, Any] | None) -> list[str]:
+    """The injection tripwire's findings on the screenshot a step answered (StepRecord.tripwire),
+    one line each: the text as read, its kind and where it is on screen."""
+    lines = []
+    for found in (scan or {}).get("findings") or ():
+        text = " ".join(str(found.get("text", "")).split())
+        text = text if len(text) <= 160 else text[:159] + "…"
+        x0, y0, x1, y1 = [*(found.get("box") or ()), 0, 0, 0, 0][:4]
+        where = f"screen ({x0}, {y0}) to ({x1}, {y1})"
+        seen = ", read in a zoom" if found.get("seen_in") == "zoom" else ""
+        lines.append(f"injection tripwire flagged \"{visible(text)}\" "
+                     f"({found.get('kind', '?')}) at {where}{seen}")
+    return lines
+
+
 # Fields left out of the default per-action line when they hold the usual value (-v shows them).
 _USUAL = {"button": "left", "count": 1, "repeat": 1}
 
@@ -188,7 +203,8 @@ class PlainView:
                         f"{event.reason}; Claude takes over from step {event.step + 1}")
             case StepFinished():
                 rec = event.record
-                lines = [f"  {transient_line(t)}" for t in rec.transients]
+                lines = [f"  {line}" for line in tripwire_lines(rec.tripwire)]
+                lines += [f"  {transient_line(t)}" for t in rec.transients]
                 if rec.settle_s is not None and self.verbose:
                     captures = counted(rec.settle_captures or 0, "capture")
                     lines.append(f"  settle {_ms(rec.settle_s)} ({captures}), "
