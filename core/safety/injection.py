@@ -74,18 +74,22 @@ _LOOKALIKES = str.maketrans({
 # lower case and folded the same way (only their letters: `_fold_pattern`).
 _CONFUSIONS = str.maketrans({"0": "o", "1": "l", "i": "l", "|": "l", "5": "s", "$": "s",
                              "@": "a", "4": "a", "3": "e"})
-_SPACED = re.compile(r"(?<![^\W\d_])(?:[^\W\d_] ){2,}[^\W\d_](?![^\W\d_])")
+_LETTER = r"[^\W\d_]"
+# A word written one letter at a time, the same separator throughout: "i g n o r e",
+# "Y-o-u-r", "t.a.s.k" (three letters at least, so "e-mail" and "a.m." stay as they are).
+_SPACED = re.compile(f"(?<!{_LETTER}){_LETTER}([ .-])(?:{_LETTER}\\1)+{_LETTER}(?!{_LETTER})")
+_WIDE_GAP = re.compile(r"[^\S\n]{2,}")  # two spaces or more: a gap between letter-spaced words
 _CJK = r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]"
 _CJK_GAP = re.compile(f"(?<={_CJK}) +|(?<=\\w) +(?={_CJK})|(?<={_CJK}) +(?=\\w)")
 
 
 def skeleton(text: str) -> str:
     """The text as matching sees it (see the module docstring)."""
-    text = normalize_text(text).lower().translate(_LOOKALIKES)
+    text = _WIDE_GAP.sub("\n", text)  # kept apart through normalize_text's collapsing of spaces
+    text = normalize_text(text).lower().translate(_LOOKALIKES).translate(_CONFUSIONS)
+    text = _SPACED.sub(lambda m: m.group(0).replace(m.group(1), ""), text)
     text = re.sub(r"\s+", " ", text).strip()
-    text = _CJK_GAP.sub("", text)
-    text = _SPACED.sub(lambda m: m.group(0).replace(" ", ""), text)
-    return text.translate(_CONFUSIONS)
+    return _CJK_GAP.sub("", text)
 
 
 def _fold_pattern(pattern: str) -> str:
@@ -93,134 +97,277 @@ def _fold_pattern(pattern: str) -> str:
     return re.sub(r"(\\.)|i", lambda m: m.group(1) or "l", pattern)
 
 
-# --- the phrases ----------------------------------------------------------------------------
+# --- the vocabulary -------------------------------------------------------------------------
+# Patterns are built from these word tables. Each kind below combines them: a word alone
+# ("instructions", "assistant", "virus", "password") never fires; a reader that can only be
+# a machine, called on and told to act, or a dismissal aimed at prior instructions, does.
 
 _S = r"[^a-z0-9\u4e00-\u9fff]{0,4}"  # between words: spaces, punctuation, nothing (OCR joins)
-_AGENT = (r"(?:ai|a\.i\.|artificial intelligence|llm|large language model|language model|"
-          r"ai (?:assistant|agent|model|system|bot)s?|virtual assistant|autonomous agent|"
-          r"computer[- ]?use agent|automated agent|browsing agent|chatbot|bot|claude|chatgpt|"
-          r"gpt|gemini|copilot|the model|assistant|agent)")
-_VERB = (r"(?:click|press|tap|type|enter|run|execute|open|navigate|go to|visit|download|"
-         r"install|send|email|e-mail|copy|paste|reveal|share|provide|ignore|disregard|stop|"
-         r"delete|remove|close|accept|approve|allow|grant|submit|transfer|pay|change|write|"
-         r"select|choose|call|upload|forward|disable|turn off|do not|don't|you must|you should|"
-         r"must|immediately)")
+_NEAR = r".{0,120}?"  # the same passage: a sentence or two (lines are judged up to 3 at a time)
+_NOT = r"(?<!not )(?<!n't )(?<!never )(?<!no )"  # "do not ignore ...", "no threats found"
+_CLAUSE = r"(?:^|[.!?;:\]\)] ?|(?:hey|hi|hello|dear|ps|p\.s\.),? )"  # where a vocative can start
+
+# Readers that can only be automated: an AI, a bot, a language model, "automated helper",
+# "AI systems", "autonomous agents". Called on, these need no verb to fire.
+_MACHINE = (r"(?:ai|a\.i\.?|artificial intelligence|llms?|(?:large )?language models?|"
+            r"chatbots?|bots?|chatgpt|gpt(?:-?[a-z0-9.]{1,3})?|"
+            r"(?:ai|a\.i\.|automated|autonomous|robotic|software|browsing|browser|web|"
+            r"computer[- ]?use|llm)[- ](?:helpers?|assistants?|agents?|systems?|models?|bots?|"
+            r"readers?)|(?:automated|autonomous|ai) (?:browsing|web|computer[- ]?use) agents?)")
+# Readers that may be a person (a travel agent, an assistant manager, Claude Monet): they
+# count only when called on at the start of a clause and told to do something on the screen.
+_CALLED = r"(?:assistants?|agents?|claude|gemini|copilot|virtual assistants?)"
+_READER = f"(?:{_MACHINE}|{_CALLED})"
+_READERS = f"{_READER}(?: ?(?:/|,|&|and|or) ?{_READER})*"  # "chatgpt / claude / gemini"
+# What a machine reader is doing: "the AI reading this", "agents processing this page".
+_DOING = (r"(?:is |are |that is |who is |which is |currently |now )?(?:reading|operating|"
+          r"controlling|viewing|processing|browsing|using|driving|running|automating|filling|"
+          r"handling|scanning|navigating|visiting|looking at|working on)")
+_THIS = (r"(?:this|these|the (?:page|screen|site|website|form|document|desktop|computer|text|"
+         r"e-?mail|message|browser|window|file|pc|machine|record))")
+# Acts on the screen: what an injection wants done, and what a weak addressee must be told.
+_SCREEN_VERB = (r"(?:click|press|tap|type|paste|enter|input|run|execute|install|download|"
+                r"navigate|go to|visit|copy|reveal|output|print|ignore|disregard|select|drag|"
+                r"open)")
+# Any act: a machine reader told to do any of these is being instructed.
+_ACT_VERB = (r"(?:click|press|tap|type|paste|enter|input|run|execute|install|download|"
+             r"navigate|go to|visit|copy|reveal|output|print|ignore|disregard|select|drag|"
+             r"open|approve|confirm|submit|send|delete|remove|stop|accept|allow|grant|transfer|"
+             r"pay|forward|upload|share|provide|change|write|close|email|e-mail|call|follow|"
+             r"save|skip|proceed|continue|use|fill|check|update|do not|don't|never|must|"
+             r"immediately)")
 _VERB_END = r"\b(?! ?(?:and|or|,|/))"  # a verb, not a word in a list ("chat, email and phone")
+_FILLER = (r"(?: ?(?:please|pls|plz|kindly|now|just|then|also|first|immediately|urgently|you|"
+           r"must|should|need to|have to|are required to|are instructed to)){0,3} ?")
+_MODAL = (r"(?:must|should|shall|ought to|needs? to|ha(?:ve|s) to|will need to|"
+          r"(?:is|are) (?:required|instructed|expected|asked|supposed|told) to)"
+          r"(?: (?:also|now|first|immediately|then|just|always))?")
+# The passage talks about the user to someone else: "the human has pre-approved", "your
+# session", "on the user's behalf". With a weak addressee this says the reader is the agent.
+_ABOUT_USER = r"\b(?:you|your|the (?:user|human|operator)'?s?)\b"
+
+# Dismissals and what they dismiss: the override, in either order.
+_DISMISS = (r"(?:ignore|disregard|forget(?: about)?|override|overrule|bypass|skip|drop|abandon|"
+            r"discard|scrap|cancel|void|nullify|set aside|throw out|replace)")
+_VOIDED = (r"(?:(?:is|are|were|was|have been|has been|now|all|hereby)(?: now| hereby)? )*"
+           r"(?:void|null|obsolete|cancell?ed|revoked|invalid|invalidated|outdated|superseded|"
+           r"overridden|withdrawn|rescinded|(?:just |only )?a test|fake|no longer (?:valid|"
+           r"appl(?:y|ies)|in effect|relevant|needed)|do not apply|don't apply)")
+_GUIDANCE = (r"(?:instructions?|prompts?|directions?|directives?|rules?|guidelines?|commands?|"
+             r"tasks?|orders?|context|messages?|guidance|requests?|assignments?|goals?|"
+             r"objectives?|programming)")
+_PRIOR = (r"(?:previous|prior|above|earlier|preceding|original|initial|existing|former|old|"
+          r"system'?s?|user'?s?|operator'?s?|current|other|given|first)")
+_ASKED = r"(?:you (?:were|have been|'ve been|got) (?:told|asked|given|instructed|assigned))"
+_PRIOR_GUIDANCE = (
+    r"(?:(?:all|any|every|each|the|your|my|of|these|those|such) ?)*"
+    f"(?:(?:{_PRIOR}{_S}){{1,2}}{_GUIDANCE}\\b|{_GUIDANCE}(?: that)? {_ASKED}|"
+    f"(?:what|everything|anything|all) {_ASKED}|your (?:{_PRIOR} )?{_GUIDANCE}\\b)")
+
+# Secrets that people type into log-in forms (only a request to reveal them fires) ...
 _SECRET = (r"(?:(?:api|secret|access|private|ssh|auth|session|bearer|openai|anthropic|aws|"
            r"github|admin|root|master|wallet|account|login|user'?s?) ?)?"
            r"(?:keys?|passwords?|pass ?phrases?|tokens?|credentials?|secrets?|seed phrases?|"
            r"recovery phrases?|2fa codes?|one[- ]time (?:codes?|passwords?)|otp|pin|"
            r"system prompt|environment variables|env vars?|\.env(?: file)?|cookies?)"
            r"(?! (?:reset|hint|recovery|strength|manager|policy|requirements?|field|expired?))")
+# ... and secrets no screen has a reason to ask a person to type anywhere.
+_NEVER_TYPED = (r"(?:system prompt|(?:session|auth|browser) cookies?|cookies|session (?:id|token)|"
+                r"private keys?|seed phrases?|recovery phrases?|environment variables|"
+                r"\.env(?: file)?|bearer tokens?)")
 _REVEAL = (r"(?:reveal|share|send|tell|give|show|print|display|leak|expose|email|e-mail|post|"
-           r"upload|forward|output|dump|read out|disclose|list)")
+           r"upload|forward|output|dump|read out|disclose|list|repeat)")
+_TYPE_IN = r"(?:type|enter|paste|input|write|put|insert|provide|submit|fill in)(?:ing)?"
+
+# A system-style alarm: something bad has happened to the machine or the account ...
+_ALARM = (
+    _NOT + r"(?:virus(?:es)?|malware|trojans?|ransomware|spyware|adware|worms?|threats?|"
+    r"intrusions?|attacks?|hack(?:ing)? attempts?|(?:suspicious|unusual|unauthori[sz]ed) "
+    r"(?:activity|access|log ?-?ins?|sign-?ins?))"
+    r"(?: (?:has been|have been|was|were))? (?:detected|found|identified|blocked|on your)|"
+    r"(?:computer|pc|device|system|mac|phone|files?|data|account|browser|network|session|"
+    r"identity)(?: [a-z]+)? (?:is|are|has been|have been|was|were|will be|may be|might be)"
+    r"(?: now| currently)? (?:at risk|infected|compromised|hacked|breached|hijacked|encrypted|"
+    r"locked|suspended|disabled|blocked|terminated|deleted|deactivated)|"
+    r"(?:session|account|browser) hijack|infected with|"
+    r"licen[cs]e(?: key)? (?:has been |was |is |will be )?(?:revoked|expired|suspended|invalid|"
+    r"deactivated|blocked)|"
+    r"(?:security|system|critical|urgent|emergency|os|admin|it|firewall|antivirus|defender|"
+    r"windows|kernel|virus|malware|threat) ?(?:alert|warning|breach|error|threat|failure)|"
+    r"security notice|(?:urgent|critical|emergency)(?: system| security)? (?:notice|"
+    r"notification|message|update)|"
+    r"critical update|error(?: code)?:? ?ox[0-9a-z]{4,}|stop code")
+# ... and what it urges: a control to use, a program to run, credentials to type. "Click OK"
+# and "Click Close" only dismiss the notice; "never type your password" is advice.
+_URGED = (r"(?<!never )(?<!not )(?<!n't )(?:(?:click|press|tap)(?!(?: on)? (?:ok|close|cancel|"
+          r"dismiss|done|got it|later|not now|no)\b)|run|execute|download|install|open|visit|"
+          r"navigate|go to|call|enter|type|paste|re-?enter|scan now|follow (?:the|its|these))\b")
+# Milder alarms (a password about to expire, an account about to be locked) count only with a
+# request for credentials: a real one says where to change the password, not to type it here.
+_MILD_ALARM = (r"(?:password|passcode) (?:expires|expired|will expire|has expired|is expiring)|"
+               r"(?:account|mailbox) (?:will be|is being|is) (?:locked|suspended|disabled|"
+               r"closed|deactivated)|unusual activity|suspicious activity")
+_CREDENTIALS = (r"(?:type|enter|re-?enter|paste|provide|confirm|verify|submit)(?:ing)? "
+                r"(?:your |the )?(?:current |old |existing |account |login )?(?:password|"
+                r"passcode|credentials|pin|login|2fa code|verification code|security code|"
+                r"access token|token)")
+
+# --- the phrases ----------------------------------------------------------------------------
 
 _EN: tuple[tuple[str, str], ...] = (
-    ("override",
-     r"(?:ignore|disregard|forget|override|bypass|skip|drop|abandon)" + _S +
-     r"(?:all|any|every|each|the|your|my|of)?" + _S +
-     r"(?:of )?(?:the |your )?(?:(?:previous|prior|above|earlier|preceding|original|initial|"
-     r"existing|former|old|system'?s?|user'?s?|operator'?s?|current|other)" + _S + r"){1,2}" +
-     r"(?:instructions?|prompts?|directions?|directives?|rules?|guidelines?|commands?|tasks?|"
-     r"orders?|context|messages?|guidance)"),
-    ("override",
-     r"(?:ignore|disregard|forget)" + _S + r"(?:all|everything)" + _S +
-     r"(?:you (?:were|have been) (?:told|given|asked)|(?:the )?user (?:said|asked|wants))"),
+    # override: a dismissal aimed at prior instructions, in either order, close together.
+    ("override", _NOT + _DISMISS + _S + r"(?:all|everything|about)?" + _S + _PRIOR_GUIDANCE),
+    ("override", _PRIOR_GUIDANCE + r".{0,40}?\b" + _VOIDED + r"\b"),
     ("override",
      r"(?:do not|don't|never|stop|no longer|cease) (?:follow|obey|listen)(?:ing)?(?: to)? "
      r"(?:the |your |any |all )?(?:user|previous|original|prior|system|current|earlier|"
      r"existing|instructions)"),
-    ("addressed-to-agent",  # "to the model controlling this browser", "the AI reading this"
-     r"(?:^|[^a-z])(?:to|for|attention|dear|hey|hi)" + _S + r"(?:the|any|an?|every) (?:ai|"
-     r"a\.i\.|llm|"
-     r"language model|model|agent|assistant|bot|chatbot|ai agent|ai assistant)s? "
-     r"(?:that is |who is |which is )?(?:controlling|operating|using|reading|driving|running|"
-     r"browsing|handling|viewing|processing|automating|working on)\b"),
+    # new-task: the reader's task replaced or handed over.
     ("new-task",
-     r"your" + _S + r"(?:new |real |actual |true |updated |only )?(?:task|goal|objective|"
-     r"instructions?|mission|assignment|job|purpose|orders?|priority)" + _S +
-     r"(?:has|have|is|are)?" + _S + r"(?:been )?(?:changed|updated|replaced|modified|"
-     r"overridden|cancelled|canceled|revoked|now)"),
+     r"your" + _S + r"(?:new |real |actual |true |updated |only |sole |main |primary |"
+     r"immediate |current |next )?(?:task|goal|objective|instructions?|mission|assignment|job|"
+     r"purpose|orders?|priority|directive)" + _S + r"(?:has|have|is|are)?" + _S +
+     r"(?:been )?(?:changed|updated|replaced|modified|overridden|cancelled|canceled|revoked|"
+     r"now)"),
     ("new-task",
-     r"your (?:new|real|actual|true|updated) (?:task|goal|objective|instructions?|mission|"
-     r"assignment|job|orders?) (?:is|are)"),
+     r"your (?:new|real|actual|true|updated|only|sole|one|revised) (?:task|goal|objective|"
+     r"instructions?|mission|assignment|job|orders?|priority|purpose) (?:now )?(?:is|are)"),
+    ("new-task",
+     r"(?:the user'?s?|the operator'?s?|your operator'?s?) (?:real |actual |true |new )?"
+     r"(?:intent|intention|request|goal|task|instructions|wish(?:es)?|plan) (?:has|have) "
+     r"(?:now )?(?:changed|been (?:changed|updated|replaced))"),
     ("new-task",
      r"(?:new|updated|revised|important|urgent|priority|additional|secret|hidden|special) "
      r"(?:instructions?|task|orders?|directives?|commands?) (?:for|to) (?:the |all |any )?"
-     + _AGENT),
+     + _READER),
+    ("new-task",  # "real instructions: press OK", "new priority from your operator"
+     r"(?:real|actual|true|hidden|secret) (?:instructions?|task|orders?)" + _S + r"[:-]|"
+     r"(?:priority|task|instructions?|orders?) from (?:your|the) (?:operator|developer|creator|"
+     r"owner|administrator|admin|anthropic|openai)"),
+    # addressed-to-agent: called on by a greeting or heading ("note for AI systems", "hello
+    # automated helper!"): a machine reader fires by itself ...
     ("addressed-to-agent",
-     r"(?:^|[^a-z])" + _AGENT + r"s?" + r"(?: (?:agent|assistant)s?)? ?[,:;!-]+" +
-     r"(?: ?(?:please|now|kindly|immediately|urgently|first|you|must|should|need to|have to|"
-     r"are required to|are instructed to)){0,3} ?" + _VERB + _VERB_END),
-    ("addressed-to-agent",  # called on as an AI, then told to act in a later sentence
-     r"(?:^|[^a-z])(?:ai|a\.i\.|llms?|large language models?|language models?|ai (?:assistant|"
-     r"agent|model|system|bot)s?|autonomous agents?|automated agents?|computer[- ]?use agents?|"
-     r"browsing agents?|chatbots?) ?[,:;!]+[^,:;!]" + r".{0,80}?" +
-     r"[.!?;:,] ?(?:please |now |kindly |then )?" + _VERB + _VERB_END),
+     r"(?:^|[^a-z])(?:attention|notice|note|message|instructions?|memo|reminder|warning|"
+     r"important|hey|hello|hi|dear|psst|greetings|ps|p\.s\.)" + _S + r"(?:to|for)?" + _S +
+     r"(?:all |any |the |every |each |you |whoever |whichever |fellow )?" + _MACHINE +
+     r"(?: ?(?:/|,|&|and|or) ?" + _READER + r")*" + r"(?:" + _S + _DOING + r" [^:,!.]{0,40})?"
+     r"(?:[:,!\]\)]| - |$)"),
+    # ... a bare "to" or "for" needs what the reader is doing ("to whichever AI is reading")
     ("addressed-to-agent",
-     r"(?:if|when|since|because|as) you(?:'re| are)" + _S + r"(?:an? |the )?(?:ai\b|"
+     r"(?:^|[.!?:;\[\(] ?)(?:to|for) (?:all |any |the |every |each |whoever |whichever )?" +
+     _MACHINE + " " + _DOING),
+    # ... a reader that may be a person must also be told to act on the screen.
+    ("addressed-to-agent",
+     r"(?:^|[^a-z])(?:attention|notice|note|message|instructions?|memo|reminder|hey|hello|hi|"
+     r"dear|psst|greetings|ps|p\.s\.)" + _S + r"(?:to|for)?" + _S +
+     r"(?:all |any |the |every |each |whoever |whichever )?" + _READERS +
+     r"(?:" + _S + _DOING + r" [^:,!.]{0,40})?" + r"(?:[:,!\]\)]| - )" + _FILLER +
+     r"(?:" + _NEAR + r"[.!?;:,\]\)] ?(?:please |pls |now |kindly |then |just )?)?" +
+     _SCREEN_VERB + _VERB_END),
+    ("addressed-to-agent",  # a name alone is often a person's: a note or memo to it is enough
+     r"(?:attention|notice|note|message|instructions?|memo|reminder|important)" + _S +
+     r"(?:to|for)" + _S + r"(?:claude|chatgpt|gpt|gemini|copilot)(?![a-z])"),
+    # a machine reader at work on this screen: "bots reading this", "the AI operating this pc".
+    ("addressed-to-agent", _MACHINE + r" " + _DOING + r" " + _THIS),
+    ("addressed-to-agent",  # "to the agent controlling this browser"
+     r"(?:^|[^a-z])(?:to|for|attention|dear|hey|hi)" + _S + r"(?:the|any|an?|every) (?:" +
+     _CALLED + r"|models?) " + _DOING + r"\b"),
+    # a vocative: "AI agent: click ...", "Claude, please type ...", "Bots - press Confirm".
+    ("addressed-to-agent",
+     r"(?:^|[^a-z])" + _MACHINE + r"(?: ?(?:/|,|&|and|or) ?" + _READER + r")*" +
+     r"(?: (?:agent|assistant)s?)? ?(?:[,:;!]+| -+)" + _FILLER + _ACT_VERB + _VERB_END),
+    ("addressed-to-agent",
+     _CLAUSE + _READERS + r" ?(?:[,:;!]+| -+)" + _FILLER + _SCREEN_VERB + _VERB_END),
+    # ... told to act a sentence later ("Claude, this is support. ... press OK").
+    ("addressed-to-agent",
+     r"(?:^|[^a-z])" + _MACHINE + r" ?(?:[,:;!]+| -+) ?[^,:;!]" + _NEAR +
+     r"[.!?;:,] ?(?:please |pls |now |kindly |then |just )?" + _ACT_VERB + _VERB_END),
+    ("addressed-to-agent",
+     _CLAUSE + _READERS + r" ?(?:[,:;!]+| -+) ?(?=" + _NEAR + _ABOUT_USER + r")[^,:;!]" +
+     _NEAR + r"[.!?;:,] ?(?:please |pls |now |kindly |then |just )?" + _SCREEN_VERB +
+     _VERB_END),
+    # the reader as the subject of an order: "agents processing this page should paste ...".
+    ("addressed-to-agent",
+     r"(?:^|[^a-z])(?:the |all |any |every |each )?" + _MACHINE + r"(?: [^.!?;:]{0,60}?)? " +
+     _MODAL + r" " + _ACT_VERB + _VERB_END),
+    ("addressed-to-agent",
+     r"(?:^|[^a-z])(?:the |all |any |every |each )?(?:agents?|assistants?|claude)" +
+     r"(?: " + _DOING + r" [^.!?;:]{0,40}?)? " + _MODAL + r" " + _SCREEN_VERB + _VERB_END),
+    # the reader supposed: "if you are an AI", "if an AI model is filling in this form".
+    ("addressed-to-agent",
+     r"(?:if|when|since|because|as|in case) you(?:'re| are)" + _S + r"(?:an? |the )?(?:ai\b|"
      r"a\.l\.|artificial|llm|large language|language model|automated|autonomous|bot\b|"
      r"chatbot|claude|chatgpt|gpt|gemini|computer[- ]?use|browsing agent|agent\b|"
      r"assistant\b|virtual assistant|model\b)"),
     ("addressed-to-agent",
-     r"(?:attention|notice|note|message|instructions?|memo|reminder|warning|alert|important|"
-     r"hey|hello|hi|dear|psst)" + _S + r"(?:to|for)?" + _S +
-     r"(?:all |any |the |every |each |you )?" +
-     r"(?:ai (?:assistant|agent|model|system|bot)s?|ai|llms?|large language models?|"
-     r"language models?|autonomous agents?|automated agents?|computer[- ]?use agents?|"
-     r"browsing agents?|chatbots?)" + r"(?![a-z])"),
-    ("addressed-to-agent",  # a name alone is often a person's: only a note or memo to it
-     r"(?:attention|notice|note|message|instructions?|memo|reminder|important)" + _S +
-     r"(?:to|for)" + _S + r"(?:claude|chatgpt|gpt|gemini|copilot)(?![a-z])"),
+     r"(?:if|when|in case) (?:an?|any|some) " + _MACHINE + r" (?:is|are|reads|sees|views|"
+     r"was|were)\b"),
     ("addressed-to-agent",
      r"(?:this|the following) (?:message|note|text|instruction|notice|section|content) "
-     r"(?:is )?(?:for|to|addressed to) (?:the |any |all )?" + _AGENT + r"(?![a-z])"),
+     r"(?:is )?(?:for|to|addressed to) (?:the |any |all )?" + _READER + r"(?![a-z])"),
     ("addressed-to-agent",
      r"(?:as an? |you are an? |you're an? )(?:ai|llm|language model|ai assistant|ai agent|"
      r"autonomous agent)\b.{0,60}?(?:you (?:must|should|need to|have to|are (?:required|"
      r"instructed|allowed|authorized|permitted) to))"),
+    # secret-request: revealing a secret anywhere; typing one no screen asks a person for.
     ("secret-request",
      _REVEAL + r"(?: (?:me|us|it|them|here|below))?" + _S +
      r"(?:(?:your|the|its|all|any|every|my|our|their|this|that|user'?s?|system'?s?|stored|"
      r"saved) ){1,2}" + _SECRET),
     ("secret-request",
+     _NOT + _TYPE_IN + _S + r"(?:in |into )?(?:(?:your|the|its|their|all|any|this) ){1,2}" +
+     _NEVER_TYPED),
+    ("secret-request",
      r"(?:type|enter|paste|input|write|put|insert)" + _S + r"(?:in )?(?:your|the|all|any)" +
-     _S + _SECRET + r"[^.!?]{0,80}?(?:to (?:verify|confirm|continue|proceed|unlock|validate|"
-     r"authenticate|restore|keep)|for verification|in (?:the |this )?(?:chat|comment|reply|"
-     r"message|answer|response))"),
-    ("urgent-system",
-     r"(?:(?:system|security|critical|urgent|emergency|important|os|admin|it)" + _S +
-     r"(?:alert|warning|notice|notification|update|message|error|failure)|virus|malware|"
-     r"trojan|ransomware|infected|compromised|hacked|breach|your (?:computer|system|session|"
-     r"account|device|files?|data|pc) (?:is|are|has been|have been|will be) (?:at risk|locked|"
-     r"suspended|deleted|terminated|encrypted|disabled|blocked|lost|compromised|infected))" +
-     r".{0,160}?" + r"(?:click|press|tap|run|execute|type|paste|download|install|open|visit|"
-     r"navigate|call|enter)\b"),
+     _S + _SECRET + r"[^.!?]{0,80}?(?:to (?:verify|validate|authenticate|restore)|"
+     r"for verification|in (?:the |this )?(?:chat|comment|reply|message|answer|response))"),
+    # urgent-system: an alarm and an urged act in the same passage, in either order.
+    ("urgent-system", f"(?:{_ALARM}).{{0,160}}?{_URGED}"),
+    ("urgent-system", f"{_URGED}.{{0,80}}?\\b(?:{_ALARM})"),
+    ("urgent-system", f"(?:{_MILD_ALARM}).{{0,120}}?{_CREDENTIALS}"),
 )
 
-# Chinese: the same kinds, in the phrasing the seeds' language uses.
+# Chinese: the same mechanisms, with the language's own words.
+_CN_MACHINE = (r"(?:ai|人工智能|智能体|智能助手|ai助手|ai代理|ai模型|机器人|大模型|语言模型|"
+               r"大语言模型|claude|chatgpt|gpt)")
+_CN_READER = _CN_MACHINE[:-1] + r"|助手|代理|模型)"
+_CN_DOING = r"正在(?:操作|使用|控制|浏览|阅读|运行|查看|处理|填写)[^，。！？:：,]{0,10}的"
+_CN_ACT = (r"(?:点击|单击|按下?|输入|填写|运行|执行|打开|下载|安装|发送|复制|粘贴|删除|关闭|"
+           r"提交|转账|忽略|确认|批准|访问)")
+_CN_DISMISS = r"(?<!不要)(?<!请勿)(?<!切勿)(?<!不能)(?<!别)(?:忽略|无视|忘记|忘掉|不要理会|不要遵守|放弃|废除|取消|撤销)"
+_CN_VOIDED = r"(?:已经?|均|都|全部|现已|已被)?(?:作废|无效|失效|不再有效|不再适用|取消|撤销|废除)"
+_CN_PRIOR = (r"(?:你)?(?:之前|以前|此前|先前|刚才|以上|上文|上面|上述|前面|原来|原先|原有|"
+             r"所有|全部|一切|用户)(?:的)?(?:所有|全部)?(?:的)?"
+             r"(?:指令|指示|说明|提示词?|命令|规则|任务|要求)")
+_CN_ALARM = (r"(?<!没有)(?<!未)(?<!无)(?:(?:发现|检测到|感染)(?:了)?(?:病毒|木马|恶意软件|威胁)|"
+             r"(?:账户|帐户|账号|帐号|设备|电脑|系统|手机)(?:存在|有|处于|已|已经|将|被|遭到|"
+             r"出现)*(?:安全)?(?:风险|异常|被盗|盗用|锁定|冻结|入侵|泄露|攻击)|病毒|木马)")
+
 _CN: tuple[tuple[str, str], ...] = (
-    ("override", r"(?:忽略|无视|忘记|忘掉|不要理会|不要遵守|放弃)(?:掉)?(?:你)?"
-                 r"(?:之前|以前|此前|先前|刚才|以上|上文|上面|上述|前面|原来|原先|原有|所有|全部|"
-                 r"一切)(?:的)?(?:所有|全部)?(?:的)?(?:所有|全部)?(?:的)?"
-                 r"(?:指令|指示|说明|提示|命令|规则|任务|要求)"),
+    ("override", _CN_DISMISS + r"(?:掉)?.{0,4}?" + _CN_PRIOR),
+    ("override", _CN_PRIOR + r".{0,4}?" + _CN_VOIDED),
     ("new-task", r"你的(?:新)?(?:任务|目标|指令|工作)(?:已经?|现在)?(?:被)?(?:改变|变更|更改|更新|"
-                 r"修改|取消|变了|换了|是)"),
-    ("new-task", r"(?:新的?|最新|紧急|重要|秘密)(?:指令|指示|任务|命令)(?:给|致|对)?(?:ai|人工智能|"
-                 r"助手|智能体|代理|模型|claude)"),
-    ("addressed-to-agent", r"(?:致|给|对|告诉|提醒|注意)(?:所有|各位|每个)?(?:的)?"
-                           r"(?:ai|人工智能|ai助手|ai代理|智能助手|智能体|大模型|语言模型|"
-                           r"claude)(?:[:：,，]|的)"),
+                 r"修改|取消|变了|换了)"),
+    ("new-task", r"你(?:现在|目前|接下来)的(?:新的?|真正的?|唯一的?)?(?:任务|目标|指令|工作)"
+                 r"(?:是|为|就是)|你的(?:新|真正的?|唯一的?)(?:任务|目标|指令|工作)(?:是|为|就是)"),
+    ("new-task", r"(?:新的?|最新|紧急|重要|秘密)(?:指令|指示|任务|命令)(?:给|致|对)?" + _CN_READER),
+    # addressed-to-agent: called on ("致正在操作电脑的AI"), at work here, or as a vocative.
+    ("addressed-to-agent", r"(?:致|给|写给|对|告诉|提醒|注意|嘿|你好)[:：,，]?(?:所有|各位|任何|每个|"
+                           r"每一个)?(?:的)?(?:" + _CN_DOING + r")?" + _CN_MACHINE +
+                           r"(?:们)?(?:[:：,，!！]|的)"),
+    ("addressed-to-agent", _CN_DOING + _CN_READER),
     ("addressed-to-agent", r"(?:如果|假如|若)你是(?:一个)?(?:ai|人工智能|助手|智能体|代理|"
                            r"语言模型|大模型|机器人|claude)"),
-    ("addressed-to-agent", r"(?:ai|人工智能|ai助手|ai代理|智能体|claude)[:：,，]\s?(?:请|立即|"
-                           r"马上|现在|必须)?(?:点击|按|输入|运行|执行|打开|下载|安装|发送|"
-                           r"复制|粘贴|删除|关闭|提交|转账|忽略)"),
+    ("addressed-to-agent", _CN_READER + r"(?:们)?[:：,，]\s?(?:请|立即|马上|现在|必须|务必)*" +
+     _CN_ACT),
     ("secret-request", r"(?:输入|提供|告诉我|发送|透露|显示|泄露|粘贴|给我)(?:你的|您的|所有|"
                        r"全部)?(?:的)?(?:api ?key|api密钥|密钥|密码|令牌|口令|凭证|凭据|"
-                       r"私钥|验证码|助记词|token)"),
+                       r"私钥|验证码|助记词|token|系统提示词?)"),
+    # urgent-system: an alarm and an urged act ("您的账户存在风险，请立即点击").
     ("urgent-system", r"(?:系统|安全|紧急|严重)(?:警告|警报|通知|提示|错误)"
                       r".{0,80}?(?:立即|马上|立刻|请|必须)(?:点击|运行|执行|输入|下载|安装|打开)"),
+    ("urgent-system", _CN_ALARM + r".{0,40}?(?<!不要)(?<!请勿)(?<!无需)(?<!切勿)"
+                      r"(?:点击|单击|输入|打开|运行|执行|下载|安装|扫码|拨打|访问)"),
 )
 
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
