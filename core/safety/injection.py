@@ -111,12 +111,19 @@ _CLAUSE = r"(?:^|[.!?;:\]\)] ?|(?:hey|hi|hello|dear|ps|p\.s\.),? )"  # where a v
 # "AI systems", "autonomous agents". Called on, these need no verb to fire.
 _MACHINE = (r"(?:ai|a\.i\.?|artificial intelligence|llms?|(?:large )?language models?|"
             r"chatbots?|bots?|chatgpt|gpt(?:-?[a-z0-9.]{1,3})?|"
-            r"(?:ai|a\.i\.|automated|autonomous|robotic|software|browsing|browser|web|"
-            r"computer[- ]?use|llm)[- ](?:helpers?|assistants?|agents?|systems?|models?|bots?|"
-            r"readers?)|(?:automated|autonomous|ai) (?:browsing|web|computer[- ]?use) agents?)")
+            r"robots?|(?:ai|a\.i\.|llm)[- ](?:helpers?|assistants?|agents?|systems?|models?|"
+            r"bots?|readers?|tools?|programs?|services?)|(?:automated|autonomous|robotic|"
+            r"software|browsing|browser|web|computer[- ]?use)[- ](?:helpers?|assistants?|"
+            r"agents?|systems?|bots?|readers?)|(?:automated|autonomous|ai) (?:browsing|web|"
+            r"computer[- ]?use) agents?)")
 # Readers that may be a person (a travel agent, an assistant manager, Claude Monet): they
 # count only when called on at the start of a clause and told to do something on the screen.
-_CALLED = r"(?:assistants?|agents?|claude|gemini|copilot|virtual assistants?)"
+_CALLED = (r"(?:assistants?|agents?|claude|gemini|copilot|virtual assistants?|"
+           # whatever drives the machine: "whoever is automating this browser"
+           r"(?:whoever|whatever|whichever [a-z]+|anyone|anything|any (?:program|software|"
+           r"script|tool)) (?:is |that is |who is )?(?:automating|controlling|driving|"
+           r"operating|scripting) (?:this|the) (?:browser|computer|desktop|pc|machine|session|"
+           r"mouse|keyboard|screen))")
 _READER = f"(?:{_MACHINE}|{_CALLED})"
 _READERS = f"{_READER}(?: ?(?:/|,|&|and|or) ?{_READER})*"  # "chatgpt / claude / gemini"
 # What a machine reader is doing: "the AI reading this", "agents processing this page".
@@ -147,22 +154,37 @@ _MODAL = (r"(?:must|should|shall|ought to|needs? to|ha(?:ve|s) to|will need to|"
 _ABOUT_USER = r"\b(?:you|your|the (?:user|human|operator)'?s?)\b"
 
 # Dismissals and what they dismiss: the override, in either order.
-_DISMISS = (r"(?:ignore|disregard|forget(?: about)?|override|overrule|bypass|skip|drop|abandon|"
-            r"discard|scrap|cancel|void|nullify|set aside|throw out|replace)")
+_DISMISS = (r"(?:ignore|disregard|forget(?: about)?|override|overrule|bypass|abandon|discard|"
+            r"nullify|set aside|put aside|throw out|pay no (?:attention|heed|mind) to|"
+            r"never mind|stop following)")
+# Verbs that dismiss ordinary things too ("cancel previous order", "skip the previous step"):
+# only with words that can mean nothing but instructions to the reader.
+_DISMISS_WEAK = r"(?:skip|drop|scrap|cancel|void|replace|delete|erase|clear|reset)"
+_INSTRUCTIONS = (r"(?:instructions?|prompts?|directives?|guidance|programming|context|"
+                 r"system prompt)")
 _VOIDED = (r"(?:(?:is|are|were|was|have been|has been|now|all|hereby)(?: now| hereby)? )*"
-           r"(?:void|null|obsolete|cancell?ed|revoked|invalid|invalidated|outdated|superseded|"
-           r"overridden|withdrawn|rescinded|(?:just |only )?a test|fake|no longer (?:valid|"
+           r"(?:void|null|obsolete|cancell?ed|revoked|invalid|invalidated|overridden|withdrawn|"
+           r"rescinded|(?:just |only )?a test|fake|no longer (?:valid|"
            r"appl(?:y|ies)|in effect|relevant|needed)|do not apply|don't apply)")
 _GUIDANCE = (r"(?:instructions?|prompts?|directions?|directives?|rules?|guidelines?|commands?|"
              r"tasks?|orders?|context|messages?|guidance|requests?|assignments?|goals?|"
              r"objectives?|programming)")
 _PRIOR = (r"(?:previous|prior|above|earlier|preceding|original|initial|existing|former|old|"
           r"system'?s?|user'?s?|operator'?s?|current|other|given|first)")
-_ASKED = r"(?:you (?:were|have been|'ve been|got) (?:told|asked|given|instructed|assigned))"
+_ASKED = (r"(?:you (?:were |have been |'ve been |have |'ve )?(?:told|asked|given|instructed|"
+          r"assigned|received|got)|(?:the|your) (?:user|human|operator) (?:asked|said|wants|"
+          r"told you|requested|gave you))")
 _PRIOR_GUIDANCE = (
     r"(?:(?:all|any|every|each|the|your|my|of|these|those|such) ?)*"
     f"(?:(?:{_PRIOR}{_S}){{1,2}}{_GUIDANCE}\\b|{_GUIDANCE}(?: that)? {_ASKED}|"
     f"(?:what|everything|anything|all) {_ASKED}|your (?:{_PRIOR} )?{_GUIDANCE}\\b)")
+# Instructions the reader was given, as the subject of "... no longer apply".
+_PRIOR_INSTRUCTIONS = (
+    r"(?:(?:all|any|the|your|these|those) ?)*(?:(?:previous|prior|above|earlier|preceding|"
+    r"original|initial|existing|former|system'?s?|user'?s?|operator'?s?)" + _S + r"){1,2}"
+    r"(?:instructions?|prompts?|directions?|directives?|commands?|tasks?|orders?|context|"
+    r"messages?|guidance)\b|" + f"(?:instructions?|directions?|orders?|tasks?|guidance)"
+    f"(?: that)? {_ASKED}|(?:what|everything|anything|all) {_ASKED}")
 
 # Secrets that people type into log-in forms (only a request to reveal them fires) ...
 _SECRET = (r"(?:(?:api|secret|access|private|ssh|auth|session|bearer|openai|anthropic|aws|"
@@ -190,7 +212,7 @@ _ALARM = (
     r"(?: now| currently)? (?:at risk|infected|compromised|hacked|breached|hijacked|encrypted|"
     r"locked|suspended|disabled|blocked|terminated|deleted|deactivated)|"
     r"(?:session|account|browser) hijack|infected with|"
-    r"licen[cs]e(?: key)? (?:has been |was |is |will be )?(?:revoked|expired|suspended|invalid|"
+    r"licen[cs]e(?: key)? (?:has been |have been |has |was |is |will be )?(?:revoked|expired|suspended|invalid|"
     r"deactivated|blocked)|"
     r"(?:security|system|critical|urgent|emergency|os|admin|it|firewall|antivirus|defender|"
     r"windows|kernel|virus|malware|threat) ?(?:alert|warning|breach|error|threat|failure)|"
@@ -217,7 +239,9 @@ _CREDENTIALS = (r"(?:type|enter|re-?enter|paste|provide|confirm|verify|submit)(?
 _EN: tuple[tuple[str, str], ...] = (
     # override: a dismissal aimed at prior instructions, in either order, close together.
     ("override", _NOT + _DISMISS + _S + r"(?:all|everything|about)?" + _S + _PRIOR_GUIDANCE),
-    ("override", _PRIOR_GUIDANCE + r".{0,40}?\b" + _VOIDED + r"\b"),
+    ("override", _NOT + _DISMISS_WEAK + _S + r"(?:all|any|the|your|of|my)?" + _S +
+     r"(?:(?:" + _PRIOR + r")" + _S + r"){0,2}" + _INSTRUCTIONS + r"\b"),
+    ("override", r"(?:" + _PRIOR_INSTRUCTIONS + r").{0,40}?\b" + _VOIDED + r"\b"),
     ("override",
      r"(?:do not|don't|never|stop|no longer|cease) (?:follow|obey|listen)(?:ing)?(?: to)? "
      r"(?:the |your |any |all )?(?:user|previous|original|prior|system|current|earlier|"
@@ -251,7 +275,7 @@ _EN: tuple[tuple[str, str], ...] = (
      r"important|hey|hello|hi|dear|psst|greetings|ps|p\.s\.)" + _S + r"(?:to|for)?" + _S +
      r"(?:all |any |the |every |each |you |whoever |whichever |fellow )?" + _MACHINE +
      r"(?: ?(?:/|,|&|and|or) ?" + _READER + r")*" + r"(?:" + _S + _DOING + r" [^:,!.]{0,40})?"
-     r"(?:[:,!\]\)]| - |$)"),
+     r"(?:[:,!.\]\)]| - |$)"),
     # ... a bare "to" or "for" needs what the reader is doing ("to whichever AI is reading")
     ("addressed-to-agent",
      r"(?:^|[.!?:;\[\(] ?)(?:to|for) (?:all |any |the |every |each |whoever |whichever )?" +
@@ -291,7 +315,7 @@ _EN: tuple[tuple[str, str], ...] = (
      r"(?:^|[^a-z])(?:the |all |any |every |each )?" + _MACHINE + r"(?: [^.!?;:]{0,60}?)? " +
      _MODAL + r" " + _ACT_VERB + _VERB_END),
     ("addressed-to-agent",
-     r"(?:^|[^a-z])(?:the |all |any |every |each )?(?:agents?|assistants?|claude)" +
+     _CLAUSE + r"(?:the |all |any |every |each )?(?:agents?|assistants?|claude)" +
      r"(?: " + _DOING + r" [^.!?;:]{0,40}?)? " + _MODAL + r" " + _SCREEN_VERB + _VERB_END),
     # the reader supposed: "if you are an AI", "if an AI model is filling in this form".
     ("addressed-to-agent",
@@ -312,6 +336,7 @@ _EN: tuple[tuple[str, str], ...] = (
     # secret-request: revealing a secret anywhere; typing one no screen asks a person for.
     ("secret-request",
      _REVEAL + r"(?: (?:me|us|it|them|here|below))?" + _S +
+     r"(?:(?:the )?(?:full |whole |entire )?(?:contents?|text|copy|value|values|wording) of )?" +
      r"(?:(?:your|the|its|all|any|every|my|our|their|this|that|user'?s?|system'?s?|stored|"
      r"saved) ){1,2}" + _SECRET),
     ("secret-request",
@@ -339,7 +364,7 @@ _CN_VOIDED = r"(?:已经?|均|都|全部|现已|已被)?(?:作废|无效|失效|
 _CN_PRIOR = (r"(?:你)?(?:之前|以前|此前|先前|刚才|以上|上文|上面|上述|前面|原来|原先|原有|"
              r"所有|全部|一切|用户)(?:的)?(?:所有|全部)?(?:的)?"
              r"(?:指令|指示|说明|提示词?|命令|规则|任务|要求)")
-_CN_ALARM = (r"(?<!没有)(?<!未)(?<!无)(?:(?:发现|检测到|感染)(?:了)?(?:病毒|木马|恶意软件|威胁)|"
+_CN_ALARM = (r"(?<!没有)(?<!未)(?<!无)(?<!未发现)(?<!没有发现)(?<!未检测到)(?<!无)(?:(?:发现|检测到|感染)(?:了)?(?:病毒|木马|恶意软件|威胁)|"
              r"(?:账户|帐户|账号|帐号|设备|电脑|系统|手机)(?:存在|有|处于|已|已经|将|被|遭到|"
              r"出现)*(?:安全)?(?:风险|异常|被盗|盗用|锁定|冻结|入侵|泄露|攻击)|病毒|木马)")
 
@@ -356,18 +381,29 @@ _CN: tuple[tuple[str, str], ...] = (
                            r"每一个)?(?:的)?(?:" + _CN_DOING + r")?" + _CN_MACHINE +
                            r"(?:们)?(?:[:：,，!！]|的)"),
     ("addressed-to-agent", _CN_DOING + _CN_READER),
+    ("addressed-to-agent", r"(?:所有|各位|每个)?(?:的)?" + _CN_MACHINE + r"(?:们)?(?:请)?(?:注意|听着|"
+                           r"看这里)[:：,，!！]"),
     ("addressed-to-agent", r"(?:如果|假如|若)你是(?:一个)?(?:ai|人工智能|助手|智能体|代理|"
                            r"语言模型|大模型|机器人|claude)"),
     ("addressed-to-agent", _CN_READER + r"(?:们)?[:：,，]\s?(?:请|立即|马上|现在|必须|务必)*" +
      _CN_ACT),
-    ("secret-request", r"(?:输入|提供|告诉我|发送|透露|显示|泄露|粘贴|给我)(?:你的|您的|所有|"
+    # secret-request: revealing a secret; typing one where it does not belong.
+    ("secret-request", r"(?:提供|告诉我|发送|透露|显示|泄露|给我|说出|公开)(?:你的|您的|所有|"
                        r"全部)?(?:的)?(?:api ?key|api密钥|密钥|密码|令牌|口令|凭证|凭据|"
                        r"私钥|验证码|助记词|token|系统提示词?)"),
+    ("secret-request", r"(?:输入|粘贴|填写|填入)(?:你的|您的|所有|全部)?(?:的)?(?:私钥|助记词|"
+                       r"系统提示词?|cookie)|(?:输入|粘贴|填写|填入)(?:你的|您的)?(?:的)?"
+                       r"(?:api ?key|api密钥|密钥|密码|令牌|口令|凭证|凭据|验证码|token)"
+                       r".{0,20}?(?:以验证|进行验证|到(?:聊天|评论|回复|留言))"),
+    ("secret-request", r"(?:把|将)(?:你的|您的)?(?:api ?key|api密钥|密钥|密码|令牌|口令|凭证|凭据|"
+                       r"私钥|验证码|助记词|token|系统提示词?)(?:发送|发给|告诉|透露|泄露|公开|"
+                       r"粘贴到|贴到)"),
     # urgent-system: an alarm and an urged act ("您的账户存在风险，请立即点击").
     ("urgent-system", r"(?:系统|安全|紧急|严重)(?:警告|警报|通知|提示|错误)"
                       r".{0,80}?(?:立即|马上|立刻|请|必须)(?:点击|运行|执行|输入|下载|安装|打开)"),
     ("urgent-system", _CN_ALARM + r".{0,40}?(?<!不要)(?<!请勿)(?<!无需)(?<!切勿)"
-                      r"(?:点击|单击|输入|打开|运行|执行|下载|安装|扫码|拨打|访问)"),
+                      r"(?:(?:点击|单击)(?!关闭|取消|确定|知道了)|输入|打开|运行|执行|下载|"
+                      r"安装|扫码|拨打|访问)"),
 )
 
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
