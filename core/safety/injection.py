@@ -83,9 +83,16 @@ _CJK = r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]"
 _CJK_GAP = re.compile(f"(?<={_CJK}) +|(?<=\\w) +(?={_CJK})|(?<={_CJK}) +(?=\\w)")
 
 
+def _join_letters(chunk: str) -> str:
+    """A chunk between wide gaps that is all single characters ("A I", "c l i c k") is one word."""
+    parts = chunk.split(" ")
+    return "".join(parts) if len(parts) > 1 and all(len(p) == 1 for p in parts) else chunk
+
+
 def skeleton(text: str) -> str:
     """The text as matching sees it (see the module docstring)."""
-    text = _WIDE_GAP.sub("\n", text)  # kept apart through normalize_text's collapsing of spaces
+    if _WIDE_GAP.search(text):  # wide gaps: kept apart through normalize_text's spacing
+        text = "\n".join(_join_letters(c) for c in _WIDE_GAP.split(text.strip()))
     text = normalize_text(text).lower().translate(_LOOKALIKES).translate(_CONFUSIONS)
     text = _SPACED.sub(lambda m: m.group(0).replace(m.group(1), ""), text)
     text = re.sub(r"\s+", " ", text).strip()
@@ -105,7 +112,8 @@ def _fold_pattern(pattern: str) -> str:
 _S = r"[^a-z0-9\u4e00-\u9fff]{0,4}"  # between words: spaces, punctuation, nothing (OCR joins)
 _NEAR = r".{0,120}?"  # the same passage: a sentence or two (lines are judged up to 3 at a time)
 _NOT = r"(?<!not )(?<!n't )(?<!never )(?<!no )"  # "do not ignore ...", "no threats found"
-_CLAUSE = r"(?:^|[.!?;:\]\)] ?|(?:hey|hi|hello|dear|ps|p\.s\.),? )"  # where a vocative can start
+_CLAUSE = (r"(?:^|[.!?;:,\]\)] ?|(?:hey|hi|hello|dear|ps|p\.s\.),? )"  # where a vocative starts
+           r"(?:all |any |every |each |the |fellow )?")
 
 # Readers that can only be automated: an AI, a bot, a language model, "automated helper",
 # "AI systems", "autonomous agents". Called on, these need no verb to fire.
@@ -115,7 +123,9 @@ _MACHINE = (r"(?:ai|a\.i\.?|artificial intelligence|llms?|(?:large )?language mo
             r"bots?|readers?|tools?|programs?|services?)|(?:automated|autonomous|robotic|"
             r"software|browsing|browser|web|computer[- ]?use)[- ](?:helpers?|assistants?|"
             r"agents?|systems?|bots?|readers?)|(?:automated|autonomous|ai) (?:browsing|web|"
-            r"computer[- ]?use) agents?)")
+            r"computer[- ]?use) agents?|(?:openai|anthropic|google|microsoft)(?: ?/ ?(?:openai|anthropic|google|"
+            r"microsoft))*[- ](?:agents?|"
+            r"models?|assistants?|bots?))")
 # Readers that may be a person (a travel agent, an assistant manager, Claude Monet): they
 # count only when called on at the start of a clause and told to do something on the screen.
 _CALLED = (r"(?:assistants?|agents?|claude|gemini|copilot|virtual assistants?|"
@@ -129,7 +139,8 @@ _READERS = f"{_READER}(?: ?(?:/|,|&|and|or) ?{_READER})*"  # "chatgpt / claude /
 # What a machine reader is doing: "the AI reading this", "agents processing this page".
 _DOING = (r"(?:is |are |that is |who is |which is |currently |now )?(?:reading|operating|"
           r"controlling|viewing|processing|browsing|using|driving|running|automating|filling|"
-          r"handling|scanning|navigating|visiting|looking at|working on)")
+          r"handling|scanning|navigating|visiting|looking at|working on|parsing|ingesting|"
+          r"summari[sz]ing|analy[sz]ing|interpreting)")
 _THIS = (r"(?:this|these|the (?:page|screen|site|website|form|document|desktop|computer|text|"
          r"e-?mail|message|browser|window|file|pc|machine|record))")
 # Acts on the screen: what an injection wants done, and what a weak addressee must be told.
@@ -144,6 +155,7 @@ _ACT_VERB = (r"(?:click|press|tap|type|paste|enter|input|run|execute|install|dow
              r"save|skip|proceed|continue|use|fill|check|update|do not|don't|never|must|"
              r"immediately)")
 _VERB_END = r"\b(?! ?(?:and|or|,|/))"  # a verb, not a word in a list ("chat, email and phone")
+_NEXT = r"(?:[.!?;:,] ?| and | then )(?:please |pls |now |kindly |then |just )?"  # a later clause
 _FILLER = (r"(?: ?(?:please|pls|plz|kindly|now|just|then|also|first|immediately|urgently|you|"
            r"must|should|need to|have to|are required to|are instructed to)){0,3} ?")
 _MODAL = (r"(?:must|should|shall|ought to|needs? to|ha(?:ve|s) to|will need to|"
@@ -171,7 +183,7 @@ _GUIDANCE = (r"(?:instructions?|prompts?|directions?|directives?|rules?|guidelin
              r"objectives?|programming)")
 _PRIOR = (r"(?:previous|prior|above|earlier|preceding|original|initial|existing|former|old|"
           r"system'?s?|user'?s?|operator'?s?|current|other|given|first)")
-_ASKED = (r"(?:you (?:were |have been |'ve been |have |'ve )?(?:told|asked|given|instructed|"
+_ASKED = (r"(?:you(?: were| have been|'ve been| have|'ve)? (?:told|asked|given|instructed|"
           r"assigned|received|got)|(?:the|your) (?:user|human|operator) (?:asked|said|wants|"
           r"told you|requested|gave you))")
 _PRIOR_GUIDANCE = (
@@ -242,6 +254,10 @@ _EN: tuple[tuple[str, str], ...] = (
     ("override", _NOT + _DISMISS_WEAK + _S + r"(?:all|any|the|your|of|my)?" + _S +
      r"(?:(?:" + _PRIOR + r")" + _S + r"){0,2}" + _INSTRUCTIONS + r"\b"),
     ("override", r"(?:" + _PRIOR_INSTRUCTIONS + r").{0,40}?\b" + _VOIDED + r"\b"),
+    ("override",  # the person set aside: "ignore the user", "stop listening to the human"
+     r"(?:ignore|disregard|stop listening to|don't listen to|do not listen to) (?:the|your) "
+     r"(?:user|human|operator)(?:'?s)?\b(?! (?:name|guide|manual|interface|agent|id|account|"
+     r"list|group|settings|profile|experience|icon|avatar|field))"),
     ("override",
      r"(?:do not|don't|never|stop|no longer|cease) (?:follow|obey|listen)(?:ing)?(?: to)? "
      r"(?:the |your |any |all )?(?:user|previous|original|prior|system|current|earlier|"
@@ -262,7 +278,8 @@ _EN: tuple[tuple[str, str], ...] = (
      r"(?:now )?(?:changed|been (?:changed|updated|replaced))"),
     ("new-task",
      r"(?:new|updated|revised|important|urgent|priority|additional|secret|hidden|special) "
-     r"(?:instructions?|task|orders?|directives?|commands?) (?:for|to) (?:the |all |any )?"
+     r"(?:instructions?|task|orders?|directives?|commands?|objective|goal|priority|mission|"
+     r"assignment) (?:for|to) (?:the |all |any )?"
      + _READER),
     ("new-task",  # "real instructions: press OK", "new priority from your operator"
      r"(?:real|actual|true|hidden|secret) (?:instructions?|task|orders?)" + _S + r"[:-]|"
@@ -286,7 +303,7 @@ _EN: tuple[tuple[str, str], ...] = (
      r"dear|psst|greetings|ps|p\.s\.)" + _S + r"(?:to|for)?" + _S +
      r"(?:all |any |the |every |each |whoever |whichever )?" + _READERS +
      r"(?:" + _S + _DOING + r" [^:,!.]{0,40})?" + r"(?:[:,!\]\)]| - )" + _FILLER +
-     r"(?:" + _NEAR + r"[.!?;:,\]\)] ?(?:please |pls |now |kindly |then |just )?)?" +
+     r"(?:" + _NEAR + _NEXT + r")?" +
      _SCREEN_VERB + _VERB_END),
     ("addressed-to-agent",  # a name alone is often a person's: a note or memo to it is enough
      r"(?:attention|notice|note|message|instructions?|memo|reminder|important)" + _S +
@@ -298,18 +315,17 @@ _EN: tuple[tuple[str, str], ...] = (
      _CALLED + r"|models?) " + _DOING + r"\b"),
     # a vocative: "AI agent: click ...", "Claude, please type ...", "Bots - press Confirm".
     ("addressed-to-agent",
-     r"(?:^|[^a-z])" + _MACHINE + r"(?: ?(?:/|,|&|and|or) ?" + _READER + r")*" +
+     _CLAUSE + _MACHINE + r"(?: ?(?:/|,|&|and|or) ?" + _READER + r")*" +
      r"(?: (?:agent|assistant)s?)? ?(?:[,:;!]+| -+)" + _FILLER + _ACT_VERB + _VERB_END),
     ("addressed-to-agent",
      _CLAUSE + _READERS + r" ?(?:[,:;!]+| -+)" + _FILLER + _SCREEN_VERB + _VERB_END),
     # ... told to act a sentence later ("Claude, this is support. ... press OK").
     ("addressed-to-agent",
-     r"(?:^|[^a-z])" + _MACHINE + r" ?(?:[,:;!]+| -+) ?[^,:;!]" + _NEAR +
-     r"[.!?;:,] ?(?:please |pls |now |kindly |then |just )?" + _ACT_VERB + _VERB_END),
+     _CLAUSE + _MACHINE + r" ?(?:[,:;!]+| -+) ?[^,:;!]" + _NEAR + _NEXT + _ACT_VERB +
+     _VERB_END),
     ("addressed-to-agent",
      _CLAUSE + _READERS + r" ?(?:[,:;!]+| -+) ?(?=" + _NEAR + _ABOUT_USER + r")[^,:;!]" +
-     _NEAR + r"[.!?;:,] ?(?:please |pls |now |kindly |then |just )?" + _SCREEN_VERB +
-     _VERB_END),
+     _NEAR + _NEXT + _SCREEN_VERB + _VERB_END),
     # the reader as the subject of an order: "agents processing this page should paste ...".
     ("addressed-to-agent",
      r"(?:^|[^a-z])(?:the |all |any |every |each )?" + _MACHINE + r"(?: [^.!?;:]{0,60}?)? " +
@@ -324,8 +340,8 @@ _EN: tuple[tuple[str, str], ...] = (
      r"chatbot|claude|chatgpt|gpt|gemini|computer[- ]?use|browsing agent|agent\b|"
      r"assistant\b|virtual assistant|model\b)"),
     ("addressed-to-agent",
-     r"(?:if|when|in case) (?:an?|any|some) " + _MACHINE + r" (?:is|are|reads|sees|views|"
-     r"was|were)\b"),
+     r"(?:if|when|in case) (?:an?|any|some|the) " + _MACHINE + r" (?:" + _DOING +
+     r"|reads|sees|views|parses|processes)\b"),
     ("addressed-to-agent",
      r"(?:this|the following) (?:message|note|text|instruction|notice|section|content) "
      r"(?:is )?(?:for|to|addressed to) (?:the |any |all )?" + _READER + r"(?![a-z])"),
@@ -335,7 +351,7 @@ _EN: tuple[tuple[str, str], ...] = (
      r"instructed|allowed|authorized|permitted) to))"),
     # secret-request: revealing a secret anywhere; typing one no screen asks a person for.
     ("secret-request",
-     _REVEAL + r"(?: (?:me|us|it|them|here|below))?" + _S +
+     _NOT + _REVEAL + r"(?: (?:me|us|it|them|here|below))?" + _S +
      r"(?:(?:the )?(?:full |whole |entire )?(?:contents?|text|copy|value|values|wording) of )?" +
      r"(?:(?:your|the|its|all|any|every|my|our|their|this|that|user'?s?|system'?s?|stored|"
      r"saved) ){1,2}" + _SECRET),
@@ -381,6 +397,7 @@ _CN: tuple[tuple[str, str], ...] = (
                            r"每一个)?(?:的)?(?:" + _CN_DOING + r")?" + _CN_MACHINE +
                            r"(?:们)?(?:[:：,，!！]|的)"),
     ("addressed-to-agent", _CN_DOING + _CN_READER),
+    ("addressed-to-agent", r"(?:请|要求|让)" + _CN_MACHINE + r"(?:立即|马上|现在|务必|直接)*" + _CN_ACT),
     ("addressed-to-agent", r"(?:所有|各位|每个)?(?:的)?" + _CN_MACHINE + r"(?:们)?(?:请)?(?:注意|听着|"
                            r"看这里)[:：,，!！]"),
     ("addressed-to-agent", r"(?:如果|假如|若)你是(?:一个)?(?:ai|人工智能|助手|智能体|代理|"
@@ -406,8 +423,21 @@ _CN: tuple[tuple[str, str], ...] = (
                       r"安装|扫码|拨打|访问)"),
 )
 
-_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (kind, re.compile(_fold_pattern(p))) for kind, p in _EN + _CN)
+
+
+def _at_word_start(pattern: str) -> str:
+    """The pattern tried only where a word starts (the same matches, found several times faster:
+    most positions fail at once). A pattern that starts at a clause boundary is left as it is."""
+    if pattern.startswith("(?:^|[^a-z])"):
+        return r"\b" + pattern.removeprefix("(?:^|[^a-z])")
+    return pattern if pattern.startswith((_CLAUSE, "(?:^|[")) else r"\b" + pattern
+
+
+_PATTERNS_EN: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(_fold_pattern(_at_word_start(p)))) for kind, p in _EN)
+_PATTERNS_CN: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(_fold_pattern(p))) for kind, p in _CN)
+_HAS_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
 
 # --- judging --------------------------------------------------------------------------------
@@ -415,7 +445,8 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 def judge_text(text: str) -> tuple[str, str] | None:
     """(kind, matched phrase) for the first phrase that addresses the agent, else None."""
     seen = skeleton(text)
-    for kind, pattern in _PATTERNS:
+    patterns = _PATTERNS_EN + _PATTERNS_CN if _HAS_CJK.search(seen) else _PATTERNS_EN
+    for kind, pattern in patterns:
         found = pattern.search(seen)
         if found is not None:
             return kind, found.group(0).strip(" ,:;-")
