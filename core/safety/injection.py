@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001 - look-alike letters and CJK punctuation are this module's subject
+# ruff: noqa: RUF001, RUF003 - look-alike letters and CJK punctuation are this module's subject
 """The injection detector: a pure judgement of text read off the screen.
 
 `scan(lines)` returns the `Finding`s among the OCR'd `TextLine`s: text that talks to an AI agent
@@ -123,9 +123,8 @@ _MACHINE = (r"(?:ai|a\.i\.?|artificial intelligence|llms?|(?:large )?language mo
             r"bots?|readers?|tools?|programs?|services?)|(?:automated|autonomous|robotic|"
             r"software|browsing|browser|web|computer[- ]?use)[- ](?:helpers?|assistants?|"
             r"agents?|systems?|bots?|readers?)|(?:automated|autonomous|ai) (?:browsing|web|"
-            r"computer[- ]?use) agents?|(?:openai|anthropic|google|microsoft)(?: ?/ ?(?:openai|anthropic|google|"
-            r"microsoft))*[- ](?:agents?|"
-            r"models?|assistants?|bots?))")
+            r"computer[- ]?use) agents?|(?:openai|anthropic|google|microsoft)(?: ?/ ?(?:openai|"
+            r"anthropic|google|microsoft))*[- ](?:agents?|models?|assistants?|bots?))")
 # Readers that may be a person (a travel agent, an assistant manager, Claude Monet): they
 # count only when called on at the start of a clause and told to do something on the screen.
 _CALLED = (r"(?:assistants?|agents?|claude|gemini|copilot|virtual assistants?|"
@@ -224,8 +223,8 @@ _ALARM = (
     r"(?: now| currently)? (?:at risk|infected|compromised|hacked|breached|hijacked|encrypted|"
     r"locked|suspended|disabled|blocked|terminated|deleted|deactivated)|"
     r"(?:session|account|browser) hijack|infected with|"
-    r"licen[cs]e(?: key)? (?:has been |have been |has |was |is |will be )?(?:revoked|expired|suspended|invalid|"
-    r"deactivated|blocked)|"
+    r"licen[cs]e(?: key)? (?:has been |have been |has |was |is |will be )?(?:revoked|expired|"
+    r"suspended|invalid|deactivated|blocked)|"
     r"(?:security|system|critical|urgent|emergency|os|admin|it|firewall|antivirus|defender|"
     r"windows|kernel|virus|malware|threat) ?(?:alert|warning|breach|error|threat|failure)|"
     r"security notice|(?:urgent|critical|emergency)(?: system| security)? (?:notice|"
@@ -371,58 +370,65 @@ _EN: tuple[tuple[str, str], ...] = (
 # Chinese: the same mechanisms, with the language's own words.
 _CN_MACHINE = (r"(?:ai|人工智能|智能体|智能助手|ai助手|ai代理|ai模型|机器人|大模型|语言模型|"
                r"大语言模型|claude|chatgpt|gpt)")
-_CN_READER = _CN_MACHINE[:-1] + r"|助手|代理|模型)"
+_CN_READER = _CN_MACHINE[:-1] + r"|助手|代理|模型)"  # 助手, 代理, 模型 may be a person or a thing
 _CN_DOING = r"正在(?:操作|使用|控制|浏览|阅读|运行|查看|处理|填写)[^，。！？:：,]{0,10}的"
 _CN_ACT = (r"(?:点击|单击|按下?|输入|填写|运行|执行|打开|下载|安装|发送|复制|粘贴|删除|关闭|"
            r"提交|转账|忽略|确认|批准|访问)")
-_CN_DISMISS = r"(?<!不要)(?<!请勿)(?<!切勿)(?<!不能)(?<!别)(?:忽略|无视|忘记|忘掉|不要理会|不要遵守|放弃|废除|取消|撤销)"
+_CN_NOT = r"(?<!不要)(?<!请勿)(?<!切勿)(?<!不能)(?<!无需)(?<!别)"  # "不要忽略", "无需点击"
+_CN_DISMISS = r"(?:忽略|无视|忘记|忘掉|不要理会|不要遵守|放弃|废除|取消|撤销)"
 _CN_VOIDED = r"(?:已经?|均|都|全部|现已|已被)?(?:作废|无效|失效|不再有效|不再适用|取消|撤销|废除)"
 _CN_PRIOR = (r"(?:你)?(?:之前|以前|此前|先前|刚才|以上|上文|上面|上述|前面|原来|原先|原有|"
              r"所有|全部|一切|用户)(?:的)?(?:所有|全部)?(?:的)?"
              r"(?:指令|指示|说明|提示词?|命令|规则|任务|要求)")
-_CN_ALARM = (r"(?<!没有)(?<!未)(?<!无)(?<!未发现)(?<!没有发现)(?<!未检测到)(?<!无)(?:(?:发现|检测到|感染)(?:了)?(?:病毒|木马|恶意软件|威胁)|"
+_CN_SECRET = (r"(?:api ?key|api密钥|密钥|密码|令牌|口令|凭证|凭据|私钥|验证码|助记词|token|"
+              r"系统提示词?)")
+_CN_NEVER_TYPED = r"(?:私钥|助记词|系统提示词?|cookie)"
+_CN_ALARM = (r"(?<!没有)(?<!未)(?<!无)(?<!未发现)(?<!没有发现)(?<!未检测到)"
+             r"(?:(?:发现|检测到|感染)(?:了)?(?:病毒|木马|恶意软件|威胁)|"
              r"(?:账户|帐户|账号|帐号|设备|电脑|系统|手机)(?:存在|有|处于|已|已经|将|被|遭到|"
              r"出现)*(?:安全)?(?:风险|异常|被盗|盗用|锁定|冻结|入侵|泄露|攻击)|病毒|木马)")
+_CN_URGED = (r"(?:(?:点击|单击)(?!关闭|取消|确定|知道了)|输入|打开|运行|执行|下载|安装|扫码|"
+             r"拨打|访问)")  # 点击关闭 only dismisses the notice
 
 _CN: tuple[tuple[str, str], ...] = (
-    ("override", _CN_DISMISS + r"(?:掉)?.{0,4}?" + _CN_PRIOR),
+    # override: 忽略之前的指令 / 以上指示已作废, either order.
+    ("override", _CN_NOT + _CN_DISMISS + r"(?:掉)?.{0,4}?" + _CN_PRIOR),
     ("override", _CN_PRIOR + r".{0,4}?" + _CN_VOIDED),
+    # new-task: 你的任务已经改变, 你现在的任务是, 你的新任务是.
     ("new-task", r"你的(?:新)?(?:任务|目标|指令|工作)(?:已经?|现在)?(?:被)?(?:改变|变更|更改|更新|"
                  r"修改|取消|变了|换了)"),
     ("new-task", r"你(?:现在|目前|接下来)的(?:新的?|真正的?|唯一的?)?(?:任务|目标|指令|工作)"
                  r"(?:是|为|就是)|你的(?:新|真正的?|唯一的?)(?:任务|目标|指令|工作)(?:是|为|就是)"),
     ("new-task", r"(?:新的?|最新|紧急|重要|秘密)(?:指令|指示|任务|命令)(?:给|致|对)?" + _CN_READER),
-    # addressed-to-agent: called on ("致正在操作电脑的AI"), at work here, or as a vocative.
-    ("addressed-to-agent", r"(?:致|给|写给|对|告诉|提醒|注意|嘿|你好)[:：,，]?(?:所有|各位|任何|每个|"
-                           r"每一个)?(?:的)?(?:" + _CN_DOING + r")?" + _CN_MACHINE +
+    # addressed-to-agent: called on (致正在操作电脑的AI, 所有智能体注意), at work here
+    # (正在操作电脑的AI), supposed (如果你是AI), or a vocative told to act (AI：请点击).
+    ("addressed-to-agent", r"(?:致|给|写给|对|告诉|提醒|注意|嘿|你好)[:：,，]?(?:所有|各位|任何|"
+                           r"每个|每一个)?(?:的)?(?:" + _CN_DOING + r")?" + _CN_MACHINE +
                            r"(?:们)?(?:[:：,，!！]|的)"),
+    ("addressed-to-agent", r"(?:所有|各位|每个)?(?:的)?" + _CN_MACHINE + r"(?:们)?(?:请)?"
+                           r"(?:注意|听着|看这里)[:：,，!！]"),
     ("addressed-to-agent", _CN_DOING + _CN_READER),
-    ("addressed-to-agent", r"(?:请|要求|让)" + _CN_MACHINE + r"(?:立即|马上|现在|务必|直接)*" + _CN_ACT),
-    ("addressed-to-agent", r"(?:所有|各位|每个)?(?:的)?" + _CN_MACHINE + r"(?:们)?(?:请)?(?:注意|听着|"
-                           r"看这里)[:：,，!！]"),
     ("addressed-to-agent", r"(?:如果|假如|若)你是(?:一个)?(?:ai|人工智能|助手|智能体|代理|"
                            r"语言模型|大模型|机器人|claude)"),
+    ("addressed-to-agent", r"(?:请|要求|让)" + _CN_MACHINE + r"(?:立即|马上|现在|务必|直接)*" +
+     _CN_ACT),
     ("addressed-to-agent", _CN_READER + r"(?:们)?[:：,，]\s?(?:请|立即|马上|现在|必须|务必)*" +
      _CN_ACT),
-    # secret-request: revealing a secret; typing one where it does not belong.
+    # secret-request: revealing a secret; typing one where it does not belong (a log-in
+    # form's 请输入密码 is not one).
     ("secret-request", r"(?:提供|告诉我|发送|透露|显示|泄露|给我|说出|公开)(?:你的|您的|所有|"
-                       r"全部)?(?:的)?(?:api ?key|api密钥|密钥|密码|令牌|口令|凭证|凭据|"
-                       r"私钥|验证码|助记词|token|系统提示词?)"),
-    ("secret-request", r"(?:输入|粘贴|填写|填入)(?:你的|您的|所有|全部)?(?:的)?(?:私钥|助记词|"
-                       r"系统提示词?|cookie)|(?:输入|粘贴|填写|填入)(?:你的|您的)?(?:的)?"
-                       r"(?:api ?key|api密钥|密钥|密码|令牌|口令|凭证|凭据|验证码|token)"
-                       r".{0,20}?(?:以验证|进行验证|到(?:聊天|评论|回复|留言))"),
-    ("secret-request", r"(?:把|将)(?:你的|您的)?(?:api ?key|api密钥|密钥|密码|令牌|口令|凭证|凭据|"
-                       r"私钥|验证码|助记词|token|系统提示词?)(?:发送|发给|告诉|透露|泄露|公开|"
-                       r"粘贴到|贴到)"),
-    # urgent-system: an alarm and an urged act ("您的账户存在风险，请立即点击").
+                       r"全部)?(?:的)?" + _CN_SECRET),
+    ("secret-request", r"(?:把|将)(?:你的|您的)?" + _CN_SECRET + r"(?:发送|发给|告诉|透露|泄露|"
+                       r"公开|粘贴到|贴到)"),
+    ("secret-request", r"(?:输入|粘贴|填写|填入)(?:你的|您的|所有|全部)?(?:的)?" +
+     _CN_NEVER_TYPED),
+    ("secret-request", r"(?:输入|粘贴|填写|填入)(?:你的|您的)?(?:的)?" + _CN_SECRET +
+     r".{0,20}?(?:以验证|进行验证|到(?:聊天|评论|回复|留言))"),
+    # urgent-system: an alarm and an urged act (您的账户存在风险, 请立即点击).
     ("urgent-system", r"(?:系统|安全|紧急|严重)(?:警告|警报|通知|提示|错误)"
                       r".{0,80}?(?:立即|马上|立刻|请|必须)(?:点击|运行|执行|输入|下载|安装|打开)"),
-    ("urgent-system", _CN_ALARM + r".{0,40}?(?<!不要)(?<!请勿)(?<!无需)(?<!切勿)"
-                      r"(?:(?:点击|单击)(?!关闭|取消|确定|知道了)|输入|打开|运行|执行|下载|"
-                      r"安装|扫码|拨打|访问)"),
+    ("urgent-system", _CN_ALARM + r".{0,40}?" + _CN_NOT + _CN_URGED),
 )
-
 
 
 def _at_word_start(pattern: str) -> str:
