@@ -154,7 +154,7 @@ _ACT_VERB = (r"(?:click|press|tap|type|paste|enter|input|run|execute|install|dow
              r"save|skip|proceed|continue|use|fill|check|update|do not|don't|never|must|"
              r"immediately)")
 _VERB_END = r"\b(?! ?(?:and|or|,|/))"  # a verb, not a word in a list ("chat, email and phone")
-_NEXT = r"(?:[.!?;:,] ?| and | then )(?:please |pls |now |kindly |then |just )?"  # a later clause
+_NEXT = r"(?:[.!?;:,] ?| and | then | you to )(?:please |pls |now |kindly |then |just )?"  # a later clause
 _FILLER = (r"(?: ?(?:please|pls|plz|kindly|now|just|then|also|first|immediately|urgently|you|"
            r"must|should|need to|have to|are required to|are instructed to)){0,3} ?")
 _MODAL = (r"(?:must|should|shall|ought to|needs? to|ha(?:ve|s) to|will need to|"
@@ -166,7 +166,7 @@ _ABOUT_USER = r"\b(?:you|your|the (?:user|human|operator)'?s?)\b"
 
 # Dismissals and what they dismiss: the override, in either order.
 _DISMISS = (r"(?:ignore|disregard|forget(?: about)?|override|overrule|bypass|abandon|discard|"
-            r"nullify|set aside|put aside|throw out|pay no (?:attention|heed|mind) to|"
+            r"nullify|set aside|put aside|throw out|pay no (?:attention|heed|mind) to|overwrite|"
             r"never mind|stop following)")
 # Verbs that dismiss ordinary things too ("cancel previous order", "skip the previous step"):
 # only with words that can mean nothing but instructions to the reader.
@@ -186,7 +186,7 @@ _ASKED = (r"(?:you(?: were| have been|'ve been| have|'ve)? (?:told|asked|given|i
           r"assigned|received|got)|(?:the|your) (?:user|human|operator) (?:asked|said|wants|"
           r"told you|requested|gave you))")
 _PRIOR_GUIDANCE = (
-    r"(?:(?:all|any|every|each|the|your|my|of|these|those|such) ?)*"
+    r"(?:(?:all|any|every|each|the|your|of|these|those|such) ?)*"
     f"(?:(?:{_PRIOR}{_S}){{1,2}}{_GUIDANCE}\\b|{_GUIDANCE}(?: that)? {_ASKED}|"
     f"(?:what|everything|anything|all) {_ASKED}|your (?:{_PRIOR} )?{_GUIDANCE}\\b)")
 # Instructions the reader was given, as the subject of "... no longer apply".
@@ -217,16 +217,19 @@ _ALARM = (
     _NOT + r"(?:virus(?:es)?|malware|trojans?|ransomware|spyware|adware|worms?|threats?|"
     r"intrusions?|attacks?|hack(?:ing)? attempts?|(?:suspicious|unusual|unauthori[sz]ed) "
     r"(?:activity|access|log ?-?ins?|sign-?ins?))"
-    r"(?: (?:has been|have been|was|were))? (?:detected|found|identified|blocked|on your)|"
+    r"(?: (?:has been|have been|was|were))? (?:detected|found|identified|on your)|"
     r"(?:computer|pc|device|system|mac|phone|files?|data|account|browser|network|session|"
     r"identity)(?: [a-z]+)? (?:is|are|has been|have been|was|were|will be|may be|might be)"
     r"(?: now| currently)? (?:at risk|infected|compromised|hacked|breached|hijacked|encrypted|"
     r"locked|suspended|disabled|blocked|terminated|deleted|deactivated)|"
+    r"(?:computer|pc|device|system|mac|phone|files?|data|account|browser|network|session|"
+    r"identity) (?:at risk|infected|compromised|hacked|breached|hijacked|encrypted)|"
     r"(?:session|account|browser) hijack|infected with|"
     r"licen[cs]e(?: key)? (?:has been |have been |has |was |is |will be )?(?:revoked|expired|"
     r"suspended|invalid|deactivated|blocked)|"
-    r"(?:security|system|critical|urgent|emergency|os|admin|it|firewall|antivirus|defender|"
-    r"windows|kernel|virus|malware|threat) ?(?:alert|warning|breach|error|threat|failure)|"
+    r"(?:security|critical|urgent|emergency|firewall|antivirus|defender|virus|malware|threat) ?"
+    r"(?:alert|warning|breach|error|threat|failure)|(?:system|os|admin|it|windows|kernel) ?"
+    r"(?:alert|warning|breach|threat)|"
     r"security notice|(?:urgent|critical|emergency)(?: system| security)? (?:notice|"
     r"notification|message|update)|"
     r"critical update|error(?: code)?:? ?ox[0-9a-z]{4,}|stop code")
@@ -295,7 +298,11 @@ _EN: tuple[tuple[str, str], ...] = (
     # ... a bare "to" or "for" needs what the reader is doing ("to whichever AI is reading")
     ("addressed-to-agent",
      r"(?:^|[.!?:;\[\(] ?)(?:to|for) (?:all |any |the |every |each |whoever |whichever )?" +
-     _MACHINE + " " + _DOING),
+     _MACHINE + r"(?: " + _DOING + r"| ?[:,])"),
+    # ... so does a heading of orders for it: "bot instructions:", "AI orders -"
+    ("addressed-to-agent",
+     r"(?:^|[^a-z])" + _MACHINE + r" (?:instructions?|orders?|directives?|notice|note|"
+     r"message|memo)" + r"(?: ?[:\]\)]| -)"),
     # ... a reader that may be a person must also be told to act on the screen.
     ("addressed-to-agent",
      r"(?:^|[^a-z])(?:attention|notice|note|message|instructions?|memo|reminder|hey|hello|hi|"
@@ -352,7 +359,7 @@ _EN: tuple[tuple[str, str], ...] = (
     ("secret-request",
      _NOT + _REVEAL + r"(?: (?:me|us|it|them|here|below))?" + _S +
      r"(?:(?:the )?(?:full |whole |entire )?(?:contents?|text|copy|value|values|wording) of )?" +
-     r"(?:(?:your|the|its|all|any|every|my|our|their|this|that|user'?s?|system'?s?|stored|"
+     r"(?:(?:your|ur|the|its|all|any|every|my|our|their|this|that|user'?s?|system'?s?|stored|"
      r"saved) ){1,2}" + _SECRET),
     ("secret-request",
      _NOT + _TYPE_IN + _S + r"(?:in |into )?(?:(?:your|the|its|their|all|any|this) ){1,2}" +
@@ -378,7 +385,7 @@ _CN_NOT = r"(?<!不要)(?<!请勿)(?<!切勿)(?<!不能)(?<!无需)(?<!别)"  # 
 _CN_DISMISS = r"(?:忽略|无视|忘记|忘掉|不要理会|不要遵守|放弃|废除|取消|撤销)"
 _CN_VOIDED = r"(?:已经?|均|都|全部|现已|已被)?(?:作废|无效|失效|不再有效|不再适用|取消|撤销|废除)"
 _CN_PRIOR = (r"(?:你)?(?:之前|以前|此前|先前|刚才|以上|上文|上面|上述|前面|原来|原先|原有|"
-             r"所有|全部|一切|用户)(?:的)?(?:所有|全部)?(?:的)?"
+             r"所有|全部|一切|用户)(?:给你|对你|你收到|你得到)?(?:的)?(?:所有|全部)?(?:的)?"
              r"(?:指令|指示|说明|提示词?|命令|规则|任务|要求)")
 _CN_SECRET = (r"(?:api ?key|api密钥|密钥|密码|令牌|口令|凭证|凭据|私钥|验证码|助记词|token|"
               r"系统提示词?)")
@@ -425,7 +432,7 @@ _CN: tuple[tuple[str, str], ...] = (
     ("secret-request", r"(?:输入|粘贴|填写|填入)(?:你的|您的)?(?:的)?" + _CN_SECRET +
      r".{0,20}?(?:以验证|进行验证|到(?:聊天|评论|回复|留言))"),
     # urgent-system: an alarm and an urged act (您的账户存在风险, 请立即点击).
-    ("urgent-system", r"(?:系统|安全|紧急|严重)(?:警告|警报|通知|提示|错误)"
+    ("urgent-system", r"(?:(?:系统|安全|紧急|严重)(?:警告|警报)|(?:安全|紧急|严重)(?:通知|提示|错误))"
                       r".{0,80}?(?:立即|马上|立刻|请|必须)(?:点击|运行|执行|输入|下载|安装|打开)"),
     ("urgent-system", _CN_ALARM + r".{0,40}?" + _CN_NOT + _CN_URGED),
 )
