@@ -154,6 +154,7 @@ _ACT_VERB = (r"(?:click|press|tap|type|paste|enter|input|run|execute|install|dow
              r"save|skip|proceed|continue|use|fill|check|update|do not|don't|never|must|"
              r"immediately)")
 _VERB_END = r"\b(?! ?(?:and|or|,|/))"  # a verb, not a word in a list ("chat, email and phone")
+_NOT_A_LIST = r"(?! ?[a-z-]+(?: [a-z-]+)? (?:and|or|&) )"  # "chatbot, email and phone"
 _NEXT = r"(?:[.!?;:,] ?| and | then | you to )(?:please |pls |now |kindly |then |just )?"  # a later clause
 _FILLER = (r"(?: ?(?:please|pls|plz|kindly|now|just|then|also|first|immediately|urgently|you|"
            r"must|should|need to|have to|are required to|are instructed to)){0,3} ?")
@@ -233,6 +234,9 @@ _ALARM = (
     r"security notice|(?:urgent|critical|emergency)(?: system| security)? (?:notice|"
     r"notification|message|update)|"
     r"critical update|error(?: code)?:? ?ox[0-9a-z]{4,}|stop code")
+# The same sentence or the next: a notice is short, and lines joined from two notices must
+# not make one alarm out of them.
+_SAME_OR_NEXT = r"[^.!?]{0,120}?(?:[.!?]+ ?[^.!?]{0,120}?)?"
 # ... and what it urges: a control to use, a program to run, credentials to type. "Click OK"
 # and "Click Close" only dismiss the notice; "never type your password" is advice.
 _URGED = (r"(?<!never )(?<!not )(?<!n't )(?:(?:click|press|tap)(?!(?: on)? (?:ok|close|cancel|"
@@ -303,10 +307,11 @@ _EN: tuple[tuple[str, str], ...] = (
     ("addressed-to-agent",
      r"(?:^|[^a-z])" + _MACHINE + r" (?:instructions?|orders?|directives?|notice|note|"
      r"message|memo)" + r"(?: ?[:\]\)]| -)"),
-    # ... a reader that may be a person must also be told to act on the screen.
+    # ... a reader that may be a person must also be told to act on the screen (a greeting
+    # such as "Hi Claude," is a vocative: see below).
     ("addressed-to-agent",
-     r"(?:^|[^a-z])(?:attention|notice|note|message|instructions?|memo|reminder|hey|hello|hi|"
-     r"dear|psst|greetings|ps|p\.s\.)" + _S + r"(?:to|for)?" + _S +
+     r"(?:^|[^a-z])(?:attention|notice|note|message|instructions?|memo|reminder|psst|ps|"
+     r"p\.s\.)" + _S + r"(?:to|for)?" + _S +
      r"(?:all |any |the |every |each |whoever |whichever )?" + _READERS +
      r"(?:" + _S + _DOING + r" [^:,!.]{0,40})?" + r"(?:[:,!\]\)]| - )" + _FILLER +
      r"(?:" + _NEAR + _NEXT + r")?" +
@@ -327,10 +332,11 @@ _EN: tuple[tuple[str, str], ...] = (
      _CLAUSE + _READERS + r" ?(?:[,:;!]+| -+)" + _FILLER + _SCREEN_VERB + _VERB_END),
     # ... told to act a sentence later ("Claude, this is support. ... press OK").
     ("addressed-to-agent",
-     _CLAUSE + _MACHINE + r" ?(?:[,:;!]+| -+) ?[^,:;!]" + _NEAR + _NEXT + _ACT_VERB +
-     _VERB_END),
+     _CLAUSE + _MACHINE + r"(?: ?[,:;!]+| -+)" + _NOT_A_LIST + r" ?[^,:;!]" + _NEAR + _NEXT +
+     _ACT_VERB + _VERB_END),
     ("addressed-to-agent",
-     _CLAUSE + _READERS + r" ?(?:[,:;!]+| -+) ?(?=" + _NEAR + _ABOUT_USER + r")[^,:;!]" +
+     _CLAUSE + _READERS + r" ?(?:[,:;!]+| -+)" + _NOT_A_LIST + r" ?(?=" + _NEAR + _ABOUT_USER +
+     r")[^,:;!]" +
      _NEAR + _NEXT + _SCREEN_VERB + _VERB_END),
     # the reader as the subject of an order: "agents processing this page should paste ...".
     ("addressed-to-agent",
@@ -369,9 +375,9 @@ _EN: tuple[tuple[str, str], ...] = (
      _S + _SECRET + r"[^.!?]{0,80}?(?:to (?:verify|validate|authenticate|restore)|"
      r"for verification|in (?:the |this )?(?:chat|comment|reply|message|answer|response))"),
     # urgent-system: an alarm and an urged act in the same passage, in either order.
-    ("urgent-system", f"(?:{_ALARM}).{{0,160}}?{_URGED}"),
-    ("urgent-system", f"{_URGED}.{{0,80}}?\\b(?:{_ALARM})"),
-    ("urgent-system", f"(?:{_MILD_ALARM}).{{0,120}}?{_CREDENTIALS}"),
+    ("urgent-system", f"(?:{_ALARM}){_SAME_OR_NEXT}{_URGED}"),
+    ("urgent-system", f"{_URGED}{_SAME_OR_NEXT}\\b(?:{_ALARM})"),
+    ("urgent-system", f"(?:{_MILD_ALARM}){_SAME_OR_NEXT}{_CREDENTIALS}"),
 )
 
 # Chinese: the same mechanisms, with the language's own words.
