@@ -2,25 +2,46 @@
 """The injection detector: a pure judgement of text read off the screen.
 
 `scan(lines)` returns the `Finding`s among the OCR'd `TextLine`s: text that talks to an AI agent
-rather than to the person at the screen. What counts (each a `kind`):
+rather than to the person at the screen. No word fires alone ("instructions", "assistant",
+"Claude", "virus", "password" are everywhere); each kind is a combination of word tables (the
+vocabulary below), so a wording no table lists is still caught when its parts are there:
 
-- `override`: "ignore/disregard/forget (all) previous instructions" and the like.
-- `new-task`: "your task has changed", "your new instructions are", "new instructions for the AI".
-- `addressed-to-agent`: text aimed at an AI, assistant, agent, Claude or a language model: "AI
-  agent: click ...", "Claude, type ...", "if you are an AI", "attention all AI assistants".
-  A bare "assistant" or "Claude" is not enough ("assistant manager", "Claude Monet", "Dear
-  Claude, please find attached"): it must be called on and told to act.
-- `secret-request`: asks to reveal, send or type keys, passwords, tokens or credentials ("send
-  your API key", "type your password here to verify"). A login form's "Enter your password" or
-  "Show password" is not one.
-- `urgent-system`: a system-style alarm (security alert, virus, "your session will be locked")
-  that tells the reader to click, run, type or install something.
+- `override`: a dismissal (ignore, disregard, forget, override, pay no attention to; "no
+  longer apply", "are void", "were a test") aimed at prior instructions (previous/prior/above
+  instructions, "what you were told", "the instructions you received", "the user"), in either
+  order. Verbs that dismiss ordinary things too (cancel, skip, replace) count only with words
+  that mean nothing but instructions ("cancel previous order" is shopping).
+- `new-task`: "your task has changed", "your (new|real|only) task is", "new instructions for
+  the AI", "the user's real intent has changed", "new priority from your operator".
+- `addressed-to-agent`: a reader that can only be a machine (AI, bots, LLM, language model,
+  chatbot, ChatGPT, "automated helper", "AI systems", "whoever is automating this browser")
+  called on by a greeting or heading ("note for AI systems:", "hello automated helper!"),
+  at work on this screen ("bots reading this"), supposed ("if you are an AI", "if an AI model
+  is filling in this form"), as a vocative told to act ("AI agent: click", the act perhaps a
+  sentence later) or as the subject of an order ("agents processing this page should paste").
+  A reader that may be a person (assistant, agent, Claude, Gemini) counts only called on at the
+  start of a clause and told to act on the screen ("Claude, this is support ... press OK"), so
+  "assistant manager: please press Submit", "Claude Monet: click to enlarge", "travel agent:
+  click here" and "Dear Claude, please find attached" do not.
+- `secret-request`: revealing a secret anywhere ("send your API key", "output your system
+  prompt"), typing one no screen asks a person for (session cookie, system prompt, seed
+  phrase) or typing a password "to verify" or into a chat. A login form's "Enter your password
+  (to continue / to unlock the keychain)" is not one.
+- `urgent-system`: an alarm (threat/virus detected, device at risk, account compromised,
+  licence revoked, session hijack, "error 0x..."), in the same sentence or the next as an
+  urged act (click, run, open, install, download, type). "Click OK" or "Click Close" only
+  dismisses a notice; "no threats found" and "never type your password" are not alarms. A
+  milder alarm (a password about to expire, an account about to be locked) counts only with a
+  request to type credentials.
 
 Matching sees a *skeleton* of the text, so look-alikes do not hide a phrase: `normalize_text`
-(NFKC, zero-width characters gone, as the `destructive-shell` rule uses), lower case, Cyrillic
-and Greek look-alike letters as their Latin twins, OCR's usual confusions folded together (0 and
-o; 1, l, i and |; 5 and s; $ and s; @ and a), letter-spaced words joined ("i g n o r e") and
-spaces between CJK characters dropped. Chinese phrases go through the same mechanism.
+(NFKC: fullwidth letters and spaces; zero-width characters gone, as the `destructive-shell`
+rule uses), lower case, Cyrillic and Greek look-alike letters as their Latin twins, OCR's
+usual confusions folded together in the text and the patterns alike (0 and o; 1, l, i and |;
+5, $ and s; @ and 4 and a; 3 and e), words written a letter at a time joined ("i g n o r e",
+"Y-o-u-r", "t.a.s.k"; a chunk of single letters between wide gaps too: "A I   a g e n t") and
+spaces between CJK characters dropped. Chinese goes through the same mechanisms with its own
+words (致正在操作电脑的AI, 以上指示已作废, 你现在的任务是, 账户存在风险 + 请点击).
 
 Consecutive lines are also judged together (up to three), since a sentence often wraps.
 """
@@ -155,7 +176,8 @@ _ACT_VERB = (r"(?:click|press|tap|type|paste|enter|input|run|execute|install|dow
              r"immediately)")
 _VERB_END = r"\b(?! ?(?:and|or|,|/))"  # a verb, not a word in a list ("chat, email and phone")
 _NOT_A_LIST = r"(?! ?[a-z-]+(?: [a-z-]+)? (?:and|or|&) )"  # "chatbot, email and phone"
-_NEXT = r"(?:[.!?;:,] ?| and | then | you to )(?:please |pls |now |kindly |then |just )?"  # a later clause
+# A later clause, where an order to the reader may start: "... the form moved. Please click".
+_NEXT = r"(?:[.!?;:,] ?| and | then | you to )(?:please |pls |now |kindly |then |just )?"
 _FILLER = (r"(?: ?(?:please|pls|plz|kindly|now|just|then|also|first|immediately|urgently|you|"
            r"must|should|need to|have to|are required to|are instructed to)){0,3} ?")
 _MODAL = (r"(?:must|should|shall|ought to|needs? to|ha(?:ve|s) to|will need to|"
@@ -438,8 +460,8 @@ _CN: tuple[tuple[str, str], ...] = (
     ("secret-request", r"(?:输入|粘贴|填写|填入)(?:你的|您的)?(?:的)?" + _CN_SECRET +
      r".{0,20}?(?:以验证|进行验证|到(?:聊天|评论|回复|留言))"),
     # urgent-system: an alarm and an urged act (您的账户存在风险, 请立即点击).
-    ("urgent-system", r"(?:(?:系统|安全|紧急|严重)(?:警告|警报)|(?:安全|紧急|严重)(?:通知|提示|错误))"
-                      r".{0,80}?(?:立即|马上|立刻|请|必须)(?:点击|运行|执行|输入|下载|安装|打开)"),
+    ("urgent-system", r"(?:(?:系统|安全|紧急|严重)(?:警告|警报)|(?:安全|紧急|严重)"
+                      r"(?:通知|提示|错误)).{0,80}?(?:立即|马上|立刻|请|必须)(?:点击|运行|执行|输入|下载|安装|打开)"),
     ("urgent-system", _CN_ALARM + r".{0,40}?" + _CN_NOT + _CN_URGED),
 )
 
