@@ -242,11 +242,14 @@ _ALARM = (
     r"(?:activity|access|log ?-?ins?|sign-?ins?))"
     r"(?: (?:has been|have been|was|were))? (?:detected|found|identified|on your)|"
     r"(?:computer|pc|device|system|mac|phone|files?|data|account|browser|network|session|"
-    r"identity)(?: [a-z]+)? (?:is|are|has been|have been|was|were|will be|may be|might be)"
-    r"(?: now| currently)? (?:at risk|infected|compromised|hacked|breached|hijacked|encrypted|"
-    r"locked|suspended|disabled|blocked|terminated|deleted|deactivated)|"
-    r"(?:computer|pc|device|system|mac|phone|files?|data|account|browser|network|session|"
-    r"identity) (?:at risk|infected|compromised|hacked|breached|hijacked|encrypted)|"
+    r"identity)(?: [a-z]+)?(?: (?:is|are|has been|have been|was|were|will be|may be|might be)"
+    r"(?: now| currently)?)? (?:at risk|infected|compromised|hacked|breached|hijacked|"
+    r"encrypted)|"
+    # a lock that has happened or is threatened ("this computer is locked" is the lock
+    # screen's own words, "will be deleted in 30 days" the bin's)
+    r"(?:computer|pc|device|mac|phone|account|mailbox|browser|identity|session)(?: [a-z]+)? "
+    r"(?:has been|have been|will be) (?:locked|suspended|disabled|blocked|terminated|"
+    r"deactivated)|"
     r"(?:session|account|browser) hijack|infected with|"
     r"licen[cs]e(?: key)? (?:has been |have been |has |was |is |will be )?(?:revoked|expired|"
     r"suspended|invalid|deactivated|blocked)|"
@@ -267,8 +270,9 @@ _URGED = (r"(?<!never )(?<!not )(?<!n't )(?:(?:click|press|tap)(?!(?: on)? (?:ok
 # Milder alarms (a password about to expire, an account about to be locked) count only with a
 # request for credentials: a real one says where to change the password, not to type it here.
 _MILD_ALARM = (r"(?:password|passcode) (?:expires|expired|will expire|has expired|is expiring)|"
-               r"(?:account|mailbox) (?:will be|is being|is) (?:locked|suspended|disabled|"
-               r"closed|deactivated)|unusual activity|suspicious activity")
+               r"(?:account|mailbox|device|computer) (?:will be|is about to be) (?:locked|"
+               r"suspended|disabled|closed|deactivated|deleted|terminated)|unusual activity|"
+               r"suspicious activity")
 _CREDENTIALS = (r"(?:type|enter|re-?enter|paste|provide|confirm|verify|submit)(?:ing)? "
                 r"(?:your |the )?(?:current |old |existing |account |login )?(?:password|"
                 r"passcode|credentials|pin|login|2fa code|verification code|security code|"
