@@ -364,10 +364,11 @@ _EN: tuple[tuple[str, str], ...] = (
      _CLAUSE + _READERS + r" ?(?:[,:;!]+| -+)" + _NOT_A_LIST + r" ?(?=" + _NEAR + _ABOUT_USER +
      r")[^,:;!]" +
      _NEAR + _NEXT + _SCREEN_VERB + _VERB_END),
-    # the reader as the subject of an order: "agents processing this page should paste ...".
+    # the reader as the subject of an order on the screen: "agents processing this page
+    # should paste ..." ("AI systems must be transparent" is an article about AI).
     ("addressed-to-agent",
-     r"(?:^|[^a-z])(?:the |all |any |every |each )?" + _MACHINE + r"(?: [^.!?;:]{0,60}?)? " +
-     _MODAL + r" " + _ACT_VERB + _VERB_END),
+     r"(?:^|[^a-z])(?:the |all |any |every |each )?" + _MACHINE + r"(?: " + _DOING +
+     r" [^.!?;:]{0,40}?)? " + _MODAL + r" " + _SCREEN_VERB + _VERB_END),
     ("addressed-to-agent",
      _CLAUSE + r"(?:the |all |any |every |each )?(?:agents?|assistants?|claude)" +
      r"(?: " + _DOING + r" [^.!?;:]{0,40}?)? " + _MODAL + r" " + _SCREEN_VERB + _VERB_END),
@@ -378,8 +379,8 @@ _EN: tuple[tuple[str, str], ...] = (
      r"chatbot|claude|chatgpt|gpt|gemini|computer[- ]?use|browsing agent|agent\b|"
      r"assistant\b|virtual assistant|model\b)"),
     ("addressed-to-agent",
-     r"(?:if|when|in case) (?:an?|any|some|the) " + _MACHINE + r" (?:" + _DOING +
-     r"|reads|sees|views|parses|processes)\b"),
+     r"(?:if|when|whenever|in case|should) (?:an?|any|some|the) " + _MACHINE + r" (?:" +
+     _DOING + r"|reads?|sees?|views?|parses?|process(?:es)?)\b"),
     ("addressed-to-agent",
      r"(?:this|the following) (?:message|note|text|instruction|notice|section|content) "
      r"(?:is )?(?:for|to|addressed to) (?:the |any |all )?" + _READER + r"(?![a-z])"),
