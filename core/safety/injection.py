@@ -485,13 +485,38 @@ _PATTERNS_CN: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(_fold_pattern(p))) for kind, p in _CN)
 _HAS_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
+# Each English kind is tried only when a word it cannot match without is in the text (most
+# lines on a screen have none): a quick look before the slower patterns, not a judgement.
+_GATES: dict[str, re.Pattern[str]] = {kind: re.compile(_fold_pattern(gate)) for kind, gate in {
+    "override": r"ignore|disregard|forget|overrid|overrule|bypass|abandon|discard|nullify|aside|"
+                r"throw out|no (?:attention|heed|mind)|overwrite|never mind|follow|skip|drop|"
+                r"scrap|cancel|void|replace|delete|erase|clear|reset|null|obsolete|revoked|"
+                r"invalid|withdrawn|rescinded|test|fake|no longer|apply|obey|listen",
+    "new-task": r"task|goal|objective|instruction|mission|assignment|job|purpose|order|"
+                r"priority|directive|intent|request|wish|plan|command",
+    "addressed-to-agent": r"\b(?:ai|a\.i)\b|artificial|llm|language model|bot|gpt|claude|"
+                          r"gemini|copilot|assistant|agent|model|automated|autonomous|helper|"
+                          r"reader|whoever|whatever|whichever|anyone|anything|any (?:program|"
+                          r"software|script|tool)",
+    "secret-request": r"key|password|pass ?phrase|token|credential|secret|seed|recovery|2fa|"
+                      r"one[- ]time|otp|pin|prompt|env|cookie|session",
+    "urgent-system": r"virus|malware|trojan|ware|worm|threat|intrusion|attack|hack|suspicious|"
+                     r"unusual|unauthori|risk|infect|compromised|breach|encrypt|locked|"
+                     r"suspended|disabled|blocked|terminated|deactivated|licen|alert|warning|"
+                     r"error|failure|notice|notification|critical|urgent|emergency|stop code|"
+                     r"password|passcode",
+}.items()}
+
 
 # --- judging --------------------------------------------------------------------------------
 
 def judge_text(text: str) -> tuple[str, str] | None:
     """(kind, matched phrase) for the first phrase that addresses the agent, else None."""
     seen = skeleton(text)
-    patterns = _PATTERNS_EN + _PATTERNS_CN if _HAS_CJK.search(seen) else _PATTERNS_EN
+    open_kinds = {kind for kind, gate in _GATES.items() if gate.search(seen)}
+    patterns = [(kind, p) for kind, p in _PATTERNS_EN if kind in open_kinds]
+    if _HAS_CJK.search(seen):
+        patterns += _PATTERNS_CN
     for kind, pattern in patterns:
         found = pattern.search(seen)
         if found is not None:
