@@ -5,6 +5,7 @@ The benchmark's held-out phrasings (benchmarks/injection_corpus.py) are delibera
 """
 
 import pytest
+from claude_cua.core.safety import injection
 from claude_cua.core.safety.injection import TextLine, judge_text, scan, skeleton
 
 HOSTILE = [
@@ -277,3 +278,14 @@ def test_a_line_flagged_alone_is_not_reported_again_inside_a_run():
 
 def test_ordinary_lines_give_no_findings():
     assert scan([TextLine(t, (0, 20 * i, 100, 20 * i + 15)) for i, t in enumerate(BENIGN)]) == []
+
+
+def test_a_kind_is_never_skipped_when_one_of_its_patterns_would_match():
+    # The gates (a quick look for a kind's words) must not hide a match: a word added to a
+    # table needs its gate too. Every text in these tables, judged without the gates.
+    texts = [t for t, _ in HOSTILE + GENERAL] + OBFUSCATED + BENIGN
+    for text in texts:
+        seen = skeleton(text)
+        for kind, pattern in injection._PATTERNS_EN:
+            if pattern.search(seen):
+                assert injection._GATES[kind].search(seen), (kind, text)
