@@ -133,27 +133,31 @@ def _fold_pattern(pattern: str) -> str:
 _S = r"[^a-z0-9\u4e00-\u9fff]{0,4}"  # between words: spaces, punctuation, nothing (OCR joins)
 _NEAR = r".{0,120}?"  # the same passage: a sentence or two (lines are judged up to 3 at a time)
 _NOT = r"(?<!not )(?<!n't )(?<!never )(?<!no )"  # "do not ignore ...", "no threats found"
-_CLAUSE = (r"(?:^|[.!?;:,\]\)] ?|(?:hey|hi|hello|dear|ps|p\.s\.),? )"  # where a vocative starts
+# Where a vocative starts: a clause's start, a greeting ("Hi there, ..."), then "all", "the".
+_CLAUSE = (r"(?:^|[.!?;:,\]\)] ?|(?:hey|hi|hello|dear|ps|p\.s\.)(?: there)?,? )"
            r"(?:all |any |every |each |the |fellow )?")
 
 # Readers that can only be automated: an AI, a bot, a language model, "automated helper",
 # "AI systems", "autonomous agents". Called on, these need no verb to fire.
+# Driving this machine: "automating this browser", "controlling the mouse".
+_DRIVING = (r"(?:automating|controlling|driving|operating|scripting) (?:this|the) (?:browser|"
+            r"computer|desktop|pc|machine|session|mouse|keyboard|screen)")
 _MACHINE = (r"(?:ai|a\.i\.?|artificial intelligence|llms?|(?:large )?language models?|"
             r"chatbots?|bots?|chatgpt|gpt(?:-?[a-z0-9.]{1,3})?|"
             r"robots?|(?:ai|a\.i\.|llm)[- ](?:helpers?|assistants?|agents?|systems?|models?|"
-            r"bots?|readers?|tools?|programs?|services?)|(?:automated|autonomous|robotic|"
+            r"bots?|readers?|tools?|programs?|services?|browsers?|crawlers?|scrapers?)|(?:automated|autonomous|robotic|"
             r"software|browsing|browser|web|computer[- ]?use)[- ](?:helpers?|assistants?|"
             r"agents?|systems?|bots?|readers?)|(?:automated|autonomous|ai) (?:browsing|web|"
             r"computer[- ]?use) agents?|(?:openai|anthropic|google|microsoft)(?: ?/ ?(?:openai|"
-            r"anthropic|google|microsoft))*[- ](?:agents?|models?|assistants?|bots?))")
+            r"anthropic|google|microsoft))*[- ](?:agents?|models?|assistants?|bots?)|"
+            # software driving the machine: "the script controlling this browser"
+            r"(?:whatever|anything|program|software|script|tool|process) (?:is |that is |"
+            r"which is )?" + _DRIVING + r")")
 # Readers that may be a person (a travel agent, an assistant manager, Claude Monet): they
 # count only when called on at the start of a clause and told to do something on the screen.
 _CALLED = (r"(?:assistants?|agents?|claude|gemini|copilot|virtual assistants?|"
-           # whatever drives the machine: "whoever is automating this browser"
-           r"(?:whoever|whatever|whichever [a-z]+|anyone|anything|any (?:program|software|"
-           r"script|tool)) (?:is |that is |who is )?(?:automating|controlling|driving|"
-           r"operating|scripting) (?:this|the) (?:browser|computer|desktop|pc|machine|session|"
-           r"mouse|keyboard|screen))")
+           # whoever drives the machine: "whoever is automating this browser"
+           r"(?:whoever|whichever [a-z]+|anyone) (?:is |who is )?" + _DRIVING + r")")
 _READER = f"(?:{_MACHINE}|{_CALLED})"
 _READERS = f"{_READER}(?: ?(?:/|,|&|and|or) ?{_READER})*"  # "chatgpt / claude / gemini"
 # What a machine reader is doing: "the AI reading this", "agents processing this page".
@@ -164,11 +168,14 @@ _DOING = (r"(?:is |are |that is |who is |which is |currently |now )?(?:reading|o
 _THIS = (r"(?:this|these|the (?:page|screen|site|website|form|document|desktop|computer|text|"
          r"e-?mail|message|browser|window|file|pc|machine|record))")
 # Acts on the screen: what an injection wants done, and what a weak addressee must be told.
-_SCREEN_VERB = (r"(?:click|press|tap|type|paste|enter|input|run|execute|install|download|"
+# "Click to read", "tap here to learn more": a link inviting a person, not an order.
+_CLICK = (r"(?:click|tap)(?! (?:here |below )?to (?:read|learn|see|view|enlarge|expand|play|"
+          r"watch|zoom|find out|continue reading))")
+_SCREEN_VERB = (r"(?:" + _CLICK + r"|press|type|paste|enter|input|run|execute|install|download|"
                 r"navigate|go to|visit|copy|reveal|output|print|ignore|disregard|select|drag|"
                 r"open)")
 # Any act: a machine reader told to do any of these is being instructed.
-_ACT_VERB = (r"(?:click|press|tap|type|paste|enter|input|run|execute|install|download|"
+_ACT_VERB = (r"(?:" + _CLICK + r"|press|type|paste|enter|input|run|execute|install|download|"
              r"navigate|go to|visit|copy|reveal|output|print|ignore|disregard|select|drag|"
              r"open|approve|confirm|submit|send|delete|remove|stop|accept|allow|grant|transfer|"
              r"pay|forward|upload|share|provide|change|write|close|email|e-mail|call|follow|"
@@ -207,7 +214,7 @@ _PRIOR = (r"(?:previous|prior|above|earlier|preceding|original|initial|existing|
           r"system'?s?|user'?s?|operator'?s?|current|other|given|first)")
 _ASKED = (r"(?:you(?: were| have been|'ve been| have|'ve)? (?:told|asked|given|instructed|"
           r"assigned|received|got)|(?:the|your) (?:user|human|operator) (?:asked|said|wants|"
-          r"told you|requested|gave you))")
+          r"wanted|told you|requested|gave you))")
 _PRIOR_GUIDANCE = (
     r"(?:(?:all|any|every|each|the|your|of|these|those|such) ?)*"
     f"(?:(?:{_PRIOR}{_S}){{1,2}}{_GUIDANCE}\\b|{_GUIDANCE}(?: that)? {_ASKED}|"
@@ -218,7 +225,8 @@ _PRIOR_INSTRUCTIONS = (
     r"original|initial|existing|former|system'?s?|user'?s?|operator'?s?)" + _S + r"){1,2}"
     r"(?:instructions?|prompts?|directions?|directives?|commands?|tasks?|orders?|context|"
     r"messages?|guidance)\b|" + f"(?:instructions?|directions?|orders?|tasks?|guidance)"
-    f"(?: that)? {_ASKED}|(?:what|everything|anything|all) {_ASKED}")
+    f"(?: that)? {_ASKED}|(?:what|everything|anything|all) {_ASKED}|"
+    r"(?:everything|all|anything|the text|whatever is written) above(?: this line| this| here)?")
 
 # Secrets that people type into log-in forms (only a request to reveal them fires) ...
 _SECRET = (r"(?:(?:api|secret|access|private|ssh|auth|session|bearer|openai|anthropic|aws|"
@@ -247,7 +255,8 @@ _ALARM = (
     r"encrypted)|"
     # a lock that has happened or is threatened ("this computer is locked" is the lock
     # screen's own words, "will be deleted in 30 days" the bin's)
-    r"(?:computer|pc|device|mac|phone|account|mailbox|browser|identity|session)(?: [a-z]+)? "
+    r"(?:computer|pc|device|mac|phone|account|mailbox|browser|identity|session|id|wallet|"
+    r"card|profile)(?: [a-z]+)? "
     r"(?:has been|have been|will be) (?:locked|suspended|disabled|blocked|terminated|"
     r"deactivated)|"
     r"(?:session|account|browser) hijack|infected with|"
@@ -265,7 +274,8 @@ _SAME_OR_NEXT = r"[^.!?]{0,120}?(?:[.!?]+ ?[^.!?]{0,120}?)?"
 # ... and what it urges: a control to use, a program to run, credentials to type. "Click OK"
 # and "Click Close" only dismiss the notice; "never type your password" is advice.
 _URGED = (r"(?<!never )(?<!not )(?<!n't )(?:(?:click|press|tap)(?!(?: on)? (?:ok|close|cancel|"
-          r"dismiss|done|got it|later|not now|no)\b)|run|execute|download|install|open|visit|"
+          r"dismiss|done|got it|later|not now|no|retry|try again|details|more info|learn more|"
+          r"help|back)\b)|run|execute|download|install|open|visit|"
           r"navigate|go to|call|enter|type|paste|re-?enter|scan now|follow (?:the|its|these))\b")
 # Milder alarms (a password about to expire, an account about to be locked) count only with a
 # request for credentials: a real one says where to change the password, not to type it here.
@@ -315,8 +325,11 @@ _EN: tuple[tuple[str, str], ...] = (
      + _READER),
     ("new-task",  # "real instructions: press OK", "new priority from your operator"
      r"(?:real|actual|true|hidden|secret) (?:instructions?|task|orders?)" + _S + r"[:-]|"
-     r"(?:priority|task|instructions?|orders?) from (?:your|the) (?:operator|developer|creator|"
-     r"owner|administrator|admin|anthropic|openai)"),
+     r"(?:priority|task|instructions?|orders?) from (?:your |the )?(?:operator|developer|"
+     r"creator|owner|administrator|admin|anthropic|openai)"),
+    ("new-task",  # "your new orders follow"
+     r"your (?:new|real|actual|true|updated|revised) (?:task|goal|objective|instructions?|"
+     r"mission|assignment|orders?) (?:follows?|are as follows|(?:is |are )?below)"),
     # addressed-to-agent: called on by a greeting or heading ("note for AI systems", "hello
     # automated helper!"): a machine reader fires by itself ...
     ("addressed-to-agent",
@@ -496,8 +509,7 @@ _GATES: dict[str, re.Pattern[str]] = {kind: re.compile(_fold_pattern(gate)) for 
                 r"priority|directive|intent|request|wish|plan|command",
     "addressed-to-agent": r"\b(?:ai|a\.i)\b|artificial|llm|language model|bot|gpt|claude|"
                           r"gemini|copilot|assistant|agent|model|automated|autonomous|helper|"
-                          r"reader|whoever|whatever|whichever|anyone|anything|any (?:program|"
-                          r"software|script|tool)",
+                          r"reader|automating|controlling|driving|operating|scripting",
     "secret-request": r"key|password|pass ?phrase|token|credential|secret|seed|recovery|2fa|"
                       r"one[- ]time|otp|pin|prompt|env|cookie|session",
     "urgent-system": r"virus|malware|trojan|ware|worm|threat|intrusion|attack|hack|suspicious|"
