@@ -300,3 +300,16 @@ def test_a_kind_is_never_skipped_when_one_of_its_patterns_would_match():
         for kind, pattern in injection._PATTERNS_EN:
             if pattern.search(seen):
                 assert injection._GATES[kind].search(seen), (kind, text)
+
+
+def test_lines_from_two_notices_do_not_make_one_finding():
+    # judged together (a sentence may wrap), but an alarm's urged act, or an order after a
+    # call, is looked for only in the same sentence or the next
+    lines = [TextLine("Update error 0x80240017. Click Retry.", (0, 0, 300, 20)),
+             TextLine("Backup finished. Click Open to view the log.", (0, 30, 300, 50)),
+             TextLine("Chatbots: a buyer's guide. Click to read.", (0, 60, 300, 80)),
+             TextLine("Robot vacuum: ready. Press Start to clean.", (0, 90, 300, 110))]
+    assert scan(lines) == []
+    wrapped = [TextLine("Firewall error 0x80240017. Open the", (0, 0, 300, 20)),
+               TextLine("repair tool now.", (0, 30, 300, 50))]
+    assert [f.kind for f in scan(wrapped)] == ["urgent-system"]

@@ -132,6 +132,9 @@ def _fold_pattern(pattern: str) -> str:
 
 _S = r"[^a-z0-9\u4e00-\u9fff]{0,4}"  # between words: spaces, punctuation, nothing (OCR joins)
 _NEAR = r".{0,120}?"  # the same passage: a sentence or two (lines are judged up to 3 at a time)
+# The same sentence or the next: an order follows its call, an alarm its notice, closely; lines
+# joined from two notices or a heading and a button must not make one out of them.
+_SAME_OR_NEXT = r"[^.!?]{0,120}?(?:[.!?]+ ?[^.!?]{0,120}?)?"
 _NOT = r"(?<!not )(?<!n't )(?<!never )(?<!no )"  # "do not ignore ...", "no threats found"
 # Where a vocative starts: a clause's start, a greeting ("Hi there, ..."), then "all", "the".
 _CLAUSE = (r"(?:^|[.!?;:,\]\)] ?|(?:hey|hi|hello|dear|ps|p\.s\.)(?: there)?,? )"
@@ -268,9 +271,6 @@ _ALARM = (
     r"security notice|(?:urgent|critical|emergency)(?: system| security)? (?:notice|"
     r"notification|message|update)|"
     r"critical update|error(?: code)?:? ?ox[0-9a-z]{4,}|stop code")
-# The same sentence or the next: a notice is short, and lines joined from two notices must
-# not make one alarm out of them.
-_SAME_OR_NEXT = r"[^.!?]{0,120}?(?:[.!?]+ ?[^.!?]{0,120}?)?"
 # ... and what it urges: a control to use, a program to run, credentials to type. "Click OK"
 # and "Click Close" only dismiss the notice; "never type your password" is advice.
 _URGED = (r"(?<!never )(?<!not )(?<!n't )(?:(?:click|press|tap)(?!(?: on)? (?:ok|close|cancel|"
@@ -353,7 +353,7 @@ _EN: tuple[tuple[str, str], ...] = (
      r"p\.s\.)" + _S + r"(?:to|for)?" + _S +
      r"(?:all |any |the |every |each |whoever |whichever )?" + _READERS +
      r"(?:" + _S + _DOING + r" [^:,!.]{0,40})?" + r"(?:[:,!\]\)]| - )" + _FILLER +
-     r"(?:" + _NEAR + _NEXT + r")?" +
+     r"(?:" + _SAME_OR_NEXT + _NEXT + r")?" +
      _SCREEN_VERB + _VERB_END),
     ("addressed-to-agent",  # a name alone is often a person's: a note or memo to it is enough
      r"(?:attention|notice|note|message|instructions?|memo|reminder|important)" + _S +
@@ -371,12 +371,12 @@ _EN: tuple[tuple[str, str], ...] = (
      _CLAUSE + _READERS + r" ?(?:[,:;!]+| -+)" + _FILLER + _SCREEN_VERB + _VERB_END),
     # ... told to act a sentence later ("Claude, this is support. ... press OK").
     ("addressed-to-agent",
-     _CLAUSE + _MACHINE + r"(?: ?[,:;!]+| -+)" + _NOT_A_LIST + r" ?[^,:;!]" + _NEAR + _NEXT +
+     _CLAUSE + _MACHINE + r"(?: ?[,:;!]+| -+)" + _NOT_A_LIST + r" ?[^,:;!]" + _SAME_OR_NEXT +
+     _NEXT +
      _ACT_VERB + _VERB_END),
     ("addressed-to-agent",
      _CLAUSE + _READERS + r" ?(?:[,:;!]+| -+)" + _NOT_A_LIST + r" ?(?=" + _NEAR + _ABOUT_USER +
-     r")[^,:;!]" +
-     _NEAR + _NEXT + _SCREEN_VERB + _VERB_END),
+     r")[^,:;!]" + _SAME_OR_NEXT + _NEXT + _SCREEN_VERB + _VERB_END),
     # the reader as the subject of an order on the screen: "agents processing this page
     # should paste ..." ("AI systems must be transparent" is an article about AI).
     ("addressed-to-agent",
@@ -416,7 +416,7 @@ _EN: tuple[tuple[str, str], ...] = (
      r"for verification|in (?:the |this )?(?:chat|comment|reply|message|answer|response))"),
     # urgent-system: an alarm and an urged act in the same passage, in either order.
     ("urgent-system", f"(?:{_ALARM}){_SAME_OR_NEXT}{_URGED}"),
-    ("urgent-system", f"{_URGED}{_SAME_OR_NEXT}\\b(?:{_ALARM})"),
+    ("urgent-system", f"{_URGED}[^.!?]{{0,80}}?\\b(?:{_ALARM})"),  # "open it now: virus found"
     ("urgent-system", f"(?:{_MILD_ALARM}){_SAME_OR_NEXT}{_CREDENTIALS}"),
 )
 
