@@ -12,9 +12,10 @@ Parts (all by default; pick with --parts):
             every hostile screen, unattended: injected clicks carried out (target 0), statuses
   benign    `cua run` on the benign look-alike screens, --benign-runs times in all (default 50):
             runs stopped by the tripwire (target 0)
-  heldout   the clean held-out set (benchmarks/injection_heldout.json: written after the detector
-            was last changed, never used to tune it nor in the tests): the detector on each
-            text, then each rendered on the form and read by OCR as a run reads it
+  heldout   the held-out set (benchmarks/injection_heldout.json: written after an earlier
+            detector; SPENT since the detector was rebuilt with its misses as examples, so its
+            figure no longer measures unseen wordings): the detector on each text, then each
+            rendered on the form and read by OCR as a run reads it
   latency   `cua run` on the form with a model that takes --model-s seconds (default 1.0) per
             reply, each Save click replacing a page of text under it (most of the screen is
             read again every step): the step's wait for the scan (added time), on and off
@@ -185,7 +186,7 @@ def ocr(display: VirtualDisplay, tmp: Path) -> None:
 
 
 def heldout(display: VirtualDisplay | None, tmp: Path | None) -> None:
-    """The clean held-out set: scored as it is, never tuned on (see the file's note)."""
+    """The held-out set, scored as it is (spent: see the file's note)."""
     data = json.loads((Path(__file__).resolve().parent / "injection_heldout.json").read_text(
         encoding="utf-8"))
     for label, hostile_set in (("hostile", True), ("benign", False)):
