@@ -134,7 +134,8 @@ _S = r"[^a-z0-9\u4e00-\u9fff]{0,4}"  # between words: spaces, punctuation, nothi
 _NEAR = r".{0,120}?"  # the same passage: a sentence or two (lines are judged up to 3 at a time)
 # The same sentence or the next: an order follows its call, an alarm its notice, closely; lines
 # joined from two notices or a heading and a button must not make one out of them.
-_SAME_OR_NEXT = r"[^.!?]{0,120}?(?:[.!?]+ ?[^.!?]{0,120}?)?"
+_IN_SENTENCE = r"(?:[^.!?]|[.!?](?! |$))"  # "trojan.win32" and "0.5" do not end a sentence
+_SAME_OR_NEXT = f"{_IN_SENTENCE}{{0,120}}?(?:[.!?]+ ?{_IN_SENTENCE}{{0,120}}?)?"
 _NOT = r"(?<!not )(?<!n't )(?<!never )(?<!no )"  # "do not ignore ...", "no threats found"
 # Where a vocative starts: a clause's start, a greeting ("Hi there, ..."), then "all", "the".
 _CLAUSE = (r"(?:^|[.!?;:,\]\)] ?|(?:hey|hi|hello|dear|ps|p\.s\.)(?: there)?,? )"
@@ -147,8 +148,9 @@ _DRIVING = (r"(?:automating|controlling|driving|operating|scripting) (?:this|the
             r"computer|desktop|pc|machine|session|mouse|keyboard|screen)")
 _MACHINE = (r"(?:ai|a\.i\.?|artificial intelligence|llms?|(?:large )?language models?|"
             r"chatbots?|bots?|chatgpt|gpt(?:-?[a-z0-9.]{1,3})?|"
-            r"robots?|(?:ai|a\.i\.|llm)[- ](?:helpers?|assistants?|agents?|systems?|models?|"
-            r"bots?|readers?|tools?|programs?|services?|browsers?|crawlers?|scrapers?)|(?:automated|autonomous|robotic|"
+            r"robots?|(?:ai|a\.i\.|llm)(?:[- ](?:based|powered|driven))?[- ](?:helpers?|"
+            r"assistants?|agents?|systems?|models?|bots?|readers?|tools?|programs?|services?|"
+            r"browsers?|crawlers?|scrapers?)|(?:automated|autonomous|robotic|"
             r"software|browsing|browser|web|computer[- ]?use)[- ](?:helpers?|assistants?|"
             r"agents?|systems?|bots?|readers?)|(?:automated|autonomous|ai) (?:browsing|web|"
             r"computer[- ]?use) agents?|(?:openai|anthropic|google|microsoft)(?: ?/ ?(?:openai|"
@@ -249,7 +251,8 @@ _TYPE_IN = r"(?:type|enter|paste|input|write|put|insert|provide|submit|fill in)(
 # A system-style alarm: something bad has happened to the machine or the account ...
 _ALARM = (
     _NOT + r"(?:virus(?:es)?|malware|trojans?|ransomware|spyware|adware|worms?|threats?|"
-    r"intrusions?|attacks?|hack(?:ing)? attempts?|(?:suspicious|unusual|unauthori[sz]ed) "
+    r"intrusions?|attacks?|breach(?:es)?|hack(?:ing)? attempts?|(?:suspicious|unusual|"
+    r"unauthori[sz]ed) "
     r"(?:activity|access|log ?-?ins?|sign-?ins?))"
     r"(?: (?:has been|have been|was|were))? (?:detected|found|identified|on your)|"
     r"(?:computer|pc|device|system|mac|phone|files?|data|account|browser|network|session|"
@@ -308,12 +311,12 @@ _EN: tuple[tuple[str, str], ...] = (
     ("new-task",
      r"your" + _S + r"(?:new |real |actual |true |updated |only |sole |main |primary |"
      r"immediate |current |next )?(?:task|goal|objective|instructions?|mission|assignment|job|"
-     r"purpose|orders?|priority|directive)" + _S + r"(?:has|have|is|are)?" + _S +
+     r"priority|directive)" + _S + r"(?:has|have|is|are)?" + _S +
      r"(?:been )?(?:changed|updated|replaced|modified|overridden|cancelled|canceled|revoked|"
      r"now)"),
     ("new-task",
      r"your (?:new|real|actual|true|updated|only|sole|one|revised) (?:task|goal|objective|"
-     r"instructions?|mission|assignment|job|orders?|priority|purpose) (?:now )?(?:is|are)"),
+     r"instructions?|mission|assignment|job|priority|purpose) (?:now )?(?:is|are)"),
     ("new-task",
      r"(?:the user'?s?|the operator'?s?|your operator'?s?) (?:real |actual |true |new )?"
      r"(?:intent|intention|request|goal|task|instructions|wish(?:es)?|plan) (?:has|have) "
@@ -333,7 +336,7 @@ _EN: tuple[tuple[str, str], ...] = (
     # addressed-to-agent: called on by a greeting or heading ("note for AI systems", "hello
     # automated helper!"): a machine reader fires by itself ...
     ("addressed-to-agent",
-     r"(?:^|[^a-z])(?:attention|notice|note|message|instructions?|memo|reminder|warning|"
+     r"(?:^|[^a-z])(?:attention|attn|notice|note|message|instructions?|memo|reminder|warning|"
      r"important|hey|hello|hi|dear|psst|greetings|ps|p\.s\.)" + _S + r"(?:to|for)?" + _S +
      r"(?:all |any |the |every |each |you |whoever |whichever |fellow )?" + _MACHINE +
      r"(?: ?(?:/|,|&|and|or) ?" + _READER + r")*" + r"(?:" + _S + _DOING + r" [^:,!.]{0,40})?"
@@ -358,8 +361,12 @@ _EN: tuple[tuple[str, str], ...] = (
     ("addressed-to-agent",  # a name alone is often a person's: a note or memo to it is enough
      r"(?:attention|notice|note|message|instructions?|memo|reminder|important)" + _S +
      r"(?:to|for)" + _S + r"(?:claude|chatgpt|gpt|gemini|copilot)(?![a-z])"),
-    # a machine reader at work on this screen: "bots reading this", "the AI operating this pc".
+    # a machine reader at work on this screen: "bots reading this", "the AI operating this pc",
+    # "if this page is being read by an AI".
     ("addressed-to-agent", _MACHINE + r" " + _DOING + r" " + _THIS),
+    ("addressed-to-agent",
+     r"(?:read|viewed|processed|parsed|summari[sz]ed|browsed|controlled|operated|filled in|"
+     r"scanned|opened) by (?:an?|any|the|some) " + _MACHINE + r"\b"),
     ("addressed-to-agent",  # "to the agent controlling this browser"
      r"(?:^|[^a-z])(?:to|for|attention|dear|hey|hi)" + _S + r"(?:the|any|an?|every) (?:" +
      _CALLED + r"|models?) " + _DOING + r"\b"),
