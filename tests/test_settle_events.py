@@ -74,11 +74,17 @@ class Run:
         self.captured_at: list[float] = []
         self.between = Between(self.watcher, space=ScreenSpace(4, 4, 4, 4), ceiling_s=2,
                                clock=self.clock, sleep=self.clock.sleep,
-                               last_input=self.last_input, input_before=self.input_before)
+                               last_input=self.last_input, input_before=self.input_before,
+                               input_after=self.input_after)
 
     def last_input(self, since):
         sent = [t for t, _ in self.inputs if t >= since]
         return sent[-1] if sent else None
+
+    def input_after(self, since):
+        sent = [(t, press) for t, press in self.inputs if t >= since]
+        presses = [t for t, press in sent if press]
+        return presses[0] if presses else (sent[0][0] if sent else None)
 
     def input_before(self, since, until):
         sent = [(t, press) for t, press in self.inputs if since <= t <= until]
@@ -172,6 +178,19 @@ def test_a_paint_a_few_ms_late_is_judged_by_what_the_run_has_seen() -> None:
         busy.later()
     shot = busy.act(changes=[0.007])  # the same app, a little late on a busy machine
     assert shot.captures == 1 and shot.waited_s < 0.03
+
+
+def test_a_screen_already_changing_before_the_press_cannot_time_the_answer() -> None:
+    run = Run()
+    for _ in range(3):
+        run.act(changes=[0.002])  # an app that answers at once, seen three times
+        run.later()
+    # a page still animating (a frame every 17 ms from before the action), one of its frames
+    # 1 ms after the press, the page's answer 80 ms after it
+    start = run.clock.now
+    run.watcher.changes += [(start - 0.05 + i * 0.017, (0, 0, 2, 2)) for i in range(3)]
+    shot = run.act(changes=[0.002, 0.081])
+    assert run.captured_at[-1] > start + 0.081 and shot.waited_s >= ASYNC_HOLD_S - 0.003
 
 
 def test_an_answer_that_came_after_the_screenshot_and_stayed_holds_later_requests() -> None:

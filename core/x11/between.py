@@ -11,9 +11,11 @@ soon the app's first change came after the key or button press it answered tells
   after its last change, which the encoding covers. A change meanwhile takes it again;
 - later: the app draws on a frame clock, and its answer may be a round trip away (Chromium
   paints a click's focus ring a frame later, and a page's answer to Submit 70-110 ms after the
-  click). The quiet window is three times that delay (at least 15, at most 300 ms), and the
-  request leaves no sooner than 150 ms after the input; a change before then retakes the
-  screenshot. Once a run has seen such an app, an action that changes nothing is held as long;
+  click), or the screen was already changing in the 100 ms before the input (since the last
+  screenshot), so the delay says nothing. The quiet window is three times that delay (at
+  least 35 ms, two frames; at most 300 ms), and the request leaves no sooner than 150 ms
+  after the input; a change before then retakes the screenshot. Once a run has seen such an
+  app, an action that changes nothing is held as long;
 - nothing changed at all: captured 10 ms after the input (an app that answers at once has
   drawn by then), sent 50 ms after the action started unless a change retakes it;
 - a change that came within 300 ms after a screenshot taken after input and was still there
@@ -45,6 +47,8 @@ BASE_QUIET_S = 0.015
 CAPTURE_QUIET_S = 0.001  # a first capture once the drawing pauses; the quiet is checked after
 SYNC_S = 0.004  # an app whose first change came this soon after the press answered at once
 LATE_S = 0.01  # ... this late, it did not; in between, as most of the run's apps did so far
+BUSY_S = 0.1  # a change this soon before the input: drawing under way, the answer untimed
+LATE_QUIET_S = 0.035  # two frames at 60 Hz: the least quiet window of a frame-clock app
 GRACE_S = 0.05
 ASYNC_HOLD_S = 0.15
 MAX_HOLD_S = 0.4
@@ -94,12 +98,14 @@ class Between:
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
                  last_input: Callable[[float], float | None] | None = None,
-                 input_before: Callable[[float, float], float | None] | None = None) -> None:
+                 input_before: Callable[[float, float], float | None] | None = None,
+                 input_after: Callable[[float], float | None] | None = None) -> None:
         self.watcher, self.space, self.ceiling_s = watcher, space, ceiling_s
         self.clock, self.sleep = clock, sleep
-        # the desktop's: when an action's last input went out, and its newest press before
-        # a time (what the app was answering when it changed the screen then)
+        # the desktop's: when an action's last input went out, its first press, and its
+        # newest press before a time (what the app was answering when it changed the screen)
         self.last_input, self.input_before = last_input, input_before
+        self.input_after = input_after
         self.listener: Listener | None = None  # desktop notifications, where a bus is
         self.quiet_s = BASE_QUIET_S
         self.shots = 0
@@ -150,19 +156,26 @@ class Between:
     def _answered_late(self, step: Settling) -> float | None:
         """How long after the press the app's first change came, when that is too late for
         an app that answers at once; None when it answered at once or not at all."""
-        first = self.watcher.first_change_after(step.since)
-        if first is None:
-            return None
         if step.since in self.judged:
             return self.judged[step.since]
+        first_input = self.input_after(step.since) if self.input_after is not None else None
+        origin = step.since if first_input is None else first_input
+        first = self.watcher.first_change_after(origin)
+        if first is None:
+            return None
         pressed = (self.input_before(step.since, first) if self.input_before is not None
                    else None)
-        latency = first - (step.since if pressed is None else pressed)
+        latency = first - (origin if pressed is None else pressed)
+        # Drawing already under way before the input (an animation, a page still loading):
+        # its next frame says nothing of how soon the app answers. Late, the safe side.
+        busy = self.watcher.first_change_after(
+            max(origin - BUSY_S, -1.0 if self.shot_at is None else self.shot_at),
+            origin) is not None
         # A paint 4-10 ms after the input: an app that answers at once on a busy machine, or
         # one that draws on a frame clock and caught a frame early; what most of the run's
         # apps did so far decides (a fresh run: late, the safe side).
-        at_once = latency <= SYNC_S or (
-            latency <= LATE_S and self.answers["at once"] > self.answers["late"])
+        at_once = not busy and (latency <= SYNC_S or (
+            latency <= LATE_S and self.answers["at once"] > self.answers["late"]))
         self.answers["at once" if at_once else "late"] += 1
         self.judged = {step.since: None if at_once else latency}
         if at_once:
@@ -178,7 +191,7 @@ class Between:
         """How long the screen must stay still after its last change."""
         if late is None:
             return self.quiet_s
-        return max(self.quiet_s, min(MAX_QUIET_S, LATENCY_FACTOR * late))
+        return max(self.quiet_s, LATE_QUIET_S, min(MAX_QUIET_S, LATENCY_FACTOR * late))
 
     def _due(self, step: Settling, after: float) -> float:
         """When a screenshot may leave whose screen last changed at `after` (`step.since`
@@ -311,7 +324,8 @@ def open_between(desktop: object, *, space: ScreenSpace, ceiling_s: float,
         return None
     between = Between(watcher, space=space, ceiling_s=ceiling_s, clock=clock, sleep=sleep,
                       last_input=getattr(desktop, "last_input", None),
-                      input_before=getattr(desktop, "input_before", None))
+                      input_before=getattr(desktop, "input_before", None),
+                      input_after=getattr(desktop, "input_after", None))
     listener, reason = open_listener(env, watcher.add_notice)
     if listener is None:
         log.debug("not listening for desktop notifications: %s", reason)

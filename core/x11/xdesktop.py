@@ -298,6 +298,13 @@ class XDesktop:
         """When the newest input event sent after `since` (time.monotonic) went out."""
         return self._inputs[-1][0] if self._inputs and self._inputs[-1][0] >= since else None
 
+    def input_after(self, since: float) -> float | None:
+        """When the first key or button press sent after `since` (time.monotonic) went out
+        (without a press, the first input event of any kind)."""
+        sent = [(at, is_press) for at, is_press in list(self._inputs) if at >= since]
+        presses = [at for at, is_press in sent if is_press]
+        return presses[0] if presses else (sent[0][0] if sent else None)
+
     def input_before(self, since: float, until: float) -> float | None:
         """When the newest key or button press sent between `since` and `until` went out
         (without a press, the newest input event of any kind): what the app was answering
