@@ -74,22 +74,10 @@ class Run:
         self.captured_at: list[float] = []
         self.between = Between(self.watcher, space=ScreenSpace(4, 4, 4, 4), ceiling_s=2,
                                clock=self.clock, sleep=self.clock.sleep,
-                               last_input=self.last_input, input_before=self.input_before,
-                               input_after=self.input_after)
+                               inputs_since=self.inputs_since)
 
-    def last_input(self, since):
-        sent = [t for t, _ in self.inputs if t >= since]
-        return sent[-1] if sent else None
-
-    def input_after(self, since):
-        sent = [(t, press) for t, press in self.inputs if t >= since]
-        presses = [t for t, press in sent if press]
-        return presses[0] if presses else (sent[0][0] if sent else None)
-
-    def input_before(self, since, until):
-        sent = [(t, press) for t, press in self.inputs if since <= t <= until]
-        presses = [t for t, press in sent if press]
-        return presses[-1] if presses else (sent[-1][0] if sent else None)
+    def inputs_since(self, since):
+        return [(t, press) for t, press in self.inputs if t >= since]
 
     def capture(self) -> Frame:
         self.captured_at.append(self.clock.now)
@@ -99,12 +87,13 @@ class Run:
         self.clock.now += ENCODE_S
         return frame.bgra[0]
 
-    def act(self, *, presses=(0.001,), changes=(), took=0.002, after_input=True):
+    def act(self, *, presses=(0.001,), changes=(), took=0.002, after_input=True, moves=()):
         """An action starting now: its presses and the app's changes (seconds after its
         start), then the screenshot after it."""
         start = self.clock.now
         self.between.action_started(f"toolu_{start}")
-        self.inputs += [(start + t, True) for t in presses]
+        self.inputs += sorted([(start + t, True) for t in presses]
+                              + [(start + t, False) for t in moves])
         self.watcher.changes += [(start + t, (0, 0, 2, 2)) for t in changes]
         self.clock.now = start + took
         self.captured_at = []
@@ -191,6 +180,16 @@ def test_a_screen_already_changing_before_the_press_cannot_time_the_answer() -> 
     run.watcher.changes += [(start - 0.05 + i * 0.017, (0, 0, 2, 2)) for i in range(3)]
     shot = run.act(changes=[0.002, 0.081])
     assert run.captured_at[-1] > start + 0.081 and shot.waited_s >= ASYNC_HOLD_S - 0.003
+
+
+def test_a_button_lit_as_the_pointer_comes_over_it_is_an_answer_not_drawing_under_way(
+        ) -> None:
+    run = Run()
+    # the pointer moves over a Tk button (lit 0.5 ms later), the press 1 ms after the move
+    # (the button drawn sunken 1 ms after that)
+    shot = run.act(moves=[0.0002], presses=[0.0012], changes=[0.0007, 0.0022], took=0.003)
+    assert not run.between.late_seen and shot.captures == 1
+    assert shot.waited_s < 0.001 + ENCODE_S + 0.002
 
 
 def test_an_answer_that_came_after_the_screenshot_and_stayed_holds_later_requests() -> None:

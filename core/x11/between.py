@@ -91,21 +91,19 @@ class Settling:
     since: float
     sent: float
     after_input: bool
+    inputs: tuple[tuple[float, bool], ...] = ()  # (sent at, is a press) of the action's input
 
 
 class Between:
     def __init__(self, watcher: Watcher, *, space: ScreenSpace, ceiling_s: float,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
-                 last_input: Callable[[float], float | None] | None = None,
-                 input_before: Callable[[float, float], float | None] | None = None,
-                 input_after: Callable[[float], float | None] | None = None) -> None:
+                 inputs_since: Callable[[float], list[tuple[float, bool]]] | None = None
+                 ) -> None:
         self.watcher, self.space, self.ceiling_s = watcher, space, ceiling_s
         self.clock, self.sleep = clock, sleep
-        # the desktop's: when an action's last input went out, its first press, and its
-        # newest press before a time (what the app was answering when it changed the screen)
-        self.last_input, self.input_before = last_input, input_before
-        self.input_after = input_after
+        # the desktop's: the input events sent since a time (when, and whether a press)
+        self.inputs_since = inputs_since
         self.listener: Listener | None = None  # desktop notifications, where a bus is
         self.quiet_s = BASE_QUIET_S
         self.shots = 0
@@ -150,27 +148,32 @@ class Between:
         if not (after_input and self.turn):
             return Settling(now, now, False)
         since = self.turn[-1][0]
-        sent = self.last_input(since) if self.last_input is not None else None
-        return Settling(since, since if sent is None else sent, True)
+        inputs = self.inputs_since(since) if self.inputs_since is not None else []
+        return Settling(since, inputs[-1][0] if inputs else since, True, tuple(inputs))
 
     def _answered_late(self, step: Settling) -> float | None:
         """How long after the press the app's first change came, when that is too late for
         an app that answers at once; None when it answered at once or not at all."""
         if step.since in self.judged:
             return self.judged[step.since]
-        first_input = self.input_after(step.since) if self.input_after is not None else None
-        origin = step.since if first_input is None else first_input
+        # The answer to the action's first press (to its first input, without one), timed
+        # from the newest press (or input) before it.
+        began = step.inputs[0][0] if step.inputs else step.since
+        presses = [at for at, is_press in step.inputs if is_press]
+        origin = presses[0] if presses else began
         first = self.watcher.first_change_after(origin)
         if first is None:
             return None
-        pressed = (self.input_before(step.since, first) if self.input_before is not None
-                   else None)
-        latency = first - (origin if pressed is None else pressed)
-        # Drawing already under way before the input (an animation, a page still loading):
-        # its next frame says nothing of how soon the app answers. Late, the safe side.
+        before = ([at for at in presses if at <= first]
+                  or [at for at, _ in step.inputs if at <= first] or [origin])
+        latency = first - before[-1]
+        # Drawing already under way before the action's input (an animation, a page still
+        # loading): its next frame says nothing of how soon the app answers. Late, the safe
+        # side. (A change between the first input and the press, such as a button lit as
+        # the pointer comes over it, is an answer, not drawing under way.)
         busy = self.watcher.first_change_after(
-            max(origin - BUSY_S, -1.0 if self.shot_at is None else self.shot_at),
-            origin) is not None
+            max(began - BUSY_S, -1.0 if self.shot_at is None else self.shot_at),
+            began) is not None
         # A paint 4-10 ms after the input: an app that answers at once on a busy machine, or
         # one that draws on a frame clock and caught a frame early; what most of the run's
         # apps did so far decides (a fresh run: late, the safe side).
@@ -323,9 +326,7 @@ def open_between(desktop: object, *, space: ScreenSpace, ceiling_s: float,
                  "and Claude is not told what came and went", reason)
         return None
     between = Between(watcher, space=space, ceiling_s=ceiling_s, clock=clock, sleep=sleep,
-                      last_input=getattr(desktop, "last_input", None),
-                      input_before=getattr(desktop, "input_before", None),
-                      input_after=getattr(desktop, "input_after", None))
+                      inputs_since=getattr(desktop, "inputs_since", None))
     listener, reason = open_listener(env, watcher.add_notice)
     if listener is None:
         log.debug("not listening for desktop notifications: %s", reason)

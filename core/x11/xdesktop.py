@@ -294,24 +294,10 @@ class XDesktop:
                                    "height": m.height})
             return Frame(width=shot.width, height=shot.height, bgra=bytes(shot.raw))
 
-    def last_input(self, since: float) -> float | None:
-        """When the newest input event sent after `since` (time.monotonic) went out."""
-        return self._inputs[-1][0] if self._inputs and self._inputs[-1][0] >= since else None
-
-    def input_after(self, since: float) -> float | None:
-        """When the first key or button press sent after `since` (time.monotonic) went out
-        (without a press, the first input event of any kind)."""
-        sent = [(at, is_press) for at, is_press in list(self._inputs) if at >= since]
-        presses = [at for at, is_press in sent if is_press]
-        return presses[0] if presses else (sent[0][0] if sent else None)
-
-    def input_before(self, since: float, until: float) -> float | None:
-        """When the newest key or button press sent between `since` and `until` went out
-        (without a press, the newest input event of any kind): what the app was answering
-        if it changed the screen at `until`."""
-        sent = [(at, is_press) for at, is_press in list(self._inputs) if since <= at <= until]
-        presses = [at for at, is_press in sent if is_press]
-        return presses[-1] if presses else (sent[-1][0] if sent else None)
+    def inputs_since(self, since: float) -> list[tuple[float, bool]]:
+        """The input events sent since `since` (time.monotonic): when each went out, and
+        whether it pressed a key or button (the newest 256 are kept)."""
+        return [(at, is_press) for at, is_press in list(self._inputs) if at >= since]
 
     def watch(self) -> tuple[Any, str]:
         """A Watcher (core/x11/watcher.py) of this display and monitor on a connection of its own,
