@@ -190,7 +190,7 @@ class Between:
                      max(ASYNC_HOLD_S, self.hold_s) * 1000)
         return latency
 
-    def _window(self, step: Settling, late: float | None) -> float:
+    def _window(self, late: float | None) -> float:
         """How long the screen must stay still after its last change."""
         if late is None:
             return self.quiet_s
@@ -207,7 +207,7 @@ class Between:
             return max(step.since + GRACE_S, step.sent + hold)
         late = self._answered_late(step)
         hold = self.hold_s if late is None else max(self.hold_s, ASYNC_HOLD_S)
-        return max(after + self._window(step, late), step.sent + hold)
+        return max(after + self._window(late), step.sent + hold)
 
     def _ready(self, step: Settling, since: float, t0: float, *, early: bool) -> bool:
         """Wait until a capture is worth taking; False at the ceiling. `early`: the first
@@ -221,7 +221,7 @@ class Between:
                 if changed:
                     late = self._answered_late(step)
                     if now - last >= (CAPTURE_QUIET_S if late is None
-                                      else self._window(step, late)):
+                                      else self._window(late)):
                         return True
                 elif now >= step.sent + LATE_S:  # an app that answers at once has drawn
                     return True
@@ -272,9 +272,10 @@ class Between:
             elif retake:
                 changed = self.changed_since(shot_at)
             log.debug("screenshot %d: waited %.1f ms, captured in %.1f, made in %.1f, then "
-                      "watched %.1f ms", captures, (shot_at - t0) * 1000,
+                      "watched %.1f ms; the app answered %s", captures, (shot_at - t0) * 1000,
                       (captured - shot_at) * 1000, (ready - captured) * 1000,
-                      (self.clock() - ready) * 1000)
+                      (self.clock() - ready) * 1000, "late" if self.judged.get(step.since)
+                      else "at once or not at all")
             if changed is None or captures > MAX_RETAKES:
                 break
             log.debug("the screen changed %.0f ms after its capture: taken again",
