@@ -157,6 +157,18 @@ def test_once_an_app_answered_late_an_action_that_changes_nothing_is_held_as_lon
     assert shot.made == 2 and run.captured_at[-1] > 100.120 + 1.0
 
 
+def test_one_slow_paint_in_a_run_of_quick_answers_does_not_hold_actions_that_change_nothing(
+        ) -> None:
+    run = Run()
+    for _ in range(3):
+        run.act(changes=[0.002])
+        run.later()
+    run.act(changes=[0.025])  # a busy moment: held, this once
+    run.later()
+    shot = run.act()
+    assert run.between.late_seen and shot.waited_s <= GRACE_S + 0.001
+
+
 def test_a_paint_a_few_ms_late_is_judged_by_what_the_run_has_seen() -> None:
     fresh = Run()
     shot = fresh.act(changes=[0.007])  # nothing seen before: may be a frame clock's paint

@@ -14,8 +14,8 @@ soon the app's first change came after the key or button press it answered tells
   click), or the screen was already changing in the 100 ms before the input (since the last
   screenshot), so the delay says nothing. The quiet window is three times that delay (at
   least 35 ms, two frames; at most 300 ms), and the request leaves no sooner than 150 ms
-  after the input; a change before then retakes the screenshot. Once a run has seen such an
-  app, an action that changes nothing is held as long;
+  after the input; a change before then retakes the screenshot. In a run whose apps have
+  answered so at least as often as at once, an action that changes nothing is held as long;
 - nothing changed at all: captured 10 ms after the input (an app that answers at once has
   drawn by then), sent 50 ms after the action started unless a change retakes it;
 - a change that came within 300 ms after a screenshot taken after input and was still there
@@ -190,6 +190,12 @@ class Between:
                      max(ASYNC_HOLD_S, self.hold_s) * 1000)
         return latency
 
+    @property
+    def mostly_late(self) -> bool:
+        """Whether the run's apps have answered late at least as often as at once (one slow
+        paint of an app that answers at once, on a busy machine, does not make it so)."""
+        return self.answers["late"] > 0 and self.answers["late"] >= self.answers["at once"]
+
     def _window(self, late: float | None) -> float:
         """How long the screen must stay still after its last change."""
         if late is None:
@@ -203,7 +209,7 @@ class Between:
             changed = self.watcher.first_change_after(step.since) is not None
             return after + self.quiet_s if changed else after
         if self.watcher.first_change_after(step.since) is None:
-            hold = max(self.hold_s, ASYNC_HOLD_S if self.late_seen else 0.0)
+            hold = max(self.hold_s, ASYNC_HOLD_S if self.mostly_late else 0.0)
             return max(step.since + GRACE_S, step.sent + hold)
         late = self._answered_late(step)
         hold = self.hold_s if late is None else max(self.hold_s, ASYNC_HOLD_S)
