@@ -4,12 +4,12 @@
 Each scene is tests/apps/tripwire_app.py on a private Xvfb with known text; the screen is
 captured as cua captures it and read by each engine. Figures per engine: word recall (share of
 the scene's known words found), the share of hostile scenes the detector flags from the OCR'd
-text, wall time and CPU time per full frame (CPU: the process's own plus its children's, so
-Tesseract's subprocess counts). The machine may be shared: CPU time is the steadier figure.
+text, wall time and CPU time per full frame (CPU: the process's own plus its children's).
+The machine may be shared: CPU time is the steadier figure.
 
-Run:  python benchmarks/ocr_engines.py [--rounds 3] [--engines tesseract,rapidocr]
-Needs: apt-get install tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim;
-       pip install pytesseract rapidocr-onnxruntime
+Run:  python benchmarks/ocr_engines.py [--rounds 3] [--engines tesseract,tesseract-eng,rapidocr]
+Needs: apt-get install tesseract-ocr-eng tesseract-ocr-chi-sim;
+       pip install tesserocr rapidocr-onnxruntime
 """
 
 from __future__ import annotations
@@ -56,19 +56,16 @@ def words(text: str) -> list[str]:
 class Tesseract:
     name = "tesseract"
 
-    def __init__(self, threads: str | None, languages: tuple[str, ...] | None = None) -> None:
+    def __init__(self, languages: tuple[str, ...] | None = None) -> None:
         from claude_cua.core.safety.ocr import TesseractEngine, find_engine
 
         engine, detail = find_engine()
         if engine is None:
             raise SystemExit(detail)
         if languages is not None:
-            engine = TesseractEngine(engine.binary, languages)
+            engine = TesseractEngine(engine.tessdata, languages)
         self.engine, self.detail = engine, detail
-        # cua sets OMP_THREAD_LIMIT=1 itself; without it OpenMP uses every core.
-        os.environ["OMP_THREAD_LIMIT"] = threads or str(os.cpu_count())
-        self.name = (f"tesseract {'+'.join(engine.languages)} "
-                     f"(OMP_THREAD_LIMIT={os.environ['OMP_THREAD_LIMIT']})")
+        self.name = f"tesseract {'+'.join(engine.languages)} (tesserocr, in process)"
 
     def read(self, image: Image.Image) -> list[TextLine]:
         return self.engine.read(image)
@@ -140,16 +137,15 @@ def measure(engine: Callable[[Image.Image], list[TextLine]], image: Image.Image,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--engines", default="tesseract,tesseract-1,tesseract-1-eng,rapidocr")
+    parser.add_argument("--engines", default="tesseract,tesseract-eng,rapidocr")
     args = parser.parse_args()
-    makers = {"tesseract": lambda: Tesseract(None), "tesseract-1": lambda: Tesseract("1"),
-              "tesseract-1-eng": lambda: Tesseract("1", ("eng",)), "rapidocr": Rapid}
+    makers = {"tesseract": Tesseract, "tesseract-eng": lambda: Tesseract(("eng",)),
+              "rapidocr": Rapid}
     chosen = [n for n in args.engines.split(",") if n]
     with tempfile.TemporaryDirectory() as tmp, VirtualDisplay(size=(1920, 1080)) as display:
         shots = [(scene, text, hostile, render(display, scene, text, Path(tmp)))
                  for scene, text, hostile in SCENES]
         for name in chosen:
-            saved = os.environ.get("OMP_THREAD_LIMIT")
             engine = makers[name]()
             recall, walls, cpus, flagged, false = [], [], [], 0, 0
             for _scene, text, hostile, image in shots:
@@ -177,8 +173,6 @@ def main() -> None:
                 "cpu_s_median": round(statistics.median(cpus), 3),
                 "load_average": os.getloadavg()[0],
             }), flush=True)
-            if saved is None:
-                os.environ.pop("OMP_THREAD_LIMIT", None)
     subprocess.run(["nproc"], check=False)
 
 

@@ -5,14 +5,19 @@ The run: `cua run --virtual-display 1024x768 --app xterm --non-interactive TASK`
 plain progress output (stderr is not a terminal here), ANTHROPIC_API_KEY set and
 ANTHROPIC_BASE_URL pointing at the fake Messages API on 127.0.0.1, whose scripted Claude asks
 for one left_click in the xterm and then reports success. The step traced is that click: from
-the return of the first ClaudeClient.send to the start of the second, on every thread, with
-sys.setprofile and threading.setprofile: every Python call whose code lives in core/ or cli/
-(core/demo/, the fake Claude itself, left out).
+the moment the step gets its first reply back from the model client to the moment it hands the
+next request to it (the `send` that core/engine/step.py calls; what the client stack does with
+a request, redaction, the interruptible wrapper and the SDK call, is the request itself), on
+every thread, with sys.setprofile and threading.setprofile: every Python call whose code lives
+in core/ or cli/ (cli/demo/, the fake Claude itself, left out).
+
+Before 2026-12-07 the boundary was the bare SDK client's send (ClaudeClient.send), one layer
+further in; `--inner` measures that way, for comparison with older figures.
 
 Prints the files in first-visit order with their call counts, and how many times the path
 switched file.
 
-    python benchmarks/step_path.py [SOURCE_ROOT]
+    python benchmarks/step_path.py [--inner] [SOURCE_ROOT]
 
 SOURCE_ROOT (default: this checkout) is where the traced claude_cua package's files live: run
 this file with an older checkout's venv and its folder to measure that commit the same way.
@@ -29,7 +34,10 @@ import tempfile
 import threading
 from pathlib import Path
 
-ROOT = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent
+ARGS = [a for a in sys.argv[1:] if a != "--inner"]
+INNER = "--inner" in sys.argv[1:]
+ROOT = Path(ARGS[0]).resolve() if ARGS else Path(__file__).resolve().parent.parent
+STEP_FILE = str(ROOT / "core" / "engine" / "step.py")
 
 
 def main() -> None:
@@ -44,9 +52,16 @@ def main() -> None:
     state = {"on": False, "sends": 0}
     send_code = ClaudeClient.send.__code__
 
+    def is_boundary(frame) -> bool:
+        if INNER:
+            return frame.f_code is send_code
+        caller = frame.f_back
+        return (frame.f_code.co_name == "send" and caller is not None
+                and caller.f_code.co_filename == STEP_FILE)
+
     def profile(frame, event, arg):
         code = frame.f_code
-        if code is send_code:
+        if is_boundary(frame):
             with lock:
                 if event == "call":
                     state["sends"] += 1
@@ -61,7 +76,7 @@ def main() -> None:
             rel = Path(code.co_filename).resolve().relative_to(ROOT)
         except ValueError:
             return
-        if rel.parts[0] in ("core", "cli") and rel.parts[:2] != ("core", "demo"):
+        if rel.parts[0] in ("core", "cli") and rel.parts[:2] != ("cli", "demo"):
             with lock:
                 visited.append(str(rel))
 

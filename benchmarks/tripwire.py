@@ -7,15 +7,20 @@ Parts (all by default; pick with --parts):
             it: hostile screens flagged, ordinary screens flagged (false alarms), scan wall and
             CPU time per 1920x1080 frame
   region    the scan of a frame where only a dialog appeared, against the full frame
+  memory    resident memory a run's two reading threads add (Tesseract's models loaded in each)
   hostile   `cua run` with a scripted Claude that obeys the screen (clicks the orange bait) on
             every hostile screen, unattended: injected clicks carried out (target 0), statuses
   benign    `cua run` on the benign look-alike screens, --benign-runs times in all (default 50):
             runs stopped by the tripwire (target 0)
+  heldout   the clean held-out set (benchmarks/injection_heldout.json: written after the detector
+            was last changed, never used to tune it nor in the tests): the detector on each
+            text, then each rendered on the form and read by OCR as a run reads it
   latency   `cua run` on the form with a model that takes --model-s seconds (default 1.0) per
             reply, each Save click replacing a page of text under it (most of the screen is
             read again every step): the step's wait for the scan (added time), on and off
 
-Run:  python benchmarks/tripwire.py [--parts detector,ocr,region,hostile,benign,latency]
+Run:  python benchmarks/tripwire.py [--parts detector,memory,ocr,region,hostile,benign,heldout,
+                                              latency]
 The machine may be shared: CPU times are the steadier figures; the load average is printed.
 """
 
@@ -179,6 +184,78 @@ def ocr(display: VirtualDisplay, tmp: Path) -> None:
         frames=len(walls))
 
 
+def heldout(display: VirtualDisplay | None, tmp: Path | None) -> None:
+    """The clean held-out set: scored as it is, never tuned on (see the file's note)."""
+    data = json.loads((Path(__file__).resolve().parent / "injection_heldout.json").read_text(
+        encoding="utf-8"))
+    for label, hostile_set in (("hostile", True), ("benign", False)):
+        texts = data[label]
+        wrong = [text for _, text in texts if (judge_text(text) is not None) != hostile_set]
+        say("heldout", stage="detector", set=label,
+            flagged=f"{sum(judge_text(t) is not None for _, t in texts)}/{len(texts)}",
+            wrong=wrong)
+    if display is None or tmp is None:
+        return
+    engine, detail = find_engine()
+    if engine is None:
+        raise SystemExit(detail)
+    for label, hostile_set in (("hostile", True), ("benign", False)):
+        flagged, wrong = 0, []
+        for scene, text in data[label]:
+            proc, _ = start_form(display, tmp, ["--scene", scene, "--text", text])
+            try:
+                lines, _, _ = read_settled(engine, display, True)
+            finally:
+                stop(proc)
+            found = scan(lines)
+            flagged += bool(found)
+            if bool(found) != hostile_set:
+                wrong.append({"text": text, "read": [f.text for f in found] or
+                              [line.text for line in lines if line.box[1] > 0][-4:]})
+        say("heldout", stage="ocr on rendered screens", engine=detail, set=label,
+            flagged=f"{flagged}/{len(data[label])}", wrong=wrong)
+
+
+def memory() -> None:
+    """What reading costs in memory: resident memory before and after a Tripwire reads a
+    frame of text drawn here, then four Tripwires at once (the engines are the process's, at
+    most two loaded, so four runs cost what one does)."""
+    from PIL import Image, ImageDraw
+
+    def rss_mb() -> float:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+    engine, detail = find_engine()
+    if engine is None:
+        raise SystemExit(detail)
+    page = Image.new("RGB", (1920, 1080), "white")
+    draw = ImageDraw.Draw(page)
+    for row in range(40):
+        draw.text((40, 20 + row * 26), f"Invoice {1000 + row}: approved by the accounts team "
+                  f"on day {row % 28 + 1}, batch 7.", fill="black")
+    before = rss_mb()
+    blank = Image.new("RGB", (1920, 1080), "white")
+    added = []
+    for runs in (1, 4):  # one run, then four at once (a batch's, in one process)
+        tripwires = [Tripwire(engine) for _ in range(runs)]
+        try:
+            for image in (blank, page):  # the page as a change: read in two halves at once
+                for tripwire in tripwires:
+                    tripwire.submit(Frame(1920, 1080,
+                                          image.convert("RGBA").tobytes("raw", "BGRA")))
+                scans = [t.result(60).scan for t in tripwires]
+            added.append(round(rss_mb() - before))
+        finally:
+            for tripwire in tripwires:
+                tripwire.close()
+    scanned = scans[0]
+    say("memory", engine=detail, readers=engine.readers, rss_before_mb=round(before),
+        added_mb_one_run=added[0], added_mb_four_runs_at_once=added[1],
+        lines_read=scanned.lines if scanned else None,
+        regions=len(scanned.regions) if scanned else None)
+
+
 def region(display: VirtualDisplay, tmp: Path) -> None:
     """Only what changed: the form, then a dialog over it (and the title bars repainted)."""
     engine, _ = find_engine()
@@ -312,20 +389,25 @@ def latency(display: VirtualDisplay, tmp: Path, model_s: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default="detector,ocr,region,hostile,benign,latency")
+    parser.add_argument("--parts",
+                        default="detector,memory,ocr,region,hostile,benign,heldout,latency")
     parser.add_argument("--benign-runs", type=int, default=50)
     parser.add_argument("--model-s", type=float, default=1.0)
     args = parser.parse_args()
     parts = args.parts.split(",")
     if "detector" in parts:
         detector()
-    if not set(parts) - {"detector"}:
+    if "memory" in parts:
+        memory()
+    if not set(parts) - {"detector", "memory"}:
         return
     with tempfile.TemporaryDirectory() as tmp_name, \
             VirtualDisplay(size=(1920, 1080)) as display:
         tmp = Path(tmp_name)
         if "ocr" in parts:
             ocr(display, tmp)
+        if "heldout" in parts:
+            heldout(display, tmp)
         if "region" in parts:
             region(display, tmp)
         if "hostile" in parts:

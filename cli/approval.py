@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import unicodedata
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -16,6 +15,7 @@ from rich.text import Text
 from ..core.errors import HungUp
 from ..core.interrupts import terminal_hung_up, terminal_lost
 from ..core.safety.gate import Answer, ApprovalRequest, Gate
+from .view import visible
 
 CHOICES: dict[str, tuple[Answer, str]] = {
     "o": ("once", "approve once"),
@@ -23,23 +23,6 @@ CHOICES: dict[str, tuple[Answer, str]] = {
     "d": ("deny", "deny (Claude is told, and goes on)"),
     "q": ("abort", "abort the run"),
 }
-_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
-
-
-def visible(text: str) -> str:
-    """`text` with every character a person could miss written as an escape: control and
-    format characters (zero-width spaces, direction marks), and any space other than ' '."""
-    out = []
-    for ch in text:
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif ch != " " and (unicodedata.category(ch)[0] in "CZ" or not ch.isprintable()):
-            out.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
 def describe_action(name: str, action: dict[str, Any]) -> str:
     """One line: the action in words, typed text escaped and quoted."""
     parts = [name]

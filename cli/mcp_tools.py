@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.vocab.words import counted
-from .approval import describe_action, visible
+from .approval import describe_action
+from .view import visible
 
 NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 SECRET_SPEC = re.compile(rf"{NAME}(={NAME})?")

@@ -2,7 +2,8 @@
 
 One line per step (model time, tokens and cost, Claude's text) and one per action (the action
 with its API and screen coordinates, typed text escaped, its time, the policy's verdict and the
-answer, an error), then the pictures: the screenshot after each step, and those shown to a
+answer, an error), the injection tripwire's findings (the text, where on screen) and what
+came and went, then the pictures: the screenshot after each step, and those shown to a
 person asked to approve. Pure: it returns (line, style) pairs and the command prints them.
 """
 
@@ -13,8 +14,7 @@ from collections.abc import Iterator
 from ..core.store.runs import Run
 from ..core.vocab.record import StepRecord
 from ..core.vocab.words import counted
-from .approval import visible
-from .view import _action_line, _ms, outcome_style, transient_line
+from .view import _action_line, _ms, outcome_style, transient_line, tripwire_lines, visible
 
 Line = tuple[str, str | None]
 
@@ -59,6 +59,8 @@ def _step(run: Run, step: StepRecord) -> Iterator[Line]:
         picture = run.file(action.approval_picture)
         if picture is not None:
             yield f"    picture shown for approval: {picture}", "dim"
+    for line in tripwire_lines(step.tripwire):
+        yield f"  {line}", "yellow"
     for t in step.transients:
         yield f"  {transient_line(t)}", None
         picture = run.file(t.get("image"))

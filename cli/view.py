@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import time
+import unicodedata
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any
@@ -33,10 +34,26 @@ from ..core.vocab.events import (
 from ..core.vocab.record import ActionRecord
 from ..core.vocab.transient_text import transient_text
 from ..core.vocab.words import counted
-from .approval import visible
 
 if TYPE_CHECKING:  # core/safety/secrets.py is loaded by a run, not by `cua runs show`
     from ..core.safety.secrets import Redactor
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
+
+
+def visible(text: str) -> str:
+    """`text` with every character a person could miss written as an escape: control and
+    format characters (zero-width spaces, direction marks), and any space other than ' '."""
+    out = []
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ch != " " and (unicodedata.category(ch)[0] in "CZ" or not ch.isprintable()):
+            out.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def _ms(seconds: float) -> str:
@@ -46,6 +63,21 @@ def _ms(seconds: float) -> str:
 def transient_line(t: Mapping[str, Any]) -> str:
     """One recorded transient (StepRecord.transients) on one line, as Claude was told it."""
     return "came and went: " + visible(transient_text(t))
+
+
+def tripwire_lines(scan: Mapping[str, Any] | None) -> list[str]:
+    """The injection tripwire's findings on the screenshot a step answered (StepRecord.tripwire),
+    one line each: the text as read, its kind and where it is on screen."""
+    lines = []
+    for found in (scan or {}).get("findings") or ():
+        text = " ".join(str(found.get("text", "")).split())
+        text = text if len(text) <= 160 else text[:159] + "…"
+        x0, y0, x1, y1 = [*(found.get("box") or ()), 0, 0, 0, 0][:4]
+        where = f"screen ({x0}, {y0}) to ({x1}, {y1})"
+        seen = ", read in a zoom" if found.get("seen_in") == "zoom" else ""
+        lines.append(f"injection tripwire flagged \"{visible(text)}\" "
+                     f"({found.get('kind', '?')}) at {where}{seen}")
+    return lines
 
 
 # Fields left out of the default per-action line when they hold the usual value (-v shows them).
@@ -171,7 +203,8 @@ class PlainView:
                         f"{event.reason}; Claude takes over from step {event.step + 1}")
             case StepFinished():
                 rec = event.record
-                lines = [f"  {transient_line(t)}" for t in rec.transients]
+                lines = [f"  {line}" for line in tripwire_lines(rec.tripwire)]
+                lines += [f"  {transient_line(t)}" for t in rec.transients]
                 if rec.settle_s is not None and self.verbose:
                     captures = counted(rec.settle_captures or 0, "capture")
                     lines.append(f"  settle {_ms(rec.settle_s)} ({captures}), "

@@ -160,6 +160,9 @@ def for_this_process() -> None:
     _process_ends_after_run = True
     for number in _RAISED:
         signal.signal(number, _raise)
+    # A parent may have blocked them, and a blocked mask is inherited: a Ray worker's thread
+    # blocks SIGINT, so the `cua run` it started never saw the Ctrl-C it was sent.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, set(_RAISED))
 
 
 def _raise(signum: int, frame: object) -> None:

@@ -12,7 +12,8 @@
 #        CUA_OCR=0 sh scripts/setup.sh   (without Tesseract: the injection tripwire stays off)
 #
 # The injection tripwire reads the screen with Tesseract: the Debian packages tesseract-ocr,
-# -eng and -chi-sim (Chinese), and the `ocr` extra (pytesseract), installed unless CUA_OCR=0.
+# -eng and -chi-sim (Chinese, the language data), and the `ocr` extra (tesserocr, Tesseract
+# in process), installed unless CUA_OCR=0.
 #
 # Where cua goes: the active virtual environment if one is active ($VIRTUAL_ENV), else a
 # virtual environment of its own, $CUA_VENV or ~/.local/share/cua/venv, made with the first

@@ -78,7 +78,7 @@ def test_setup_installs_the_tripwire_ocr_unless_told_not_to():
 
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
         "optional-dependencies"]
-    assert any(d.startswith("pytesseract") for d in extras["ocr"])
+    assert any(d.startswith("tesserocr") for d in extras["ocr"])
 
 
 def _table_keys(readme: str, heading: str) -> set[str]:

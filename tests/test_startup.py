@@ -15,7 +15,7 @@ try:
 except SystemExit as exc:
     code = exc.code
 heavy = sorted(m for m in ("anthropic", "pyautogui", "mss", "Xlib", "httpx2", "PIL", "pydantic",
-                           "rich.progress", "rich.live", "ray", "mcp", "pytesseract", "jeepney")
+                           "rich.progress", "rich.live", "ray", "mcp", "tesserocr", "jeepney")
                if m in sys.modules)
 sys.stderr.write("MODULES=" + repr(heavy) + "\\n")
 """

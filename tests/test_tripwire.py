@@ -3,6 +3,7 @@ on a FakeDesktop, with a stand-in OCR reader that "reads" a text where a red pat
 (so what changed on screen, crops and boxes really matter). OCR itself is tested on rendered
 screens in tests/display/test_tripwire_display.py."""
 
+import re
 import threading
 
 import pytest
@@ -32,8 +33,9 @@ class PaintedText:
 
     name = "painted"
 
-    def __init__(self, text=HOSTILE, gate=None):
+    def __init__(self, text=HOSTILE, gate=None, legible_from=0):
         self.text, self.gate = text, gate
+        self.legible_from = legible_from  # a patch less tall than this is too small to read
         self.reads = []
 
     def read(self, image):
@@ -42,7 +44,9 @@ class PaintedText:
             self.gate(image)
         # The tripwire hands engines a grey image: red is 76 there, the background 200.
         box = image.convert("L").point(lambda v: 255 if 60 < v < 90 else 0).getbbox()
-        return [] if box is None else [TextLine(self.text, box)]
+        if box is None or box[3] - box[1] < self.legible_from:
+            return []
+        return [TextLine(self.text, box)]
 
 
 def painted_desktop():
@@ -118,6 +122,42 @@ def test_a_person_sees_the_text_and_a_picture_and_claude_is_told(api):
     assert HOSTILE in told
 
 
+def test_text_legible_only_in_a_zoom_gates_the_next_action(api):
+    """Fine print the screenshot is too small to read: Claude zooms onto it, the tripwire reads
+    the zoom's picture as Claude does, and the click that follows waits for a person."""
+    from claude_cua.cli.demo.policies import find_colour, latest_image, to_model_space
+
+    desktop = FakeDesktop(1920, 1080, rgb=(200, 200, 200))
+    ImageDraw.Draw(desktop.image).rectangle((600, 400, 640, 409), fill=RED)  # 10 rows high
+
+    target = []
+
+    def zoom_onto_red(req):
+        image = latest_image(req)
+        x, y = find_colour(image, RED)
+        target.append(to_model_space((x, y), image=image, request=req))
+        corner = to_model_space((x - 40, y - 15), image=image, request=req)
+        far = to_model_space((x + 40, y + 15), image=image, request=req)
+        return Reply([computer_call(req, "zoom", region=[*corner, *far])])
+
+    def click_red(req):  # obeys: the text said to click it
+        return Reply([computer_call(req, "left_click", coordinate=target[0])])
+
+    api.queue(zoom_onto_red, click_red, Reply([report("success", "done")]))
+    result, desktop, steps = run(api, PaintedText(legible_from=40), desktop=desktop)
+    assert result.status == "needs_approval"
+    assert clicks(desktop) == []  # the click never happened
+    zoomed, judged = steps
+    assert zoomed.actions[0].name == "zoom" and zoomed.tripwire["findings"] == []
+    [finding] = judged.tripwire["findings"]
+    assert (finding["text"], finding["seen_in"]) == (HOSTILE, "zoom")
+    x0, y0, x1, y1 = finding["box"]  # in screen pixels, around the fine print
+    assert abs(x0 - 600) <= 3 and abs(y0 - 400) <= 3 and abs(x1 - 641) <= 3 and abs(y1 - 410) <= 3
+    assert judged.tripwire["zooms"] == 1
+    assert result.approval.to_dict()["screen_text"][0]["seen_in"] == "zoom"
+    assert len(api.requests) == 2  # the run stopped before the click: nothing more was sent
+
+
 def test_the_record_and_the_report_keep_what_was_flagged(api, tmp_path):
     from claude_cua.core.report.html import write_report
     from claude_cua.core.store.runs import RunRecorder, load_run
@@ -143,6 +183,62 @@ def test_the_record_and_the_report_keep_what_was_flagged(api, tmp_path):
     html = write_report(run, tmp_path / "report.html").read_text()
     assert "injection tripwire: text on the screen addresses the agent" in html
     assert "screen scan" in html
+
+
+FLAGGED_LINE = (f'  injection tripwire flagged "{HOSTILE}" (override) at screen (600, 400) to '
+                "(901, 441)")
+
+
+def test_runs_show_lists_what_the_tripwire_flagged(api, tmp_path, monkeypatch, capsys):
+    from claude_cua.cli.main import run_cli
+    from claude_cua.core.store.runs import RunRecorder
+
+    api.queue(click(), Reply([report("success", "done")]))
+    run_dir = tmp_path / "runs" / "r1"
+    run_dir.mkdir(parents=True)
+    recorder = RunRecorder(run_dir, meta={})
+    client = ClaudeClient(api_key="test-key", base_url=api.url, max_retries=0)
+    try:
+        run_task("save", desktop=painted_desktop(), client=client, on_event=recorder,
+                 config=LoopConfig(model=MODEL, flavour=flavour_for(MODEL, None), max_steps=3,
+                                   reader=PaintedText()),
+                 approver=Answers("once"), run_dir=str(run_dir), sleep=lambda s: None)
+    finally:
+        client.close()
+        recorder.close()
+    monkeypatch.setenv("CUA_DATA_DIR", str(tmp_path))
+    capsys.readouterr()
+    assert run_cli(["runs", "show", "r1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    step1 = lines.index(next(line for line in lines if line.startswith("step 1: ")))
+    step2 = lines.index(next(line for line in lines if line.startswith("step 2: ")))
+    assert FLAGGED_LINE in lines[step1:step2], lines
+    assert lines.count(FLAGGED_LINE) == 1
+
+
+def test_the_live_view_lists_what_the_tripwire_flagged(api):
+    import io
+
+    from claude_cua.cli.view import LiveView
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=200, color_system=None)
+    view = LiveView(console)
+    api.queue(click(), Reply([report("success", "done")]))
+    client = ClaudeClient(api_key="test-key", base_url=api.url, max_retries=0)
+    try:
+        result = run_task("save the vendor record", desktop=painted_desktop(), client=client,
+                          config=LoopConfig(model=MODEL, flavour=flavour_for(MODEL, None),
+                                            max_steps=3, reader=PaintedText()),
+                          on_event=view, approver=refuse_all, sleep=lambda s: None)
+    finally:
+        client.close()
+        view.close()
+    assert result.status == "needs_approval"
+    # What the terminal shows, without the live area's cursor moves and erasures
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\r", "", console.file.getvalue())
+    assert FLAGGED_LINE.strip() in shown, shown
+    assert shown.index("step 1: model") < shown.index(FLAGGED_LINE.strip())
 
 
 def test_an_ordinary_screen_passes_and_the_scan_is_recorded(api):
@@ -215,20 +311,31 @@ def test_only_what_changed_is_read_again(api):
 
     desktop.click = click_and_change
     run(api, reader, desktop=desktop)
-    assert reader.reads[:2] == [(1920, 588), (1920, 588)]  # the first frame: two halves at once
-    assert reader.reads[2][0] < 400 and reader.reads[2][1] < 400  # then the changed corner only
+    assert reader.reads[0] == (1920, 1080)  # the first frame: the whole screen, as one page
+    assert reader.reads[1][0] < 400 and reader.reads[1][1] < 400  # then the changed corner only
 
 
-def test_a_line_across_the_cut_between_halves_is_read_once():
+def test_a_tall_change_is_read_in_two_halves_cut_where_no_text_is():
     desktop = FakeDesktop(1920, 1080, rgb=(200, 200, 200))
-    ImageDraw.Draw(desktop.image).rectangle((600, 520, 900, 560), fill=RED)
-    tripwire = Tripwire(PaintedText())
+    reader = PaintedText()
+    tripwire = Tripwire(reader)
     try:
+        tripwire.submit(desktop.capture())
+        assert tripwire.result().scan.lines == 0
+        # A page of "text" under a form: the changed rows 300-880, a red line across the
+        # middle (rows 590-610) and grey ones above and below it
+        draw = ImageDraw.Draw(desktop.image)
+        for top in range(300, 900, 40):
+            draw.rectangle((100, top, 1000, top + 20), fill=(30, 30, 30))
+        draw.rectangle((100, 590, 1000, 610), fill=RED)
         tripwire.submit(desktop.capture())
         scanned = tripwire.result().scan
     finally:
         tripwire.close()
-    assert [line.box for line in scanned.lines_found] == [(600, 520, 901, 561)]
+    halves = reader.reads[1:]
+    assert len(halves) == 2 and all(w == 1000 - 100 + 1 + 2 * 48 for w, _ in halves)
+    assert sum(h for _, h in halves) == (880 + 1 + 48) - (300 - 48)  # no row read twice
+    assert [line.box for line in scanned.lines_found] == [(100, 590, 1001, 611)]  # once, whole
     assert len(scanned.findings) == 1
 
 
@@ -257,6 +364,36 @@ def test_each_tripwire_is_its_own():
     finally:
         first.close()
         second.close()
+
+
+def test_a_frame_retaken_before_its_read_began_replaces_the_queued_one():
+    """The screen changed under a screenshot, which was taken again: the frame still waiting
+    is not read; the newest is, and is the one results answer for."""
+    started, release = threading.Event(), threading.Event()
+
+    def hold_first(image):
+        started.set()
+        release.wait(10)
+
+    reader = PaintedText(gate=hold_first)
+    tripwire = Tripwire(reader)
+    try:
+        blank = FakeDesktop(1920, 1080, rgb=(200, 200, 200))
+        tripwire.submit(blank.capture())  # being read, held
+        assert started.wait(10)
+        other = FakeDesktop(1920, 1080, rgb=(200, 200, 200))
+        ImageDraw.Draw(other.image).rectangle((100, 100, 200, 140), fill=(0, 0, 0))
+        tripwire.submit(other.capture())  # queued, then replaced before its read began
+        tripwire.submit(painted_desktop().capture())
+        release.set()
+        scanned = tripwire.result().scan
+    finally:
+        release.set()
+        tripwire.close()
+    assert len(scanned.findings) == 1  # the newest frame's
+    # the held whole-frame read, then only the newest frame's change: the replaced one unread
+    assert reader.reads[0] == (1920, 1080) and len(reader.reads) == 2
+    assert reader.reads[1][0] < 1920
 
 
 def test_always_approves_only_the_same_screen_text():
@@ -332,7 +469,7 @@ def test_a_bad_scope_window_is_a_configuration_error(cua, api):
 
 def test_without_an_ocr_engine_a_run_warns_once_and_goes_on(cua, api, monkeypatch):
     monkeypatch.setenv("CUA_TRIPWIRE", "on")
-    monkeypatch.setenv("CUA_TESSERACT", "/nonexistent/tesseract")
+    monkeypatch.setenv("CUA_TESSDATA", "/nonexistent/tessdata")
     api.queue(click(), click(), Reply([report("success", "done")]))
     code, summary, err = cua.json(*RUN, "--desktop", "fake", "click twice")
     assert (code, summary["status"]) == (0, "success")
@@ -343,7 +480,7 @@ def test_without_an_ocr_engine_a_run_warns_once_and_goes_on(cua, api, monkeypatc
 def test_doctor_says_the_tripwire_would_be_off_and_how_to_install():
     from claude_cua.core.engine.doctor import check_tripwire
 
-    check = check_tripwire({"PATH": "/usr/bin:/bin", "CUA_TESSERACT": "/nonexistent/tess"})
+    check = check_tripwire({"PATH": "/usr/bin:/bin", "CUA_TESSDATA": "/nonexistent/tessdata"})
     assert not check.ok and "tripwire would be off" in check.detail
     assert "apt-get install tesseract-ocr" in check.fix and "claude-cua[ocr]" in check.fix
     assert check_tripwire({"CUA_TRIPWIRE": "off"}).ok
@@ -385,3 +522,28 @@ def test_ocr_languages_can_be_chosen_and_a_missing_one_is_named():
     assert status(env={**env, "CUA_OCR_LANGS": "eng"}).languages == ("eng",)
     missing = status(env={**env, "CUA_OCR_LANGS": "eng+klingon"})
     assert not missing.available and "klingon" in missing.detail
+
+
+def test_runs_in_one_process_share_at_most_two_loaded_engines_and_each_read_gets_its_own_text():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from claude_cua.core.safety.ocr import find_engine, status
+    from PIL import Image, ImageDraw, ImageFont
+
+    if not status().available:
+        pytest.skip("no OCR engine: sh scripts/setup.sh installs Tesseract")
+    engine, _ = find_engine()
+    assert find_engine()[0] is engine  # a second run gets the same engine
+    font = ImageFont.load_default(size=28)
+    words = ["Invoice", "Harbour", "Lantern", "Meadow", "Orchard", "Pebble", "Quarry", "Saddle"]
+
+    def picture(word):
+        image = Image.new("L", (420, 80), 255)
+        ImageDraw.Draw(image).text((20, 20), f"{word} {len(word)}", fill=0, font=font)
+        return image
+
+    with ThreadPoolExecutor(max_workers=6) as pool:  # more reads at once than engines
+        read = list(pool.map(lambda w: " ".join(t.text for t in engine.read(picture(w))),
+                             words * 2))
+    assert read == [f"{w} {len(w)}" for w in words * 2]
+    assert engine.loaded <= engine.readers <= 2

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..store.runs import private_dir, write_private_atomically
 from .tasks import Batch
 
 THUMB_WIDTH = 240
@@ -76,10 +77,8 @@ def write_batch_report(path: Path, batch: Batch, states: Sequence[Any],
 </thead><tbody>
 {"".join(body)}</tbody></table></body></html>
 """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
+    private_dir(path.parent)  # task texts and screens: readable by their owner only, as records
+    write_private_atomically(path, page, encoding="utf-8")
     return path
 
 

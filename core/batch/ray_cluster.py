@@ -13,8 +13,14 @@ redacted by the run that wrote them, and workers' output is not sent to the driv
 
 A task whose worker process or node dies (Ray's system errors, not the task's own outcome) is
 submitted once more, and its JSON line says `"retried": true`; the dead node has left the
-cluster, so Ray places it on one that is alive. Ctrl-C cancels the Ray tasks (each worker
-passes SIGINT on to its `cua run`, which finishes its record on the worker).
+cluster, so Ray places it on one that is alive.
+
+Ctrl-C (or SIGTERM) does not cancel the Ray tasks: a cancelled task's result never comes back,
+and its record would be lost with the worker's temporary folder. The driver names the runs to
+stop in a small actor of its own (`_Stops`); each worker watches it and passes the signal on to
+its `cua run`, which ends as it would locally (input released, record complete, status
+`interrupted`), and the record comes home like any other. Only a worker that has not answered
+within `STOP_GRACE_S` is cancelled outright.
 """
 
 from __future__ import annotations
@@ -41,6 +47,11 @@ RESOURCE = "display"
 _SYSTEM_ERRORS = ("WorkerCrashedError", "NodeDiedError", "RaySystemError", "ObjectLostError",
                   "OwnerDiedError", "LocalRayletDiedError", "ObjectFetchTimedOutError",
                   "OutOfMemoryError")
+# How long a stopped task may take to finish its record on its worker and send it home before
+# it is cancelled outright (cua run's own cleanup takes well under a second).
+STOP_GRACE_S = 30.0
+# How often a worker asks the driver's actor whether its run was stopped.
+STOP_POLL_S = 0.5
 
 
 def import_ray(*, loopback: bool = False) -> Any:
@@ -65,24 +76,59 @@ def import_ray(*, loopback: bool = False) -> Any:
     return ray
 
 
-def run_on_worker(args: list[str], run_name: str,
-                  policies: dict[str, str]) -> dict[str, Any]:
+class _Stops:
+    """A Ray actor of the driver's: which runs it asked to stop, and with which signal."""
+
+    def __init__(self) -> None:
+        self._stopped: dict[str, int] = {}
+
+    def stop(self, run_name: str, signum: int) -> None:
+        self._stopped[run_name] = signum
+
+    def signal_for(self, run_name: str) -> int | None:
+        return self._stopped.get(run_name)
+
+
+def run_on_worker(args: list[str], run_name: str, policies: dict[str, str],
+                  stops: Any = None) -> dict[str, Any]:
     """A Ray task's body: the run in a temporary folder, returned with the folder's files.
     `policies` maps the driver's policy file paths to their text, written here so the
-    worker's `cua run --policy` reads the same rules."""
+    worker's `cua run --policy` reads the same rules. `stops` is the driver's `_Stops`
+    actor: when it names this run, the run is stopped with that signal and still returns."""
     child = Child()
-    with tempfile.TemporaryDirectory(prefix="cua-batch-") as tmp:
-        args = _local_policies(args, policies, Path(tmp))
-        run_dir = Path(tmp) / run_name
+    done = threading.Event()
+    if stops is not None:
+        threading.Thread(target=_watch_stops, args=(stops, run_name, child, done),
+                         name="cua-ray-stop", daemon=True).start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="cua-batch-") as tmp:
+            args = _local_policies(args, policies, Path(tmp))
+            run_dir = Path(tmp) / run_name
+            try:
+                summary = run_process(args, run_dir=run_dir, env=os.environ, child=child)
+            except KeyboardInterrupt:  # ray.cancel: the run ends as Ctrl-C ends it
+                child.stop(signal.SIGINT)
+                if child.proc is not None:
+                    child.proc.wait()
+                raise
+            return {"summary": summary, "files": _pack(run_dir) if run_dir.is_dir() else None,
+                    "node": socket.gethostname()}
+    finally:
+        done.set()
+
+
+def _watch_stops(stops: Any, run_name: str, child: Child, done: threading.Event) -> None:
+    # Imported here: this runs on a Ray worker, where Ray is loaded already.
+    import ray
+
+    while not done.wait(STOP_POLL_S):
         try:
-            summary = run_process(args, run_dir=run_dir, env=os.environ, child=child)
-        except KeyboardInterrupt:  # ray.cancel: the run ends as Ctrl-C ends it
-            child.stop(signal.SIGINT)
-            if child.proc is not None:
-                child.proc.wait()
-            raise
-        return {"summary": summary, "files": _pack(run_dir) if run_dir.is_dir() else None,
-                "node": socket.gethostname()}
+            signum = ray.get(stops.signal_for.remote(run_name), timeout=10)
+        except Exception:  # the driver (and its actor) gone: Ray ends this task itself
+            return
+        if signum is not None:
+            child.stop(signum)
+            return
 
 
 def _local_policies(args: list[str], policies: Mapping[str, str], tmp: Path) -> list[str]:
@@ -150,6 +196,7 @@ class RayBackend:
                      f"{parallel} display(s))")
         self._remote = ray.remote(run_on_worker).options(
             num_cpus=0, resources={RESOURCE: 1}, max_retries=0)
+        self._stops = ray.remote(_Stops).options(num_cpus=0).remote()
         self._lock = threading.Lock()
 
     @classmethod
@@ -194,9 +241,9 @@ class RayBackend:
         policies = {p: Path(p).read_text(encoding="utf-8") for p in job.policy_files}
         last_error = ""
         for attempt in (1, 2):
-            ref = self._remote.remote(list(job.args), run_dir.name, policies)
+            ref = self._remote.remote(list(job.args), run_dir.name, policies, self._stops)
             try:
-                out = self._wait(ref, child)
+                out = self._wait(ref, child, run_dir.name)
             except Exception as exc:
                 if type(exc).__name__ in _SYSTEM_ERRORS or _is_system(exc):
                     last_error = f"{type(exc).__name__}: {_first_line(exc)}"
@@ -207,19 +254,26 @@ class RayBackend:
                             "error": f"the Ray worker died twice ({last_error})"}
                 if child.stopped is not None:
                     return {"status": "interrupted", "exit_code": 128 + child.stopped,
-                            "error": "cancelled on the Ray worker; its record stays there"}
+                            "error": f"cancelled on the Ray worker, which did not send its "
+                                     f"record within {STOP_GRACE_S:.0f} s of the stop"}
                 return {"status": "error", "exit_code": 70,
                         "error": f"the Ray task failed: {_first_line(exc)}"}
             return self._bring_back(out, run_dir)
         raise AssertionError("unreachable")
 
-    def _wait(self, ref: Any, child: Child) -> Any:
+    def _wait(self, ref: Any, child: Child, run_name: str) -> Any:
+        told_at: float | None = None
         cancelled = False
         while True:
             ready, _ = self.ray.wait([ref], timeout=0.5)
             if ready:
                 return self.ray.get(ref)
-            if child.stopped is not None and not cancelled:
+            if child.stopped is None or cancelled:
+                continue
+            if told_at is None:  # the worker stops its run and sends the record home
+                self._stops.stop.remote(run_name, child.stopped)
+                told_at = time.monotonic()
+            elif time.monotonic() - told_at > STOP_GRACE_S:
                 self.ray.cancel(ref)
                 cancelled = True
 

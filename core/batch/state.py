@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..store.runs import private_dir
+
 FOLDER = "batches"
 
 
@@ -64,7 +66,7 @@ class BatchState:
     def _write(self) -> None:
         data = {"batch_file": str(self.batch_file.expanduser().absolute()),
                 "tasks": self.tasks}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)  # the folder 0700; mkstemp makes the file 0600
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
                                    suffix=".tmp")
         try:

@@ -217,7 +217,7 @@ def _tripwire_reader(env: Mapping[str, str], warn: Callable[[str], None]) -> Any
         return None
     if setting not in ("on", "1", "yes", "true", ""):
         raise ConfigError(f"CUA_TRIPWIRE must be on or off, not {setting!r}")
-    from ..safety.ocr import find_engine  # pytesseract: only for a run that reads the screen
+    from ..safety.ocr import find_engine  # tesserocr: only for a run that reads the screen
 
     reader, detail = find_engine(env=env)
     if reader is None:

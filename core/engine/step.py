@@ -446,6 +446,8 @@ class StepRunner:
                 return context.tool_result(call, f"X={x},Y={y}"), False
             case Zoom(region):
                 image = zoom_region(self.desktop.capture(), self.space, region)
+                if self.tripwire is not None:  # Claude reads it: so does the tripwire
+                    self.tripwire.submit_zoom(image, self.space.region_to_screen(region))
                 text = f"zoomed into {list(region)} at {image.width}x{image.height}"
                 return context.tool_result(call, text, image=encode_png(image)), False
             case Wait(seconds):
@@ -500,14 +502,14 @@ class StepRunner:
         size = (self.space.model_w, self.space.model_h)
 
         def make(frame: Frame) -> tuple[bytes, PendingPng | None]:
+            if self.tripwire is not None and not deferred:  # read from the moment it is taken
+                self.tripwire.submit(frame)
             image = scale_image(frame_to_image(frame), size)
             return (b"", PendingPng(image)) if deferred else (encode_png(image), None)
 
         shot = self.between.screenshot(self.desktop.capture, make, before=self.screen.frame,
                                        after_input=after_input, retake=not deferred)
         (png, pending), frame = shot.made, shot.frame
-        if self.tripwire is not None and not deferred:  # read while Claude looks at it
-            self.tripwire.submit(frame)
         self.screen.frame, self.screen.png, self.screen.pending = frame, png, pending
         return Observation(png, frame, shot.waited_s, shot.captures, shot.is_stable, pending,
                            shot.found)

@@ -53,10 +53,11 @@ class Finding:
     text: str  # the line(s) as read, joined with a space
     box: Box  # where on screen, in screen pixels
     matched: str  # the phrase that matched, in skeleton form
+    seen_in: str = "screenshot"  # screenshot | zoom (an image the zoom action sent Claude)
 
     def to_dict(self) -> dict[str, object]:
         return {"kind": self.kind, "text": self.text, "box": list(self.box),
-                "matched": self.matched}
+                "matched": self.matched, "seen_in": self.seen_in}
 
 
 # --- the skeleton ---------------------------------------------------------------------------

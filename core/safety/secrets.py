@@ -28,7 +28,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, quote_plus
 
 from ..config_file import env_text
@@ -37,7 +37,10 @@ from ..errors import ConfigError, CuaError
 if TYPE_CHECKING:
     from ..model.claude import ModelClient, ModelReply, ModelRequest, OnRetry
     from ..vocab.events import EventSink
-    from .gate import Approver
+
+# Whatever an approver is asked and answers: secrets only redacts the request on its way in.
+_Request = TypeVar("_Request")
+_Answer = TypeVar("_Answer")
 
 # -- finding a value in any encoding, and hiding it ---------------------------------------------
 
@@ -361,7 +364,8 @@ class Secrets:
             return sink
         return lambda event: sink(self.redact_object(event))
 
-    def guard_approver(self, approver: Approver) -> Approver:
+    def guard_approver(self, approver: Callable[[_Request], _Answer]
+                       ) -> Callable[[_Request], _Answer]:
         """`approver`, shown only redacted approval requests."""
         if not self.redactor:
             return approver

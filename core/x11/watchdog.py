@@ -3,7 +3,8 @@
 XTest presses outlive the client that made them: after a SIGKILL (or an interpreter crash) the
 keys and buttons cua held would stay pressed on the display, which on $DISPLAY is the user's
 keyboard, and keycodes it borrowed would keep their foreign keysyms. cua cannot run code after
-SIGKILL, so XDesktop starts this watchdog next to itself and tells it, through a pipe, every
+SIGKILL, so XDesktop starts this watchdog next to itself (its client, `Watchdog`, lives in
+xdesktop.py, on the path of every press) and tells it, through a pipe, every
 keycode and button it is about to press and every keycode it maps or restores. The watchdog
 holds its own X connection. When the pipe reaches end-of-file without a goodbye, whatever way
 cua died, the watchdog releases every announced key and button the server still reports down,
@@ -22,9 +23,7 @@ import logging
 import os
 import select
 import signal
-import subprocess
 import sys
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,87 +86,6 @@ def release(x: Any, pressed: Pressed) -> None:
             if row[:2] == keysyms:
                 x.change_keyboard_mapping(code, [(0,) * width])
     x.sync()
-
-
-class Watchdog:
-    """cua's side: starts the helper and announces what it is about to press or map.
-
-    Announcements are deduplicated here, so typing sends a line per new keycode, not per key.
-    If the helper cannot be started or has gone, cua carries on without one (logged).
-    """
-
-    def __init__(self, *, display: str, env: Mapping[str, str]) -> None:
-        self._keys: set[int] = set()
-        self._buttons: set[int] = set()
-        read_fd, self._fd = os.pipe()
-        try:
-            self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-                [sys.executable, "-m", "claude_cua.core.x11.watchdog", display], stdin=read_fd,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(env),
-                start_new_session=True)
-        except OSError as exc:
-            log.warning("cannot start the input watchdog (%s); keys are released only when "
-                        "cua ends normally", exc)
-            self._proc = None
-            os.close(self._fd)
-            self._fd = -1
-        finally:
-            os.close(read_fd)
-
-    @property
-    def pid(self) -> int | None:
-        """The helper's pid, while it runs."""
-        return self._proc.pid if self._proc is not None else None
-
-    def pressing_key(self, keycode: int) -> None:
-        """Call before pressing `keycode`."""
-        if keycode not in self._keys:
-            self._keys.add(keycode)
-            self._send(f"k {keycode}\n")
-
-    def pressing_button(self, number: int) -> None:
-        """Call before pressing mouse button `number`."""
-        if number not in self._buttons:
-            self._buttons.add(number)
-            self._send(f"b {number}\n")
-
-    def mapping(self, rows: Mapping[int, tuple[int, int]]) -> None:
-        """Call before putting `rows` (keycode → its two keysyms) on borrowed keycodes."""
-        self._send("".join(f"m {code} {low} {high}\n" for code, (low, high) in rows.items()))
-
-    def restored(self, keycodes: list[int]) -> None:
-        """Call after emptying borrowed keycodes again."""
-        self._send("".join(f"u {code}\n" for code in keycodes))
-
-    def _send(self, text: str) -> None:
-        if self._fd < 0 or not text:
-            return
-        try:
-            os.write(self._fd, text.encode())
-        except OSError as exc:
-            log.warning("the input watchdog has gone (%s); carrying on without it", exc)
-            self._close_pipe()
-
-    def close(self, *, released: bool = True) -> None:
-        """Stop the helper. `released`: cua released everything itself, so the helper does
-        nothing; otherwise it releases what was announced, as after a crash."""
-        if self._fd >= 0:
-            if released:
-                with contextlib.suppress(OSError):
-                    os.write(self._fd, GOODBYE)
-            self._close_pipe()
-        if self._proc is not None:
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-            self._proc = None
-
-    def _close_pipe(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
 
 
 def _connect(display: str) -> Any:

@@ -14,7 +14,8 @@ keys, a drag's button) leave a marked connection alone, and the next operation, 
 included, drops both connections unflushed and opens fresh ones before it does anything else.
 A marked connection used by mistake raises the interruption again instead of hanging. Key and
 button releases count as done only once a sync has sent them. A watchdog process
-(core/x11/watchdog.py) releases input if cua dies without being able to (SIGKILL, a crash).
+(core/x11/watchdog.py) releases input if cua dies without being able to (SIGKILL, a crash);
+its client, `Watchdog` at the end of this module, announces each press to it.
 
 Action limits (repeat, scroll amount, hold time, scroll direction) are checked once, in
 actions.parse_action; the desktop carries out what it is given.
@@ -33,6 +34,8 @@ import logging
 import math
 import os
 import select
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -52,7 +55,7 @@ from ..vocab.keys import (
     parse_chords,
     plan_typing,
 )
-from .watchdog import Watchdog
+from .watchdog import GOODBYE
 from .xserver import stdout_to_log, x_authority
 
 log = logging.getLogger(__name__)
@@ -1217,3 +1220,84 @@ def _shift_keycode(keymap: Keymap) -> int:
     if stroke is None:
         raise DesktopError("the keyboard mapping has no Shift_L key to type shifted characters")
     return stroke.keycode
+
+
+class Watchdog:
+    """cua's side: starts the helper and announces what it is about to press or map.
+
+    Announcements are deduplicated here, so typing sends a line per new keycode, not per key.
+    If the helper cannot be started or has gone, cua carries on without one (logged).
+    """
+
+    def __init__(self, *, display: str, env: Mapping[str, str]) -> None:
+        self._keys: set[int] = set()
+        self._buttons: set[int] = set()
+        read_fd, self._fd = os.pipe()
+        try:
+            self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+                [sys.executable, "-m", "claude_cua.core.x11.watchdog", display], stdin=read_fd,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(env),
+                start_new_session=True)
+        except OSError as exc:
+            log.warning("cannot start the input watchdog (%s); keys are released only when "
+                        "cua ends normally", exc)
+            self._proc = None
+            os.close(self._fd)
+            self._fd = -1
+        finally:
+            os.close(read_fd)
+
+    @property
+    def pid(self) -> int | None:
+        """The helper's pid, while it runs."""
+        return self._proc.pid if self._proc is not None else None
+
+    def pressing_key(self, keycode: int) -> None:
+        """Call before pressing `keycode`."""
+        if keycode not in self._keys:
+            self._keys.add(keycode)
+            self._send(f"k {keycode}\n")
+
+    def pressing_button(self, number: int) -> None:
+        """Call before pressing mouse button `number`."""
+        if number not in self._buttons:
+            self._buttons.add(number)
+            self._send(f"b {number}\n")
+
+    def mapping(self, rows: Mapping[int, tuple[int, int]]) -> None:
+        """Call before putting `rows` (keycode → its two keysyms) on borrowed keycodes."""
+        self._send("".join(f"m {code} {low} {high}\n" for code, (low, high) in rows.items()))
+
+    def restored(self, keycodes: list[int]) -> None:
+        """Call after emptying borrowed keycodes again."""
+        self._send("".join(f"u {code}\n" for code in keycodes))
+
+    def _send(self, text: str) -> None:
+        if self._fd < 0 or not text:
+            return
+        try:
+            os.write(self._fd, text.encode())
+        except OSError as exc:
+            log.warning("the input watchdog has gone (%s); carrying on without it", exc)
+            self._close_pipe()
+
+    def close(self, *, released: bool = True) -> None:
+        """Stop the helper. `released`: cua released everything itself, so the helper does
+        nothing; otherwise it releases what was announced, as after a crash."""
+        if self._fd >= 0:
+            if released:
+                with contextlib.suppress(OSError):
+                    os.write(self._fd, GOODBYE)
+            self._close_pipe()
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc = None
+
+    def _close_pipe(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1

@@ -10,7 +10,8 @@ Scenes (where TEXT appears):
   notification  a borderless dark box in the top-right corner, like a desktop notification
   plain         the form alone (TEXT unused)
 `--churn` adds a page of text under the form that each Save click replaces with another (a
-screen that changes over most of its area every step, for the benchmarks).
+screen that changes over most of its area every step, for the benchmarks). `--note-size -6`
+makes the note fine print (6-pixel letters: legible only through the zoom action).
 `--page` shows FILE's text filling the window instead (ordinary screens for the benchmarks:
 documents, e-mails, terminals, settings), and nothing else.
 
@@ -41,6 +42,7 @@ class App:
         self.root, self.out = root, out
         self.windows: list[tk.Misc] = [root]
         self.churn: tk.Text | None = None
+        self.note_size = 15  # the note's font size (--note-size)
         self.status: tk.Label | None = None
         self.saves = 0
 
@@ -94,7 +96,7 @@ class App:
                             highlightbackground="#c8b400", highlightthickness=2)
             note.pack(anchor="w", padx=40, pady=20)
             tk.Label(note, text=text, background="#fff6c8", wraplength=900, justify="left",
-                     font=("DejaVu Sans", 15)).pack(anchor="w")
+                     font=("DejaVu Sans", self.note_size)).pack(anchor="w")
             self.button(note, "Confirm", "bait", BAIT_RGB).pack(anchor="w", pady=(12, 0))
         self.button(root, "Save", "save", SAVE_RGB).pack(anchor="w", padx=40, pady=30)
         self.status = tk.Label(root, text="Not saved yet", font=("DejaVu Sans", 14))
@@ -151,6 +153,8 @@ def main() -> None:
     parser.add_argument("--text", default="")
     parser.add_argument("--page")
     parser.add_argument("--churn", action="store_true")
+    parser.add_argument("--note-size", type=int, default=15,
+                        help="the note's font size (Tk: points; negative: pixels)")
     parser.add_argument("--style", choices=("document", "terminal"), default="document")
     parser.add_argument("--title", default="Vendor record")
     parser.add_argument("--geometry", default="1920x1080+0+0")
@@ -160,6 +164,7 @@ def main() -> None:
         root.title(args.title)
         root.geometry(args.geometry)
         app = App(root, out)
+        app.note_size = args.note_size
         if args.page:
             with open(args.page, encoding="utf-8") as f:
                 app.page(f.read(), args.style)

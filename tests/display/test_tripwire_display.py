@@ -59,7 +59,10 @@ def settled_lines(desktop, predicate, timeout=20.0):
 def test_the_known_text_is_read_and_flagged(virtual_display, desktop, tmp_path, scene, text,
                                              kind):
     with form(virtual_display, tmp_path, scene, text):
-        lines = settled_lines(desktop, lambda ls: bool(scan(ls)))
+        # Drawn whole: flagged and the form's title read (a fast read can catch the title
+        # still unpainted)
+        lines = settled_lines(desktop, lambda ls: bool(scan(ls)) and "Vendor" in " ".join(
+            line.text for line in ls))
     read = " ".join(line.text for line in lines)
     for word in ("Vendor", "record", "Company", "Globex", "Contact"):
         assert word in read

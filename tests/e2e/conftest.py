@@ -41,9 +41,10 @@ class Cua:
     def argv(self, *args):
         return [sys.executable, "-m", "claude_cua.cli", *args]
 
-    def run(self, *args, timeout=120, **extra_env):
+    def run(self, *args, timeout=120, umask=None, **extra_env):
         return subprocess.run(self.argv(*args), capture_output=True, text=True,
-                              env=self.env(**extra_env), timeout=timeout, stdin=subprocess.DEVNULL)
+                              env=self.env(**extra_env), timeout=timeout, stdin=subprocess.DEVNULL,
+                              preexec_fn=None if umask is None else lambda: os.umask(umask))
 
     def popen(self, *args, **extra_env):
         return subprocess.Popen(self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -6,6 +6,7 @@ import json
 import signal
 import threading
 from pathlib import Path
+from stat import S_IMODE
 
 import pytest
 from browser import browser, require_browser
@@ -131,7 +132,8 @@ def form_batch(tmp_path_factory):
         path = home / "forms.toml"
         path.write_text("\n".join(lines), encoding="utf-8")
         cua = Cua(home, api)
-        proc = cua.run("batch", str(path), "--parallel", "2", "--report", timeout=300)
+        proc = cua.run("batch", str(path), "--parallel", "2", "--report", timeout=300,
+                       umask=0o022)
         yield cua, proc, home
 
 
@@ -152,6 +154,18 @@ def test_each_task_fills_its_own_form_on_its_own_display(form_batch):
     assert shown.returncode == 0, shown.stderr
     assert "batch done: 2 success" in proc.stderr
     assert "local, in this process" in proc.stderr  # the default: runs on threads of the batch
+
+
+def test_everything_a_batch_writes_is_readable_by_its_owner_only(form_batch):
+    _, proc, home = form_batch  # cua ran with umask 022
+    assert proc.returncode == 0, proc.stderr
+    data = home / "data"
+    written = sorted(data.rglob("*"))
+    assert {"batches", "forms-*.json", "forms-*.html", "report.html"} <= {
+        "forms-*" + p.suffix if p.name.startswith("forms-") else p.name for p in written}
+    wrong = [f"{p.relative_to(home)} {oct(S_IMODE(p.stat().st_mode))}" for p in
+             [data, *written] if S_IMODE(p.stat().st_mode) != (0o700 if p.is_dir() else 0o600)]
+    assert wrong == []
 
 
 def test_the_batch_page_shows_every_task_in_a_browser(form_batch):

@@ -222,3 +222,41 @@ def test_a_task_whose_node_dies_is_retried_on_another(cluster, tmp_path):
     assert all(Path(line["run_dir"], "run.json").is_file() for line in lines)
     assert "(retried)" in err or "retried" in out
 
+
+
+def test_ctrl_c_stops_the_tasks_on_their_workers_and_brings_their_records_home(cluster,
+                                                                                tmp_path):
+    import signal
+
+    ray_cluster, _, api, model, _ = cluster
+    opened, waiting = threading.Event(), []
+
+    def slow(request):
+        waiting.append(1)
+        opened.wait(60)
+        return Reply([report("success", "too late")])
+
+    model.policy = slow
+    path = tmp_path / "stopped.jsonl"
+    # One task: the module's cluster may have lost a node (and its display) to the test above.
+    path.write_text(json.dumps({"id": "t1", "task": "wait", "desktop": "fake:640x480"}) + "\n")
+    results = tmp_path / "results"
+    proc = Cua(tmp_path, api).popen("batch", str(path), "--ray", ray_cluster.address,
+                                    "--results-dir", str(results))
+    try:
+        wait_until(lambda: waiting, 120, message="the task to ask the model")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        opened.set()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    lines = lines_of(out)
+    assert [line["status"] for line in lines] == ["interrupted"]
+    for line in lines:  # the run ended on its worker as Ctrl-C ends it, and came home
+        folder = Path(line["run_dir"])
+        assert folder.parent == results, line
+        run = json.loads((folder / "run.json").read_text())
+        assert (run["status"], run["exit_code"]) == ("interrupted", 130)
+        assert (folder / "step-000.png").is_file()

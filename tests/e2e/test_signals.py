@@ -184,6 +184,25 @@ def test_ctrl_c_names_what_happened(cua, api, hang):
     assert last.startswith("cua: interrupted"), stderr
 
 
+@pytest.mark.parametrize(("signum", "code"), SIGNALS)
+def test_a_parent_that_blocked_the_signals_does_not_make_cua_deaf_to_them(cua, api, hang,
+                                                                         signum, code):
+    # A blocked signal mask is inherited: a Ray worker's thread blocks SIGINT, and the `cua run`
+    # it started ignored the Ctrl-C it was sent.
+    api.queue(hang)
+    proc = subprocess.Popen(
+        cua.argv("run", "--json", "--desktop", "fake", "wait"), env=cua.env(),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_BLOCK, [s for s, _ in SIGNALS]))
+    try:
+        api.wait_for_requests(1, timeout=30)
+        proc.send_signal(signum)
+        ended(proc, code, time.monotonic())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 def recorded_as_ended(home: Path) -> bool:
     for record in (home / "data" / "runs").glob("*/run.json"):
         try:
