@@ -17,7 +17,7 @@ soon the app's first change came after the key or button press it answered tells
   after the input; a change before then retakes the screenshot. In a run whose apps have
   answered so at least as often as at once, an action that changes nothing is held as long;
 - nothing changed at all: captured 10 ms after the input (an app that answers at once has
-  drawn by then), sent 50 ms after the action started unless a change retakes it;
+  drawn by then), sent 40 ms after the action started unless a change retakes it;
 - a change that came within 300 ms after a screenshot taken after input and was still there
   when the next action started (an answer Claude did not see; a toast that came and went was
   told as such and needs no wait) holds every later request of the run until that delay after
@@ -49,7 +49,7 @@ SYNC_S = 0.004  # an app whose first change came this soon after the press answe
 LATE_S = 0.01  # ... this late, it did not; in between, as most of the run's apps did so far
 BUSY_S = 0.1  # a change this soon before the input: drawing under way, the answer untimed
 LATE_QUIET_S = 0.035  # two frames at 60 Hz: the least quiet window of a frame-clock app
-GRACE_S = 0.05
+GRACE_S = 0.04
 ASYNC_HOLD_S = 0.15
 MAX_HOLD_S = 0.4
 LATENCY_FACTOR = 3.0
@@ -57,7 +57,7 @@ MAX_QUIET_S = 0.3
 LEARN_WINDOW_S = 0.3
 LEARN_MARGIN_S = 0.02
 MAX_RETAKES = 2
-POLL_S = 0.001
+POLL_S = 0.0005
 
 
 @dataclass(frozen=True, slots=True)
