@@ -58,6 +58,9 @@ class FakeWatcher:
     def still_differs(self, boxes, frame):
         return self.stayed
 
+    def caught_up(self):
+        return True
+
     def take(self, until):
         return Observed()
 

@@ -245,10 +245,12 @@ class Between:
         after = last if last is not None and last >= step.since else step.since
         while True:
             now = self.clock()
+            # caught up first: every change drawn by now is then known to changed_since
+            caught_up = self.watcher.caught_up()
             changed = self.changed_since(shot_at)
             if changed is not None:
                 return changed, True
-            if now >= self._due(step, after):
+            if caught_up and now >= self._due(step, after):
                 return None, True
             if now - t0 >= self.ceiling_s:
                 return None, False

@@ -94,11 +94,21 @@ class Watcher:
             raise Unavailable(f"the X server on {display} refused to be watched: {exc}") from exc
         self._wake_r, self._wake_w = os.pipe()
         self._stopping = False
+        self._busy = True  # reading or handling events (see caught_up)
         self._cpu_s = 0.0
         self._thread = threading.Thread(target=self._run, name="cua-watcher", daemon=True)
         self._thread.start()
 
     # -- asked by the step ----------------------------------------------------------------------
+
+    def caught_up(self) -> bool:
+        """Whether every event the server has sent so far has been handled: the thread is
+        waiting for more and nothing is waiting on its socket (a change drawn before a
+        screenshot may leave is then known, however late the thread got to it)."""
+        if self._busy:
+            return False
+        ready, _, _ = select.select([self._x.fileno()], [], [], 0)
+        return not ready
 
     def last_change(self) -> float | None:
         """When the screen last changed (caret blinks aside), on the watcher's clock."""
@@ -183,10 +193,13 @@ class Watcher:
         cpu0 = time.thread_time()
         try:
             while not self._stopping:
-                if self._x.pending_events() == 0:
+                self._busy = True
+                if self._x.pending_events() == 0:  # (which reads what the socket holds)
+                    self._busy = False
                     ready, _, _ = select.select([fd, self._wake_r], [], [], 1.0)
                     if self._wake_r in ready:
                         break
+                    self._busy = True
                 self._drain()
                 self._cpu_s = time.thread_time() - cpu0
         except Exception:  # the display went away: watch no more
