@@ -218,8 +218,9 @@ def heldout(display: VirtualDisplay | None, tmp: Path | None) -> None:
 
 
 def memory() -> None:
-    """What a run's reading threads hold: resident memory before and after a Tripwire reads a
-    frame of text drawn here (two reading threads, each with Tesseract's models loaded)."""
+    """What reading costs in memory: resident memory before and after a Tripwire reads a
+    frame of text drawn here, then four Tripwires at once (the engines are the process's, at
+    most two loaded, so four runs cost what one does)."""
     from PIL import Image, ImageDraw
 
     def rss_mb() -> float:
@@ -235,17 +236,24 @@ def memory() -> None:
         draw.text((40, 20 + row * 26), f"Invoice {1000 + row}: approved by the accounts team "
                   f"on day {row % 28 + 1}, batch 7.", fill="black")
     before = rss_mb()
-    tripwire = Tripwire(engine)
-    try:
-        blank = Image.new("RGB", (1920, 1080), "white")
-        for image in (blank, page):  # the page as a change: read in two halves at once
-            tripwire.submit(Frame(1920, 1080, image.convert("RGBA").tobytes("raw", "BGRA")))
-            scanned = tripwire.result(60).scan
-        after = rss_mb()
-    finally:
-        tripwire.close()
-    say("memory", engine=detail, rss_before_mb=round(before), rss_reading_mb=round(after),
-        added_mb=round(after - before), lines_read=scanned.lines if scanned else None,
+    blank = Image.new("RGB", (1920, 1080), "white")
+    added = []
+    for runs in (1, 4):  # one run, then four at once (a batch's, in one process)
+        tripwires = [Tripwire(engine) for _ in range(runs)]
+        try:
+            for image in (blank, page):  # the page as a change: read in two halves at once
+                for tripwire in tripwires:
+                    tripwire.submit(Frame(1920, 1080,
+                                          image.convert("RGBA").tobytes("raw", "BGRA")))
+                scans = [t.result(60).scan for t in tripwires]
+            added.append(round(rss_mb() - before))
+        finally:
+            for tripwire in tripwires:
+                tripwire.close()
+    scanned = scans[0]
+    say("memory", engine=detail, readers=engine.readers, rss_before_mb=round(before),
+        added_mb_one_run=added[0], added_mb_four_runs_at_once=added[1],
+        lines_read=scanned.lines if scanned else None,
         regions=len(scanned.regions) if scanned else None)
 
 

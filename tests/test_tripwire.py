@@ -522,3 +522,28 @@ def test_ocr_languages_can_be_chosen_and_a_missing_one_is_named():
     assert status(env={**env, "CUA_OCR_LANGS": "eng"}).languages == ("eng",)
     missing = status(env={**env, "CUA_OCR_LANGS": "eng+klingon"})
     assert not missing.available and "klingon" in missing.detail
+
+
+def test_runs_in_one_process_share_at_most_two_loaded_engines_and_each_read_gets_its_own_text():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from claude_cua.core.safety.ocr import find_engine, status
+    from PIL import Image, ImageDraw, ImageFont
+
+    if not status().available:
+        pytest.skip("no OCR engine: sh scripts/setup.sh installs Tesseract")
+    engine, _ = find_engine()
+    assert find_engine()[0] is engine  # a second run gets the same engine
+    font = ImageFont.load_default(size=28)
+    words = ["Invoice", "Harbour", "Lantern", "Meadow", "Orchard", "Pebble", "Quarry", "Saddle"]
+
+    def picture(word):
+        image = Image.new("L", (420, 80), 255)
+        ImageDraw.Draw(image).text((20, 20), f"{word} {len(word)}", fill=0, font=font)
+        return image
+
+    with ThreadPoolExecutor(max_workers=6) as pool:  # more reads at once than engines
+        read = list(pool.map(lambda w: " ".join(t.text for t in engine.read(picture(w))),
+                             words * 2))
+    assert read == [f"{w} {len(w)}" for w in words * 2]
+    assert engine.loaded <= engine.readers <= 2

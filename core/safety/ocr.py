@@ -14,6 +14,7 @@ returns the lines found, each with its box in the image's pixels.
 from __future__ import annotations
 
 import os
+import queue
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -83,36 +84,64 @@ def status(*, env: Mapping[str, str] = os.environ) -> EngineStatus:
 
 
 class TesseractEngine:
-    """Tesseract in this process: each thread that reads gets its own engine, loaded once
-    (its models stay in memory for the run), and Tesseract lets go of Python's lock while it
-    reads, so two threads read two parts of a frame on two cores at once."""
+    """Tesseract in this process, shared by every run in it (a batch's tasks, an MCP server's
+    calls): at most `readers` engines are loaded (Tesseract's models are most of what the
+    tripwire costs in memory, 70-85 MB each with Chinese, benchmarks/tripwire.py --parts
+    memory), each lent to one read at a time. Tesseract lets go of Python's lock while it
+    reads, so two reads run on two cores at once; more readers than cores would only hold more
+    models, since reading is all CPU. Nothing of a run is kept here: an engine holds no image
+    or text once its read is done."""
 
     name = "tesseract"
 
-    def __init__(self, tessdata: str, languages: tuple[str, ...]) -> None:
+    def __init__(self, tessdata: str, languages: tuple[str, ...], *,
+                 readers: int | None = None) -> None:
         self.tessdata, self.languages = tessdata, languages
-        self._local = threading.local()
+        self.readers = readers or max(1, min(2, os.cpu_count() or 1))
+        self._free: queue.LifoQueue[Any] = queue.LifoQueue()
+        self._lock = threading.Lock()
+        self.loaded = 0  # engines made so far (at most `readers`)
 
-    def _api(self) -> Any:
-        api = getattr(self._local, "api", None)
-        if api is None:
-            # Imported here: an optional extra, needed only on this path.
-            import tesserocr
+    def _borrow(self) -> Any:
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            make = self.loaded < self.readers
+            if make:
+                self.loaded += 1
+        if not make:
+            return self._free.get()  # every engine is reading: wait for the first one back
+        try:
+            return self._new_api()
+        except BaseException:
+            with self._lock:
+                self.loaded -= 1
+            raise
 
-            # Page segmentation 3 (automatic), not 11 (sparse text): 11 cut lines at colons
-            # and misread the cut words, and missed 2 of 43 hostile screens that 3 finds, at
-            # the same CPU time (benchmarks/tripwire.py).
-            api = tesserocr.PyTessBaseAPI(path=self.tessdata.rstrip("/") + "/",
-                                          lang="+".join(self.languages),
-                                          psm=tesserocr.PSM.AUTO)
-            self._local.api = api
-        return api
+    def _new_api(self) -> Any:
+        # Imported here: an optional extra, needed only on this path.
+        import tesserocr
+
+        # Page segmentation 3 (automatic), not 11 (sparse text): 11 cut lines at colons
+        # and misread the cut words, and missed 2 of 43 hostile screens that 3 finds, at
+        # the same CPU time (benchmarks/tripwire.py).
+        return tesserocr.PyTessBaseAPI(path=self.tessdata.rstrip("/") + "/",
+                                       lang="+".join(self.languages), psm=tesserocr.PSM.AUTO)
 
     def read(self, image: Image.Image) -> list[TextLine]:
+        api = self._borrow()
+        try:
+            return self._read(api, image)
+        finally:
+            api.Clear()  # the image and its results go now, not at the engine's next read
+            self._free.put(api)
+
+    def _read(self, api: Any, image: Image.Image) -> list[TextLine]:
         # Imported here: an optional extra, needed only on this path.
         from tesserocr import RIL, iterate_level
 
-        api = self._api()
         api.SetImage(image if image.mode == "L" else image.convert("L"))
         # A fixed resolution, not Tesseract's guess from the text it sees: the guess changes
         # with what a crop holds, and on a dark pop-up it left the page's title unread. At 70
@@ -156,9 +185,20 @@ def _lines(words: list[tuple[str, tuple[int, int, int, int], float, int]]) -> li
     return lines
 
 
+# One engine per data folder and languages, for the whole process (see TesseractEngine).
+_ENGINES: dict[tuple[str, tuple[str, ...]], TesseractEngine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
 def find_engine(*, env: Mapping[str, str] = os.environ) -> tuple[TesseractEngine | None, str]:
-    """The engine, with a description; or None and why the tripwire is off."""
+    """The engine, with a description; or None and why the tripwire is off. Runs that read
+    the same languages from the same folder share one engine."""
     found = status(env=env)
     if not found.available:
         return None, found.detail
-    return TesseractEngine(found.tessdata, found.languages), found.detail
+    key = (found.tessdata, found.languages)
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None:
+            engine = _ENGINES[key] = TesseractEngine(found.tessdata, found.languages)
+    return engine, found.detail

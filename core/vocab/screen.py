@@ -1,6 +1,7 @@
 """Screen geometry, scaling between screen and model space, PNG encoding and settle detection.
 
 Everything here is pure except `wait_for_settle`, which polls a capture function it is given.
+(Settling on the display's own events, where it can be watched, is core/x11/between.py's.)
 """
 
 from __future__ import annotations
@@ -245,55 +246,3 @@ def wait_for_change(
                                    ceiling_s=min(remaining, 3.0), clock=clock, sleep=sleep)
         sleep(interval_s)
     return Settled(baseline, clock() - start, 0, False)
-
-
-@dataclass(frozen=True, slots=True)
-class Quiet:
-    """How long settling on the display's events waited, and whether it ended quiet."""
-
-    waited_s: float
-    is_stable: bool
-
-
-def wait_for_quiet(
-    last_change: Callable[[], float | None],
-    *,
-    since: float,
-    quiet_s: float,
-    grace_s: float,
-    ceiling_s: float,
-    first_change: Callable[[], float | None] | None = None,
-    latency_factor: float = 0.0,
-    latency_from: float | None = None,
-    max_quiet_s: float = 0.3,
-    interval_s: float = 0.002,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-) -> Quiet:
-    """Wait until the display has had no damage for `quiet_s` (no capture involved: the
-    watcher's `last_change` says when the screen last changed), or until the ceiling.
-
-    `since` is when the action started. With no damage since then at all, `grace_s` after it
-    is quiet enough. With `latency_factor`, an app that took L seconds (from `latency_from`,
-    when the action ended; default `since`) to show its first change gets a quiet window of
-    at least factor x L (capped at `max_quiet_s`): a program that answers slowly is given
-    time to answer twice.
-    """
-    origin = since if latency_from is None else latency_from
-    start = clock()
-    while True:
-        now = clock()
-        changed = last_change()
-        if changed is not None and changed >= since:
-            window = quiet_s
-            if latency_factor and first_change is not None:
-                first = first_change()
-                if first is not None:
-                    window = max(window, min(max_quiet_s, latency_factor * (first - origin)))
-            if now - changed >= window:
-                return Quiet(now - start, True)
-        elif now - since >= grace_s:
-            return Quiet(now - start, True)
-        if now - start >= ceiling_s:
-            return Quiet(now - start, False)
-        sleep(interval_s)

@@ -2,21 +2,27 @@
 came and went. The step (core/engine/step.py) asks this; the watcher (core/x11/watcher.py)
 listens to X; core/vocab/transients.py decides what Claude is told.
 
-The settling rule, for apps that answer at once and apps that answer a round trip later:
-- the screen is settled when it has had no damage for the run's quiet window (15 ms to start
-  with), or, when the action changed nothing at all, 50 ms after it; then the screenshot is
-  taken and encoded, but a request after an action that changed nothing leaves no sooner
-  than 120 ms after it, and is retaken if the screen changes meanwhile (Chromium shows
-  nothing at all for a click on Submit until the page's answer, some 80-110 ms later);
-- an app slow to show its first change (counted from the end of the action) gets a quiet
-  window eight times that delay (capped at 300 ms): a program that draws late may draw again;
-  Tk paints within a few milliseconds, during the action itself, and pays nothing;
-- both learn: a change that came within 300 ms after a screenshot taken after input means the
-  app answered late; the quiet window (or, when nothing had changed, the 120 ms) grows to that
-  gap plus 20 ms for the rest of the run (at most 300 and 400 ms);
-- a change that arrives while the screenshot is being scaled and encoded (before the request
-  leaves) means it is retaken, at most twice.
-The ceiling stays the settle ceiling.
+The settling rule, for apps that answer at once and apps that answer a round trip later. How
+soon the app's first change came after the key or button press it answered tells them apart:
+- within 4 ms (or within 10 ms, in a run whose apps have mostly answered at once: a busy
+  machine): the app answered at once, as Tk and xterm do, drawing as they handle the event.
+  The screenshot is captured as soon as the drawing pauses (1 ms) and is scaled and encoded
+  straight away; it may leave once the screen has been still for the quiet window (15 ms)
+  after its last change, which the encoding covers. A change meanwhile takes it again;
+- later: the app draws on a frame clock, and its answer may be a round trip away (Chromium
+  paints a click's focus ring a frame later, and a page's answer to Submit 70-110 ms after the
+  click), or the screen was already changing in the 100 ms before the input (since the last
+  screenshot), so the delay says nothing. The quiet window is three times that delay (at
+  least 35 ms, two frames; at most 300 ms), and the request leaves no sooner than 150 ms
+  after the input; a change before then retakes the screenshot. In a run whose apps have
+  answered so at least as often as at once, an action that changes nothing is held as long;
+- nothing changed at all: captured 10 ms after the input (an app that answers at once has
+  drawn by then), sent 40 ms after the action started unless a change retakes it;
+- a change that came within 300 ms after a screenshot taken after input and was still there
+  when the next action started (an answer Claude did not see; a toast that came and went was
+  told as such and needs no wait) holds every later request of the run until that delay after
+  the input plus 20 ms (at most 400 ms).
+At most two retakes; the ceiling stays the settle ceiling.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from ..vocab.desktop import Frame
-from ..vocab.screen import Quiet, ScreenSpace, encode_png, wait_for_quiet
+from ..vocab.screen import ScreenSpace, encode_png
 from ..vocab.transients import Transient, find_transients
 from .notices import Listener, open_listener
 from .watcher import Watcher
@@ -38,20 +44,27 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 BASE_QUIET_S = 0.015
-GRACE_S = 0.05
-HOLD_S = 0.12
+CAPTURE_QUIET_S = 0.001  # a first capture once the drawing pauses; the quiet is checked after
+SYNC_S = 0.004  # an app whose first change came this soon after the press answered at once
+LATE_S = 0.01  # ... this late, it did not; in between, as most of the run's apps did so far
+BUSY_S = 0.1  # a change this soon before the input: drawing under way, the answer untimed
+LATE_QUIET_S = 0.035  # two frames at 60 Hz: the least quiet window of a frame-clock app
+GRACE_S = 0.04
+ASYNC_HOLD_S = 0.15
 MAX_HOLD_S = 0.4
-LATENCY_FACTOR = 8.0
+LATENCY_FACTOR = 3.0
 MAX_QUIET_S = 0.3
 LEARN_WINDOW_S = 0.3
 LEARN_MARGIN_S = 0.02
 MAX_RETAKES = 2
+POLL_S = 0.0005
 
 
 @dataclass(frozen=True, slots=True)
 class Shot(Generic[T]):
     """A screenshot taken on the display's events: the frame, what was made of it, how long
-    it waited, how many captures it took, and what came and went before it."""
+    the step waited for it to be settled, how many captures it took, and what came and went
+    before it."""
 
     frame: Frame
     made: T
@@ -70,107 +83,219 @@ class Found:
     action_ids: tuple[str, ...]  # the tool_use ids of the turn's actions, in order
 
 
+@dataclass(frozen=True, slots=True)
+class Settling:
+    """One screenshot's wait: `since` the last action started (or the screenshot was asked
+    for, with no input), `sent` its last input went out."""
+
+    since: float
+    sent: float
+    after_input: bool
+    inputs: tuple[tuple[float, bool], ...] = ()  # (sent at, is a press) of the action's input
+
+
 class Between:
     def __init__(self, watcher: Watcher, *, space: ScreenSpace, ceiling_s: float,
                  clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 inputs_since: Callable[[float], list[tuple[float, bool]]] | None = None
+                 ) -> None:
         self.watcher, self.space, self.ceiling_s = watcher, space, ceiling_s
         self.clock, self.sleep = clock, sleep
+        # the desktop's: the input events sent since a time (when, and whether a press)
+        self.inputs_since = inputs_since
         self.listener: Listener | None = None  # desktop notifications, where a bus is
         self.quiet_s = BASE_QUIET_S
         self.shots = 0
-        self.grace_s = GRACE_S
-        self.hold_s = HOLD_S  # after an action that changed nothing, the request waits this long
-        self.settled_on_damage = False  # the last screenshot followed a change, not the grace
+        self.hold_s = 0.0  # learned: after input, the request waits this long
+        self.late_seen = False  # an app answered a frame or more after the input
+        self.answers = {"at once": 0, "late": 0}  # steps whose app answered so, this run
+        self.judged: dict[float, float | None] = {}  # action start -> its latency, if late
         self.turn: list[tuple[float, str]] = []  # (start, tool_use_id) of each action
         self.shot_at: float | None = None  # when the last screenshot was captured
-        self.shot_after_input = False
-        self.settled_change: float | None = None  # the last change before that screenshot
+        # the last screenshot after input, for learning: (captured at, input sent at, frame)
+        self.learn_from: tuple[float, float, Frame] | None = None
 
     def action_started(self, tool_use_id: str) -> None:
-        self.turn.append((self.clock(), tool_use_id))
+        now = self.clock()
+        if not self.turn:
+            self._learn(now)
+        self.turn.append((now, tool_use_id))
 
-    def settle(self, *, after_input: bool) -> Quiet:
-        """Wait for the display to be quiet after this turn's actions."""
-        self._learn()
-        since = self.turn[-1][0] if self.turn and after_input else self.clock()
-        return self._wait(since, grace_s=self.grace_s if after_input else 0.0,
-                          latency_from=self.clock())
-
-    def _hold(self, *, until: float, shot_at: float) -> None:
-        """Nothing has changed since the action: the screenshot is taken and encoded, but the
-        request waits until `until` in case the answer is a round trip away (a change retakes
-        it)."""
-        while self.clock() < until and self.changed_since(shot_at) is None:
-            self.sleep(0.002)
+    def _learn(self, now: float) -> None:
+        """Hold later requests when the app answered after the last screenshot, and the
+        answer stayed (a toast that came and went was told as such: nothing to wait for)."""
+        if self.learn_from is None:
+            return
+        shot_at, sent, frame = self.learn_from
+        self.learn_from = None
+        late = self.watcher.changes_between(shot_at, min(shot_at + LEARN_WINDOW_S, now))
+        if not late or not self.watcher.still_differs([box for _, box in late], frame):
+            return
+        hold = min(MAX_HOLD_S, late[0][0] - sent + LEARN_MARGIN_S)
+        if hold > self.hold_s:
+            self.hold_s = hold
+            log.info("the screen changed %.0f ms after a screenshot and stayed so: requests "
+                     "after input now leave no sooner than %.0f ms after it",
+                     (late[0][0] - shot_at) * 1000, hold * 1000)
 
     def changed_since(self, at: float) -> float | None:
         """A change after `at` (the capture): the screenshot is out of date."""
         changed = self.watcher.last_change()
         return changed if changed is not None and changed > at else None
 
-    def retake_wait(self, since: float) -> Quiet:
-        return self._wait(since, grace_s=0.0)
+    def _settling(self, *, after_input: bool, now: float) -> Settling:
+        if not (after_input and self.turn):
+            return Settling(now, now, False)
+        since = self.turn[-1][0]
+        inputs = self.inputs_since(since) if self.inputs_since is not None else []
+        return Settling(since, inputs[-1][0] if inputs else since, True, tuple(inputs))
 
-    def _wait(self, since: float, *, grace_s: float, latency_from: float | None = None
-              ) -> Quiet:
-        return wait_for_quiet(
-            self.watcher.last_change, since=since, quiet_s=self.quiet_s, grace_s=grace_s,
-            ceiling_s=self.ceiling_s, first_change=lambda: self.watcher.first_change_after(since),
-            latency_factor=LATENCY_FACTOR, latency_from=latency_from, max_quiet_s=MAX_QUIET_S,
-            clock=self.clock,
-            sleep=self.sleep)
+    def _answered_late(self, step: Settling) -> float | None:
+        """How long after the press the app's first change came, when that is too late for
+        an app that answers at once; None when it answered at once or not at all."""
+        if step.since in self.judged:
+            return self.judged[step.since]
+        # The answer to the action's first press (to its first input, without one), timed
+        # from the newest press (or input) before it.
+        began = step.inputs[0][0] if step.inputs else step.since
+        presses = [at for at, is_press in step.inputs if is_press]
+        origin = presses[0] if presses else began
+        first = self.watcher.first_change_after(origin)
+        if first is None:
+            return None
+        before = ([at for at in presses if at <= first]
+                  or [at for at, _ in step.inputs if at <= first] or [origin])
+        latency = first - before[-1]
+        # Drawing already under way before the action's input (an animation, a page still
+        # loading): its next frame says nothing of how soon the app answers. Late, the safe
+        # side. (A change between the first input and the press, such as a button lit as
+        # the pointer comes over it, is an answer, not drawing under way.)
+        busy = self.watcher.first_change_after(
+            max(began - BUSY_S, -1.0 if self.shot_at is None else self.shot_at),
+            began) is not None
+        # A paint 4-10 ms after the input: an app that answers at once on a busy machine, or
+        # one that draws on a frame clock and caught a frame early; what most of the run's
+        # apps did so far decides (a fresh run: late, the safe side).
+        at_once = not busy and (latency <= SYNC_S or (
+            latency <= LATE_S and self.answers["at once"] > self.answers["late"]))
+        self.answers["at once" if at_once else "late"] += 1
+        self.judged = {step.since: None if at_once else latency}
+        if at_once:
+            return None
+        if not self.late_seen:
+            self.late_seen = True
+            log.info("the app answered %.0f ms after the input: it may answer a round trip "
+                     "later, so requests after input are held %.0f ms", latency * 1000,
+                     max(ASYNC_HOLD_S, self.hold_s) * 1000)
+        return latency
 
-    def _learn(self) -> None:
-        """Grow the quiet window when the app answered after the last screenshot."""
-        if self.shot_at is None or not self.shot_after_input:
-            return
-        until = min(self.shot_at + LEARN_WINDOW_S,
-                    self.turn[0][0] if self.turn else self.clock())
-        late = self.watcher.first_change_after(self.shot_at, until)
-        self.shot_after_input = False
-        if late is None or self.settled_change is None:
-            return
-        gap = late - self.settled_change
-        if not self.settled_on_damage:  # nothing had changed: the grace was too short
-            if gap + LEARN_MARGIN_S > self.hold_s:
-                self.hold_s = min(MAX_HOLD_S, gap + LEARN_MARGIN_S)
-                log.info("the screen changed %.0f ms after an action that had changed nothing "
-                         "by its screenshot; settling now gives such actions %.0f ms",
-                         gap * 1000, self.hold_s * 1000)
-        elif gap + LEARN_MARGIN_S > self.quiet_s:
-            self.quiet_s = min(MAX_QUIET_S, gap + LEARN_MARGIN_S)
-            log.info("the screen changed %.0f ms after a screenshot was taken; settling now "
-                     "waits for %.0f ms of quiet", (late - self.shot_at) * 1000,
-                     self.quiet_s * 1000)
+    @property
+    def mostly_late(self) -> bool:
+        """Whether the run's apps have answered late at least as often as at once (one slow
+        paint of an app that answers at once, on a busy machine, does not make it so)."""
+        return self.answers["late"] > 0 and self.answers["late"] >= self.answers["at once"]
+
+    def _window(self, late: float | None) -> float:
+        """How long the screen must stay still after its last change."""
+        if late is None:
+            return self.quiet_s
+        return max(self.quiet_s, LATE_QUIET_S, min(MAX_QUIET_S, LATENCY_FACTOR * late))
+
+    def _due(self, step: Settling, after: float) -> float:
+        """When a screenshot may leave whose screen last changed at `after` (`step.since`
+        if it has not changed), provided nothing changes until then."""
+        if not step.after_input:
+            changed = self.watcher.first_change_after(step.since) is not None
+            return after + self.quiet_s if changed else after
+        if self.watcher.first_change_after(step.since) is None:
+            hold = max(self.hold_s, ASYNC_HOLD_S if self.mostly_late else 0.0)
+            return max(step.since + GRACE_S, step.sent + hold)
+        late = self._answered_late(step)
+        hold = self.hold_s if late is None else max(self.hold_s, ASYNC_HOLD_S)
+        return max(after + self._window(late), step.sent + hold)
+
+    def _ready(self, step: Settling, since: float, t0: float, *, early: bool) -> bool:
+        """Wait until a capture is worth taking; False at the ceiling. `early`: the first
+        capture after input, taken once the app's drawing pauses (checked after, in `_holds`);
+        otherwise once the screen has been still for as long as the rule asks."""
+        while True:
+            now = self.clock()
+            last = self.watcher.last_change()
+            changed = last is not None and last >= since
+            if early:
+                if changed:
+                    late = self._answered_late(step)
+                    if now - last >= (CAPTURE_QUIET_S if late is None
+                                      else self._window(late)):
+                        return True
+                elif now >= step.sent + LATE_S:  # an app that answers at once has drawn
+                    return True
+            elif now >= self._due(step, last if changed and last is not None else since):
+                return True
+            if now - t0 >= self.ceiling_s:
+                return False
+            self.sleep(POLL_S)
+
+    def _holds(self, step: Settling, shot_at: float, last: float | None, t0: float
+               ) -> tuple[float | None, bool]:
+        """After an early capture (at `shot_at`, the screen having last changed at `last`):
+        wait until it may leave; the change that outdated it, if one came first, and whether
+        the wait ended before the ceiling."""
+        after = last if last is not None and last >= step.since else step.since
+        while True:
+            now = self.clock()
+            # caught up first: every change drawn by now is then known to changed_since
+            caught_up = self.watcher.caught_up()
+            changed = self.changed_since(shot_at)
+            if changed is not None:
+                return changed, True
+            if caught_up and now >= self._due(step, after):
+                return None, True
+            if now - t0 >= self.ceiling_s:
+                return None, False
+            self.sleep(POLL_S)
 
     def screenshot(self, capture: Callable[[], Frame], make: Callable[[Frame], T], *,
                    before: Frame | None, after_input: bool, retake: bool = True) -> Shot[T]:
-        """Settle, capture, `make` (scale and encode), and capture again when the screen
-        changed before the request leaves (at most MAX_RETAKES times)."""
+        """Settle, capture and `make` (scale and encode); after input, the first capture is
+        taken early and made while the screen is watched for the rest of the wait. A change
+        before the request may leave takes it again (at most MAX_RETAKES times)."""
         t0 = self.clock()
-        action_at = self.turn[-1][0] if self.turn and after_input else None
-        quiet = self.settle(after_input=after_input)
-        captures = 0
+        step = self._settling(after_input=after_input, now=t0)
+        since, early, captures = step.since, step.after_input and retake, 0
         while True:
+            is_stable = self._ready(step, since, t0, early=early)
+            last = self.watcher.last_change()
             shot_at = self.clock()
             frame = capture()
             captures += 1
-            waited = shot_at - t0
+            captured = self.clock()
             made = make(frame)
-            if action_at is not None and self.watcher.first_change_after(action_at) is None:
-                self._hold(until=action_at + self.hold_s, shot_at=shot_at)
-            changed = self.changed_since(shot_at)
-            if changed is None or not retake or captures > MAX_RETAKES:
+            ready = self.clock()
+            changed = None
+            if early:
+                changed, held = self._holds(step, shot_at, last, t0)
+                is_stable = is_stable and held
+            elif retake:
+                changed = self.changed_since(shot_at)
+            log.debug("screenshot %d: waited %.1f ms, captured in %.1f, made in %.1f, then "
+                      "watched %.1f ms; the app answered %s", captures, (shot_at - t0) * 1000,
+                      (captured - shot_at) * 1000, (ready - captured) * 1000,
+                      (self.clock() - ready) * 1000, "late" if self.judged.get(step.since)
+                      else "at once or not at all")
+            if changed is None or captures > MAX_RETAKES:
                 break
             log.debug("the screen changed %.0f ms after its capture: taken again",
                       (changed - shot_at) * 1000)
-            quiet = self.retake_wait(changed)
-        found = self.found(before=before, after=frame, shot_at=shot_at, after_input=after_input)
-        return Shot(frame, made, waited, captures, quiet.is_stable, found)
+            since = changed
+        waited = self.clock() - t0
+        if step.after_input:
+            self.learn_from = (shot_at, step.sent, frame)
+        found = self.found(before=before, after=frame, shot_at=shot_at)
+        return Shot(frame, made, waited, captures, is_stable, found)
 
-    def found(self, *, before: Frame | None, after: Frame, shot_at: float,
-              after_input: bool) -> Found:
+    def found(self, *, before: Frame | None, after: Frame, shot_at: float) -> Found:
         """What came and went up to the screenshot captured at `shot_at`; starts a new turn."""
         seen = self.watcher.take(shot_at)
         self.shots += 1
@@ -178,11 +303,7 @@ class Between:
                                      actions_at=[t for t, _ in self.turn] or [shot_at],
                                      shot_at=shot_at, space=self.space)
         ids = tuple(i for _, i in self.turn)
-        first = self.turn[0][0] if self.turn else shot_at
-        changed = self.watcher.last_change_before(shot_at, since=first)
-        self.settled_on_damage = changed is not None
-        self.settled_change = changed or (self.turn[-1][0] if self.turn else None)
-        self.shot_at, self.shot_after_input, self.turn = shot_at, after_input, []
+        self.shot_at, self.turn = shot_at, []
         pngs = tuple(None if t.image is None else encode_png(t.image) for t in transients)
         return Found(tuple(transients), pngs, ids)
 
@@ -213,7 +334,8 @@ def open_between(desktop: object, *, space: ScreenSpace, ceiling_s: float,
         log.info("not watching between screenshots (%s): settling by comparing captures, "
                  "and Claude is not told what came and went", reason)
         return None
-    between = Between(watcher, space=space, ceiling_s=ceiling_s, clock=clock, sleep=sleep)
+    between = Between(watcher, space=space, ceiling_s=ceiling_s, clock=clock, sleep=sleep,
+                      inputs_since=getattr(desktop, "inputs_since", None))
     listener, reason = open_listener(env, watcher.add_notice)
     if listener is None:
         log.debug("not listening for desktop notifications: %s", reason)

@@ -25,6 +25,7 @@ from typing import Any
 
 from PIL import Image, ImageChops
 
+from ..vocab.desktop import Frame
 from ..vocab.transients import Box, Damage, Notice, Observed, Snapshot, WindowSeen, is_caret
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 MAX_SNAPSHOT_PIXELS = 640 * 480  # a bigger damaged box is a repaint, not a flash
 MAX_SNAPSHOT_BYTES = 48 * 1024 * 1024  # per interval: a video stops being captured
 MAX_DAMAGE = 20_000  # rectangles kept per interval
+MAX_STALE = 32  # boxes the shadow is known not to hold, before it is all one
 _TREE_DEPTH = 3  # how far below a WM frame to look for the client's title and class
 
 
@@ -58,7 +60,10 @@ class Watcher:
         self._mapped: dict[int, WindowSeen] = {}
         self._snapshot_bytes = 0
         self._last_change: float | None = None
-        self._changes: list[float] = []  # times of non-caret damage, for settling
+        self._changes: list[tuple[float, Box]] = []  # non-caret damage, for settling
+        # Boxes whose pixels the shadow does not hold (repainted, too big to read back at once):
+        # the next damage there counts as a change, and reading it back makes it known again.
+        self._stale: list[Box] = []
         self._errors = Xlib.error
         self._X = Xlib.X
         try:
@@ -89,11 +94,21 @@ class Watcher:
             raise Unavailable(f"the X server on {display} refused to be watched: {exc}") from exc
         self._wake_r, self._wake_w = os.pipe()
         self._stopping = False
+        self._busy = True  # reading or handling events (see caught_up)
         self._cpu_s = 0.0
         self._thread = threading.Thread(target=self._run, name="cua-watcher", daemon=True)
         self._thread.start()
 
     # -- asked by the step ----------------------------------------------------------------------
+
+    def caught_up(self) -> bool:
+        """Whether every event the server has sent so far has been handled: the thread is
+        waiting for more and nothing is waiting on its socket (a change drawn before a
+        screenshot may leave is then known, however late the thread got to it)."""
+        if self._busy:
+            return False
+        ready, _, _ = select.select([self._x.fileno()], [], [], 0)
+        return not ready
 
     def last_change(self) -> float | None:
         """When the screen last changed (caret blinks aside), on the watcher's clock."""
@@ -102,18 +117,30 @@ class Watcher:
     def first_change_after(self, since: float, until: float | None = None) -> float | None:
         """The first change (caret blinks aside) after `since` (and before `until`)."""
         with self._lock:
-            for at in self._changes:
+            for at, _ in self._changes:
                 if at > since and (until is None or at <= until):
                     return at
         return None
 
-    def last_change_before(self, until: float, since: float) -> float | None:
+    def changes_between(self, since: float, until: float) -> list[tuple[float, Box]]:
+        """The changes (caret blinks aside) after `since` and up to `until`: time and box."""
         with self._lock:
-            found = None
-            for at in self._changes:
-                if since <= at <= until:
-                    found = at
-            return found
+            return [(at, box) for at, box in self._changes if since < at <= until]
+
+    def still_differs(self, boxes: list[Box], frame: Frame) -> bool:
+        """Whether the screen now differs from `frame` (a screenshot) in any of `boxes`: a
+        change that stayed, not one that came and went. A box the watcher could not read
+        back counts as differing."""
+        image = Image.frombuffer("RGB", (frame.width, frame.height), frame.bgra, "raw", "BGRX",
+                                 0, 1)
+        with self._lock:
+            for x, y, w, h in boxes:
+                area = (x, y, x + w, y + h)
+                if any(_overlap(box, (x, y, w, h)) for box in self._stale):
+                    return True
+                if self._shadow.crop(area).tobytes() != image.crop(area).tobytes():
+                    return True
+        return False
 
     def take(self, until: float) -> Observed:
         """Everything seen up to `until` (a screenshot's time); later events stay for the
@@ -134,7 +161,7 @@ class Watcher:
             seen.windows = [w for w in seen.windows if w.shown_at <= until]
             self._seen = later
             self._snapshot_bytes = sum(len(s.bgra) for s in later.snapshots)
-            self._changes = [at for at in self._changes if at > until - 5.0]
+            self._changes = [c for c in self._changes if c[0] > until - 5.0]
             return seen
 
     def add_notice(self, notice: Notice) -> None:
@@ -166,10 +193,13 @@ class Watcher:
         cpu0 = time.thread_time()
         try:
             while not self._stopping:
-                if self._x.pending_events() == 0:
+                self._busy = True
+                if self._x.pending_events() == 0:  # (which reads what the socket holds)
+                    self._busy = False
                     ready, _, _ = select.select([fd, self._wake_r], [], [], 1.0)
                     if self._wake_r in ready:
                         break
+                    self._busy = True
                 self._drain()
                 self._cpu_s = time.thread_time() - cpu0
         except Exception:  # the display went away: watch no more
@@ -211,11 +241,24 @@ class Watcher:
         if w * h <= MAX_SNAPSHOT_PIXELS:
             image = self._grab(x0, y0, w, h)
         if image is None:  # too big to capture (or refused): a change we cannot picture
+            with self._lock:
+                self._stale = _merged(self._stale, (x0, y0, w, h), self._size)
             self._changed(Damage(at, (x0, y0, w, h)), None)
             return
-        old = self._shadow.crop((x0, y0, x1, y1))
-        self._shadow.paste(image, (x0, y0))
+        with self._lock:  # still_differs reads the shadow from the step's thread
+            old = self._shadow.crop((x0, y0, x1, y1))
+            self._shadow.paste(image, (x0, y0))
+            unknown = [b for b in self._stale if _overlap(b, (x0, y0, w, h))]
+            if unknown:
+                self._stale = [piece for b in self._stale
+                               for piece in _subtract(b, (x0, y0, w, h))]
         bbox = ImageChops.difference(image, old).getbbox()
+        if unknown:  # the shadow did not hold what was there: this much changed, at least
+            bbox = _bounds([(bbox[0], bbox[1], bbox[2] - bbox[0], bbox[3] - bbox[1])]
+                           if bbox else [], [(max(b[0], x0) - x0, max(b[1], y0) - y0,
+                                              min(b[0] + b[2], x1) - max(b[0], x0),
+                                              min(b[1] + b[3], y1) - max(b[1], y0))
+                                             for b in unknown])
         if bbox is None:
             return  # repainted as it was
         box = (x0 + bbox[0], y0 + bbox[1], bbox[2] - bbox[0], bbox[3] - bbox[1])
@@ -233,7 +276,7 @@ class Watcher:
                 self._snapshot_bytes += len(snapshot.bgra)
             if not is_caret(damage.box):
                 self._last_change = damage.at
-                self._changes.append(damage.at)
+                self._changes.append((damage.at, damage.box))
 
     def _grab(self, x: int, y: int, w: int, h: int) -> Image.Image | None:
         """The screen's pixels in this box (RGB), on the watcher's own connection."""
@@ -305,6 +348,47 @@ class Watcher:
         if isinstance(name, bytes):
             return name.decode("latin-1")
         return name or ""
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def _subtract(a: Box, b: Box) -> list[Box]:
+    """`a` less `b`: at most four boxes (above, below, left and right of the overlap)."""
+    if not _overlap(a, b):
+        return [a]
+    ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
+    top, bottom = max(a[1], b[1]), min(ay1, by1)
+    pieces = [(a[0], a[1], a[2], top - a[1]), (a[0], bottom, a[2], ay1 - bottom),
+              (a[0], top, max(a[0], b[0]) - a[0], bottom - top),
+              (min(ax1, bx1), top, ax1 - min(ax1, bx1), bottom - top)]
+    return [p for p in pieces if p[2] > 0 and p[3] > 0]
+
+
+def _bounds(*groups: list[Box]) -> tuple[int, int, int, int] | None:
+    """The bounding (left, top, right, bottom) of boxes, None without any."""
+    boxes = [b for group in groups for b in group if b[2] > 0 and b[3] > 0]
+    if not boxes:
+        return None
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes),
+            max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes))
+
+
+def _merged(stale: list[Box], box: Box, size: tuple[int, int]) -> list[Box]:
+    """`box` added to the stale boxes; past MAX_STALE boxes, the whole screen is one."""
+    kept = [b for b in stale if not _contains(box, b)]
+    if any(_contains(b, box) for b in kept):
+        return kept
+    if len(kept) >= MAX_STALE:
+        return [(0, 0, size[0], size[1])]
+    return [*kept, box]
+
+
+def _contains(outer: Box, inner: Box) -> bool:
+    return (outer[0] <= inner[0] and outer[1] <= inner[1]
+            and inner[0] + inner[2] <= outer[0] + outer[2]
+            and inner[1] + inner[3] <= outer[1] + outer[3])
 
 
 def open_watcher(display: str, *, origin: tuple[int, int] = (0, 0),

@@ -28,6 +28,7 @@ XDesktop.__init__ (start-up time).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import math
@@ -74,6 +75,7 @@ _PROOF_TIMEOUT_S = 30.0
 # For an app that takes no pings: the longest to wait for its process to go idle (an app with a
 # thread that never sleeps, playing a video say, gets timed waits after that).
 _IDLE_TIMEOUT_S = 30.0
+_PRESSES = frozenset({2, 4})  # X.KeyPress, X.ButtonPress
 _LOCAL_CLIENT_PID_MASK = 1 << 1  # X-Resource: identify a client by its local process id
 _OLD_CLIENT_TIMEOUT_S = 2.0  # for the server to finish an interrupted connection's requests
 _FLUSH_EVERY = 256  # key events queued before sending: python-xlib's send buffer grows O(n^2)
@@ -177,6 +179,9 @@ class XDesktop:
         self._wm_probe: Any | None = None  # a 1x1 unmapped window to ask the WM about
         self._wm_answered = self._wm_silent = False
         self._ping_timeout_s = 10.0
+        # When each input event was sent, and whether it pressed a key or button (the settling
+        # rule in core/x11/between.py measures how soon the app answered).
+        self._inputs: collections.deque[tuple[float, bool]] = collections.deque(maxlen=256)
         try:
             with stdout_to_log():
                 self._connect(display, monitor)
@@ -195,7 +200,13 @@ class XDesktop:
         import Xlib.error
         from Xlib.ext import xtest
 
-        self._fake_input = xtest.fake_input
+        fake_input = xtest.fake_input
+
+        def stamped(connection: Any, event_type: int, *args: Any, **kwargs: Any) -> None:
+            self._inputs.append((time.monotonic(), event_type in _PRESSES))
+            fake_input(connection, event_type, *args, **kwargs)
+
+        self._fake_input = stamped
         self._transport_errors: tuple[type[Exception], ...] = (
             Xlib.error.ConnectionClosedError, Xlib.error.DisplayError, Xlib.error.XError,
             mss.exception.ScreenShotError, OSError,
@@ -285,6 +296,11 @@ class XDesktop:
             shot = self._mss.grab({"left": m.left, "top": m.top, "width": m.width,
                                    "height": m.height})
             return Frame(width=shot.width, height=shot.height, bgra=bytes(shot.raw))
+
+    def inputs_since(self, since: float) -> list[tuple[float, bool]]:
+        """The input events sent since `since` (time.monotonic): when each went out, and
+        whether it pressed a key or button (the newest 256 are kept)."""
+        return [(at, is_press) for at, is_press in list(self._inputs) if at >= since]
 
     def watch(self) -> tuple[Any, str]:
         """A Watcher (core/x11/watcher.py) of this display and monitor on a connection of its own,
