@@ -1,4 +1,5 @@
-"""Wall time of `cua --help` and `cua runs list`, median of several runs.
+"""Wall time of `cua --version`, `cua --help`, `cua runs list` and `cua run --help`, median of
+several runs.
 
 Run:  python benchmarks/startup.py [--runs 15]
 """
@@ -34,7 +35,8 @@ def main() -> None:
         env = {**os.environ, "CUA_DATA_DIR": tmp}
         base = median_ms([sys.executable, "-c", "pass"], args.runs, env)
         print(f"python3 -c pass: {base:.0f} ms (the interpreter alone)")
-        for argv in ([cua, "--help"], [cua, "runs", "list"], [cua, "run", "--help"]):
+        for argv in ([cua, "--version"], [cua, "--help"], [cua, "runs", "list"],
+                     [cua, "run", "--help"]):
             print(f"{' '.join(['cua', *argv[1:]])}: {median_ms(argv, args.runs, env):.0f} ms")
 
 
