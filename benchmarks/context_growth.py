@@ -15,10 +15,10 @@ from claude_cua.cli.demo.fakeapi import FakeMessagesAPI, Reply
 from claude_cua.cli.demo.policies import computer_call
 from claude_cua.core.engine.loop import LoopConfig, run_task
 from claude_cua.core.model.claude import ClaudeClient
-from claude_cua.core.model.flavours import flavour_for
-from claude_cua.core.usage import price_for
+from claude_cua.core.model.context import flavour_for
 from claude_cua.core.vocab.desktop import FakeDesktop
 from claude_cua.core.vocab.events import StepFinished
+from claude_cua.core.vocab.record import price_for
 from PIL import ImageDraw
 
 MODEL = "claude-sonnet-4-6"

@@ -26,9 +26,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from claude_cua.core.safety.injection import TextLine, scan
+from claude_cua.core.safety.tripwire import TextLine, scan
+from claude_cua.core.vocab.actions import frame_to_image
 from claude_cua.core.vocab.desktop import Frame
-from claude_cua.core.vocab.screen import frame_to_image
 from claude_cua.core.x11.xserver import VirtualDisplay
 from PIL import Image
 
@@ -57,7 +57,7 @@ class Tesseract:
     name = "tesseract"
 
     def __init__(self, languages: tuple[str, ...] | None = None) -> None:
-        from claude_cua.core.safety.ocr import TesseractEngine, find_engine
+        from claude_cua.core.safety.tripwire import TesseractEngine, find_engine
 
         engine, detail = find_engine()
         if engine is None:

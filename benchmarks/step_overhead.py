@@ -26,8 +26,8 @@ from claude_cua.cli.demo.policies import (
     report,
     to_model_space,
 )
+from claude_cua.core.vocab.actions import encode_png, fit_size, frame_to_image, scale_image
 from claude_cua.core.vocab.desktop import Frame
-from claude_cua.core.vocab.screen import encode_png, fit_size, frame_to_image, scale_image
 from claude_cua.core.x11.xserver import VirtualDisplay
 
 

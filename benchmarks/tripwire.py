@@ -42,11 +42,9 @@ from pathlib import Path
 
 from claude_cua.cli.demo.fakeapi import FakeMessagesAPI
 from claude_cua.cli.demo.policies import Obeyer
-from claude_cua.core.safety.injection import TextLine, judge_text, scan
-from claude_cua.core.safety.ocr import find_engine
-from claude_cua.core.safety.tripwire import Tripwire
+from claude_cua.core.safety.tripwire import TextLine, Tripwire, find_engine, judge_text, scan
+from claude_cua.core.vocab.actions import frame_to_image
 from claude_cua.core.vocab.desktop import Frame
-from claude_cua.core.vocab.screen import frame_to_image
 from claude_cua.core.x11.xserver import VirtualDisplay
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

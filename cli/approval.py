@@ -14,7 +14,7 @@ from rich.text import Text
 
 from ..core.errors import HungUp
 from ..core.interrupts import terminal_hung_up, terminal_lost
-from ..core.safety.gate import Answer, ApprovalRequest, Gate
+from ..core.safety.policy import Answer, ApprovalRequest, Gate
 from .view import visible
 
 CHOICES: dict[str, tuple[Answer, str]] = {

@@ -138,8 +138,7 @@ def _parse(item: dict[str, Any]) -> Any:
     from typing import get_args
 
     from ..core.errors import ActionError
-    from ..core.vocab.actions import ActionName, parse_action
-    from ..core.vocab.screen import ScreenSpace
+    from ..core.vocab.actions import ActionName, ScreenSpace, parse_action
 
     name = item["action"]
     if name == "request_approval":
@@ -187,9 +186,9 @@ def policy_test(
     as_json: JsonOption = False,
 ) -> int:
     # Imported here, not at the top: start-up loads only what --help needs.
-    from ..core.safety.injection import TextLine, scan
     from ..core.safety.policy import assess, proposal_for
     from ..core.safety.policy_file import effective_rules
+    from ..core.safety.tripwire import TextLine, scan
     from ..core.vocab.desktop import Window
 
     items = _actions(action_json)

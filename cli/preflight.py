@@ -36,7 +36,7 @@ def raise_all(problems: list[str], plan: Any = None) -> None:
 
 def _warn_about_the_model(plan: Any) -> None:
     # Imported here, not at the top: start-up loads only what --help needs.
-    from ..core.model.flavours import model_warning
+    from ..core.model.context import model_warning
     from ..core.model.providers import resolve_endpoint
 
     s = plan.settings

@@ -44,9 +44,9 @@ def run_space(settings: Any, *, model_is_default: bool, env: Mapping[str, str],
               ) -> Any:
     """The screen as a run with these settings would see it: its model decides the scale."""
     # Imported here, not at the top: start-up loads only what --help needs.
-    from ..core.model.flavours import image_limits_for
+    from ..core.model.context import image_limits_for
     from ..core.model.providers import resolve_endpoint
-    from ..core.vocab.screen import space_for
+    from ..core.vocab.actions import space_for
 
     endpoint = resolve_endpoint(
         provider=settings.provider, model=settings.model, model_is_default=model_is_default,

@@ -164,7 +164,7 @@ def write_crash(run_dir: str, exc: BaseException, secrets: Any = None) -> str | 
 def _approver(plan: RunPlan, view: Any, console: Console) -> Any:
     """Who answers the policy's `ask`: --yes, a person at this terminal, or nobody."""
     # Imported here, not at the top: start-up loads only what --help needs.
-    from ..core.safety.gate import approve_all, refuse_all
+    from ..core.safety.policy import approve_all, refuse_all
 
     if plan.assume_yes:
         return approve_all

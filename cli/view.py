@@ -32,8 +32,8 @@ from ..core.vocab.events import (
     Usage,
 )
 from ..core.vocab.record import ActionRecord
-from ..core.vocab.transient_text import transient_text
 from ..core.vocab.words import counted
+from ..core.x11.watcher import transient_text
 
 if TYPE_CHECKING:  # core/safety/secrets.py is loaded by a run, not by `cua runs show`
     from ..core.safety.secrets import Redactor

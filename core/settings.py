@@ -22,7 +22,7 @@ from .config_file import (
     whole_number,
 )
 from .errors import ConfigError
-from .model.flavours import DEFAULT_MODEL, FLAVOURS, PROVIDERS
+from .model.context import DEFAULT_MODEL, FLAVOURS, PROVIDERS
 from .vocab.words import counted
 
 
@@ -217,7 +217,7 @@ def read_config_file(path: Path, *, is_explicit: bool) -> dict[str, Any]:
 def check_price_tables(found: TomlFile) -> None:
     """Each `[prices."MODEL"]` table holds exactly the four prices, finite and not negative."""
     # Imported here: keeps importing this module light (start-up time).
-    from .usage import PRICE_KEYS
+    from .vocab.record import PRICE_KEYS
 
     try:
         prices = table(found.data["prices"])
@@ -327,7 +327,7 @@ def load_settings(env: Mapping[str, str], config: Path | None,
     and `cua doctor` all resolve settings here."""
     # Imported here: keeps importing this module light (start-up time).
     from .paths import config_dir
-    from .usage import parse_price_overrides
+    from .vocab.record import parse_price_overrides
 
     explicit = config or (Path(env["CUA_CONFIG"]) if env.get("CUA_CONFIG") else None)
     path = explicit if explicit is not None else config_dir(env) / "config.toml"

@@ -91,8 +91,8 @@ def record_sample_run(run_dir: Path, *, steps: int = 20, secret: str = "s3cr3t-V
     secret PASSWORD (value `secret`) is typed as {{PASSWORD}}: it must never show in a record."""
     from claude_cua.core.engine.loop import LoopConfig, run_task
     from claude_cua.core.model.claude import ClaudeClient
-    from claude_cua.core.model.flavours import flavour_for, image_limits_for
-    from claude_cua.core.safety.gate import approve_all
+    from claude_cua.core.model.context import flavour_for, image_limits_for
+    from claude_cua.core.safety.policy import approve_all
     from claude_cua.core.safety.secrets import Secrets
     from claude_cua.core.store.runs import RunRecorder, prepare_run_dir
 

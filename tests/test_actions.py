@@ -1,6 +1,6 @@
 import pytest
 from claude_cua.core.errors import ActionError
-from claude_cua.core.model.flavours import FLAVOURS
+from claude_cua.core.model.context import FLAVOURS
 from claude_cua.core.vocab.actions import (
     Click,
     CursorPosition,
@@ -10,6 +10,7 @@ from claude_cua.core.vocab.actions import (
     MouseButton,
     MouseMove,
     Screenshot,
+    ScreenSpace,
     Scroll,
     Target,
     TypeText,
@@ -20,7 +21,6 @@ from claude_cua.core.vocab.actions import (
     perform,
 )
 from claude_cua.core.vocab.desktop import FakeDesktop
-from claude_cua.core.vocab.screen import ScreenSpace
 
 SPACE = ScreenSpace(1920, 1080, 1429, 804)
 CENTRE = Target((714, 402), (960, 540))

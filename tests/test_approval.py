@@ -4,8 +4,7 @@ import io
 
 import pytest
 from claude_cua.cli.approval import TerminalApprover
-from claude_cua.core.safety.gate import ApprovalRequest
-from claude_cua.core.safety.policy import BUILTIN_RULES, Verdict
+from claude_cua.core.safety.policy import BUILTIN_RULES, ApprovalRequest, Verdict
 from claude_cua.core.vocab.desktop import Window
 from rich.console import Console
 

@@ -6,9 +6,9 @@ import pytest
 from claude_cua.cli.demo.fakeapi import Reply
 from claude_cua.core.model import context
 from claude_cua.core.model.claude import ClaudeClient, ModelRequest
-from claude_cua.core.model.flavours import FLAVOURS
+from claude_cua.core.model.context import FLAVOURS
 from claude_cua.core.model.providers import resolve_endpoint
-from claude_cua.core.vocab.screen import ScreenSpace
+from claude_cua.core.vocab.actions import ScreenSpace
 from fakecloud import FakeBedrock, FakeVertex
 
 pytest.importorskip("botocore", reason="the bedrock extra is not installed")

@@ -14,7 +14,7 @@ from claude_cua.cli.demo.policies import computer_call, report, text
 from claude_cua.core.engine.loop import LoopConfig, run_task
 from claude_cua.core.errors import ModelError
 from claude_cua.core.model.claude import MAX_RETRY_DELAY_S, ClaudeClient, backoff_s
-from claude_cua.core.model.flavours import flavour_for
+from claude_cua.core.model.context import flavour_for
 from claude_cua.core.vocab.desktop import FakeDesktop
 from claude_cua.core.vocab.events import RunFinished
 

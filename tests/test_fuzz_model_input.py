@@ -31,7 +31,7 @@ from claude_cua.cli.view import PlainView
 from claude_cua.core.engine.loop import LoopConfig, run_task
 from claude_cua.core.errors import ModelError
 from claude_cua.core.model.claude import ClaudeClient
-from claude_cua.core.model.flavours import FLAVOURS
+from claude_cua.core.model.context import FLAVOURS
 from claude_cua.core.store.runs import RunRecorder, read_steps
 from claude_cua.core.vocab.desktop import FakeDesktop
 from claude_cua.core.vocab.events import RunFinished

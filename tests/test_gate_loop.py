@@ -10,9 +10,8 @@ from claude_cua.cli.demo.policies import approval_request, computer_call, report
 from claude_cua.core.engine.check import CheckResult, run_check
 from claude_cua.core.engine.loop import LoopConfig, run_task
 from claude_cua.core.model.claude import ClaudeClient
-from claude_cua.core.model.flavours import flavour_for
-from claude_cua.core.safety.gate import ApprovalRequest, approve_all, refuse_all
-from claude_cua.core.safety.policy import BUILTIN_RULES
+from claude_cua.core.model.context import flavour_for
+from claude_cua.core.safety.policy import BUILTIN_RULES, ApprovalRequest, approve_all, refuse_all
 from claude_cua.core.safety.policy_file import effective_rules
 from claude_cua.core.safety.secrets import Secrets
 from claude_cua.core.store.runs import RunRecorder

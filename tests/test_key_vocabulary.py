@@ -6,12 +6,11 @@ import itertools
 
 import pytest
 from claude_cua.core.errors import ActionError
-from claude_cua.core.model.flavours import FLAVOURS
+from claude_cua.core.model.context import FLAVOURS
 from claude_cua.core.safety.policy import BUILTIN_RULES, Rule, assess, normalize_chord, proposal_for
 from claude_cua.core.vocab import keys
-from claude_cua.core.vocab.actions import parse_action
+from claude_cua.core.vocab.actions import ScreenSpace, parse_action
 from claude_cua.core.vocab.desktop import Window
-from claude_cua.core.vocab.screen import ScreenSpace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

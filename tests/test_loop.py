@@ -9,10 +9,10 @@ from claude_cua.cli.demo.policies import computer_call, report, text
 from claude_cua.core.engine.loop import LoopConfig, run_task
 from claude_cua.core.errors import ActionError, ConfigError, DesktopError, ModelError
 from claude_cua.core.model.claude import ClaudeClient
-from claude_cua.core.model.flavours import FLAVOURS, flavour_for
-from claude_cua.core.usage import price_for
+from claude_cua.core.model.context import FLAVOURS, flavour_for
 from claude_cua.core.vocab.desktop import FakeDesktop
 from claude_cua.core.vocab.events import RunFinished, StepFinished
+from claude_cua.core.vocab.record import price_for
 from PIL import Image
 
 FAST_RETRY = {"retry-after-ms": "1"}  # the SDK ignores retry-after: 0

@@ -1,14 +1,14 @@
 """The per-provider model table: every documented id form names the right Anthropic API model."""
 
 import pytest
-from claude_cua.core.model.flavours import (
+from claude_cua.core.model.context import (
     PROVIDER_MODELS,
     flavour_for,
     image_limits_for,
     parse_model_id,
     price_factor,
 )
-from claude_cua.core.usage import price_for
+from claude_cua.core.vocab.record import price_for
 
 PROFILES = ["us", "eu", "apac", "jp", "au", "global", "us-gov"]
 

@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 import pytest
-from claude_cua.core.model.flavours import MODEL_FLAVOURS, NEWEST_FAMILIES, model_warning
+from claude_cua.core.model.context import MODEL_FLAVOURS, NEWEST_FAMILIES, model_warning
 
 
 @pytest.mark.parametrize("model", [

@@ -8,7 +8,7 @@ import pytest
 import typer
 from claude_cua.cli import policy as policy_cli
 from claude_cua.core.errors import ConfigError
-from claude_cua.core.model.flavours import FLAVOURS
+from claude_cua.core.model.context import FLAVOURS
 from claude_cua.core.safety.policy import (
     BUILTIN_RULES,
     Proposal,
@@ -24,9 +24,8 @@ from claude_cua.core.safety.policy_file import (
     effective_rules,
     load_policy_file,
 )
-from claude_cua.core.vocab.actions import HoldKey, Key, TypeText, parse_action
+from claude_cua.core.vocab.actions import HoldKey, Key, ScreenSpace, TypeText, parse_action
 from claude_cua.core.vocab.desktop import Window
-from claude_cua.core.vocab.screen import ScreenSpace
 from typer.testing import CliRunner
 
 XTERM = Window("XTerm", "xterm", "user@host: ~")

@@ -1,7 +1,7 @@
 import pytest
 from claude_cua.core.errors import ConfigError
-from claude_cua.core.usage import Price, parse_price_overrides, price_for
 from claude_cua.core.vocab.events import Usage
+from claude_cua.core.vocab.record import Price, parse_price_overrides, price_for
 
 
 def test_cost_counts_each_kind_of_token_at_its_own_price():

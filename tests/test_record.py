@@ -9,11 +9,10 @@ from claude_cua.cli.demo.fakeapi import Reply
 from claude_cua.cli.demo.policies import approval_request, computer_call, report, text
 from claude_cua.core.engine.loop import LoopConfig, run_task
 from claude_cua.core.model.claude import ClaudeClient
-from claude_cua.core.model.flavours import flavour_for
-from claude_cua.core.safety.gate import approve_all
+from claude_cua.core.model.context import flavour_for
+from claude_cua.core.safety.policy import approve_all
 from claude_cua.core.safety.secrets import Secrets
 from claude_cua.core.store.runs import RunRecorder, load_run
-from claude_cua.core.usage import price_for
 from claude_cua.core.vocab.actions import Click, Drag, Key, Scroll, Target, TypeText, Zoom
 from claude_cua.core.vocab.desktop import FakeDesktop, Window
 from claude_cua.core.vocab.events import ActionPerformed, StepFinished
@@ -28,6 +27,7 @@ from claude_cua.core.vocab.record import (
     StepRecord,
     ToolCallRecord,
     Usage,
+    price_for,
 )
 
 MODEL = "claude-sonnet-4-6"  # computer_20251124: zoom on, priced
@@ -234,8 +234,8 @@ def test_the_readme_documents_every_field_of_the_record():
 def test_a_screenshot_handed_over_unencoded_is_in_the_record_once_the_run_finishes(tmp_path):
     """A replayed step's screenshot is encoded beside the next step; the record that says the
     run finished has the picture, the same PNG an ordinary step would have written."""
+    from claude_cua.core.vocab.actions import PendingPng, encode_png
     from claude_cua.core.vocab.events import RunFinished, RunStarted
-    from claude_cua.core.vocab.screen import PendingPng, encode_png
     from PIL import Image
 
     image = Image.new("RGB", (64, 48), (10, 200, 30))

@@ -8,8 +8,8 @@ from claude_cua.cli.demo.policies import computer_call, report, text
 from claude_cua.core.engine.loop import LoopConfig, run_task
 from claude_cua.core.engine.replay import Replayer, find_recording, handover_note, replay_problem
 from claude_cua.core.model.claude import ClaudeClient
-from claude_cua.core.model.flavours import flavour_for
-from claude_cua.core.safety.gate import approve_all, refuse_all
+from claude_cua.core.model.context import flavour_for
+from claude_cua.core.safety.policy import approve_all, refuse_all
 from claude_cua.core.safety.secrets import Secrets
 from claude_cua.core.store.runs import RunRecorder, list_runs, load_run
 from claude_cua.core.vocab.desktop import FakeDesktop, Window
@@ -178,7 +178,7 @@ def test_a_replay_without_a_model_call_does_not_import_the_sdk(api, tmp_path):
 import sys
 from pathlib import Path
 from claude_cua.core.vocab.desktop import FakeDesktop, Window
-from claude_cua.core.model.flavours import flavour_for
+from claude_cua.core.model.context import flavour_for
 from claude_cua.core.engine.loop import LoopConfig, run_task
 from claude_cua.core.engine.replay import Replayer
 from claude_cua.core.store.runs import load_run
@@ -191,7 +191,7 @@ class NoModel:
     def send(self, request, *, on_text, on_retry=None): raise AssertionError
 cfg = LoopConfig(model={MODEL!r}, flavour=flavour_for({MODEL!r}),
                  secrets=Secrets.from_specs(["PW"], {{"PW": "x"}}))
-from claude_cua.core.safety.gate import approve_all
+from claude_cua.core.safety.policy import approve_all
 r = run_task("log in", desktop=d, client=NoModel(), config=cfg, on_event=lambda e: None,
              replay=Replayer(rec, wait_s=0.05), approver=approve_all)
 assert r.status == "success", r

@@ -2,8 +2,8 @@
 
 import pytest
 from claude_cua.core.replay.match import Tolerance, compare_step, same_window, shift_of
+from claude_cua.core.vocab.actions import ScreenSpace
 from claude_cua.core.vocab.desktop import Window
-from claude_cua.core.vocab.screen import ScreenSpace
 from PIL import Image, ImageDraw
 
 SPACE = ScreenSpace(800, 600, 800, 600)

@@ -14,9 +14,8 @@ from claude_cua.core.report.animation import MAX_FRAME_S, MIN_FRAME_S, animate, 
 from claude_cua.core.report.html import Attachments, gather, render_html, visible
 from claude_cua.core.report.marks import image_point, marks_for
 from claude_cua.core.store.runs import Run, load_run
-from claude_cua.core.vocab.actions import Click, Drag, Target, TypeText, Zoom
+from claude_cua.core.vocab.actions import Click, Drag, ScreenSpace, Target, TypeText, Zoom
 from claude_cua.core.vocab.record import ActionRecord, RunHeader, StepRecord
-from claude_cua.core.vocab.screen import ScreenSpace
 from helpers import wait_until
 from PIL import Image
 from sample_run import TRICKY_TEXT, record_sample_run

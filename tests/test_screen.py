@@ -2,8 +2,7 @@ import itertools
 
 import pytest
 from claude_cua.core.errors import ActionError
-from claude_cua.core.vocab.desktop import Frame
-from claude_cua.core.vocab.screen import (
+from claude_cua.core.vocab.actions import (
     ScreenSpace,
     encode_png,
     fit_size,
@@ -12,6 +11,7 @@ from claude_cua.core.vocab.screen import (
     wait_for_settle,
     zoom_region,
 )
+from claude_cua.core.vocab.desktop import Frame
 from PIL import Image
 
 

@@ -15,8 +15,8 @@ from claude_cua.core.engine.check import run_check
 from claude_cua.core.engine.loop import LoopConfig, run_task
 from claude_cua.core.errors import ModelError
 from claude_cua.core.model.claude import ClaudeClient
-from claude_cua.core.model.flavours import FLAVOURS
-from claude_cua.core.safety.gate import approve_all
+from claude_cua.core.model.context import FLAVOURS
+from claude_cua.core.safety.policy import approve_all
 from claude_cua.core.safety.secrets import Secrets
 from claude_cua.core.store.runs import RunRecorder
 from claude_cua.core.vocab import keys

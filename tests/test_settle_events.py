@@ -1,4 +1,4 @@
-"""Settling on the display's events (core/x11/between.py's rule), on a fake clock: no X, no
+"""Settling on the display's events (core/x11/watcher.py's rule), on a fake clock: no X, no
 real waiting. The last tests replay event streams recorded from real X runs
 (tests/data/settle_streams.json, made by tests/data/record_streams.py)."""
 
@@ -8,16 +8,16 @@ import json
 from pathlib import Path
 
 import pytest
+from claude_cua.core.vocab.actions import ScreenSpace
 from claude_cua.core.vocab.desktop import Frame
-from claude_cua.core.vocab.screen import ScreenSpace
-from claude_cua.core.vocab.transients import Observed
-from claude_cua.core.x11.between import (
+from claude_cua.core.x11.watcher import (
     ASYNC_HOLD_S,
     GRACE_S,
     LATE_S,
     LEARN_MARGIN_S,
     MAX_RETAKES,
     Between,
+    Observed,
 )
 
 ENCODE_S = 0.018  # what scaling and encoding a 1920x1080 screenshot takes, about
@@ -281,14 +281,14 @@ def test_recorded_chromium_submit_is_screenshotted_with_its_answer_in_a_fresh_ru
 def test_a_display_that_cannot_be_watched_is_said_once_and_settles_as_before(caplog) -> None:
     import logging
 
-    from claude_cua.core.x11.between import open_between
+    from claude_cua.core.x11.watcher import open_between
 
     class Unwatchable:
         def watch(self):
             return None, "the X server on :9 lacks the DAMAGE extension"
 
     clock = Clock()
-    with caplog.at_level(logging.INFO, logger="claude_cua.core.x11.between"):
+    with caplog.at_level(logging.INFO, logger="claude_cua.core.x11.watcher"):
         between = open_between(Unwatchable(), space=ScreenSpace(4, 4, 4, 4), ceiling_s=2,
                                clock=clock, sleep=clock.sleep, env={})
     assert between is None

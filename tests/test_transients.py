@@ -1,10 +1,10 @@
-"""core/vocab/transients.py: event streams in, `Since the last screenshot:` lines out (pure)."""
+"""core/x11/watcher.py: event streams in, `Since the last screenshot:` lines out (pure)."""
 
 from __future__ import annotations
 
+from claude_cua.core.vocab.actions import ScreenSpace
 from claude_cua.core.vocab.desktop import Frame
-from claude_cua.core.vocab.screen import ScreenSpace
-from claude_cua.core.vocab.transients import (
+from claude_cua.core.x11.watcher import (
     HEADER,
     MAX_IMAGES,
     MAX_LINES,
@@ -179,7 +179,7 @@ def test_a_window_shown_before_the_last_screenshot_is_not_news_nor_is_its_going(
 
 def test_with_several_actions_each_tool_result_says_what_followed_it() -> None:
     from claude_cua.core.model.context import tell_transients
-    from claude_cua.core.x11.between import Found
+    from claude_cua.core.x11.watcher import Found
 
     seen = Observed(windows=[WindowSeen(1, 10.1, (0, 0, 50, 50), "A", gone_at=10.2),
                              WindowSeen(2, 10.7, (0, 0, 50, 50), "B", gone_at=10.8)])
@@ -194,7 +194,7 @@ def test_with_several_actions_each_tool_result_says_what_followed_it() -> None:
 
 def test_nothing_transient_adds_nothing_to_the_request() -> None:
     from claude_cua.core.model.context import tell_transients
-    from claude_cua.core.x11.between import Found
+    from claude_cua.core.x11.watcher import Found
 
     results = [{"type": "tool_result", "tool_use_id": "t1", "content": []}]
     tell_transients(results, results[0], Found((), (), ("t1",)))

@@ -11,12 +11,18 @@ from claude_cua.cli.demo.fakeapi import Reply
 from claude_cua.cli.demo.policies import computer_call, report
 from claude_cua.core.engine.loop import LoopConfig, run_task
 from claude_cua.core.model.claude import ClaudeClient
-from claude_cua.core.model.flavours import flavour_for
-from claude_cua.core.safety.gate import ApprovalRequest, Gate, refuse_all
-from claude_cua.core.safety.injection import TextLine
-from claude_cua.core.safety.policy import BUILTIN_RULES, Proposal, assess, scope_rule
+from claude_cua.core.model.context import flavour_for
+from claude_cua.core.safety.policy import (
+    BUILTIN_RULES,
+    ApprovalRequest,
+    Gate,
+    Proposal,
+    assess,
+    refuse_all,
+    scope_rule,
+)
 from claude_cua.core.safety.policy_file import load_policy_file
-from claude_cua.core.safety.tripwire import Tripwire, changed_regions
+from claude_cua.core.safety.tripwire import TextLine, Tripwire, changed_regions
 from claude_cua.core.vocab.desktop import FakeDesktop, Window
 from claude_cua.core.vocab.events import StepFinished
 from PIL import Image, ImageDraw
@@ -486,7 +492,7 @@ def test_doctor_says_the_tripwire_would_be_off_and_how_to_install():
     assert check_tripwire({"CUA_TRIPWIRE": "off"}).ok
 
 
-@pytest.mark.skipif(not __import__("claude_cua.core.safety.ocr",
+@pytest.mark.skipif(not __import__("claude_cua.core.safety.tripwire",
                                    fromlist=["status"]).status().available,
                     reason="no OCR engine: sh scripts/setup.sh installs Tesseract")
 def test_doctor_names_the_engine_when_it_is_there():
@@ -514,7 +520,7 @@ def test_policy_test_judges_screen_text_as_the_tripwire_would(tmp_path):
 def test_ocr_languages_can_be_chosen_and_a_missing_one_is_named():
     import os
 
-    from claude_cua.core.safety.ocr import status
+    from claude_cua.core.safety.tripwire import status
 
     if not status().available:
         pytest.skip("no OCR engine: sh scripts/setup.sh installs Tesseract")
@@ -527,7 +533,7 @@ def test_ocr_languages_can_be_chosen_and_a_missing_one_is_named():
 def test_runs_in_one_process_share_at_most_two_loaded_engines_and_each_read_gets_its_own_text():
     from concurrent.futures import ThreadPoolExecutor
 
-    from claude_cua.core.safety.ocr import find_engine, status
+    from claude_cua.core.safety.tripwire import find_engine, status
     from PIL import Image, ImageDraw, ImageFont
 
     if not status().available:

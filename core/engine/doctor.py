@@ -79,7 +79,7 @@ def check_display(env: Mapping[str, str]) -> Check:
 def check_tripwire(env: Mapping[str, str]) -> Check:
     """The injection tripwire's OCR engine is installed (or the tripwire is turned off)."""
     # Imported here: keeps importing this module light (start-up time).
-    from ..safety.ocr import status
+    from ..safety.tripwire import status
 
     if env.get("CUA_TRIPWIRE", "").strip().lower() in ("off", "0", "no", "false"):
         return Check("tripwire", True, "off (CUA_TRIPWIRE=off): screen text is not checked for "
@@ -131,8 +131,8 @@ def check_xauthority(env: Mapping[str, str]) -> tuple[Check, Path | None]:
 def check_screen(display: str, *, xauthority: Path, model: str = "") -> Check:
     """The screen size as mss and XTest see it, and what Claude gets after scaling."""
     # Imported here: keeps importing this module light (start-up time).
-    from ..model.flavours import DEFAULT_MODEL, image_limits_for
-    from ..vocab.screen import space_for
+    from ..model.context import DEFAULT_MODEL, image_limits_for
+    from ..vocab.actions import space_for
 
     model = model or DEFAULT_MODEL
     try:

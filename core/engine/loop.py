@@ -11,12 +11,12 @@ from ..cancel import Cancel, Deadline
 from ..errors import CuaError, DeadlineExceeded
 from ..interrupts import run_ending
 from ..model.claude import InterruptibleClient, ModelClient
-from ..safety.gate import Approver, Gate, answerer_name, refuse_all
+from ..safety.policy import Approver, Gate, answerer_name, refuse_all
 from ..safety.secrets import Secrets
+from ..vocab.actions import space_for
 from ..vocab.desktop import Desktop
 from ..vocab.events import CheckFinished, EventSink, RunFinished, RunStarted
 from ..vocab.record import CheckRecord
-from ..vocab.screen import space_for
 from .check import CheckResult
 from .step import LoopConfig, RunState, StepRunner, run_cost, timeout_summary
 

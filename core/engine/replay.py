@@ -23,7 +23,7 @@ from .. import defaults
 from ..errors import ConfigError
 from ..model import context
 from ..model.claude import ToolCall
-from ..model.flavours import FLAVOURS, Flavour, flavour_for
+from ..model.context import FLAVOURS, Flavour, flavour_for
 from ..replay.match import (
     DEFAULT_TOLERANCE,
     Match,
@@ -33,11 +33,23 @@ from ..replay.match import (
     screen_cells,
 )
 from ..store.runs import damage_of
-from ..vocab.actions import Click, Drag, Key, MouseButton, MouseMove, Scroll, TypeText
+from ..vocab.actions import (
+    Click,
+    Drag,
+    Key,
+    MouseButton,
+    MouseMove,
+    PendingPng,
+    ScreenSpace,
+    Scroll,
+    TypeText,
+    frame_to_image,
+    scale_image,
+    wait_for_change,
+)
 from ..vocab.desktop import Frame, Window
 from ..vocab.events import HandedOver, ReplayStarted, ScreenMatched, StepStarted
 from ..vocab.record import ActionRecord, ReplayRecord, StepRecord, matched_name, screenshot_name
-from ..vocab.screen import PendingPng, ScreenSpace, frame_to_image, scale_image, wait_for_change
 from ..vocab.words import counted
 from .step import EndRun, RunState, StepRunner, timeout_summary
 

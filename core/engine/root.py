@@ -30,7 +30,7 @@ from ..cancel import Cancel
 from ..errors import ConfigError, CuaError
 from ..exits import BUG_EXIT, STATUS_EXIT, SUMMARY_KEYS, InternalError, empty_summary, exit_code_for
 from ..interrupts import exit_code_is, in_flight
-from ..safety.gate import Approver, refuse_all
+from ..safety.policy import Approver, refuse_all
 from ..safety.secrets import CREDENTIAL_VARS, Secrets
 from ..settings import Settings
 from ..vocab.events import EventSink, Usage
@@ -217,7 +217,7 @@ def _tripwire_reader(env: Mapping[str, str], warn: Callable[[str], None]) -> Any
         return None
     if setting not in ("on", "1", "yes", "true", ""):
         raise ConfigError(f"CUA_TRIPWIRE must be on or off, not {setting!r}")
-    from ..safety.ocr import find_engine  # tesserocr: only for a run that reads the screen
+    from ..safety.tripwire import find_engine  # tesserocr: only for a run that reads the screen
 
     reader, detail = find_engine(env=env)
     if reader is None:
@@ -261,7 +261,7 @@ def _run(request: RunRequest, hooks: RunHooks, secrets: Secrets, summary: dict[s
     # callers without starting a run, and these pull in the SDK, PIL and X (start-up time).
     from ..config_file import header_credential
     from ..model.claude import ClaudeClient
-    from ..model.flavours import flavour_for, image_limits_for, model_warning
+    from ..model.context import flavour_for, image_limits_for, model_warning
     from ..model.providers import resolve_endpoint
     from ..safety.policy_file import default_policy_path, effective_rules
     from ..store.runs import RunRecorder, check_run_dir, new_run_id, prepare_run_dir, runs_root
@@ -402,8 +402,8 @@ def _price(endpoint: Any, overrides: Mapping[str, Any] | None) -> Any:
     """The model's price: an override for the id as written, else the canonical model's row
     times the provider's factor (regional endpoints cost more)."""
     # Imported here: keeps importing this module light (start-up time).
-    from ..model.flavours import price_factor
-    from ..usage import price_for
+    from ..model.context import price_factor
+    from ..vocab.record import price_for
 
     model = endpoint.model
     if overrides and model.id in overrides:

@@ -2,9 +2,10 @@
 observe the screen again. `run_task` in loop.py drives the steps.
 
 The plot of a step, from Claude's reply to the next request: `handle` walks the tool calls;
-`do_call` parses one (actions.py), judges it (approvals.py, gate.py, policy.py), carries it
-out (`execute`, on the Desktop) and records it (record.py); `observe` takes the screenshot
-(screen.py); context.py builds every SDK shape that goes back.
+`do_call` parses one (vocab/actions.py), judges it (safety/policy.py: its approvals and gate,
+with the findings of safety/tripwire.py), carries it out (`execute`, on the Desktop) and records
+it (vocab/record.py); `observe` settles and takes the screenshot (x11/watcher.py); model/
+context.py builds every SDK shape that goes back.
 """
 
 from __future__ import annotations
@@ -16,14 +17,20 @@ from typing import Any
 from ..errors import ActionError, DesktopError, RecordError
 from ..model import context
 from ..model.claude import ModelClient, ModelReply, ModelRequest, ToolCall
-from ..model.flavours import Flavour, ImageLimits
-from ..safety.approvals import INJECTION_RULE, Approvals, EndRun, Judged, Screen
-from ..safety.gate import Gate
-from ..safety.policy import BUILTIN_RULES, Rule
+from ..model.context import Flavour, ImageLimits
+from ..safety.policy import (
+    BUILTIN_RULES,
+    INJECTION_RULE,
+    Approvals,
+    EndRun,
+    Gate,
+    Judged,
+    Rule,
+    Screen,
+)
 from ..safety.secrets import Secrets
 from ..safety.tripwire import WAIT_LIMIT_S, Reader, Tripwire, Waited
 from ..settings import DEFAULTS
-from ..usage import Price, Usage
 from ..vocab.actions import (
     Action,
     Click,
@@ -31,13 +38,20 @@ from ..vocab.actions import (
     Drag,
     MouseButton,
     MouseMove,
+    PendingPng,
     Screenshot,
+    ScreenSpace,
     Scroll,
     TypeText,
     Wait,
     Zoom,
+    encode_png,
+    frame_to_image,
     parse_action,
     perform,
+    scale_image,
+    wait_for_settle,
+    zoom_region,
 )
 from ..vocab.desktop import Desktop, Frame
 from ..vocab.events import (
@@ -50,18 +64,17 @@ from ..vocab.events import (
     StepStarted,
     TextStreamed,
 )
-from ..vocab.record import ActionRecord, ApprovalRecord, StepRecord, ToolCallRecord, screenshot_name
-from ..vocab.screen import (
-    PendingPng,
-    ScreenSpace,
-    encode_png,
-    frame_to_image,
-    scale_image,
-    wait_for_settle,
-    zoom_region,
+from ..vocab.record import (
+    ActionRecord,
+    ApprovalRecord,
+    Price,
+    StepRecord,
+    ToolCallRecord,
+    Usage,
+    screenshot_name,
 )
 from ..vocab.words import counted
-from ..x11.between import Found, for_record, open_between
+from ..x11.watcher import Found, for_record, open_between
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +96,7 @@ class LoopConfig:
     rules: tuple[Rule, ...] = BUILTIN_RULES
     secrets: Secrets = field(default_factory=Secrets)
     timeout_s: float | None = None
-    # The injection tripwire's OCR engine (ocr.find_engine); None: the tripwire is off.
+    # The injection tripwire's OCR engine (tripwire.find_engine); None: the tripwire is off.
     reader: Reader | None = None
     tripwire_wait_s: float = WAIT_LIMIT_S  # the longest a step waits for a scan
 
@@ -143,7 +156,7 @@ class StepRunner:
                                    run_dir=run_dir, screen=self.screen)
         self.last_screenshot: str | None = None  # its file name in the run folder
         self.recorded = 0  # the steps finished and recorded (live and replayed)
-        # the display's own events, where it can be watched (core/x11/between.py)
+        # the display's own events, where it can be watched (core/x11/watcher.py)
         self.between = open_between(desktop, space=space, ceiling_s=config.settle_ceiling_s,
                                     clock=clock, sleep=sleep)
         # This run's own reader of the screenshots sent (a worker thread), if OCR is here.
@@ -497,7 +510,7 @@ class StepRunner:
         return Observation(png, frame, pending=pending)
 
     def observe_watched(self, *, after_input: bool, deferred: bool) -> Observation:
-        """`observe` settling on the display's events (core/x11/between.py)."""
+        """`observe` settling on the display's events (core/x11/watcher.py)."""
         assert self.between is not None
         size = (self.space.model_w, self.space.model_h)
 

@@ -91,7 +91,7 @@ class ClaudeClient:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # Imported here: providers -> flavours imports this module's ToolCall.
-        from .flavours import parse_model_id
+        from .context import parse_model_id
         from .providers import Endpoint, client_spec
 
         if endpoint is None:  # the Anthropic API, as before providers existed

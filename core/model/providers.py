@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import ConfigError
-from .flavours import PROVIDER_MODELS, PROVIDERS, ModelId, parse_model_id
+from .context import PROVIDER_MODELS, PROVIDERS, ModelId, parse_model_id
 
 # The SDK's own base-URL variable for each provider; they keep working as the SDK documents.
 BASE_URL_VARS = {

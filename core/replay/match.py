@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageChops
 
+from ..vocab.actions import ScreenSpace
 from ..vocab.desktop import Window
-from ..vocab.screen import ScreenSpace
 
 Point = tuple[int, int]
 

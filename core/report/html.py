@@ -20,7 +20,7 @@ from typing import Any
 
 from ..store.runs import Run
 from ..vocab.record import ActionRecord, RunHeader, StepRecord
-from ..vocab.transient_text import transient_text
+from ..x11.watcher import transient_text
 from .marks import Mark, action_line, arrow_head, marks_for, pointer_before, verdict_line
 from .page import CSP, SCRIPT, STYLE
 

@@ -9,7 +9,7 @@ then the built-in rules, so a user rule can tighten a built-in `ask` to `deny` o
 Built-in rules (all `ask`), in the order they are tried:
 
 - `screen-injection`: any action Claude proposes after a screenshot in which the injection
-  tripwire (tripwire.py, injection.py) read text that addresses the agent ("ignore previous
+  tripwire (core/safety/tripwire.py) read text that addresses the agent ("ignore previous
   instructions", "AI agent: click ...", "send your API key"). Why: text on the screen is data,
   not the user's instructions; a person checks the action is what the user asked for.
 
@@ -35,25 +35,65 @@ Built-in rules (all `ask`), in the order they are tried:
   session cua is driving.
 - `claude-requested`: Claude called `request_approval` itself. Why: it marked the next step as
   consequential (paying, deleting, sending, accepting terms).
+
+The gate. Every action passes it before it runs: the policy's verdict, then, for `ask`, a
+person. The gate never prints: asking is the job of an `Approver` the caller supplies (a
+terminal prompt, `--yes`, or "nobody is here", which stops the run).
+
+Approvals: the gate as a step meets it. `Approvals` builds the policy's Proposal for an action,
+lets the Gate decide, shows the person asked a picture of the target, and ends the run when
+nobody can answer. The picture is handed to the recorder as bytes on an `ApprovalPictureTaken`
+event (it is written before the person is asked, so the prompt can name its path); nothing here
+writes files.
 """
 
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from ..model.context import APPROVAL_TOOL_NAME as APPROVAL
 from ..vocab import keys
-from ..vocab.desktop import Window
+from ..vocab.actions import Action, crop_around, crop_box, encode_png
+from ..vocab.desktop import Desktop, Frame, Window
+from ..vocab.events import ApprovalPictureTaken, EventSink
+from ..vocab.record import (
+    ActionRecord,
+    ApprovalRecord,
+    PolicyRecord,
+    action_to_dict,
+    approval_picture_name,
+)
 
 if TYPE_CHECKING:
-    from ..vocab.actions import Action
+    from .secrets import Secrets
 
-Decision = Literal["allow", "ask", "deny"]
-DECISIONS: tuple[Decision, ...] = get_args(Decision)
+RuleDecision = Literal["allow", "ask", "deny"]
+DECISIONS: tuple[RuleDecision, ...] = get_args(RuleDecision)
 BUILT_IN = "built-in"
+
+
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in screen pixels
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """Text on the screen that addresses the agent."""
+
+    kind: str  # override | new-task | addressed-to-agent | secret-request | urgent-system
+    text: str  # the line(s) as read, joined with a space
+    box: Box  # where on screen, in screen pixels
+    matched: str  # the phrase that matched, in skeleton form
+    seen_in: str = "screenshot"  # screenshot | zoom (an image the zoom action sent Claude)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"kind": self.kind, "text": self.text, "box": list(self.box),
+                "matched": self.matched, "seen_in": self.seen_in}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +115,7 @@ class Proposal:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    decision: Decision
+    decision: RuleDecision
     rule: str  # rule name, or "default" when nothing matched
     reason: str  # one sentence saying why
     source: str  # "built-in", "<path>:<line>" of a user rule, or "default"
@@ -90,7 +130,7 @@ class Rule:
     """
 
     name: str
-    decision: Decision
+    decision: RuleDecision
     reason: str
     source: str = BUILT_IN
     actions: frozenset[str] | None = None
@@ -465,3 +505,252 @@ def proposal_for(
         description=description if isinstance(description, str) else None, flagged=flagged,
         target=target,
     )
+
+Answer = Literal["once", "always", "deny", "abort", "stop"]
+ANSWERS: tuple[Answer, ...] = ("once", "always", "deny", "abort", "stop")
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRequest:
+    """One `ask`: what Claude wants to do, where, and why the policy wants a person to decide."""
+
+    step: int
+    name: str
+    action: dict[str, Any]  # as recorded: typed text carries {{NAME}}, never a secret's value
+    verdict: Verdict
+    window: Window
+    point: tuple[int, int] | None
+    crop_png: bytes | None = field(default=None, repr=False)
+    crop_path: str | None = None  # where crop_png was saved in the run folder
+    flagged: tuple[tuple[str, tuple[int, int, int, int]], ...] = ()  # screen text and its box
+
+
+Approver = Callable[[ApprovalRequest], Answer]
+"""Answers an `ask`. An optional `who` attribute names it in the record ("terminal", "--yes")."""
+
+
+def refuse_all(_: ApprovalRequest) -> Answer:
+    """Nobody to ask: the run stops at the first `ask` with status needs_approval."""
+    return "stop"
+
+
+def approve_all(_: ApprovalRequest) -> Answer:
+    """`--yes`: every `ask` is approved; `deny` verdicts never reach an approver."""
+    return "once"
+
+
+refuse_all.who = "nobody"  # type: ignore[attr-defined]
+approve_all.who = "--yes"  # type: ignore[attr-defined]
+REMEMBERED = "earlier approval"  # who answered when "always" covered a later action
+
+
+def answerer_name(approver: Approver) -> str:
+    """How the record names an approver: its `who`, else "approver"."""
+    return str(getattr(approver, "who", "approver"))
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the gate decided for one action."""
+
+    verdict: Verdict
+    answer: Answer | None = None  # None when nobody was asked
+    answered_by: str | None = None  # the approver's `who`, or REMEMBERED
+    waited_s: float = 0.0  # time spent waiting for the approver (a person at the prompt)
+
+    @property
+    def runs(self) -> bool:
+        if self.verdict.decision == "allow":
+            return True
+        return self.verdict.decision == "ask" and self.answer in ("once", "always")
+
+    @property
+    def ends_run(self) -> bool:
+        return self.answer in ("abort", "stop")
+
+    def record(self) -> PolicyRecord:
+        v = self.verdict
+        return PolicyRecord(v.decision, v.rule, v.reason, v.source, self.answer,
+                            self.answered_by)
+
+    def message_for_claude(self) -> str:
+        """The tool result Claude gets when the action did not run."""
+        v = self.verdict
+        if v.decision == "deny":
+            return (f"Blocked by cua's policy (rule {v.rule}: {v.reason}). The action was not "
+                    "carried out. Do not try to reach the same effect another way; pick a "
+                    "different approach or call report_outcome with status \"failure\".")
+        return (f"The person running cua denied this action (rule {v.rule}: {v.reason}). It was "
+                "not carried out. Do not retry it; pick a different approach or call "
+                "report_outcome with status \"failure\".")
+
+
+class Gate:
+    """Judges proposals with `rules` and asks `approver` about the ones that need a person.
+
+    "always" approves the same rule for the same kind of action for the rest of the run; for
+    rules about what a typed command does, only that same text (approving one `rm -rf` must
+    not approve every other).
+    """
+
+    EXACT_TEXT_RULES = frozenset({"destructive-shell"})
+    # "always" for these covers only the same flagged screen text, not every later action.
+    SCREEN_TEXT_RULES = frozenset({"screen-injection"})
+
+    def __init__(self, rules: Sequence[Rule], approver: Approver, *,
+                 who: str | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.rules = list(rules)
+        self.approver = approver
+        self.who = who or answerer_name(approver)
+        self.clock = clock
+        self.approved: set[tuple[str, str, str | None]] = set()
+
+    def judge(self, proposal: Proposal, *, request: Callable[[Verdict], ApprovalRequest]
+              ) -> Decision:
+        verdict = assess(proposal, self.rules)
+        if verdict.decision != "ask":
+            return Decision(verdict)
+        kind = (verdict.rule, proposal.kind,
+                proposal.text if verdict.rule in self.EXACT_TEXT_RULES
+                else "\n".join(proposal.flagged) if verdict.rule in self.SCREEN_TEXT_RULES
+                else None)
+        if kind in self.approved:
+            return Decision(verdict, "always", REMEMBERED)
+        asked = request(verdict)
+        started = self.clock()
+        answer = self.approver(asked)
+        waited = self.clock() - started
+        if answer not in ANSWERS:
+            raise ValueError(f"approver answered {answer!r}")
+        if answer == "always":
+            self.approved.add(kind)
+        return Decision(verdict, answer, self.who, waited)
+
+INJECTION_RULE = "screen-injection"
+
+
+class EndRun(Exception):
+    """Raised inside a step when the run must end there: a person (or nobody) ended it at an
+    approval (`approval` says which), or a budget ran out mid-replay."""
+
+    def __init__(self, status: str, summary: str, approval: ApprovalRecord | None = None
+                 ) -> None:
+        super().__init__(summary)
+        self.status, self.summary, self.approval = status, summary, approval
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """The gate's decision for one action, the window it was judged in, and the picture shown
+    to the person asked (its file name in the run folder), if anyone was."""
+
+    decision: Decision
+    window: Window
+    picture: str | None = None
+
+
+@dataclass(slots=True)
+class Screen:
+    """The newest screenshot Claude was sent: the raw frame and the PNG of it."""
+
+    frame: Frame | None = None
+    png: bytes = b""
+    pending: Callable[[], bytes] | None = None  # the PNG, when it is encoded only if wanted
+
+    def picture(self) -> bytes:
+        return self.png if self.pending is None else self.pending()
+
+
+class Approvals:
+    """Judges a step's actions through `gate`; `screen` is kept current by the step."""
+
+    def __init__(self, gate: Gate, *, desktop: Desktop, secrets: Secrets, emit: EventSink,
+                 run_dir: str, screen: Screen) -> None:
+        self.gate, self.desktop, self.secrets, self.emit = gate, desktop, secrets, emit
+        self.run_dir, self.screen = run_dir, screen
+        self.pictures = 0
+        # What the tripwire flagged on the screenshot Claude answered; set by the step.
+        self.findings: tuple[Finding, ...] = ()
+        self.wants_target = any(rule.scope is not None for rule in gate.rules)
+
+    def judge_action(self, step: int, name: str, action: Action, *, tool_input: dict[str, Any],
+                     next_action: Action | None) -> Judged:
+        window = self.desktop.focused_window()
+        proposal = proposal_for(name, action, window=window, step=step,
+                                secret_names=self.secrets.names, next_action=next_action,
+                                tool_input=tool_input, flagged=self._flagged())
+        window_at = getattr(self.desktop, "window_at", None)
+        if self.wants_target and proposal.point is not None and window_at is not None:
+            proposal = replace(proposal, target=window_at(*proposal.point))
+        return self._judge(step, name, proposal, action_to_dict(action))
+
+    def _flagged(self) -> tuple[str, ...]:
+        return tuple(self.secrets.redact(f.text) for f in self.findings)
+
+    def judge_request(self, step: int, description: str) -> Judged:
+        """Claude's own request_approval."""
+        proposal = Proposal(kind=APPROVAL, description=description,
+                            window=self.desktop.focused_window(), step=step,
+                            flagged=self._flagged())
+        return self._judge(step, APPROVAL, proposal,
+                           {"kind": APPROVAL, "description": description})
+
+    def _judge(self, step: int, name: str, proposal: Proposal,
+               described: dict[str, Any]) -> Judged:
+        """The gate's decision; ends the run (EndRun) on abort or when nobody can answer."""
+        shown: list[str] = []
+
+        def request(verdict: Verdict) -> ApprovalRequest:
+            box = (self.findings[0].box if verdict.rule == INJECTION_RULE and self.findings
+                   else None)
+            png, path = self._picture(step, proposal.point, shown, box=box)
+            return ApprovalRequest(step, proposal.kind, described, verdict, proposal.window,
+                                   proposal.point, png, path,
+                                   tuple((self.secrets.redact(f.text), f.box)
+                                         for f in self.findings))
+
+        decision = self.gate.judge(proposal, request=request)
+        picture = shown[0] if shown else None
+        if decision.ends_run:
+            raise self._end(step, name, proposal, described, decision, picture)
+        return Judged(decision, proposal.window, picture)
+
+    def _picture(self, step: int, point: tuple[int, int] | None, shown: list[str], *,
+                 box: tuple[int, int, int, int] | None = None
+                 ) -> tuple[bytes | None, str | None]:
+        """A picture of what the action targets (the whole screenshot without a point), or of
+        the flagged text's `box`."""
+        if self.screen.frame is None:
+            return None, None
+        if box is not None:
+            png = encode_png(crop_box(self.screen.frame, box))
+        elif point:
+            png = encode_png(crop_around(self.screen.frame, point))
+        else:
+            png = self.screen.picture()
+        if not self.run_dir:
+            return png, None
+        self.pictures += 1
+        name = approval_picture_name(step, self.pictures)
+        self.emit(ApprovalPictureTaken(step, name, png))
+        shown.append(name)
+        return png, str(Path(self.run_dir) / name)
+
+    def _end(self, step: int, name: str, proposal: Proposal, described: dict[str, Any],
+             decision: Decision, picture: str | None) -> EndRun:
+        v = decision.verdict
+        window = replace(proposal.window, title=self.secrets.redact(proposal.window.title))
+        path = str(Path(self.run_dir) / picture) if picture else None
+        screen_text = tuple({**f.to_dict(), "text": self.secrets.redact(f.text)}
+                            for f in self.findings) if v.rule == INJECTION_RULE else ()
+        approval = ApprovalRecord(step, name,
+                                  ActionRecord.from_dict({"name": name, "action": described}),
+                                  decision.record(), window, path, screen_text)
+        if decision.answer == "abort":
+            return EndRun("aborted", f"aborted at step {step} when asked to approve "
+                          f"{proposal.kind} (rule {v.rule})", approval)
+        return EndRun("needs_approval", (
+            f"stopped before step {step}'s {proposal.kind}: rule {v.rule} asks for approval "
+            f"({v.reason}) and nobody can answer; rerun on a terminal, or with --yes to approve "
+            "such actions, or allow it in a --policy file"), approval)

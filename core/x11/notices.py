@@ -14,10 +14,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-
-from ..vocab.transients import Notice
+from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A desktop notification (org.freedesktop.Notifications.Notify)."""
+
+    at: float
+    app: str
+    summary: str
+    body: str = ""
 
 INSTALL = "pip install 'claude-cua[notify]' (or CUA_EXTRAS=notify sh scripts/setup.sh)"
 

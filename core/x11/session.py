@@ -125,7 +125,7 @@ def _wait_for_app(desktop: Any, before: Any, proc: Any, *, timeout_s: float,
     # Imported here: keeps importing this module light (start-up time).
     import time
 
-    from ..vocab.screen import wait_for_settle
+    from ..vocab.actions import wait_for_settle
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

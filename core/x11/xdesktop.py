@@ -180,7 +180,7 @@ class XDesktop:
         self._wm_answered = self._wm_silent = False
         self._ping_timeout_s = 10.0
         # When each input event was sent, and whether it pressed a key or button (the settling
-        # rule in core/x11/between.py measures how soon the app answered).
+        # rule in core/x11/watcher.py measures how soon the app answered).
         self._inputs: collections.deque[tuple[float, bool]] = collections.deque(maxlen=256)
         try:
             with stdout_to_log():

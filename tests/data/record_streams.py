@@ -21,7 +21,7 @@ from typing import Any
 
 from claude_cua.cli.demo import colours
 from claude_cua.cli.demo.policies import find_colour
-from claude_cua.core.vocab.screen import frame_to_image
+from claude_cua.core.vocab.actions import frame_to_image
 from claude_cua.core.x11.xdesktop import XDesktop
 from claude_cua.core.x11.xserver import VirtualDisplay
 

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import pytest
 from claude_cua.cli.demo import colours
 from claude_cua.cli.demo.policies import find_colour
-from claude_cua.core.model.flavours import DEFAULT_MAX_LONG_EDGE, DEFAULT_MAX_PIXELS
+from claude_cua.core.model.context import DEFAULT_MAX_LONG_EDGE, DEFAULT_MAX_PIXELS
 from claude_cua.core.replay.match import Tolerance, compare_step
-from claude_cua.core.vocab.screen import frame_to_image, scale_image, space_for
+from claude_cua.core.vocab.actions import frame_to_image, scale_image, space_for
 from claude_cua.core.x11.xserver import stop_process
 from helpers import wait_until
 from PIL import Image, ImageChops, ImageDraw

@@ -10,10 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from claude_cua.core.safety.injection import scan
-from claude_cua.core.safety.ocr import find_engine, status
-from claude_cua.core.safety.tripwire import Tripwire
-from claude_cua.core.vocab.screen import frame_to_image
+from claude_cua.core.safety.tripwire import Tripwire, find_engine, scan, status
+from claude_cua.core.vocab.actions import frame_to_image
 from helpers import wait_until
 
 APP = Path(__file__).resolve().parent.parent / "apps" / "tripwire_app.py"

@@ -19,7 +19,7 @@ from claude_cua.cli.demo.fakeapi import FakeMessagesAPI
 from claude_cua.cli.demo.policies import SUPPLIER_VALUES, supplier_form_policy
 from claude_cua.core.engine.root import Cancel, RunHooks, RunOutcome, RunRequest, run
 from claude_cua.core.interrupts import handling_signals
-from claude_cua.core.safety.gate import approve_all
+from claude_cua.core.safety.policy import approve_all
 from claude_cua.core.settings import Settings
 from claude_cua.core.vocab.events import Event, StepFinished
 from helpers import require_xvfb, wait_until

@@ -32,8 +32,8 @@ from webform import WebForm, chromium_argv
 def webform(virtual_display, tmp_path) -> Iterator[WebForm]:
     require_browser()
     import mss
+    from claude_cua.core.vocab.actions import frame_to_image
     from claude_cua.core.vocab.desktop import Frame
-    from claude_cua.core.vocab.screen import frame_to_image
 
     form, proxy = WebForm(delay_s=0.06), RefusingProxy()
     proc = virtual_display.start_app(chromium_argv(form.url, str(tmp_path / "profile"),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from claude_cua.cli.demo.policies import SUPPLIER_VALUES, supplier_form_policy
-from claude_cua.core.usage import Usage, price_for
+from claude_cua.core.vocab.record import Usage, price_for
 from fakecloud import FakeBedrock, FakeVertex, bedrock_error, vertex_error
 
 from .conftest import FORM, Cua, summary_of

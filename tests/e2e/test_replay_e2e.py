@@ -183,7 +183,7 @@ def replay_check(home: Path, recording: Path, display) -> tuple[int, dict]:
 
 def test_replay_check_says_whether_a_replay_would_start(recording, virtual_display, desktop,
                                                         home):
-    from claude_cua.core.vocab.screen import frame_to_image
+    from claude_cua.core.vocab.actions import frame_to_image
     from claude_cua.core.x11.xserver import stop_process
     from helpers import wait_until
 

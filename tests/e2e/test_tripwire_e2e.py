@@ -11,7 +11,7 @@ from pathlib import Path
 import pexpect
 import pytest
 from claude_cua.cli.demo.policies import Obeyer
-from claude_cua.core.safety.ocr import status
+from claude_cua.core.safety.tripwire import status
 from PIL import Image, ImageChops
 
 from .conftest import summary_of
