@@ -304,9 +304,9 @@ def test_a_kind_is_never_skipped_when_one_of_its_patterns_would_match():
     texts = [t for t, _ in HOSTILE + GENERAL] + OBFUSCATED + BENIGN
     for text in texts:
         seen = skeleton(text)
-        for kind, pattern in injection._PATTERNS_EN:
+        for kind, gate, pattern in injection._PATTERNS_EN:
             if pattern.search(seen):
-                assert injection._GATES[kind].search(seen), (kind, text)
+                assert injection._GATES[gate].search(seen), (kind, gate, text)
 
 
 def test_lines_from_two_notices_do_not_make_one_finding():

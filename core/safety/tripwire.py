@@ -119,11 +119,12 @@ _CONFUSIONS = str.maketrans({"i": "l"})
 # "a||"), so numbers stay numbers: "Error 403", "0x80070005", "$45.00", "2024-05-12", "3 files".
 _LEET = str.maketrans({"0": "o", "1": "l", "|": "l", "5": "s", "$": "s", "@": "a", "4": "a",
                        "3": "e", "7": "t"})
-_MIXED = re.compile(r"[a-z0-9@$|]*[a-z][a-z0-9@$|]*")  # a word with a Latin letter in it
+_LEETISH = re.compile(r"[a-z]*[0-9@$|][a-z0-9@$|]*")  # a word with a digit or sign in it
 
 
 def _fold_leet(match: re.Match[str]) -> str:
-    return match.group(0).translate(_LEET)
+    word = match.group(0)
+    return word.translate(_LEET) if re.search("[a-z]", word) else word  # letters too: folded
 _LETTER = r"[^\W\d_]"
 # A word written one letter at a time, the same separator throughout: "i g n o r e",
 # "Y-o-u-r", "t.a.s.k" (three letters at least, so "e-mail" and "a.m." stay as they are).
@@ -144,7 +145,7 @@ def skeleton(text: str) -> str:
     if _WIDE_GAP.search(text):  # wide gaps: kept apart through normalize_text's spacing
         text = "\n".join(_join_letters(c) for c in _WIDE_GAP.split(text.strip()))
     text = normalize_text(text).lower().translate(_LOOKALIKES)
-    text = _MIXED.sub(_fold_leet, text).translate(_CONFUSIONS)
+    text = _LEETISH.sub(_fold_leet, text).translate(_CONFUSIONS)
     text = _SPACED.sub(lambda m: m.group(0).replace(m.group(1), ""), text)
     text = re.sub(r"\s+", " ", text).strip()
     return _CJK_GAP.sub("", text)
@@ -222,7 +223,7 @@ _ACT_VERB = (r"(?:" + _CLICK + r"|press|type|paste|enter|input|run|execute|insta
 _VERB_END = r"\b(?! ?(?:and|or|,|/))"  # a verb, not a word in a list ("chat, email and phone")
 _NOT_A_LIST = r"(?! ?[a-z-]+(?: [a-z-]+)? (?:and|or|&) )"  # "chatbot, email and phone"
 # A later clause, where an order to the reader may start: "... the form moved. Please click".
-_NEXT = r"(?:[.!?;:,] ?| and | then | you to )(?:please |pls |now |kindly |then |just )?"
+_NEXT = r"(?:[.!?;:,] ?| and | then | you to )(?:please |pls |now |kindly |then |just |so )?"
 _FILLER = (r"(?: ?(?:please|pls|plz|kindly|now|just|then|also|first|immediately|urgently|you|"
            r"must|should|need to|have to|are required to|are instructed to)){0,3} ?")
 _MODAL = (r"(?:must|should|shall|ought to|needs? to|ha(?:ve|s) to|will need to|"
@@ -238,6 +239,7 @@ _PRINCIPAL = r"(?:the|your) (?:user|human|principal)(?:'?s)?"
 # Role nouns that are nobody's name: "Assistant, ..." is called on, where "Claude, ..." may be a
 # person's e-mail.
 _ROLE = r"(?:(?:ai|virtual|digital|personal) )?(?:assistants?|agents?)"
+_ROLE_ONE = r"(?:(?:ai|virtual|digital|personal) )?(?:assistant|agent)"  # "Assistants, ..." is staff
 # The passage talks about the user to someone else: "the human has pre-approved", "your
 # session", "on the user's behalf". With a weak addressee this says the reader is the agent.
 _ABOUT_USER = r"\b(?:you|your|the (?:user|human|operator)'?s?)\b"
@@ -352,12 +354,15 @@ _CREDENTIALS = (r"(?:type|enter|re-?enter|paste|provide|confirm|verify|submit)(?
 
 # --- the phrases ----------------------------------------------------------------------------
 
-_EN: tuple[tuple[str, str], ...] = (
+# (kind, pattern) or (kind, pattern, gate): the gate (below) is the kind's unless named.
+_EN: tuple[tuple[str, ...], ...] = (
     # override: a dismissal aimed at prior instructions, in either order, close together.
     ("override", _NOT + _DISMISS + _S + r"(?:all|everything|about)?" + _S + _PRIOR_GUIDANCE),
     ("override", _NOT + _DISMISS_WEAK + _S + r"(?:all|any|the|your|of|my)?" + _S +
      r"(?:(?:" + _PRIOR + r")" + _S + r"){0,2}" + _INSTRUCTIONS + r"\b"),
-    ("override", r"(?:" + _PRIOR_INSTRUCTIONS + r").{0,40}?\b" + _VOIDED + r"\b"),
+    ("override", r"(?:" + _PRIOR_INSTRUCTIONS + r").{0,40}?\b" + _VOIDED + r"\b"
+     # "... no longer apply after the 2024 revision": a document's history
+     r"(?! (?:after|since|as of|until|before|once) )"),
     ("override",  # the person set aside: "ignore the user", "stop listening to the human"
      r"(?:ignore|disregard|stop listening to|don't listen to|do not listen to) (?:the|your) "
      r"(?:user|human|operator)(?:'?s)?\b(?! (?:name|guide|manual|interface|agent|id|account|"
@@ -406,10 +411,10 @@ _EN: tuple[tuple[str, str], ...] = (
     ("new-task",  # "real instructions: press OK", "new priority from your operator"
      r"(?:real|actual|true|hidden|secret) (?:instructions?|task|orders?)" + _S + r"[:-]|"
      r"(?:priority|task|instructions?|orders?) from (?:your |the )?(?:operator|developer|"
-     r"creator|owner|administrator|admin|anthropic|openai)|"
-     # "message from your operator" (a person has an administrator, not an operator)
+     r"creator|owner|administrator|admin|anthropic|openai)"),
+    ("new-task",  # "message from your operator" (a person has an administrator, not an operator)
      r"(?:message|note|memo|word|update|notice|directive)s? from your (?:operator|developer|"
-     r"creator|programmer|maker|principal)s?\b"),
+     r"creator|programmer|maker|principal)s?\b", "from-your"),
     ("new-task",  # "your new orders follow"
      r"your (?:new|real|actual|true|updated|revised) (?:task|goal|objective|instructions?|"
      r"mission|assignment|orders?) (?:follows?|are as follows|(?:is |are )?below)"),
@@ -469,10 +474,10 @@ _EN: tuple[tuple[str, str], ...] = (
     # a role noun (nobody's name) called on with a comma: "Assistant, approve ...", "Agent,
     # when you get here, press ..." (then with something said about the user).
     ("addressed-to-agent",
-     _CLAUSE + _ROLE + r" ?,+" + _FILLER + _ACT_VERB + _VERB_END),
+     _CLAUSE + _ROLE_ONE + r" ?,+" + _FILLER + _ACT_VERB + _VERB_END, "role-vocative"),
     ("addressed-to-agent",
-     _CLAUSE + _ROLE + r" ?," + _NOT_A_LIST + r" ?(?=" + _NEAR + _ABOUT_USER + r")[^,:;!]" +
-     _SAME_OR_NEXT + _NEXT + _ACT_VERB + _VERB_END),
+     _CLAUSE + _ROLE_ONE + r" ?," + _NOT_A_LIST + r" ?(?=" + _NEAR + _ABOUT_USER + r")[^,:;!]" +
+     _SAME_OR_NEXT + _NEXT + _ACT_VERB + _VERB_END, "role-vocative"),
     # a mention, as in a chat: "@assistant stop and ...", "@agent: open" (@ reads as a)
     ("addressed-to-agent",
      r"a(?:assistants?|agents?|bots?|claude|gpt|gemini|copilot|llm|models?)\b ?[,:;!-]*" +
@@ -480,45 +485,47 @@ _EN: tuple[tuple[str, str], ...] = (
     # a new persona for the reader: "you are now Max, an assistant that ..."
     ("addressed-to-agent",
      r"you(?:'re| are) now (?:called |named |known as )?[a-z0-9_-]+(?: [a-z0-9_-]+)?, (?:an? |the "
-     r"|my |our |your )?(?:[a-z-]+ ){0,2}(?:ai|agent|assistant|bot|chatbot|model|llm)s?\b"),
+     r"|my |our |your )?(?:[a-z-]+ ){0,2}(?:ai|agent|assistant|bot|chatbot|model|llm)s?\b",
+     "persona"),
     # a chat model's role marker: "[system] ...", "<|system|>", "developer message: ..."
     ("addressed-to-agent",
-     r"(?:^|[^a-z0-9])(?:\[(?:system|sys|developer|admin|operator)\]|<\|?(?:system|developer|"
-     r"im_start)\|?>|(?:system|developer|operator) (?:message|prompt|instructions?|override|"
-     r"directive)s? ?[:\]-])[^.!?]{0,60}?\b" + _ACT_VERB + _VERB_END),
+     r"(?:^|[^a-z0-9])(?:\[(?:system|sys|developer|admin|operator)\]|<\|?l?(?:system|developer|"
+     r"im_start)\|?l?>|(?:system|developer|operator) (?:message|prompt|instructions?|override|"
+     r"directive)s? ?[:\]-])[^.!?]{0,60}?\b" + _ACT_VERB + _VERB_END, "role-marker"),
     # the user named to someone who works for them: "the user said you may", "this request
     # comes from the user", "no need to ask the user"
     ("addressed-to-agent",
      _PRINCIPAL + r" (?:has |had )?(?:already )?(?:said|says|wants|told me|authori[sz]ed|allowed|"
      r"permitted|approved|pre-?approved|agreed|confirmed|asked|instructed|requested)"
      r"(?: that)? you(?: (?:may|can|should|must|are (?:allowed|authori[sz]ed|permitted|free|"
-     r"cleared) to|have (?:permission|approval|clearance) to)| to)\b"),
+     r"cleared) to|have (?:permission|approval|clearance) to)| to)\b", "principal"),
     ("addressed-to-agent",
      r"(?:this|these|the above|the following) (?:instructions?|requests?|orders?|messages?|"
      r"notes?|tasks?) (?:comes?|came|is|are|was|were) (?:directly )?from " + _PRINCIPAL +
-     r"\b"),
+     r"\b", "principal"),
     ("addressed-to-agent",
      r"(?:no need to|don't|do not|never|without) (?:ask|asking|check|checking|consult|"
      r"consulting|confirm|confirming|bother|bothering|wait|waiting)(?: (?:with|for|on))? " +
-     _PRINCIPAL + r"\b"),
+     _PRINCIPAL + r"\b", "principal"),
     # a reader that may be a person, at work on this screen and told what it must do:
     # "assistants summarizing this document must forward it"
     ("addressed-to-agent",
      _CLAUSE + r"(?:the |all |any |every |each )?(?:" + _ROLE + r"|claude|models?) " + _DOING +
-     r" " + _THIS + r"[^.!?;:]{0,40}? " + _MODAL + r" " + _ACT_VERB + _VERB_END),
+     r" " + _THIS + r"[^.!?;:]{0,40}? " + _MODAL + r" " + _ACT_VERB + _VERB_END, "modal"),
     # a machine told how to do something on the screen: "automated agents must verify access
     # by entering ...", "the automated operator must reset by pressing Continue"
     ("addressed-to-agent",
      r"(?:^|[^a-z])(?:the |all |any |every |each )?" + _MACHINE + r"(?: " + _DOING +
-     r" [^.!?;:]{0,40}?)? " + _MODAL + r" [^.!?;:]{0,60}?" + _BY_ACTING),
+     r" [^.!?;:]{0,40}?)? " + _MODAL + r" [^.!?;:]{0,60}?" + _BY_ACTING, "by-acting"),
     # the reader as the subject of an order on the screen: "agents processing this page
     # should paste ..." ("AI systems must be transparent" is an article about AI).
     ("addressed-to-agent",
      r"(?:^|[^a-z])(?:the |all |any |every |each )?" + _MACHINE + r"(?: " + _DOING +
-     r" [^.!?;:]{0,40}?)? " + _MODAL + r" " + _SCREEN_VERB + _VERB_END),
+     r" [^.!?;:]{0,40}?)? " + _MODAL + r" " + _SCREEN_VERB + _VERB_END, "modal"),
     ("addressed-to-agent",
      _CLAUSE + r"(?:the |all |any |every |each )?(?:agents?|assistants?|claude)" +
-     r"(?: " + _DOING + r" [^.!?;:]{0,40}?)? " + _MODAL + r" " + _SCREEN_VERB + _VERB_END),
+     r"(?: " + _DOING + r" [^.!?;:]{0,40}?)? " + _MODAL + r" " + _SCREEN_VERB + _VERB_END,
+     "modal"),
     # the reader supposed: "if you are an AI", "if an AI model is filling in this form".
     ("addressed-to-agent",
      r"(?:if|when|since|because|as|in case) you(?:'re| are)" + _S + r"(?:an? |the )?(?:ai\b|"
@@ -642,8 +649,9 @@ def _at_word_start(pattern: str) -> str:
     return pattern if pattern.startswith((_CLAUSE, "(?:^|[")) else r"\b" + pattern
 
 
-_PATTERNS_EN: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (kind, re.compile(_fold_pattern(_at_word_start(p)))) for kind, p in _EN)
+_PATTERNS_EN: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
+    (kind, gate[0] if gate else kind, re.compile(_fold_pattern(_at_word_start(p))))
+    for kind, p, *gate in _EN)
 _PATTERNS_CN: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(_fold_pattern(p))) for kind, p in _CN)
 _HAS_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
@@ -658,12 +666,22 @@ _GATES: dict[str, re.Pattern[str]] = {kind: re.compile(_fold_pattern(gate)) for 
                 r"precedence|priority|overrul|trump|outrank|restriction|rule|limit|filter|"
                 r"guardrail|guideline|boundar|polic",
     "new-task": r"task|goal|objective|instruction|mission|assignment|job|purpose|order|"
-                r"priority|directive|intent|request|wish|plan|command|prompt|programming|"
-                r"message|note|memo|word|update|notice",
+                r"priority|directive|intent|request|wish|plan|command|prompt|programming",
+    "from-your": r"from your",
     "addressed-to-agent": r"\b(?:ai|a\.i)\b|artificial|llm|language model|bot|gpt|claude|"
                           r"gemini|copilot|assistant|agent|model|automated|autonomous|helper|"
-                          r"reader|automating|controlling|driving|operating|scripting|"
-                          r"user|human|principal|system|developer|operator|sys\]",
+                          r"reader|automating|controlling|driving|operating|scripting",
+    # words of the user named to the reader, and of a chat model's role markers: common
+    # words, so their few patterns have gates of their own
+    "principal": r"(?:the|your) (?:user|human|principal)",
+    # the few patterns whose every match has a narrower word than their kind's
+    "role-vocative": r"(?:assistant|agent) ?,",
+    "persona": r"you(?:'re| are) now",
+    "modal": r"must|should|shall|ought|need|ha(?:ve|s) to|required|instructed|expected|asked|"
+             r"supposed|told",
+    "by-acting": r"(?:by|then|after|before) (?:click|press|tapp|typ|enter|past|runn|open|select|"
+                 r"visit|download|install|re-?enter)",
+    "role-marker": r"system|sys\]|developer|operator|admin\]",
     "secret-request": r"key|password|pass ?phrase|token|credential|secret|seed|recovery|2fa|"
                       r"one[- ]time|otp|pin|prompt|env|cookie|session|mfa|backup",
     "urgent-system": r"virus|malware|trojan|ware|worm|threat|intrusion|attack|hack|suspicious|"
@@ -677,11 +695,16 @@ _GATES: dict[str, re.Pattern[str]] = {kind: re.compile(_fold_pattern(gate)) for 
 
 # --- judging --------------------------------------------------------------------------------
 
+# A short phrase quoted inside a sentence is mentioned, not said: "attackers hide 'ignore
+# previous instructions' in pages" (a quote that opens a line or follows a colon is said).
+_MENTIONED = re.compile(r"(?<=[a-z,] )['\"“‘«]([^'\"”’».!?: ]+ [^'\"”’».!?:]+ [^'\"”’».!?:]{1,60}?)['\"”’»](?= [a-z])")
+
+
 def judge_text(text: str) -> tuple[str, str] | None:
     """(kind, matched phrase) for the first phrase that addresses the agent, else None."""
-    seen = skeleton(text)
-    open_kinds = {kind for kind, gate in _GATES.items() if gate.search(seen)}
-    patterns = [(kind, p) for kind, p in _PATTERNS_EN if kind in open_kinds]
+    seen = _MENTIONED.sub("a phrase", skeleton(text))
+    open_gates = {name for name, gate in _GATES.items() if gate.search(seen)}
+    patterns = [(kind, p) for kind, gate, p in _PATTERNS_EN if gate in open_gates]
     if _HAS_CJK.search(seen):
         patterns += _PATTERNS_CN
     for kind, pattern in patterns:
