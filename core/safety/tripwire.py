@@ -184,7 +184,8 @@ _MACHINE = (r"(?:ai|a\.i\.?|artificial intelligence|llms?|(?:large )?language mo
             r"browsers?|crawlers?|scrapers?)|(?:automated|autonomous|robotic|"
             r"software|browsing|browser|web|computer[- ]?use)[- ](?:helpers?|assistants?|"
             r"agents?|systems?|bots?|readers?)|(?:automated|autonomous) (?:operators?|programs?|"
-            r"processes|tools?|scripts?|workers?|clients?)|(?:automated|autonomous|ai) (?:browsing|web|"
+            r"processes|tools?|scripts?|workers?|clients?)|"
+            r"(?:automated|autonomous|ai) (?:browsing|web|"
             r"computer[- ]?use) agents?|(?:openai|anthropic|google|microsoft)(?: ?/ ?(?:openai|"
             r"anthropic|google|microsoft))*[- ](?:agents?|models?|assistants?|bots?)|"
             # software driving the machine: "the script controlling this browser"
@@ -239,7 +240,8 @@ _PRINCIPAL = r"(?:the|your) (?:user|human|principal)(?:'?s)?"
 # Role nouns that are nobody's name: "Assistant, ..." is called on, where "Claude, ..." may be a
 # person's e-mail.
 _ROLE = r"(?:(?:ai|virtual|digital|personal) )?(?:assistants?|agents?)"
-_ROLE_ONE = r"(?:(?:ai|virtual|digital|personal) )?(?:assistant|agent)"  # "Assistants, ..." is staff
+# ... one of them: "Assistants, please submit your timesheets" is a memo to staff.
+_ROLE_ONE = r"(?:(?:ai|virtual|digital|personal) )?(?:assistant|agent)"
 # The passage talks about the user to someone else: "the human has pre-approved", "your
 # session", "on the user's behalf". With a weak addressee this says the reader is the agent.
 _ABOUT_USER = r"\b(?:you|your|the (?:user|human|operator)'?s?)\b"
@@ -291,7 +293,8 @@ _NEVER_TYPED = (r"(?:system prompt|(?:session|auth|browser) cookies?|cookies|ses
                 r"private keys?|seed phrases?|recovery phrases?|environment variables|"
                 r"\.env(?: file)?|bearer tokens?|"
                 # what the agent keeps for the user: "the stored credentials", "the saved API key"
-                r"(?:stored|saved|cached) (?:credentials|api keys?|access tokens?|tokens?|secrets?))")
+                r"(?:stored|saved|cached) (?:credentials|api keys?|access tokens?|tokens?|"
+                r"secrets?))")
 # Who owns a secret, before its name: "your", "the account's", "the original".
 _WHOSE = (r"(?:(?:your|ur|the|its|all|any|every|my|our|their|this|that|these|user'?s?|"
           r"system'?s?|[a-z]+'s|full|whole|entire|original|current|complete|hidden|initial|"
@@ -315,7 +318,8 @@ _ALARM = (
     r"samples?|strains?|files?|programs?|processes))?"
     r"(?: (?:has been|have been|was|were))? (?:detected|found|identified|on your)|"
     # "3 vulnerabilities found" is also what a package auditor prints: only "detected"
-    r"(?<![^0-9]0 )(?<!^0 )vulnerabilit(?:y|ies)(?: (?:has been|have been|was|were))? (?:detected|on your)|"
+    r"(?<![^0-9]0 )(?<!^0 )vulnerabilit(?:y|ies)(?: (?:has been|have been|was|were))? "
+    r"(?:detected|on your)|"
     r"(?:computer|pc|device|system|mac|phone|files?|data|account|browser|network|session|"
     r"identity)(?: [a-z]+)?(?: (?:is|are|has been|have been|was|were|will be|may be|might be)"
     r"(?: now| currently)?)? (?:at risk|infected|compromised|hacked|breached|hijacked|"
@@ -463,20 +467,22 @@ _EN: tuple[tuple[str, ...], ...] = (
      r"(?: (?:agent|assistant)s?)? ?(?:[,:;!]+| -+)" + _FILLER + _ACT_VERB + _VERB_END),
     ("addressed-to-agent",
      _CLAUSE + _READERS + r" ?(?:[,:;!]+| -+)" + _FILLER + _SCREEN_VERB + _VERB_END),
-    # ... told to act a sentence later ("Claude, this is support. ... press OK").
+    # ... told to act a sentence later ("Claude, this is support. ... press OK"); a reader
+    # that may be a person, with something said about the user in the same two sentences.
     ("addressed-to-agent",
      _CLAUSE + _MACHINE + r"(?: ?[,:;!]+| -+)" + _NOT_A_LIST + r" ?[^,:;!]" + _SAME_OR_NEXT +
      _NEXT +
      _ACT_VERB + _VERB_END),
     ("addressed-to-agent",
-     _CLAUSE + _READERS + r" ?(?:[,:;!]+| -+)" + _NOT_A_LIST + r" ?(?=" + _NEAR + _ABOUT_USER +
-     r")[^,:;!]" + _SAME_OR_NEXT + _NEXT + _SCREEN_VERB + _VERB_END),
+     _CLAUSE + _READERS + r" ?(?:[,:;!]+| -+)" + _NOT_A_LIST + r" ?(?=" + _SAME_OR_NEXT +
+     _ABOUT_USER + r")[^,:;!]" + _SAME_OR_NEXT + _NEXT + _SCREEN_VERB + _VERB_END),
     # a role noun (nobody's name) called on with a comma: "Assistant, approve ...", "Agent,
     # when you get here, press ..." (then with something said about the user).
     ("addressed-to-agent",
      _CLAUSE + _ROLE_ONE + r" ?,+" + _FILLER + _ACT_VERB + _VERB_END, "role-vocative"),
     ("addressed-to-agent",
-     _CLAUSE + _ROLE_ONE + r" ?," + _NOT_A_LIST + r" ?(?=" + _NEAR + _ABOUT_USER + r")[^,:;!]" +
+     _CLAUSE + _ROLE_ONE + r" ?," + _NOT_A_LIST + r" ?(?=" + _SAME_OR_NEXT + _ABOUT_USER +
+     r")[^,:;!]" +
      _SAME_OR_NEXT + _NEXT + _ACT_VERB + _VERB_END, "role-vocative"),
     # a mention, as in a chat: "@assistant stop and ...", "@agent: open" (@ reads as a)
     ("addressed-to-agent",
@@ -697,7 +703,8 @@ _GATES: dict[str, re.Pattern[str]] = {kind: re.compile(_fold_pattern(gate)) for 
 
 # A short phrase quoted inside a sentence is mentioned, not said: "attackers hide 'ignore
 # previous instructions' in pages" (a quote that opens a line or follows a colon is said).
-_MENTIONED = re.compile(r"(?<=[a-z,] )['\"“‘«]([^'\"”’».!?: ]+ [^'\"”’».!?:]+ [^'\"”’».!?:]{1,60}?)['\"”’»](?= [a-z])")
+_MENTIONED = re.compile(r"(?<=[a-z,] )['\"“‘«]([^'\"”’».!?: ]+ [^'\"”’».!?:]+ "
+                        r"[^'\"”’».!?:]{1,60}?)['\"”’»](?= [a-z])")  # three words or more
 
 
 def judge_text(text: str) -> tuple[str, str] | None:
