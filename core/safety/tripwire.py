@@ -143,7 +143,8 @@ _CONFUSIONS = str.maketrans({"i": "l"})
 # "a||"), so numbers stay numbers: "Error 403", "0x80070005", "$45.00", "2024-05-12", "3 files".
 _LEET = str.maketrans({"0": "o", "1": "l", "|": "l", "5": "s", "$": "s", "@": "a", "4": "a",
                        "3": "e", "7": "t"})
-_LEETISH = re.compile(r"[a-z]*[0-9@$|][a-z0-9@$|]*")  # a word with a digit or sign in it
+# A word with a digit or sign in it (tried where a word starts: linear on long words).
+_LEETISH = re.compile(r"(?<![a-z0-9@$|])[a-z]*[0-9@$|][a-z0-9@$|]*")
 
 
 def _fold_leet(match: re.Match[str]) -> str:
