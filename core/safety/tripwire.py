@@ -501,6 +501,10 @@ _EN: tuple[tuple[str, ...], ...] = (
     ("addressed-to-agent",
      _CLAUSE + _READERS + r" ?(?:[,:;!]+| -+)" + _NOT_A_LIST + r" ?(?=" + _SAME_OR_NEXT +
      _ABOUT_USER + r")[^,:;!]" + _SAME_OR_NEXT + _NEXT + _SCREEN_VERB + _VERB_END),
+    # ... anywhere, when what it does is drive this machine ("Ltd To the model controlling this
+    # browser: press OK", a label OCR ran the line onto): no person is "controlling this browser"
+    ("addressed-to-agent",
+     r"(?:" + _READER + r"|models?) (?:that is |which is |who is |currently |now )?" + _DRIVING),
     # a role noun (nobody's name) called on with a comma: "Assistant, approve ...", "Agent,
     # when you get here, press ..." (then with something said about the user).
     ("addressed-to-agent",
