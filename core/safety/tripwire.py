@@ -96,6 +96,8 @@ moves), each band is read on its own, and lines outside every band are kept from
 
 from __future__ import annotations
 
+import ctypes
+import logging
 import math
 import os
 import queue
@@ -834,6 +836,40 @@ def status(*, env: Mapping[str, str] = os.environ) -> EngineStatus:
     return EngineStatus(True, f"{name} ({', '.join(languages)})", languages, str(folder))
 
 
+_log = logging.getLogger(__name__)
+# Leptonica (Tesseract's image library, in tesserocr's wheel) writes its messages straight to
+# file descriptor 2, the terminal cua's live view is on ("Error in boxClipToRectangle: box
+# outside rectangle" for a word box at a crop's edge, harmless). They go to cua's log instead.
+_LEPTONICA_HANDLER: Any = None
+_LEPTONICA_LOCK = threading.Lock()
+
+
+def _quiet_leptonica() -> None:
+    global _LEPTONICA_HANDLER
+    with _LEPTONICA_LOCK:
+        if _LEPTONICA_HANDLER is None:
+            _LEPTONICA_HANDLER = _route_leptonica()
+
+
+def _route_leptonica() -> Any:
+    """Leptonica's message handler, set to log; False where it cannot be set."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            path = next((line.split()[-1] for line in maps if "libleptonica" in line
+                         or "liblept." in line), None)
+        if path is None:
+            return False
+        library = ctypes.CDLL(path)
+        handler = ctypes.CFUNCTYPE(None, ctypes.c_char_p)(
+            lambda text: _log.debug("leptonica: %s",
+                                    text.decode("utf-8", "replace").rstrip() if text else ""))
+        library.leptSetStderrHandler(handler)
+        return handler  # kept: Leptonica calls it for as long as the process lives
+    except (OSError, AttributeError) as exc:  # another build: its messages stay on stderr
+        _log.debug("cannot route Leptonica's messages to the log: %s", exc)
+        return False
+
+
 class TesseractEngine:
     """Tesseract in this process, shared by every run in it (a batch's tasks, an MCP server's
     calls): at most `readers` engines are loaded (Tesseract's models are most of what the
@@ -875,11 +911,14 @@ class TesseractEngine:
         # Imported here: an optional extra, needed only on this path.
         import tesserocr
 
+        _quiet_leptonica()
         # Page segmentation 3 (automatic), not 11 (sparse text): 11 cut lines at colons
         # and misread the cut words, and missed 2 of 43 hostile screens that 3 finds, at
         # the same CPU time (benchmarks/tripwire.py).
-        return tesserocr.PyTessBaseAPI(path=self.tessdata.rstrip("/") + "/",
-                                       lang="+".join(self.languages), psm=tesserocr.PSM.AUTO)
+        api = tesserocr.PyTessBaseAPI(path=self.tessdata.rstrip("/") + "/",
+                                      lang="+".join(self.languages), psm=tesserocr.PSM.AUTO)
+        api.SetVariable("debug_file", os.devnull)  # Tesseract's own notes ("Empty page!!")
+        return api
 
     def read(self, image: Image.Image) -> list[TextLine]:
         api = self._borrow()
