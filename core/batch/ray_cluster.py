@@ -124,8 +124,8 @@ def _watch_stops(stops: Any, run_name: str, child: Child, done: threading.Event)
     while not done.wait(STOP_POLL_S):
         try:
             signum = ray.get(stops.signal_for.remote(run_name), timeout=10)
-        except Exception:  # the driver (and its actor) gone: Ray ends this task itself
-            return
+        except Exception:  # slow to answer (the actor still starting on a busy cluster): ask
+            continue  # again; if the driver has gone, Ray ends this task with it
         if signum is not None:
             child.stop(signum)
             return

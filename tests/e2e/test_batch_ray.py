@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from claude_cua.cli.demo.policies import computer_call, report
 from helpers import wait_until
 
 from .conftest import Cua
-from .test_batch_e2e import ByTask, lines_of
+from .test_batch_e2e import ByTask, Gate, lines_of
 
 ray = pytest.importorskip("ray", reason="the Ray extra is not installed: "
                           "pip install 'claude-cua[ray]'")
@@ -188,14 +187,7 @@ def test_a_batch_on_ray_brings_every_record_home_without_a_secret(cluster, tmp_p
 
 def test_a_task_whose_node_dies_is_retried_on_another(cluster, tmp_path):
     ray_cluster, nodes, api, model, _ = cluster
-    opened, waiting = threading.Event(), []
-
-    def slow(request):
-        waiting.append(1)
-        opened.wait(60)
-        return Reply([report("success", "done")])
-
-    model.policy = slow
+    model.policy = gate = Gate()
     path = tmp_path / "dying.jsonl"
     token = f"batch-{os.getpid()}-{tmp_path.name}"  # names this test's `cua run` processes
     path.write_text("".join(json.dumps({"id": f"t{i}", "task": f"task {i} {token}",
@@ -204,15 +196,15 @@ def test_a_task_whose_node_dies_is_retried_on_another(cluster, tmp_path):
     proc = cua.popen("batch", str(path), "--ray", ray_cluster.address, "--results-dir",
                      str(tmp_path / "results"))
     try:
-        wait_until(lambda: len(waiting) >= 2, 120, message="a task running on each node")
+        wait_until(lambda: gate.waiting >= 2, 120, message="a task running on each node")
         assert len(runs_named(token)) == 2
         ray_cluster.remove_node(nodes[1], allow_graceful=False)
         # its worker died, and with it (PR_SET_PDEATHSIG) the `cua run` it had started
         wait_until(lambda: len(runs_named(token)) == 1, 60, message="the node's task to die")
-        opened.set()
+        gate.open()
         out, err = proc.communicate(timeout=180)
     finally:
-        opened.set()
+        gate.open()
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
@@ -229,14 +221,7 @@ def test_ctrl_c_stops_the_tasks_on_their_workers_and_brings_their_records_home(c
     import signal
 
     ray_cluster, _, api, model, _ = cluster
-    opened, waiting = threading.Event(), []
-
-    def slow(request):
-        waiting.append(1)
-        opened.wait(60)
-        return Reply([report("success", "too late")])
-
-    model.policy = slow
+    model.policy = gate = Gate()
     path = tmp_path / "stopped.jsonl"
     # One task: the module's cluster may have lost a node (and its display) to the test above.
     path.write_text(json.dumps({"id": "t1", "task": "wait", "desktop": "fake:640x480"}) + "\n")
@@ -244,11 +229,11 @@ def test_ctrl_c_stops_the_tasks_on_their_workers_and_brings_their_records_home(c
     proc = Cua(tmp_path, api).popen("batch", str(path), "--ray", ray_cluster.address,
                                     "--results-dir", str(results))
     try:
-        wait_until(lambda: waiting, 120, message="the task to ask the model")
+        wait_until(lambda: gate.waiting, 120, message="the task to ask the model")
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)
     finally:
-        opened.set()
+        gate.open()
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, err
