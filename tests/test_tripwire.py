@@ -164,12 +164,12 @@ def test_text_legible_only_in_a_zoom_gates_the_next_action(api):
     assert len(api.requests) == 2  # the run stopped before the click: nothing more was sent
 
 
-def test_the_record_and_the_report_keep_what_was_flagged(api, tmp_path):
-    from claude_cua.core.report.html import write_report
-    from claude_cua.core.store.runs import RunRecorder, load_run
+def record_a_flagged_run(api, run_dir):
+    """A run whose first screen is flagged and whose click a person allows once, recorded in
+    `run_dir`."""
+    from claude_cua.core.store.runs import RunRecorder
 
     api.queue(click(), Reply([report("success", "done")]))
-    run_dir = tmp_path / "runs" / "r1"
     run_dir.mkdir(parents=True)
     recorder = RunRecorder(run_dir, meta={})
     client = ClaudeClient(api_key="test-key", base_url=api.url, max_retries=0)
@@ -181,6 +181,13 @@ def test_the_record_and_the_report_keep_what_was_flagged(api, tmp_path):
     finally:
         client.close()
         recorder.close()
+
+
+def test_the_record_and_the_report_keep_what_was_flagged(api, tmp_path):
+    from claude_cua.core.report.html import write_report
+    from claude_cua.core.store.runs import load_run
+
+    record_a_flagged_run(api, tmp_path / "runs" / "r1")
     run = load_run(tmp_path / "runs", "r1")
     first = run.steps[0]
     assert first.tripwire["findings"][0]["text"] == HOSTILE
@@ -197,21 +204,8 @@ FLAGGED_LINE = (f'  injection tripwire flagged "{HOSTILE}" (override) at screen 
 
 def test_runs_show_lists_what_the_tripwire_flagged(api, tmp_path, monkeypatch, capsys):
     from claude_cua.cli.main import run_cli
-    from claude_cua.core.store.runs import RunRecorder
 
-    api.queue(click(), Reply([report("success", "done")]))
-    run_dir = tmp_path / "runs" / "r1"
-    run_dir.mkdir(parents=True)
-    recorder = RunRecorder(run_dir, meta={})
-    client = ClaudeClient(api_key="test-key", base_url=api.url, max_retries=0)
-    try:
-        run_task("save", desktop=painted_desktop(), client=client, on_event=recorder,
-                 config=LoopConfig(model=MODEL, flavour=flavour_for(MODEL, None), max_steps=3,
-                                   reader=PaintedText()),
-                 approver=Answers("once"), run_dir=str(run_dir), sleep=lambda s: None)
-    finally:
-        client.close()
-        recorder.close()
+    record_a_flagged_run(api, tmp_path / "runs" / "r1")
     monkeypatch.setenv("CUA_DATA_DIR", str(tmp_path))
     capsys.readouterr()
     assert run_cli(["runs", "show", "r1"]) == 0
