@@ -271,7 +271,10 @@ class RayBackend:
             if child.stopped is None or cancelled:
                 continue
             if told_at is None:  # the worker stops its run and sends the record home
-                self._stops.stop.remote(run_name, child.stopped)
+                with contextlib.suppress(Exception):  # the grace counts once the stop is
+                    # recorded: the actor may still be starting on a busy cluster
+                    self.ray.get(self._stops.stop.remote(run_name, child.stopped),
+                                 timeout=STOP_GRACE_S)
                 told_at = time.monotonic()
             elif time.monotonic() - told_at > STOP_GRACE_S:
                 self.ray.cancel(ref)
