@@ -31,21 +31,12 @@ import time
 from claude_cua.core.x11.xdesktop import XDesktop, display_env_restored
 from claude_cua.core.x11.xserver import VirtualDisplay
 
-PROBE = Path(__file__).resolve().parent.parent / "tests" / "apps" / "probe.py"
+TESTS = Path(__file__).resolve().parent.parent / "tests"
+PROBE = TESTS / "apps" / "probe.py"
+sys.path.insert(0, str(TESTS))
+from helpers import mixed_text  # noqa: E402  (the tests' text, after TESTS is on sys.path)
+
 BUSY = "import itertools\nfor _ in itertools.count(): pass"
-POOLS = [
-    [*"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:!?<>'\"()-_"],
-    [chr(c) for c in range(0xC0, 0x100)],
-    [chr(c) for c in range(0x391, 0x3C9) if c != 0x3A2],
-    [chr(0x4E00 + i) for i in range(800)],
-    [chr(c) for c in range(0x1F600, 0x1F640)],
-    ["\n", "\t"],
-]
-WEIGHTS = [50, 12, 8, 20, 8, 2]
-
-
-def mixed_text(length: int, rng: random.Random) -> str:
-    return "".join(rng.choice(rng.choices(POOLS, WEIGHTS)[0]) for _ in range(length))
 
 
 def probe_text(out: Path) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -219,3 +220,21 @@ class InProcessCli:
         lines = [line for line in out.splitlines() if line.strip()]
         assert len(lines) == 1, f"stdout: {out!r}\nstderr: {err}"
         return code, json.loads(lines[0]), err
+
+
+# Text of ASCII words with Latin-1, Greek, CJK and emoji among them, newlines and tabs included:
+# what typing tests and benchmarks/typing_stress.py type.
+MIXED_POOLS = [
+    [*"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:!?<>'\"()-_"],
+    [chr(c) for c in range(0xC0, 0x100)],
+    [chr(c) for c in range(0x391, 0x3C9) if c != 0x3A2],
+    [chr(0x4E00 + i) for i in range(800)],
+    [chr(c) for c in range(0x1F600, 0x1F640)],
+    ["\n", "\t"],
+]
+MIXED_WEIGHTS = [50, 12, 8, 20, 8, 2]
+
+
+def mixed_text(length: int, rng: random.Random) -> str:
+    """`length` characters drawn from MIXED_POOLS by MIXED_WEIGHTS."""
+    return "".join(rng.choice(rng.choices(MIXED_POOLS, MIXED_WEIGHTS)[0]) for _ in range(length))

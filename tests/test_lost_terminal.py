@@ -47,23 +47,30 @@ def read_until(fd: int, wanted: bytes, timeout: float) -> bytes:
     return seen
 
 
+def cua_on_a_terminal(home, api, *args, controlling):
+    """`cua run ARGS` with a pseudo-terminal for stdin, stdout and stderr (its controlling
+    terminal if `controlling`); the process and the terminal's master end."""
+    env = {**os.environ, "CUA_DATA_DIR": str(home / "data"),
+           "ANTHROPIC_API_KEY": "sk-ant-lost-terminal-0123456789",
+           "ANTHROPIC_BASE_URL": api.url, "CUA_MAX_RETRIES": "0", "TERM": "xterm"}
+    master, slave = pty.openpty()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "claude_cua.cli", "run", "--model", "claude-sonnet-5-5", *args],
+        stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
+        preexec_fn=take_terminal if controlling else None)
+    os.close(slave)
+    return child, master
+
+
 @pytest.mark.parametrize("controlling", [True, False], ids=["controlling", "stdio-only"])
 def test_a_terminal_lost_at_the_approval_prompt_ends_as_a_hang_up(isolated_environment,
                                                                    controlling):
     run_dir = isolated_environment / "run"
     with FakeMessagesAPI() as api:
         api.queue(lambda req: Reply([computer_call(req, "type", text="ls\n")]))
-        env = {**os.environ, "CUA_DATA_DIR": str(isolated_environment / "data"),
-               "ANTHROPIC_API_KEY": "sk-ant-lost-terminal-0123456789",
-               "ANTHROPIC_BASE_URL": api.url, "CUA_MAX_RETRIES": "0", "TERM": "xterm"}
-        master, slave = pty.openpty()
-        child = subprocess.Popen(
-            [sys.executable, "-m", "claude_cua.cli", "run", "--desktop",
-             "fake:window=XTerm/bash", "--model", "claude-sonnet-5-5", "--run-dir", str(run_dir),
-             "list the files"],
-            stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
-            preexec_fn=take_terminal if controlling else None)
-        os.close(slave)
+        child, master = cua_on_a_terminal(isolated_environment, api, "--desktop",
+                                          "fake:window=XTerm/bash", "--run-dir", str(run_dir),
+                                          "list the files", controlling=controlling)
         try:
             read_until(master, PROMPT, timeout=60)
         finally:
@@ -85,17 +92,9 @@ def test_end_of_input_at_the_prompt_is_nobody_there_to_answer(isolated_environme
     run_dir = isolated_environment / "run"
     with FakeMessagesAPI() as api:
         api.queue(lambda req: Reply([computer_call(req, "type", text="ls\n")]))
-        env = {**os.environ, "CUA_DATA_DIR": str(isolated_environment / "data"),
-               "ANTHROPIC_API_KEY": "sk-ant-lost-terminal-0123456789",
-               "ANTHROPIC_BASE_URL": api.url, "CUA_MAX_RETRIES": "0", "TERM": "xterm"}
-        master, slave = pty.openpty()
-        child = subprocess.Popen(
-            [sys.executable, "-m", "claude_cua.cli", "run", "--desktop",
-             "fake:window=XTerm/bash", "--model", "claude-sonnet-5-5", "--run-dir", str(run_dir),
-             "list the files"],
-            stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
-            preexec_fn=take_terminal)
-        os.close(slave)
+        child, master = cua_on_a_terminal(isolated_environment, api, "--desktop",
+                                          "fake:window=XTerm/bash", "--run-dir", str(run_dir),
+                                          "list the files", controlling=True)
         try:
             read_until(master, PROMPT, timeout=60)
             os.write(master, b"\x04")  # Ctrl-D at the start of a line: end of input
@@ -128,16 +127,9 @@ def test_a_terminal_lost_while_the_run_shows_its_progress_ends_as_a_hang_up(
 
     with FakeMessagesAPI() as api:
         api.queue(slow_click, slow_click)
-        env = {**os.environ, "CUA_DATA_DIR": str(isolated_environment / "data"),
-               "ANTHROPIC_API_KEY": "sk-ant-lost-terminal-0123456789",
-               "ANTHROPIC_BASE_URL": api.url, "CUA_MAX_RETRIES": "0", "TERM": "xterm"}
-        master, slave = pty.openpty()
-        child = subprocess.Popen(
-            [sys.executable, "-m", "claude_cua.cli", "run", "--desktop", "fake:320x200",
-             "--model", "claude-sonnet-5-5", "--run-dir", str(run_dir), "click"],
-            stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
-            preexec_fn=take_terminal if controlling else None)
-        os.close(slave)
+        child, master = cua_on_a_terminal(isolated_environment, api, "--desktop",
+                                          "fake:320x200", "--run-dir", str(run_dir), "click",
+                                          controlling=controlling)
         try:
             api.wait_for_requests(1, timeout=60)
             read_until(master, b"tokens", timeout=30)  # the live status line is up

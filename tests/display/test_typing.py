@@ -16,23 +16,10 @@ import pytest
 from claude_cua.core.vocab.keys import Keymap
 from claude_cua.core.x11.xdesktop import XDesktop
 from claude_cua.core.x11.xserver import VirtualDisplay
-from helpers import keyboard_mapping, keys_down, x_connection
+from helpers import keyboard_mapping, keys_down, mixed_text, x_connection
 
 pytestmark = pytest.mark.display
 
-def mixed_text(length: int, seed: int) -> str:
-    """ASCII words with Latin-1, Greek, CJK and emoji among them, newlines and tabs included."""
-    rng = random.Random(seed)
-    pools = [
-        [*"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:!?<>'\"()-_"],
-        [chr(c) for c in range(0xC0, 0x100)],
-        [chr(c) for c in range(0x391, 0x3C9) if c != 0x3A2],
-        [chr(0x4E00 + i) for i in range(800)],
-        [chr(c) for c in range(0x1F600, 0x1F640)],
-        ["\n", "\t"],
-    ]
-    weights = [50, 12, 8, 20, 8, 2]
-    return "".join(rng.choice(rng.choices(pools, weights)[0]) for _ in range(length))
 
 
 class MappingWatcher:
@@ -75,7 +62,7 @@ def slots(screen: VirtualDisplay) -> int:
 
 def test_a_long_unicode_text_arrives_exactly_in_tk(desktop: XDesktop, probe,
                                                    virtual_display: VirtualDisplay) -> None:
-    text = mixed_text(1500, seed=7)
+    text = mixed_text(1500, random.Random(7))
     before = keyboard_mapping(virtual_display)
     desktop.type_text(text)
     probe.wait_for_text(text, timeout=60)
