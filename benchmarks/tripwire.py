@@ -149,15 +149,20 @@ def ocr(display: VirtualDisplay, tmp: Path) -> None:
     if engine is None:
         raise SystemExit(detail)
     walls, cpus = [], []
-    hostile_hits, missed = 0, []
-    for scene, text in HOSTILE:
-        proc, _ = start_form(display, tmp, ["--scene", scene, "--text", text])
+
+    def read_form(args: list[str]) -> list:
+        proc, _ = start_form(display, tmp, args)
         try:
             lines, wall, cpu = read_settled(engine, display, True)
         finally:
             stop(proc)
         walls.append(wall)
         cpus.append(cpu)
+        return lines
+
+    hostile_hits, missed = 0, []
+    for scene, text in HOSTILE:
+        lines = read_form(["--scene", scene, "--text", text])
         if scan(lines):
             hostile_hits += 1
         else:
@@ -168,14 +173,7 @@ def ocr(display: VirtualDisplay, tmp: Path) -> None:
                  for scene, text in BENIGN_SCENES]
     alarms = []
     for name, args in ordinary:
-        proc, _ = start_form(display, tmp, args)
-        try:
-            lines, wall, cpu = read_settled(engine, display, True)
-        finally:
-            stop(proc)
-        walls.append(wall)
-        cpus.append(cpu)
-        alarms += [(name, f.text) for f in scan(lines)]
+        alarms += [(name, f.text) for f in scan(read_form(args))]
     say("ocr", engine=detail, hostile_screens_flagged=f"{hostile_hits}/{len(HOSTILE)}",
         hostile_missed=missed, ordinary_screens=len(ordinary),
         ordinary_false_alarms=len({n for n, _ in alarms}), alarms=alarms,
