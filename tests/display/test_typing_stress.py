@@ -10,6 +10,7 @@ falls behind, which is what the load is for. benchmarks/typing_stress.py runs th
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -20,8 +21,7 @@ from contextlib import contextmanager
 import pytest
 from claude_cua.core.x11.xdesktop import XDesktop
 from claude_cua.core.x11.xserver import VirtualDisplay
-from helpers import keyboard_mapping, keys_down
-from test_typing import mixed_text
+from helpers import keyboard_mapping, keys_down, mixed_text
 
 pytestmark = pytest.mark.display
 
@@ -53,7 +53,7 @@ def test_long_mixed_texts_arrive_exactly_while_every_core_is_busy(
     typed = ""
     with cores_loaded() as busy:
         for round_ in range(2):
-            text = mixed_text(700, seed=seed * 10 + round_)
+            text = mixed_text(700, random.Random(seed * 10 + round_))
             typed += text
             desktop.type_text(text)
             got = probe.wait_for_text(typed, timeout=120)
