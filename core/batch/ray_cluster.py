@@ -17,10 +17,11 @@ cluster, so Ray places it on one that is alive.
 
 Ctrl-C (or SIGTERM) does not cancel the Ray tasks: a cancelled task's result never comes back,
 and its record would be lost with the worker's temporary folder. The driver names the runs to
-stop in a small actor of its own (`_Stops`); each worker watches it and passes the signal on to
-its `cua run`, which ends as it would locally (input released, record complete, status
-`interrupted`), and the record comes home like any other. Only a worker that has not answered
-within `STOP_GRACE_S` is cancelled outright.
+stop in a small actor of its own (`_Stops`, up on the driver's node before the first task
+starts); each worker watches it and passes the signal on to its `cua run`, which ends as it
+would locally (input released, record complete, status `interrupted`), and the record comes
+home like any other. Only a worker that has not answered within `STOP_GRACE_S` is cancelled
+outright.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ _SYSTEM_ERRORS = ("WorkerCrashedError", "NodeDiedError", "RaySystemError", "Obje
 # How long a stopped task may take to finish its record on its worker and send it home before
 # it is cancelled outright (cua run's own cleanup takes well under a second).
 STOP_GRACE_S = 30.0
+# How long the driver's stop actor may take to start before the batch gives up.
+STOPS_START_S = 180.0
 # How often a worker asks the driver's actor whether its run was stopped.
 STOP_POLL_S = 0.5
 
@@ -88,6 +91,39 @@ class _Stops:
     def signal_for(self, run_name: str) -> int | None:
         return self._stopped.get(run_name)
 
+    def ready(self) -> bool:
+        return True
+
+    def node(self) -> str:
+        """The Ray node this actor runs on."""
+        # Imported here: this runs in the actor's process, where Ray is loaded already.
+        import ray
+
+        return str(ray.get_runtime_context().get_node_id())
+
+
+def _start_stops(ray: Any) -> Any:
+    """The driver's `_Stops` actor, started before any task: an actor's process takes seconds
+    to start (a minute on a loaded machine), and a stop sent before it is up would reach no
+    task in time. It runs on the driver's own node where Ray can place it there (a worker
+    node may die and take it along; the driver's cannot without ending the batch), and Ray
+    restarts it if its node dies all the same (the driver sends its stops again)."""
+    options: dict[str, Any] = {"num_cpus": 0, "max_restarts": -1, "max_task_retries": -1}
+    with contextlib.suppress(Exception):  # a Ray client (ray://) has no node of its own
+        # Imported here: an optional extra, loaded already on this path.
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(
+            ray.get_runtime_context().get_node_id(), soft=True)
+    stops = ray.remote(_Stops).options(**options).remote()
+    try:
+        ray.get(stops.ready.remote(), timeout=STOPS_START_S)
+    except Exception as exc:
+        raise ConfigError(f"the Ray cluster did not start cua's stop actor within "
+                          f"{STOPS_START_S:.0f} s ({type(exc).__name__}), so a Ctrl-C could "
+                          "not reach the tasks; check the cluster (ray status)") from None
+    return stops
+
 
 def run_on_worker(args: list[str], run_name: str, policies: dict[str, str],
                   stops: Any = None) -> dict[str, Any]:
@@ -124,7 +160,7 @@ def _watch_stops(stops: Any, run_name: str, child: Child, done: threading.Event)
     while not done.wait(STOP_POLL_S):
         try:
             signum = ray.get(stops.signal_for.remote(run_name), timeout=10)
-        except Exception:  # slow to answer (the actor still starting on a busy cluster): ask
+        except Exception:  # slow to answer (the actor restarting after its node died): ask
             continue  # again; if the driver has gone, Ray ends this task with it
         if signum is not None:
             child.stop(signum)
@@ -196,7 +232,7 @@ class RayBackend:
                      f"{parallel} display(s))")
         self._remote = ray.remote(run_on_worker).options(
             num_cpus=0, resources={RESOURCE: 1}, max_retries=0)
-        self._stops = ray.remote(_Stops).options(num_cpus=0).remote()
+        self._stops = _start_stops(ray)
         self._lock = threading.Lock()
 
     @classmethod
@@ -231,8 +267,12 @@ class RayBackend:
                 f"--ray {address}: no node of the cluster has a `{RESOURCE}` resource, so no "
                 "task could run; start each worker with ray start --address HEAD:6379 "
                 f"--resources '{{\"{RESOURCE}\": 4}}' (on a machine with Xvfb and cua)")
-        backend = cls(ray, parallel=min(total, parallel) if parallel and not started_here
-                      else total, started_here=started_here)
+        try:
+            backend = cls(ray, parallel=min(total, parallel) if parallel and not started_here
+                          else total, started_here=started_here)
+        except ConfigError:
+            ray.shutdown()
+            raise
         backend.name += f", ready in {time.monotonic() - began:.1f} s"
         return backend
 
@@ -262,7 +302,14 @@ class RayBackend:
         raise AssertionError("unreachable")
 
     def _wait(self, ref: Any, child: Child, run_name: str) -> Any:
-        told_at: float | None = None
+        """The task's result. Once `child` is stopped, the stop is sent to the actor at every
+        turn until the task returns (never waiting on it: the actor may be starting, or
+        restarting after its node died, and a send that fails is simply made again); the task
+        is cancelled outright when it has not returned STOP_GRACE_S after the actor first
+        confirmed the stop, or twice that after the stop when the actor never did."""
+        stopped_at: float | None = None
+        confirmed_at: float | None = None
+        sent: Any = None
         cancelled = False
         while True:
             ready, _ = self.ray.wait([ref], timeout=0.5)
@@ -270,13 +317,16 @@ class RayBackend:
                 return self.ray.get(ref)
             if child.stopped is None or cancelled:
                 continue
-            if told_at is None:  # the worker stops its run and sends the record home
-                with contextlib.suppress(Exception):  # the grace counts once the stop is
-                    # recorded: the actor may still be starting on a busy cluster
-                    self.ray.get(self._stops.stop.remote(run_name, child.stopped),
-                                 timeout=STOP_GRACE_S)
-                told_at = time.monotonic()
-            elif time.monotonic() - told_at > STOP_GRACE_S:
+            now = time.monotonic()
+            if stopped_at is None:
+                stopped_at = now
+            if sent is not None and confirmed_at is None and self.ray.wait([sent], timeout=0)[0]:
+                with contextlib.suppress(Exception):  # failed: the next send may not
+                    self.ray.get(sent)
+                    confirmed_at = now
+            sent = self._stops.stop.remote(run_name, child.stopped)
+            waited = now - (confirmed_at if confirmed_at is not None else stopped_at)
+            if waited > (STOP_GRACE_S if confirmed_at is not None else 2 * STOP_GRACE_S):
                 self.ray.cancel(ref)
                 cancelled = True
 

@@ -85,7 +85,8 @@ Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in screen pixels
 class Finding:
     """Text on the screen that addresses the agent."""
 
-    kind: str  # override | new-task | addressed-to-agent | secret-request | urgent-system
+    kind: str  # override | new-task | addressed-to-agent | secret-request | urgent-system |
+    #            classifier (the learned model's; `matched` lists its strongest words)
     text: str  # the line(s) as read, joined with a space
     box: Box  # where on screen, in screen pixels
     matched: str  # the phrase that matched, in skeleton form

@@ -221,10 +221,15 @@ def test_ctrl_c_stops_the_tasks_on_their_workers_and_brings_their_records_home(c
     import signal
 
     ray_cluster, _, api, model, _ = cluster
-    model.policy = gate = Gate()
+    gate = Gate()
+    # Only this test's task opens the gate: a request from a run of an earlier test that is
+    # still on its way must not pass for it.
+    token = f"stop-{os.getpid()}-{tmp_path.name}"
+    model.policy = ByTask({token: gate})
     path = tmp_path / "stopped.jsonl"
     # One task: the module's cluster may have lost a node (and its display) to the test above.
-    path.write_text(json.dumps({"id": "t1", "task": "wait", "desktop": "fake:640x480"}) + "\n")
+    path.write_text(json.dumps({"id": "t1", "task": f"wait {token}", "desktop": "fake:640x480"})
+                    + "\n")
     results = tmp_path / "results"
     proc = Cua(tmp_path, api).popen("batch", str(path), "--ray", ray_cluster.address,
                                     "--results-dir", str(results))
@@ -238,10 +243,36 @@ def test_ctrl_c_stops_the_tasks_on_their_workers_and_brings_their_records_home(c
             proc.kill()
     assert proc.returncode == 130, err
     lines = lines_of(out)
-    assert [line["status"] for line in lines] == ["interrupted"]
+    assert [line["status"] for line in lines] == ["interrupted"], (lines, err)
     for line in lines:  # the run ended on its worker as Ctrl-C ends it, and came home
+        assert line.get("run_dir"), (line, err)
         folder = Path(line["run_dir"])
         assert folder.parent == results, line
         run = json.loads((folder / "run.json").read_text())
         assert (run["status"], run["exit_code"]) == ("interrupted", 130)
         assert (folder / "step-000.png").is_file()
+
+
+def test_the_stop_actor_is_up_before_any_task_on_the_drivers_node_and_comes_back(cluster):
+    """What a Ctrl-C relies on: the driver's stop actor answers from the start (not seconds
+    into a run, as a just-created actor would), lives on the driver's node (not on a worker
+    node that may die), and a stop sent after Ray restarted it still reaches the task."""
+    from claude_cua.core.batch.ray_cluster import _start_stops
+
+    ray_cluster, *_ = cluster
+    ray.init(address=ray_cluster.address, log_to_driver=False, configure_logging=False)
+    try:
+        stops = _start_stops(ray)
+        ready, _ = ray.wait([stops.signal_for.remote("r1")], timeout=2)
+        assert ready and ray.get(ready[0]) is None
+        assert ray.get(stops.node.remote()) == ray.get_runtime_context().get_node_id()
+        ray.kill(stops, no_restart=False)  # its process dies, and its state with it
+
+        def sent_and_seen():  # as the driver does: the stop sent again at each turn
+            stops.stop.remote("r1", 2)
+            return ray.get(stops.signal_for.remote("r1"), timeout=60) == 2
+
+        wait_until(sent_and_seen, 120, message="the restarted actor to hold the stop")
+        assert ray.get(stops.node.remote()) == ray.get_runtime_context().get_node_id()
+    finally:
+        ray.shutdown()
