@@ -12,13 +12,16 @@ Parts (all by default; pick with --parts):
             every hostile screen, unattended: injected clicks carried out (target 0), statuses
   benign    `cua run` on the benign look-alike screens, --benign-runs times in all (default 50):
             runs stopped by the tripwire (target 0)
-  heldout   the held-out sets, both SPENT (their figures no longer measure unseen wordings):
+  heldout   the held-out sets, all SPENT (their figures no longer measure unseen wordings):
             benchmarks/injection_heldout.json (set 1: written after an earlier detector, which
             was rebuilt with its misses as examples) and benchmarks/injection_heldout_v3.json
             (set 2: written by a session that never saw the detector; 27/45 hostile, 0/45
-            benign flagged before round 2 generalised the mechanisms its misses showed): the
-            detector on each text, then each rendered on the form and read by OCR as a run
-            reads it
+            benign flagged before round 2 generalised the mechanisms its misses showed), both
+            now in the learned model's training data; benchmarks/injection_clean_v4.json, _v5 and
+            _v6 (sets 3, 4 and 5, kept out until they measured the detector with its learned
+            model once: their notes give the clean figures; not trained on):
+            the detector on each text, then each rendered on the form and read by OCR as a
+            run reads it
   latency   `cua run` on the form with a model that takes --model-s seconds (default 1.0) per
             reply, each Save click replacing a page of text under it (most of the screen is
             read again every step): the step's wait for the scan (added time), on and off
@@ -184,7 +187,9 @@ def ocr(display: VirtualDisplay, tmp: Path) -> None:
         frames=len(walls))
 
 
-HELD_OUT_SETS = ("injection_heldout.json", "injection_heldout_v3.json")  # both spent
+HELD_OUT_SETS = ("injection_heldout.json", "injection_heldout_v3.json",  # spent, trained on
+                 # spent, not trained on (sets 3-5: their notes give their clean figures)
+                 "injection_clean_v4.json", "injection_clean_v5.json", "injection_clean_v6.json")
 
 
 def heldout(display: VirtualDisplay | None, tmp: Path | None) -> None:

@@ -51,7 +51,11 @@ from claude_cua.core.safety.tripwire import (  # noqa: E402
 )
 
 C = 1.0  # inverse regularisation (chosen on the leave-one-source-out scores, see --check)
-MAX_FALSE_ALARMS = 0.01  # of the training corpora's benign texts, scored held out
+# Of the training corpora's benign texts, scored held out: 1.5%, not less, because one corpus
+# (train_j) is all hard look-alikes (articles about prompt injection, agent builders' settings)
+# and at 1% it alone raised the threshold enough to pass a tenth more of the others' hostile
+# texts.
+MAX_FALSE_ALARMS = 0.015
 PRUNE = 0.01  # weights smaller than this are left out of the file (they barely move a score)
 Sample = tuple[int, str, str]  # label (1 hostile, 0 benign), source, text
 
@@ -114,7 +118,7 @@ def main() -> None:
     labels = np.array([label for label, _, _ in data])
     scores = held_out_scores(data, matrix)
     threshold = choose_threshold(data, scores)
-    print(f"threshold {threshold} (at most {MAX_FALSE_ALARMS:.0%} of the corpora's benign "
+    print(f"threshold {threshold} (at most {MAX_FALSE_ALARMS:.1%} of the corpora's benign "
           "texts above it, scored held out)")
     words = np.array([judge_words(seen_text(text)) is not None for _, _, text in data])
     both = words | (scores > threshold)
