@@ -59,7 +59,7 @@ from injection_corpus import BENIGN_SCENES, HELD_OUT, HELD_OUT_B, PAGES
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "tests" / "apps" / "tripwire_app.py"
 sys.path.insert(0, str(APP.parent))
-from tripwire_app import BAIT_RGB, SAVE_RGB  # noqa: E402
+from tripwire_app import BAIT_RGB, SAVE_RGB, SCENES  # noqa: E402
 
 # The phrasings the tests use, so the hostile part covers them as well as the held-out ones.
 TESTED = [
@@ -214,7 +214,10 @@ def heldout_set(name: str, data: dict, display: VirtualDisplay | None,
         raise SystemExit(detail)
     for label, hostile_set in (("hostile", True), ("benign", False)):
         flagged, wrong = 0, []
-        for scene, text in data[label]:
+        for kind, text in data[label]:
+            # where the text was meant to be (a page, an e-mail, a chat...) shown as a note in
+            # the form when the app has no scene of that kind
+            scene = kind if kind in SCENES else "note"
             proc, _ = start_form(display, tmp, ["--scene", scene, "--text", text])
             try:
                 lines, _, _ = read_settled(engine, display, True)
