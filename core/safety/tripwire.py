@@ -469,9 +469,12 @@ _EN: tuple[tuple[str, ...], ...] = (
      r"mission|assignment|orders?) (?:follows?|are as follows|(?:is |are )?below)"),
     # addressed-to-agent: called on by a greeting or heading ("note for AI systems", "hello
     # automated helper!"): a machine reader fires by itself ...
+    # (a note, message or reminder names its reader with "to" or "for": "Reminder bot:" is a
+    # bot's own name)
     ("addressed-to-agent",
-     r"(?:^|[^a-z])(?:attention|attn|notice|note|message|instructions?|memo|reminder|warning|"
-     r"important|hey|hello|hi|dear|psst|greetings|ps|p\.s\.)" + _S + r"(?:to|for)?" + _S +
+     r"(?:^|[^a-z])(?:(?:attention|attn|warning|important|hey|hello|hi|dear|psst|greetings|ps|"
+     r"p\.s\.)" + _S + r"(?:to|for)?|(?:notice|note|message|instructions?|memo|reminder)" +
+     _S + r"(?:to|for))" + _S +
      r"(?:all |any |the |every |each |you |whoever |whichever |fellow )?" + _MACHINE +
      r"(?: ?(?:/|,|&|and|or) ?" + _READER + r")*" + r"(?:" + _S + _DOING + r" [^:,!.]{0,40})?"
      r"(?:[:,!.\]\)]| - |$)"),
@@ -675,7 +678,7 @@ _CN: tuple[tuple[str, str], ...] = (
                            r"(?:注意|听着|看这里)[:：,，!！]"),
     ("addressed-to-agent", _CN_DOING + _CN_READER),
     ("addressed-to-agent", r"(?:如果|假如|若)你是(?:一个|一种)?" + _CN_READER),
-    ("addressed-to-agent", r"(?:请|要求|让)" + _CN_MACHINE + r"(?:立即|马上|现在|务必|直接)*" +
+    ("addressed-to-agent", r"(?<!试图)(?<!企图)(?<!设法)(?<!想)(?:请|要求|让)" + _CN_MACHINE + r"(?:立即|马上|现在|务必|直接)*" +
      _CN_ACT),
     ("addressed-to-agent", _CN_CLAUSE + _CN_READER + r"(?:们)?[:：,，]\s?(?:请|立即|马上|现在|"
      r"必须|务必)*" + _CN_ACT),
