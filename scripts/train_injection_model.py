@@ -12,12 +12,12 @@ model's score is above its threshold.
 What it learns from (every text labelled hostile: it talks to the AI agent; or benign):
 - scripts/injection_training/*.json: corpora written for training by helper sessions that had
   not seen the detector (hostile screen texts of many kinds, hard benign look-alikes, ordinary
-  UI, terminal and document lines, English and Chinese);
+  UI, terminal and document lines; English, Chinese and a few other languages);
 - the spent held-out sets (benchmarks/injection_heldout*.json);
 - the detector's test cases (tests/test_injection.py).
 Kept out, so that they stay measurements: benchmarks/injection_corpus.py (the hostile
-variants the end-to-end benchmark shows and its ordinary screens) and any held-out set
-written later.
+variants the end-to-end benchmark shows and its ordinary screens), the clean sets
+(benchmarks/injection_clean_*.json) and any held-out set written later.
 
 The threshold is chosen on leave-one-source-out scores (each source scored by a model trained
 on the others): the lowest at which no more than MAX_FALSE_ALARMS of the benign texts of the
