@@ -17,11 +17,11 @@ cluster, so Ray places it on one that is alive.
 
 Ctrl-C (or SIGTERM) does not cancel the Ray tasks: a cancelled task's result never comes back,
 and its record would be lost with the worker's temporary folder. The driver names the runs to
-stop in a small actor of its own (`_Stops`, up on the driver's node before the first task
-starts); each worker watches it and passes the signal on to its `cua run`, which ends as it
-would locally (input released, record complete, status `interrupted`), and the record comes
-home like any other. Only a worker that has not answered within `STOP_GRACE_S` is cancelled
-outright.
+stop in a small actor of its own (`_Stops`, up before the first task starts, on the driver's
+node where Ray can place it); each worker watches it and passes the signal on to its `cua
+run`, which ends as it would locally (input released, record complete, status
+`interrupted`), and the record comes home like any other. Only a worker that has not
+answered within `STOP_GRACE_S` is cancelled outright.
 """
 
 from __future__ import annotations
@@ -93,13 +93,6 @@ class _Stops:
 
     def ready(self) -> bool:
         return True
-
-    def node(self) -> str:
-        """The Ray node this actor runs on."""
-        # Imported here: this runs in the actor's process, where Ray is loaded already.
-        import ray
-
-        return str(ray.get_runtime_context().get_node_id())
 
 
 def _start_stops(ray: Any) -> Any:

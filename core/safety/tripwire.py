@@ -678,8 +678,9 @@ _CN: tuple[tuple[str, str], ...] = (
                            r"(?:注意|听着|看这里)[:：,，!！]"),
     ("addressed-to-agent", _CN_DOING + _CN_READER),
     ("addressed-to-agent", r"(?:如果|假如|若)你是(?:一个|一种)?" + _CN_READER),
-    ("addressed-to-agent", r"(?<!试图)(?<!企图)(?<!设法)(?<!想)(?:请|要求|让)" + _CN_MACHINE + r"(?:立即|马上|现在|务必|直接)*" +
-     _CN_ACT),
+    # (试图让AI助手执行: an attack described, not made)
+    ("addressed-to-agent", r"(?<!试图)(?<!企图)(?<!设法)(?<!想)(?:请|要求|让)" + _CN_MACHINE +
+     r"(?:立即|马上|现在|务必|直接)*" + _CN_ACT),
     ("addressed-to-agent", _CN_CLAUSE + _CN_READER + r"(?:们)?[:：,，]\s?(?:请|立即|马上|现在|"
      r"必须|务必)*" + _CN_ACT),
     # ... told to act later in the sentence: 机器人，别管那些了，先打开设置

@@ -253,10 +253,11 @@ def test_ctrl_c_stops_the_tasks_on_their_workers_and_brings_their_records_home(c
         assert (folder / "step-000.png").is_file()
 
 
-def test_the_stop_actor_is_up_before_any_task_on_the_drivers_node_and_comes_back(cluster):
+def test_the_stop_actor_is_up_before_any_task_and_comes_back_when_it_dies(cluster):
     """What a Ctrl-C relies on: the driver's stop actor answers from the start (not seconds
-    into a run, as a just-created actor would), lives on the driver's node (not on a worker
-    node that may die), and a stop sent after Ray restarted it still reaches the task."""
+    into a run, as a just-created actor would), and when its process dies (its node went, say)
+    Ray starts it again and a stop sent again reaches it. (It is asked for the driver's node,
+    softly: Ray may place it elsewhere, so that is not asserted.)"""
     from claude_cua.core.batch.ray_cluster import _start_stops
 
     ray_cluster, *_ = cluster
@@ -265,7 +266,6 @@ def test_the_stop_actor_is_up_before_any_task_on_the_drivers_node_and_comes_back
         stops = _start_stops(ray)
         ready, _ = ray.wait([stops.signal_for.remote("r1")], timeout=2)
         assert ready and ray.get(ready[0]) is None
-        assert ray.get(stops.node.remote()) == ray.get_runtime_context().get_node_id()
         ray.kill(stops, no_restart=False)  # its process dies, and its state with it
 
         def sent_and_seen():  # as the driver does: the stop sent again at each turn
@@ -273,6 +273,5 @@ def test_the_stop_actor_is_up_before_any_task_on_the_drivers_node_and_comes_back
             return ray.get(stops.signal_for.remote("r1"), timeout=60) == 2
 
         wait_until(sent_and_seen, 120, message="the restarted actor to hold the stop")
-        assert ray.get(stops.node.remote()) == ray.get_runtime_context().get_node_id()
     finally:
         ray.shutdown()
